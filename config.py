@@ -1,0 +1,163 @@
+"""Configuration from environment variables (SPEC §15), parsed strictly so a typo fails at start-up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_SECRET = "dev-insecure-secret-change-me"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def env_str(name: str, default: str) -> str:
+    """A string setting; `NAME_FILE` may point at a file holding the secret instead."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        return Path(file_path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/true/yes/on or 0/false/no/off)")
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def env_rate(name: str, default: str) -> str:
+    from limits import parse_many
+
+    value = os.environ.get(name, default).strip() or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a rate limit such as '100/minute'") from None
+    return value
+
+
+def database_url(raw: str) -> str:
+    """Accept plain postgres URLs and pick the psycopg2 driver (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg2://" + raw[len(prefix):]
+    if raw.startswith(("postgresql+psycopg2://", "sqlite:///")) or raw == "sqlite://":
+        return raw
+    raise ConfigError("DATABASE_URL must be postgresql://, postgres:// or sqlite:///path")
+
+
+class Config:
+    """Read once in create_app, never at import time of the package."""
+
+    ENV_NAME = "development"
+    TESTING = False
+    DEBUG = False
+
+    def __init__(self) -> None:
+        instance = BASE_DIR / "instance"
+        self.SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET)
+        self.TOKEN_SALT = env_str("TOKEN_SALT", "cronmanager-token")
+        self.SQLALCHEMY_DATABASE_URI = database_url(
+            env_str("DATABASE_URL", f"sqlite:///{instance / 'cronmanager.sqlite'}")
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
+        self.REDIS_PREFIX = env_str("REDIS_PREFIX", "cm")
+        self.PORT = env_int("PORT", 5000, minimum=1)
+        self.ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS", False)
+        self.REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", False)
+        self.RATELIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+        self.API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "100/minute")
+        self.AUTH_RATE_LIMIT = env_rate("AUTH_RATE_LIMIT", "20/minute")
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+        self.LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900, minimum=1)
+        self.LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical"))
+        self.CORS_ORIGINS = [o.strip() for o in env_str("CORS_ORIGINS", "").split(",") if o.strip()]
+        self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
+        self.SMTP_URL = env_str("SMTP_URL", "")
+        self.ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
+        self.EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 30, minimum=1)
+        self.ARCHIVE_RETENTION_DAYS = env_int("ARCHIVE_RETENTION_DAYS", 90, minimum=1)
+        self.AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+        self.ARCHIVE_DIR = env_str("ARCHIVE_DIR", str(instance / "archive"))
+        self.AUTO_RESCHEDULE = env_choice("AUTO_RESCHEDULE", "off", ("on", "off", "dry-run"))
+        self.MAX_CONCURRENT_EXECUTIONS = env_int("MAX_CONCURRENT_EXECUTIONS", 200, minimum=1)
+        self.RETRY_BACKOFF_S = [int(x) for x in env_str("RETRY_BACKOFF_S", "60,300,900").split(",")]
+        self.RETRY_JITTER = float(env_str("RETRY_JITTER", "0.1"))
+        self.SCHEDULER_TICK_S = float(env_str("SCHEDULER_TICK_S", "0.2"))
+        self.SCHEDULER_LOOKAHEAD_S = float(env_str("SCHEDULER_LOOKAHEAD_S", "1.5"))
+        self.ACCESS_TOKEN_TTL_S = env_int("ACCESS_TOKEN_TTL_S", 900, minimum=1)
+        self.REFRESH_TOKEN_TTL_S = env_int("REFRESH_TOKEN_TTL_S", 7 * 86400, minimum=1)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.JSON_SORT_KEYS = False
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.WTF_CSRF_ENABLED = env_bool("WTF_CSRF_ENABLED", True)
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 16:
+            raise ConfigError("SECRET_KEY must be set to a long random value in production")
+        self.SESSION_COOKIE_SECURE = True
+        self.REMEMBER_COOKIE_SECURE = True
+
+
+CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def load_config() -> Config:
+    """Pick the class from CRONMANAGER_ENV, after loading `.env` if present."""
+    from dotenv import load_dotenv
+
+    load_dotenv(BASE_DIR / ".env", override=False)
+    name = env_choice("CRONMANAGER_ENV", "development", tuple(CONFIGS))
+    return CONFIGS[name]()

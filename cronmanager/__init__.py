@@ -1,0 +1,131 @@
+"""Cron Manager: calls HTTP endpoints on cron schedules and shows every run live."""
+
+from __future__ import annotations
+
+from flask import Flask
+from redis import Redis
+
+from config import Config, load_config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app; nothing is connected or configured at import time."""
+    from cronmanager.api.errors import register_error_handlers
+    from cronmanager.api.jsonprovider import JSONProvider
+    from cronmanager.extensions import csrf, db, limiter, login_manager, migrate
+    from cronmanager.logging_setup import configure_logging
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.json = JSONProvider(app)
+    cfg = config or load_config()
+    app.config.from_object(cfg)
+    app.config["ENV_NAME"] = cfg.ENV_NAME
+    configure_logging(app)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_PREFIX']}:rl"
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    _register_blueprints(app)
+    register_error_handlers(app)
+    _security_headers(app)
+    _register_cli(app)
+    _sqlite_pragmas(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from cronmanager.api import api_bp
+    from cronmanager.api.openapi import spec
+    from cronmanager.audit.api import audit_api
+    from cronmanager.auth.api import auth_api
+    from cronmanager.auth.views import auth_pages
+    from cronmanager.extensions import csrf
+    from cronmanager.health import health_bp
+    from cronmanager.jobs.api import jobs_api
+    from cronmanager.logs.api import logs_api
+    from cronmanager.web.views import web
+
+    api_bp.register_blueprint(auth_api)
+    api_bp.register_blueprint(jobs_api)
+    api_bp.register_blueprint(audit_api)
+    api_bp.register_blueprint(logs_api)
+    csrf.exempt(api_bp)  # cookie-authenticated API calls are checked in authenticate()
+    app.register_blueprint(api_bp)
+    app.register_blueprint(auth_pages)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(web)
+    spec.register(app)
+    for name in list(app.view_functions):
+        if name.startswith(("openapi_", "doc_page")):
+            csrf.exempt(app.view_functions[name])
+
+
+def _security_headers(app: Flask) -> None:
+    from flask_cors import CORS
+    from flask_talisman import Talisman
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    production = app.config["ENV_NAME"] == "production"
+    Talisman(
+        app,
+        force_https=False,
+        strict_transport_security=production,
+        session_cookie_secure=production,
+        frame_options="DENY",
+        content_security_policy={
+            "default-src": "'self'", "img-src": "'self' data:", "style-src": "'self'",
+            "script-src": "'self'", "connect-src": "'self'", "object-src": "'none'",
+            "base-uri": "'self'", "frame-ancestors": "'none'", "form-action": "'self'",
+        },
+        content_security_policy_nonce_in=["script-src"],
+    )
+    if app.config["CORS_ORIGINS"]:
+        CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"], supports_credentials=False)
+
+
+def _register_cli(app: Flask) -> None:
+    from cronmanager.cli import users_cli
+    from cronmanager.processes import scheduler_command, worker_command
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(scheduler_command)
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """WAL lets the scheduler, workers and web read while one writes the embedded SQLite file."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    from cronmanager.extensions import db
+
+    with app.app_context():
+        @event.listens_for(db.engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+
+__all__ = ["Redis", "create_app"]

@@ -1,0 +1,62 @@
+"""The /api/v1 blueprint: JSON in and out, authentication, rate limit, audit of every call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, current_app, g, request
+
+from cronmanager.api.errors import ApiError
+from cronmanager.api.security import authenticate
+from cronmanager.audit.recorder import record, request_payload
+from cronmanager.extensions import db, limiter
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api")(api_bp)
+
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run once the request's transaction committed (publishing events about rows that now exist)."""
+    g.setdefault("after_commit", []).append(callback)
+
+
+def audit_resource(resource_type: str, resource_id: object) -> None:
+    g.audit_resource = (resource_type, str(resource_id))
+
+
+@api_bp.before_request
+def _parse_and_authenticate() -> None:
+    g.principal = None
+    if request.method in _BODY_METHODS and request.get_data(cache=True):
+        if not request.is_json:
+            raise ApiError(415, "Request body must be JSON (Content-Type: application/json)")
+        if request.get_json(silent=True) is None:
+            raise ApiError(400, "Malformed JSON body")
+    g.principal = authenticate()
+
+
+@api_bp.after_request
+def _audit(response: Response) -> Response:
+    """The audit row joins the request's transaction; failed requests are rolled back first."""
+    if response.status_code >= 400:
+        db.session.rollback()
+    endpoint = (request.endpoint or "api.unknown").rsplit(".", 1)[-1]
+    action = g.get("audit_action") or f"api.{endpoint}"
+    resource_type, resource_id = g.get("audit_resource", (None, None))
+    record(action, status=response.status_code, resource_type=resource_type, resource_id=resource_id,
+           payload=request_payload(), user_id=g.get("audit_user_id"))
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("could not commit %s", action)
+        raise
+    for callback in g.pop("after_commit", []):
+        try:
+            callback()
+        except Exception:  # an event that cannot be published must not fail a committed change
+            current_app.logger.exception("after-commit callback failed for %s", action)
+    return response

@@ -1,0 +1,125 @@
+"""Who is calling the API, and the one decorator that declares what each route needs."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import g, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from cronmanager.api.errors import ApiError
+from cronmanager.auth import tokens
+from cronmanager.extensions import csrf, db
+from cronmanager.models import ApiToken, User, utcnow
+
+
+@dataclass
+class Principal:
+    user: User
+    scopes: set[str]
+    via: str  # "token", "access" or "session"
+    token: ApiToken | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def token_id(self) -> str | None:
+        return self.token.id if self.token else None
+
+
+def presented_credential() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "Authorization header must be 'Bearer <token>'")
+        return value.strip()
+    return request.args.get("token") or None
+
+
+def _from_api_token(raw: str) -> Principal:
+    from cronmanager.audit.security_events import raise_event
+
+    token = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(raw))
+    ).scalar_one_or_none()
+    if token is None:
+        raise ApiError(401, "Invalid API token")
+    now = utcnow()
+    ip = request.remote_addr
+    if token.revoked_at is not None or not token.is_active:
+        raise_event("revoked_token_used", "API token used after revocation", user_id=token.user_id,
+                    token_id=token.id, ip=ip)
+        raise ApiError(401, "API token has been revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise_event("expired_token_used", "Expired API token used", user_id=token.user_id, token_id=token.id, ip=ip)
+        raise ApiError(401, "API token has expired")
+    if not tokens.ip_allowed(ip, token.ip_allowlist or []):
+        raise_event("token_ip_refused", f"API token used from {ip}, outside its allowlist",
+                    user_id=token.user_id, token_id=token.id, ip=ip)
+        raise ApiError(403, f"API token is not allowed from {ip}")
+    user = db.session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        raise ApiError(401, "Token owner is disabled")
+    if token.last_used_ip and token.last_used_ip != ip:
+        raise_event("token_new_ip", f"API token {token.prefix}… used from a new address {ip}",
+                    user_id=user.id, token_id=token.id, ip=ip, severity="info")
+    token.last_used_at = now
+    token.last_used_ip = ip
+    return Principal(user=user, scopes=set(token.scopes) & user.allowed_scopes(), via="token", token=token)
+
+
+def _from_access_token(raw: str) -> Principal:
+    try:
+        user_id, fingerprint = tokens.load_login_token(raw, "access")
+    except tokens.LoginTokenError as err:
+        raise ApiError(401, str(err).capitalize()) from None
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active or tokens.password_fingerprint(user.password_hash) != fingerprint:
+        raise ApiError(401, "Access token is no longer valid")
+    return Principal(user=user, scopes=user.allowed_scopes(), via="access")
+
+
+def authenticate() -> Principal | None:
+    """Resolve the caller once per request; a presented but bad credential is a 401 even on public routes."""
+    raw = presented_credential()
+    if raw:
+        if raw.startswith(tokens.API_TOKEN_PREFIX):
+            return _from_api_token(raw)
+        return _from_access_token(raw)
+    if current_user.is_authenticated and current_user.is_active:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+        return Principal(user=current_user._get_current_object(), scopes=current_user.allowed_scopes(), via="session")
+    return None
+
+
+def principal() -> Principal:
+    p = g.get("principal")
+    if p is None:
+        raise ApiError(401, "Authentication required: send 'Authorization: Bearer <token>'")
+    return p
+
+
+def endpoint(scope: str | None, action: str | None = None, *, login_only: bool = False) -> Callable:
+    """Declare the scope a route needs (None = public) and its audit action; checked on every call."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if action:
+                g.audit_action = action
+            if scope is not None:
+                p = principal()
+                if scope not in p.scopes:
+                    raise ApiError(403, f"This needs the '{scope}' scope, which the credential lacks")
+                if login_only and p.via == "token" and "admin" not in p.scopes:
+                    raise ApiError(403, "API tokens cannot manage tokens; log in or use an admin-scoped token")
+            return view(*args, **kwargs)
+
+        wrapper.required_scope = scope  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

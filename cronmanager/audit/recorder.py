@@ -1,0 +1,46 @@
+"""Writes AuditLog rows into the caller's transaction, so the record and the change commit together."""
+
+from __future__ import annotations
+
+from flask import g, has_request_context, request
+
+from cronmanager.audit.redaction import redact
+from cronmanager.extensions import db
+from cronmanager.models import AuditLog
+
+
+def client_ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def record(action: str, *, status: int | None = None, resource_type: str | None = None,
+           resource_id: str | None = None, payload: object = None, user_id: str | None = None,
+           token_id: str | None = None) -> AuditLog:
+    """Add (not commit) one audit row; request facts are filled in when there is a request."""
+    entry = AuditLog(
+        action=action, resource_type=resource_type, resource_id=resource_id, response_status=status,
+        user_id=user_id, token_id=token_id, request_payload=redact(payload) if payload is not None else None,
+    )
+    if has_request_context():
+        entry.ip_address = client_ip()
+        entry.user_agent = (request.user_agent.string or "")[:512] or None
+        entry.method = request.method
+        entry.path = request.path[:512]
+        p = g.get("principal")
+        if p is not None:
+            entry.user_id = entry.user_id or p.user.id
+            entry.token_id = entry.token_id or p.token_id
+    db.session.add(entry)
+    return entry
+
+
+def request_payload() -> dict | None:
+    """Body and query of the current request, secrets removed."""
+    payload: dict = {}
+    body = request.get_json(silent=True) if request.is_json else None
+    if body is not None:
+        payload["body"] = body
+    args = {k: v for k, v in request.args.items() if k != "token"}
+    if args:
+        payload["query"] = args
+    return redact(payload) if payload else None

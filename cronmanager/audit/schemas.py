@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from cronmanager.api.openapi import QueryModel
+
+
+class AuditQuery(QueryModel):
+    user: str | None = Field(default=None, max_length=254, description="user id or e-mail")
+    action: str | None = Field(default=None, max_length=64, description="exact action, or a prefix ending in '.'")
+    resource: str | None = Field(default=None, max_length=100, description="type, or type:id")
+    token_id: str | None = Field(default=None, max_length=36)
+    status: int | None = Field(default=None, ge=100, le=599)
+    date_from: datetime | None = Field(default=None, alias="from")
+    date_to: datetime | None = Field(default=None, alias="to")
+    page: int = Field(default=1, ge=1, le=100000)
+    per_page: int = Field(default=50, ge=1, le=500)
+
+
+class AuditOut(BaseModel):
+    id: int
+    timestamp: datetime
+    user_id: str | None
+    user_email: str | None
+    token_id: str | None
+    action: str
+    resource_type: str | None
+    resource_id: str | None
+    ip_address: str | None
+    user_agent: str | None
+    method: str | None
+    path: str | None
+    request_payload: dict | None
+    response_status: int | None
+
+
+class AuditList(BaseModel):
+    items: list[AuditOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class SecurityEventOut(BaseModel):
+    id: int
+    kind: str
+    severity: str
+    message: str
+    user_id: str | None
+    token_id: str | None
+    ip_address: str | None
+    created_at: datetime
+
+
+class SecurityEventList(BaseModel):
+    items: list[SecurityEventOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class PageQuery(QueryModel):
+    page: int = Field(default=1, ge=1, le=100000)
+    per_page: int = Field(default=50, ge=1, le=500)

@@ -1,0 +1,203 @@
+"""Auth API: register, login, refresh, and API tokens (SPEC §6, §7)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+
+from cronmanager.api import audit_resource
+from cronmanager.api.errors import ApiError
+from cronmanager.api.openapi import responses, spec
+from cronmanager.api.security import endpoint, principal
+from cronmanager.audit.security_events import raise_event
+from cronmanager.auth import lockout, tokens
+from cronmanager.auth.schemas import (
+    LoginIn, LoginOut, RefreshIn, RegisterIn, TokenCreatedOut, TokenIn, TokenList, TokenOut, UserOut,
+)
+from cronmanager.auth.users import UserError, count_users, create_user, find_by_email, verify_password
+from cronmanager.extensions import db, limiter
+from cronmanager.models import ApiToken, User, utcnow
+
+auth_api = Blueprint("auth_api", __name__, url_prefix="/auth")
+
+
+def _auth_limit() -> str:
+    return current_app.config["AUTH_RATE_LIMIT"]
+
+
+def _by_ip() -> str:
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def token_json(token: ApiToken, raw: str | None = None) -> dict:
+    data = {
+        "id": token.id, "name": token.name, "prefix": token.prefix, "scopes": token.scopes,
+        "expires_at": token.expires_at, "created_at": token.created_at, "last_used_at": token.last_used_at,
+        "last_used_ip": token.last_used_ip, "ip_allowlist": token.ip_allowlist or [],
+        "is_active": token.is_active and token.revoked_at is None, "revoked_at": token.revoked_at,
+    }
+    if raw is not None:
+        data["token"] = raw
+    return data
+
+
+@auth_api.post("/register")
+@limiter.limit(_auth_limit, key_func=_by_ip)
+@endpoint(None, "auth.register")
+@spec.validate(json=RegisterIn, resp=responses("HTTP_409", "HTTP_422", HTTP_201=UserOut), tags=["auth"])
+def register(json: RegisterIn):  # noqa: ANN201
+    """Create an account. The first account becomes ADMIN; later ones need REGISTRATION_OPEN or an admin caller."""
+    caller = g.principal
+    caller_is_admin = caller is not None and "admin" in caller.scopes
+    if count_users() > 0 and not current_app.config["REGISTRATION_OPEN"] and not caller_is_admin:
+        raise ApiError(403, "Registration is closed; ask an administrator to create your account")
+    if json.role and not caller_is_admin:
+        raise ApiError(403, "Only administrators can choose a role", fields={"role": "admin only"})
+    try:
+        user = create_user(json.email, json.password, json.role, json.timezone)
+    except UserError as err:
+        status = 409 if "already exists" in str(err) else 422
+        raise ApiError(status, str(err), fields={err.field: str(err)}) from None
+    g.audit_user_id = user.id
+    audit_resource("user", user.id)
+    return jsonify({"id": user.id, "email": user.email, "role": user.role}), 201
+
+
+@auth_api.post("/login")
+@limiter.limit(_auth_limit, key_func=_by_ip)
+@endpoint(None, "auth.login")
+@spec.validate(json=LoginIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"])
+def login(json: LoginIn):  # noqa: ANN201
+    """Exchange e-mail and password for a 15-minute access token and a 7-day refresh token."""
+    email = json.email.strip().lower()
+    wait = lockout.locked_for(email)
+    user = find_by_email(email)
+    g.audit_user_id = user.id if user else None
+    if wait:
+        g.audit_action = "auth.lockout"
+        raise ApiError(429, f"Too many failed logins; account locked for {wait} s", code="locked",
+                       headers={"Retry-After": str(wait)})
+    if not verify_password(user, json.password) or not user.is_active:
+        g.audit_action = "auth.login_failed"
+        if lockout.register_failure(email):
+            raise_event("login_lockout", f"Account {email} locked after repeated failed logins",
+                        user_id=user.id if user else None, ip=request.remote_addr)
+        raise ApiError(401, "Invalid e-mail or password")
+    lockout.clear(email)
+    audit_resource("user", user.id)
+    return jsonify(tokens.issue_login_tokens(user.id, user.password_hash))
+
+
+@auth_api.post("/refresh")
+@limiter.limit(_auth_limit, key_func=_by_ip)
+@endpoint(None, "auth.refresh")
+@spec.validate(json=RefreshIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"])
+def refresh(json: RefreshIn):  # noqa: ANN201
+    """A new access/refresh pair from a valid refresh token."""
+    try:
+        user_id, fingerprint = tokens.load_login_token(json.refresh_token, "refresh")
+    except tokens.LoginTokenError as err:
+        raise ApiError(401, str(err).capitalize()) from None
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active or tokens.password_fingerprint(user.password_hash) != fingerprint:
+        raise ApiError(401, "Refresh token is no longer valid")
+    g.audit_user_id = user.id
+    return jsonify(tokens.issue_login_tokens(user.id, user.password_hash))
+
+
+def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist: list[str]) -> tuple[ApiToken, str]:  # noqa: ANN001
+    """Shared by the API and the tokens page: validates, stores the hash only, returns the raw token once."""
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise ApiError(422, "expires_at needs a timezone (e.g. ends in Z)", fields={"expires_at": "naive"})
+        if expires_at <= utcnow():
+            raise ApiError(422, "expires_at must be in the future", fields={"expires_at": "in the past"})
+    try:
+        cidrs = tokens.normalise_cidrs(ip_allowlist)
+    except ValueError as err:
+        raise ApiError(422, str(err), fields={"ip_allowlist": str(err)}) from None
+    raw = tokens.generate_api_token()
+    token = ApiToken(user_id=user.id, name=name.strip(), token_hash=tokens.hash_token(raw),
+                     prefix=raw[: tokens.PREFIX_SHOWN], scopes=sorted(set(scopes)), expires_at=expires_at,
+                     ip_allowlist=cidrs)
+    db.session.add(token)
+    db.session.flush()
+    return token, raw
+
+
+@auth_api.post("/tokens")
+@endpoint("read", "token.create", login_only=True)
+@spec.validate(json=TokenIn, resp=responses("HTTP_422", HTTP_201=TokenCreatedOut), tags=["tokens"])
+def create_token(json: TokenIn):  # noqa: ANN201
+    """Create an API token; the token itself is in this response only."""
+    p = principal()
+    beyond = sorted(set(json.scopes) - p.scopes)
+    if beyond:
+        raise ApiError(403, f"You cannot grant scopes you do not hold: {', '.join(beyond)}",
+                       fields={"scopes": "exceeds your own"})
+    token, raw = new_token(p.user, json.name, list(json.scopes), json.expires_at, json.ip_allowlist)
+    audit_resource("token", token.id)
+    return jsonify(token_json(token, raw)), 201
+
+
+def _visible_tokens(user: User):  # noqa: ANN202
+    return select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
+
+
+@auth_api.get("/tokens")
+@endpoint("read", "token.list", login_only=True)
+@spec.validate(resp=responses(HTTP_200=TokenList), tags=["tokens"])
+def list_tokens():  # noqa: ANN201
+    """Your tokens (never the token values)."""
+    items = db.session.execute(_visible_tokens(principal().user)).scalars().all()
+    return jsonify({"items": [token_json(t) for t in items], "total": len(items), "page": 1,
+                    "per_page": max(len(items), 1)})
+
+
+def find_own_token(token_id: str) -> ApiToken:
+    p = principal()
+    token = db.session.get(ApiToken, token_id)
+    if token is None or (token.user_id != p.user.id and "admin" not in p.scopes):
+        raise ApiError(404, "No such token")
+    return token
+
+
+@auth_api.delete("/tokens/<token_id>")
+@endpoint("read", "token.revoke", login_only=True)
+@spec.validate(resp=responses("HTTP_404", HTTP_200=TokenOut), tags=["tokens"])
+def revoke_token(token_id: str):  # noqa: ANN201
+    """Revoke at once: the next call with this token is a 401."""
+    token = find_own_token(token_id)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        token.is_active = False
+    audit_resource("token", token.id)
+    return jsonify(token_json(token))
+
+
+@auth_api.post("/tokens/<token_id>/regenerate")
+@endpoint("read", "token.regenerate", login_only=True)
+@spec.validate(resp=responses("HTTP_404", HTTP_201=TokenCreatedOut), tags=["tokens"])
+def regenerate_token(token_id: str):  # noqa: ANN201
+    """Revoke a token and issue a new one with the same name, scopes, expiry and allowlist."""
+    old = find_own_token(token_id)
+    if old.expires_at is not None and old.expires_at <= utcnow():
+        raise ApiError(422, "The token has expired; create a new one", fields={"expires_at": "expired"})
+    old.revoked_at = old.revoked_at or utcnow()
+    old.is_active = False
+    owner = db.session.get(User, old.user_id)
+    token, raw = new_token(owner, old.name, old.scopes, old.expires_at, old.ip_allowlist or [])
+    audit_resource("token", token.id)
+    return jsonify(token_json(token, raw)), 201
+
+
+@auth_api.get("/me")
+@endpoint("read", "auth.me")
+@spec.validate(resp=responses(HTTP_200=UserOut), tags=["auth"])
+def me():  # noqa: ANN201
+    """Who the credential belongs to, and its scopes."""
+    p = principal()
+    return jsonify({"id": p.user.id, "email": p.user.email, "role": p.user.role, "scopes": sorted(p.scopes),
+                    "timezone": p.user.timezone})
+
+

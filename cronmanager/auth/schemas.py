@@ -1,0 +1,73 @@
+"""Request and response models of the auth API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from cronmanager.api.openapi import StrictModel
+
+Scope = Literal["read", "write", "delete", "execute", "admin"]
+
+
+class RegisterIn(StrictModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+    timezone: str = Field(default="UTC", max_length=64)
+    role: Literal["ADMIN", "USER", "READ_ONLY"] | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    role: str
+
+
+class LoginIn(StrictModel):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(StrictModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+class TokenIn(StrictModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1)
+    expires_at: datetime | None = Field(default=None, strict=False)
+    ip_allowlist: list[str] = Field(default_factory=list, max_length=50)
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    ip_allowlist: list[str]
+    is_active: bool
+    revoked_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+    total: int
+    page: int
+    per_page: int

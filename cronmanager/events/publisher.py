@@ -1,0 +1,63 @@
+"""Events to Redis: a capped stream for Last-Event-ID replay plus pub/sub for live viewers (SPEC §8)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from redis import Redis
+
+log = logging.getLogger("cronmanager.events")
+
+STREAM_MAXLEN = 10000
+EVENT_TYPES = ("cron:created", "cron:updated", "cron:deleted", "execution:started", "execution:completed",
+               "execution:failed", "schedule:changed", "notification")
+
+
+def stream_key(prefix: str) -> str:
+    return f"{prefix}:events:stream"
+
+
+def channel(prefix: str) -> str:
+    return f"{prefix}:events"
+
+
+def publish(r: Redis, prefix: str, event_type: str, data: dict, *, owner_id: str | None = None,
+            user_id: str | None = None) -> str | None:
+    """Best effort: a Redis hiccup must never fail the change that caused the event."""
+    envelope = {"type": event_type, "ts": time.time(), "owner_id": owner_id, "user_id": user_id, "data": data}
+    payload = json.dumps(envelope, default=str)
+    try:
+        pipe = r.pipeline()
+        pipe.xadd(stream_key(prefix), {"e": payload}, maxlen=STREAM_MAXLEN, approximate=True)
+        event_id = pipe.execute()[0]
+        event_id = event_id.decode() if isinstance(event_id, bytes) else event_id
+        envelope["id"] = event_id
+        r.publish(channel(prefix), json.dumps(envelope, default=str))
+        return event_id
+    except Exception:  # noqa: BLE001
+        log.warning("could not publish %s", event_type, exc_info=True)
+        return None
+
+
+def publish_many(r: Redis, prefix: str, events: list[tuple[str, dict, str | None]]) -> None:
+    """Many events in two round trips (the executor publishes per batch)."""
+    if not events:
+        return
+    try:
+        pipe = r.pipeline()
+        envelopes = []
+        for event_type, data, owner_id in events:
+            env = {"type": event_type, "ts": time.time(), "owner_id": owner_id, "user_id": None, "data": data}
+            envelopes.append(env)
+            pipe.xadd(stream_key(prefix), {"e": json.dumps(env, default=str)}, maxlen=STREAM_MAXLEN,
+                      approximate=True)
+        ids = pipe.execute()
+        pipe = r.pipeline()
+        for env, event_id in zip(envelopes, ids, strict=True):
+            env["id"] = event_id.decode() if isinstance(event_id, bytes) else event_id
+            pipe.publish(channel(prefix), json.dumps(env, default=str))
+        pipe.execute()
+    except Exception:  # noqa: BLE001
+        log.warning("could not publish %d events", len(events), exc_info=True)

@@ -1,0 +1,269 @@
+"""The per-process executor: many fires in flight on a thread pool, results written to the database in bulk.
+
+An RQ job (run_batch) only claims rows and hands them here, so one slow target never blocks a worker
+and a process holds hundreds of requests at once (SPEC §5; issue: throughput against slow targets).
+Exactly-once comes from the database: rows are claimed with a conditional UPDATE and every later write
+is conditional on this worker still owning the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import and_, bindparam, select, update
+
+from cronmanager.execution.http_client import HttpResult
+from cronmanager.execution.perform import perform_request
+from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.models import CronExecution, CronJob, ExecutionStatus, utcnow
+
+log = logging.getLogger("cronmanager.executor")
+HEARTBEAT_TTL_S = 15
+FLUSH_INTERVAL_S = 0.1
+FLUSH_MAX = 500
+
+
+@dataclass
+class Fire:
+    execution_id: int
+    job_id: str
+    scheduled_for: datetime
+    due_at: datetime
+    trigger: str
+    attempt: int
+    job: dict
+    started_at: datetime | None = None
+    result: HttpResult | None = None
+    final_status: str | None = None
+    skip_reason: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_JOB_FIELDS = ("id", "name", "owner_id", "http_method", "endpoint_url", "headers", "body", "query_params",
+               "timeout_ms", "expected_statuses", "retry_count", "concurrency_policy", "is_active",
+               "alert_after_failures", "auto_disable")
+
+
+class Executor:
+    def __init__(self, app: Flask, max_in_flight: int | None = None) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight or app.config["MAX_CONCURRENT_EXECUTIONS"]
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.prefix = app.config["REDIS_PREFIX"]
+        self.allow_private = app.config["ALLOW_PRIVATE_TARGETS"]
+        self._results: queue.Queue[tuple[str, Fire]] = queue.Queue()
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._in_flight = 0
+        self._cv = threading.Condition()
+        self._running_by_job: dict[str, set[int]] = {}
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._record_loop, name="recorder", daemon=True),
+            threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    # ---- intake -------------------------------------------------------------------------------------------
+    def submit_batch(self, execution_ids: list[int]) -> int:
+        """Claim the rows still PENDING and unowned, then start a thread per fire; returns how many were claimed."""
+        with self.app.app_context():
+            fires = self._claim(execution_ids)
+        for fire in fires:
+            self._slots.acquire()  # back-pressure: never more than max_in_flight in this process
+            with self._cv:
+                self._in_flight += 1
+            threading.Thread(target=self._run_fire, args=(fire,), name=f"fire-{fire.execution_id}",
+                             daemon=True).start()
+        return len(fires)
+
+    def _claim(self, ids: list[int]) -> list[Fire]:
+        rows = db.session.execute(
+            update(CronExecution)
+            .where(CronExecution.id.in_(ids), CronExecution.status == ExecutionStatus.PENDING.value,
+                   CronExecution.worker_id.is_(None))
+            .values(worker_id=self.worker_id)
+            .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
+                       CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number)
+        ).all()
+        db.session.commit()
+        if not rows:
+            return []
+        job_ids = {r.cron_job_id for r in rows}
+        jobs = {j.id: {f: getattr(j, f) for f in _JOB_FIELDS}
+                for j in db.session.execute(select(CronJob).where(CronJob.id.in_(job_ids))).scalars()}
+        db.session.rollback()
+        fires = []
+        for r in rows:
+            job = jobs.get(r.cron_job_id)
+            if job is None:
+                continue
+            fires.append(Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), r.trigger,
+                              r.attempt_number, job))
+        return fires
+
+    # ---- one fire -----------------------------------------------------------------------------------------
+    def _run_fire(self, fire: Fire) -> None:
+        try:
+            delay = (fire.due_at - utcnow()).total_seconds()
+            if delay > 0:
+                self._stop.wait(min(delay, 60))
+            skip = self._policy_check(fire)
+            if skip:
+                fire.final_status, fire.skip_reason = ExecutionStatus.SKIPPED.value, skip
+                self._results.put(("final", fire))
+                return
+            fire.started_at = utcnow()
+            with self._cv:
+                self._running_by_job.setdefault(fire.job_id, set()).add(fire.execution_id)
+            self._results.put(("start", fire))
+            headers = {
+                "X-CronManager-Job": fire.job_id,
+                "X-CronManager-Scheduled-For": fire.scheduled_for.isoformat().replace("+00:00", "Z"),
+                "X-CronManager-Execution": str(fire.execution_id),
+                "X-CronManager-Attempt": str(fire.attempt),
+            }
+            fire.result = perform_request(fire.job, allow_private=self.allow_private, extra_headers=headers)
+            fire.final_status = (ExecutionStatus.SUCCESS if fire.result.ok else ExecutionStatus.FAILED).value
+            self._results.put(("final", fire))
+        except Exception as err:  # noqa: BLE001 - a fire must always end in a final row
+            log.exception("fire %s crashed", fire.execution_id)
+            fire.final_status, fire.skip_reason = ExecutionStatus.FAILED.value, f"internal error: {type(err).__name__}"
+            self._results.put(("final", fire))
+        finally:
+            with self._cv:
+                running = self._running_by_job.get(fire.job_id)
+                if running is not None:
+                    running.discard(fire.execution_id)
+                    if not running:
+                        del self._running_by_job[fire.job_id]
+            self._slots.release()
+
+    def _policy_check(self, fire: Fire) -> str | None:
+        """Why this fire must not run (disabled job, overlap under 'forbid'), else None; 'replace' closes the old run."""
+        policy = fire.job["concurrency_policy"]
+        needs_db = policy != "allow" or fire.trigger in ("schedule", "retry")
+        if not needs_db:
+            return None
+        with self.app.app_context():
+            active = db.session.execute(select(CronJob.is_active).where(CronJob.id == fire.job_id)).scalar()
+            if active is None:
+                return "job deleted"
+            if not active and fire.trigger in ("schedule", "retry"):
+                return "job disabled"
+            if policy == "allow":
+                return None
+            others = and_(CronExecution.cron_job_id == fire.job_id,
+                          CronExecution.status == ExecutionStatus.RUNNING.value,
+                          CronExecution.id != fire.execution_id)
+            with self._cv:
+                local_running = bool(self._running_by_job.get(fire.job_id))
+            if policy == "forbid":
+                busy = local_running or db.session.execute(select(CronExecution.id).where(others).limit(1)).first()
+                db.session.rollback()
+                return "previous run still going (concurrency policy forbid)" if busy else None
+            db.session.execute(update(CronExecution).where(others).values(
+                status=ExecutionStatus.FAILED.value, completed_at=utcnow(), error_class="replaced",
+                error_message="Replaced by a newer fire (concurrency policy replace)"))
+            db.session.commit()
+            return None
+
+    # ---- recording ------------------------------------------------------------------------------------------
+    def _record_loop(self) -> None:
+        while True:
+            items: list[tuple[str, Fire]] = []
+            try:
+                items.append(self._results.get(timeout=FLUSH_INTERVAL_S))
+            except queue.Empty:
+                if self._stop.is_set() and self._idle():
+                    return
+                continue
+            deadline = time.monotonic() + FLUSH_INTERVAL_S
+            while len(items) < FLUSH_MAX and time.monotonic() < deadline:
+                try:
+                    items.append(self._results.get(timeout=max(deadline - time.monotonic(), 0)))
+                except queue.Empty:
+                    break
+            try:
+                with self.app.app_context():
+                    from cronmanager.execution.recording import record_batch
+
+                    record_batch(self, items)
+            except Exception:  # noqa: BLE001 - keep recording; rows left behind are reconciled
+                log.exception("could not record %d results", len(items))
+                with self.app.app_context():
+                    db.session.rollback()
+            finally:
+                with self._cv:
+                    self._in_flight -= sum(1 for kind, _ in items if kind == "final")
+                    self._cv.notify_all()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.app.app_context():
+                    redis_client().set(rkey("worker", "alive", self.worker_id), str(time.time()),
+                                       ex=HEARTBEAT_TTL_S)
+            except Exception:  # noqa: BLE001
+                log.warning("heartbeat failed", exc_info=True)
+            self._stop.wait(HEARTBEAT_TTL_S / 3)
+
+    def _idle(self) -> bool:
+        with self._cv:
+            return self._in_flight == 0 and self._results.empty()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cv:
+            return self._cv.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Let running requests finish (bounded), record them, then stop; leftovers are reconciled later."""
+        drained = self.wait_idle(timeout)
+        self._stop.set()
+        self._threads[0].join(timeout=10)
+        try:
+            with self.app.app_context():
+                redis_client().delete(rkey("worker", "alive", self.worker_id))
+        except Exception:  # noqa: BLE001
+            pass
+        return drained
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_executor: Executor | None = None
+_executor_lock = threading.Lock()
+
+
+def get_executor(app: Flask | None = None) -> Executor:
+    """The process's executor; a plain `rq worker` gets one built from the environment on first use."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            if app is None:
+                from cronmanager import create_app
+
+                app = create_app()
+            _executor = Executor(app)
+        return _executor
+
+
+def reset_executor() -> None:
+    global _executor
+    _executor = None
+
+
+__all__ = ["Executor", "Fire", "bindparam", "get_executor", "timedelta"]

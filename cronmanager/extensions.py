@@ -1,0 +1,45 @@
+"""Unbound extensions; create_app binds them so importing the package has no side effects."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from redis import Redis
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def credential_key() -> str:
+    """One rate-limit bucket per presented credential, else per client address."""
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.args.get("token", "")
+    if token:
+        return "tok:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return "ip:" + (get_remote_address() or "unknown")
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(credential_key, headers_enabled=True, strategy="moving-window")
+
+
+def redis_client() -> Redis:
+    """The app's shared Redis connection (opened lazily by create_app)."""
+    return current_app.extensions["redis"]
+
+
+def rkey(*parts: object) -> str:
+    """Namespaced Redis key, so test runs and deployments sharing a server never collide."""
+    return ":".join([current_app.config["REDIS_PREFIX"], *map(str, parts)])

@@ -1,0 +1,177 @@
+"""Jobs API (SPEC §7): CRUD, toggle, manual run, preview, unsaved test, history."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import select
+
+from cronmanager.api import after_commit, audit_resource
+from cronmanager.api.errors import ApiError
+from cronmanager.api.openapi import responses, spec
+from cronmanager.api.security import endpoint, principal
+from cronmanager.audit.api import paginate
+from cronmanager.extensions import db
+from cronmanager.jobs import service
+from cronmanager.jobs.schemas import (
+    ExecuteOut, JobCreate, JobGetQuery, JobList, JobListQuery, JobOut, JobTest, JobUpdate, PageQuery,
+    PreviewOut, PreviewQuery, ScheduleChangeList, TestOut, ToggleIn,
+)
+from cronmanager.models import ScheduleChange, utcnow
+from cronmanager.scheduling import cron
+
+jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
+
+
+@jobs_api.get("")
+@endpoint("read", "cron.list")
+@spec.validate(query=JobListQuery, resp=responses("HTTP_422", HTTP_200=JobList), tags=["jobs"])
+def list_jobs(query: JobListQuery):  # noqa: ANN201
+    """Jobs you may see, filtered (status, is_active, q), sorted and paginated."""
+    stmt = service.job_list_stmt(principal(), status=query.status, is_active=query.is_active, q=query.q,
+                                 owner_id=query.owner_id, sort=query.sort)
+    rows, total = paginate(stmt, query.page, query.per_page)
+    return jsonify({"items": [service.job_json(j) for (j,) in rows], "total": total, "page": query.page,
+                    "per_page": query.per_page})
+
+
+@jobs_api.post("")
+@endpoint("write", "cron.create")
+@spec.validate(json=JobCreate, resp=responses("HTTP_422", HTTP_201=JobOut), tags=["jobs"])
+def create_job(json: JobCreate):  # noqa: ANN201
+    """Create a job; next_run_at is computed in the job's timezone."""
+    p = principal()
+    job = service.create_job(p, json.model_dump(exclude_unset=True))
+    audit_resource("cron", job.id)
+    data = service.job_json(job)
+    after_commit(lambda: service.publish_job_event("cron:created", data))
+    return jsonify(service.job_json(job, reveal=True)), 201
+
+
+@jobs_api.get("/preview")
+@endpoint("read", "cron.preview")
+@spec.validate(query=PreviewQuery, resp=responses("HTTP_422", HTTP_200=PreviewOut), tags=["jobs"])
+def preview(query: PreviewQuery):  # noqa: ANN201
+    """Next fire times strictly after `start` (default now), local and UTC, plus an English description."""
+    try:
+        expression = cron.validate_expression(query.expression)
+    except cron.CronError as err:
+        raise ApiError(422, str(err), fields={"expression": f"{err.field}: {err}"}) from None
+    try:
+        zone = cron.validate_timezone(query.timezone)
+    except cron.CronError as err:
+        raise ApiError(422, str(err), fields={"timezone": str(err)}) from None
+    start = query.start or utcnow()
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    fires = cron.next_fires(expression, query.timezone, start, query.count)
+    return jsonify({
+        "description": cron.describe(expression), "timezone": query.timezone, "expression": expression,
+        "fires": [{"local": f.astimezone(zone).isoformat(),
+                   "utc": f.astimezone(UTC).isoformat().replace("+00:00", "Z")} for f in fires],
+    })
+
+
+@jobs_api.post("/test")
+@endpoint("execute", "cron.test")
+@spec.validate(json=JobTest, resp=responses("HTTP_422", HTTP_200=TestOut), tags=["jobs"])
+def test_job(json: JobTest):  # noqa: ANN201
+    """Run an unsaved configuration once, now, through the same guarded client, and return the result."""
+    from cronmanager.execution.perform import perform_request
+
+    values = service.normalise({**service.DEFAULTS, **json.model_dump(exclude_unset=True, exclude_none=True)})
+    result = perform_request(values, allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
+    return jsonify({
+        "ok": result.ok, "status": "SUCCESS" if result.ok else "FAILED", "response_status": result.status_code,
+        "response_headers": result.headers, "response_body": result.body, "truncated": result.truncated,
+        "error_message": result.error, "error_class": result.error_class, "execution_time_ms": result.elapsed_ms,
+    })
+
+
+@jobs_api.get("/<job_id>")
+@endpoint("read", "cron.get")
+@spec.validate(query=JobGetQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
+def get_job(job_id: str, query: JobGetQuery):  # noqa: ANN201
+    """One job; secret-looking header values are masked unless the owner asks with reveal=true."""
+    p = principal()
+    job = service.get_visible(p, job_id)
+    audit_resource("cron", job.id)
+    reveal = query.reveal and (job.owner_id == p.user.id)
+    data = service.job_json(job, reveal=reveal)
+    data["description_text"] = cron.describe(job.cron_expression)
+    return jsonify(data)
+
+
+@jobs_api.put("/<job_id>")
+@endpoint("write", "cron.update")
+@spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
+def update_job(job_id: str, json: JobUpdate):  # noqa: ANN201
+    """Partial update; a change of expression or timezone is recorded with the optional `reason`."""
+    p = principal()
+    job = service.get_manageable(p, job_id)
+    audit_resource("cron", job.id)
+    changed = service.update_job(p, job, json.model_dump(exclude_unset=True, exclude={"reason"}), json.reason)
+    data = service.job_json(job)
+    after_commit(lambda: service.publish_job_event("cron:updated", data))
+    if changed:
+        after_commit(lambda: service.publish_job_event("schedule:changed", data))
+    return jsonify(service.job_json(job, reveal=job.owner_id == p.user.id))
+
+
+@jobs_api.delete("/<job_id>")
+@endpoint("delete", "cron.delete")
+@spec.validate(resp=responses("HTTP_404", HTTP_204=None), tags=["jobs"])
+def delete_job(job_id: str):  # noqa: ANN201
+    """Delete a job and its history; pending fires are dropped at once."""
+    job = service.get_manageable(principal(), job_id)
+    audit_resource("cron", job.id)
+    data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
+    db.session.delete(job)
+    db.session.flush()
+    after_commit(lambda: service.publish_job_event("cron:deleted", data))
+    return "", 204
+
+
+@jobs_api.post("/<job_id>/toggle")
+@endpoint("write", "cron.toggle")
+@spec.validate(json=ToggleIn, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
+def toggle_job(job_id: str, json: ToggleIn):  # noqa: ANN201
+    """Flip is_active, or set it from {"is_active": bool}; disabling stops pending fires at once."""
+    p = principal()
+    job = service.get_manageable(p, job_id)
+    audit_resource("cron", job.id)
+    service.set_active(p, job, (not job.is_active) if json.is_active is None else json.is_active)
+    data = service.job_json(job)
+    after_commit(lambda: service.publish_job_event("cron:updated", data))
+    return jsonify(service.job_json(job, reveal=job.owner_id == p.user.id))
+
+
+@jobs_api.post("/<job_id>/execute")
+@endpoint("execute", "cron.execute")
+@spec.validate(resp=responses("HTTP_404", HTTP_202=ExecuteOut), tags=["jobs"])
+def execute_job(job_id: str):  # noqa: ANN201
+    """Run now (trigger=manual), recorded like any fire; answers before the request is made."""
+    from cronmanager.execution import dispatch
+
+    p = principal()
+    job = service.get_manageable(p, job_id)
+    audit_resource("cron", job.id)
+    execution = dispatch.create_manual_execution(job)
+    after_commit(lambda: dispatch.enqueue_now([execution.id]))
+    return jsonify({"execution_id": execution.id, "status": execution.status}), 202
+
+
+@jobs_api.get("/<job_id>/schedule-changes")
+@endpoint("read", "cron.schedule_changes")
+@spec.validate(query=PageQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ScheduleChangeList), tags=["jobs"])
+def schedule_changes(job_id: str, query: PageQuery):  # noqa: ANN201
+    """Every change of expression or timezone, newest first, with reason and source."""
+    job = service.get_visible(principal(), job_id)
+    stmt = (select(ScheduleChange).where(ScheduleChange.cron_job_id == job.id)
+            .order_by(ScheduleChange.changed_at.desc(), ScheduleChange.id.desc()))
+    rows, total = paginate(stmt, query.page, query.per_page)
+    items = [{c: getattr(s, c) for c in ("id", "cron_job_id", "old_cron_expression", "new_cron_expression",
+                                          "old_timezone", "new_timezone", "reason", "source", "changed_by",
+                                          "changed_at")} for (s,) in rows]
+    return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})

@@ -1,0 +1,170 @@
+"""Request and response models of the jobs API (field names are the data model's, SPEC §7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from cronmanager.api.openapi import QueryModel, StrictModel
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+Policy = Literal["allow", "forbid", "replace"]
+Reschedule = Literal["on", "off", "pinned"]
+Body = str | dict[str, Any] | list[Any] | None
+
+
+class JobFields(StrictModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    cron_expression: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    http_method: Method | None = None
+    headers: dict[str, str] | None = Field(default=None, max_length=50)
+    body: Body = Field(default=None)
+    query_params: dict[str, str] | None = Field(default=None, max_length=50)
+    is_active: bool | None = None
+    retry_count: int | None = Field(default=None, ge=0, le=10)
+    timeout_ms: int | None = Field(default=None, ge=100, le=300000)
+    concurrency_policy: Policy | None = None
+    misfire_grace_s: int | None = Field(default=None, ge=0, le=86400)
+    expected_statuses: list[int] | None = Field(default=None, max_length=50)
+    alert_after_failures: int | None = Field(default=None, ge=1, le=1000)
+    auto_disable: bool | None = None
+    auto_reschedule: Reschedule | None = None
+
+
+class JobCreate(JobFields):
+    name: str = Field(min_length=1, max_length=200)
+    cron_expression: str = Field(min_length=1, max_length=200)
+    endpoint_url: str = Field(min_length=1, max_length=2048)
+
+
+class JobUpdate(JobFields):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class JobTest(JobFields):
+    cron_expression: str | None = Field(default=None, max_length=200)
+    endpoint_url: str = Field(min_length=1, max_length=2048)
+
+
+class ToggleIn(StrictModel):
+    is_active: bool | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    cron_expression: str
+    timezone: str
+    endpoint_url: str
+    http_method: str
+    headers: dict[str, str]
+    body: str | None
+    query_params: dict[str, str]
+    is_active: bool
+    retry_count: int
+    timeout_ms: int
+    concurrency_policy: str
+    misfire_grace_s: int
+    expected_statuses: list[int] | None
+    alert_after_failures: int
+    auto_disable: bool
+    auto_reschedule: str
+    status: str
+    consecutive_failures: int
+    owner_id: str
+    created_by: str | None
+    updated_by: str | None
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    description_text: str | None = None
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class JobListQuery(QueryModel):
+    status: Literal["PENDING", "RUNNING", "SUCCESS", "FAILED"] | None = None
+    is_active: bool | None = None
+    q: str | None = Field(default=None, max_length=200)
+    owner_id: str | None = Field(default=None, max_length=36)
+    sort: Literal["name", "-name", "created_at", "-created_at", "next_run_at", "-next_run_at",
+                  "last_run_at", "-last_run_at", "status", "-status"] = "-created_at"
+    page: int = Field(default=1, ge=1, le=100000)
+    per_page: int = Field(default=20, ge=1, le=200)
+
+
+class JobGetQuery(QueryModel):
+    reveal: bool = False
+
+
+class PreviewQuery(QueryModel):
+    expression: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    count: int = Field(default=5, ge=1, le=100)
+    start: datetime | None = None
+
+
+class Fire(BaseModel):
+    local: str
+    utc: str
+
+
+class PreviewOut(BaseModel):
+    description: str
+    timezone: str
+    expression: str
+    fires: list[Fire]
+
+
+class ExecuteOut(BaseModel):
+    execution_id: int
+    status: str
+
+
+class TestOut(BaseModel):
+    ok: bool
+    status: str
+    response_status: int | None
+    response_headers: dict[str, str]
+    response_body: str
+    truncated: bool
+    error_message: str | None
+    error_class: str | None
+    execution_time_ms: int
+
+
+class ScheduleChangeOut(BaseModel):
+    id: int
+    cron_job_id: str
+    old_cron_expression: str | None
+    new_cron_expression: str
+    old_timezone: str | None
+    new_timezone: str
+    reason: str | None
+    source: str
+    changed_by: str | None
+    changed_at: datetime
+
+
+class ScheduleChangeList(BaseModel):
+    items: list[ScheduleChangeOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class PageQuery(QueryModel):
+    page: int = Field(default=1, ge=1, le=100000)
+    per_page: int = Field(default=50, ge=1, le=500)

@@ -1,0 +1,206 @@
+"""Job rules shared by the API and the dashboard: visibility, validation, changes with their history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, or_, select
+
+from cronmanager.api.errors import ApiError
+from cronmanager.api.security import Principal
+from cronmanager.audit.redaction import MASK, looks_secret
+from cronmanager.extensions import db, redis_client
+from cronmanager.models import CronJob, JobStatus, ScheduleChange, utcnow
+from cronmanager.scheduling import cron
+
+DEFAULTS: dict[str, Any] = {
+    "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
+    "retry_count": 0, "timeout_ms": 30000, "concurrency_policy": "allow", "misfire_grace_s": 60,
+    "expected_statuses": None, "alert_after_failures": 3, "auto_disable": False, "auto_reschedule": "off",
+}
+EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
+
+
+def visible_jobs(p: Principal) -> Select:
+    """ADMIN and READ_ONLY see every job; USER sees own jobs only."""
+    stmt = select(CronJob)
+    if p.user.role == "USER":
+        stmt = stmt.where(CronJob.owner_id == p.user.id)
+    return stmt
+
+
+def get_visible(p: Principal, job_id: str) -> CronJob:
+    """Someone else's job is a 404 to a USER, never a 403 (its existence is not revealed)."""
+    job = db.session.get(CronJob, job_id)
+    if job is None or (p.user.role == "USER" and job.owner_id != p.user.id):
+        raise ApiError(404, "No such job")
+    return job
+
+
+def get_manageable(p: Principal, job_id: str) -> CronJob:
+    job = get_visible(p, job_id)
+    if not (p.user.role == "ADMIN" or job.owner_id == p.user.id):
+        raise ApiError(403, "Only the owner or an administrator can change this job")
+    return job
+
+
+def mask_headers(headers: dict[str, str], reveal: bool) -> dict[str, str]:
+    if reveal:
+        return dict(headers)
+    return {k: (MASK if looks_secret(k) else v) for k, v in headers.items()}
+
+
+def job_json(job: CronJob, *, reveal: bool = False) -> dict:
+    return {
+        "id": job.id, "name": job.name, "description": job.description or "",
+        "cron_expression": job.cron_expression, "timezone": job.timezone, "endpoint_url": job.endpoint_url,
+        "http_method": job.http_method, "headers": mask_headers(job.headers or {}, reveal), "body": job.body,
+        "query_params": job.query_params or {}, "is_active": job.is_active, "retry_count": job.retry_count,
+        "timeout_ms": job.timeout_ms, "concurrency_policy": job.concurrency_policy,
+        "misfire_grace_s": job.misfire_grace_s, "expected_statuses": job.expected_statuses,
+        "alert_after_failures": job.alert_after_failures, "auto_disable": job.auto_disable,
+        "auto_reschedule": job.auto_reschedule, "status": job.status,
+        "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "created_by": job.created_by,
+        "updated_by": job.updated_by, "last_run_at": job.last_run_at, "next_run_at": job.next_run_at,
+        "created_at": job.created_at, "updated_at": job.updated_at,
+    }
+
+
+def _field_error(field: str, message: str) -> ApiError:
+    return ApiError(422, f"{field}: {message}", fields={field: message})
+
+
+def validate_url(url: str) -> str:
+    from cronmanager.execution.http_client import TargetRefused, check_url
+
+    url = url.strip()
+    try:
+        check_url(url, allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
+    except TargetRefused as err:
+        if getattr(err, "error_class", "") in ("ssrf", "invalid_url"):
+            raise _field_error("endpoint_url", str(err)) from None
+    return url
+
+
+def normalise(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate the cross-field and semantic rules pydantic cannot express; raises 422 naming the field."""
+    out = dict(values)
+    if "cron_expression" in out:
+        try:
+            out["cron_expression"] = cron.validate_expression(out["cron_expression"])
+        except cron.CronError as err:
+            raise ApiError(422, str(err), fields={"cron_expression": f"{err.field}: {err}"}) from None
+    if "timezone" in out:
+        try:
+            cron.validate_timezone(out["timezone"])
+        except cron.CronError as err:
+            raise _field_error("timezone", str(err)) from None
+    if "endpoint_url" in out:
+        out["endpoint_url"] = validate_url(out["endpoint_url"])
+    if "name" in out:
+        out["name"] = out["name"].strip()
+        if not out["name"]:
+            raise _field_error("name", "must not be blank")
+    if "headers" in out and out["headers"] is not None:
+        for key, value in out["headers"].items():
+            if not key.strip() or any(c in key for c in ":\r\n") or any(c in value for c in "\r\n"):
+                raise _field_error("headers", f"invalid header {key!r}")
+    if out.get("expected_statuses") is not None:
+        if any(not 100 <= s <= 599 for s in out["expected_statuses"]):
+            raise _field_error("expected_statuses", "status codes are 100-599")
+    if isinstance(out.get("body"), dict | list):
+        out["body"] = json.dumps(out["body"])
+        headers = dict(out.get("headers") or {})
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        out["headers"] = headers
+    for key in ("headers", "query_params"):
+        if key in out and out[key] is None:
+            out[key] = {}
+    return out
+
+
+def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | None:
+    if not job.is_active:
+        return None
+    return cron.next_fire(job.cron_expression, job.timezone, after or utcnow())
+
+
+def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJob:
+    values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
+    values = normalise(values)
+    job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,
+                  updated_by=p.user.id, status=JobStatus.PENDING.value)
+    job.created_at = job.updated_at = utcnow()
+    job.next_run_at = compute_next_run(job)
+    db.session.add(job)
+    db.session.flush()
+    db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=None,
+                                  new_cron_expression=job.cron_expression, old_timezone=None,
+                                  new_timezone=job.timezone, reason="created", source=source,
+                                  changed_by=p.user.id))
+    return job
+
+
+def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | None = None,
+               source: str = "api") -> bool:
+    """Partial update; returns True when the schedule (expression or zone) changed."""
+    nullable = {"body", "expected_statuses", "description"}
+    changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
+    changes = normalise(changes)
+    old_expr, old_tz, was_active = job.cron_expression, job.timezone, job.is_active
+    for key, value in changes.items():
+        setattr(job, key, value if value is not None or key != "description" else "")
+    schedule_changed = (job.cron_expression, job.timezone) != (old_expr, old_tz)
+    if schedule_changed or job.is_active != was_active:
+        job.next_run_at = compute_next_run(job)
+    if schedule_changed:
+        db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=old_expr,
+                                      new_cron_expression=job.cron_expression, old_timezone=old_tz,
+                                      new_timezone=job.timezone, reason=reason, source=source,
+                                      changed_by=p.user.id))
+    job.updated_by = p.user.id
+    job.updated_at = utcnow()
+    db.session.flush()
+    return schedule_changed
+
+
+def set_active(p: Principal, job: CronJob, active: bool) -> None:
+    if job.is_active != active:
+        job.is_active = active
+        if active:
+            job.consecutive_failures = 0
+        job.next_run_at = compute_next_run(job)
+        job.updated_by = p.user.id
+        job.updated_at = utcnow()
+        db.session.flush()
+
+
+def job_list_stmt(p: Principal, *, status: str | None, is_active: bool | None, q: str | None,
+                  owner_id: str | None, sort: str) -> Select:
+    stmt = visible_jobs(p)
+    if status:
+        stmt = stmt.where(CronJob.status == status)
+    if is_active is not None:
+        stmt = stmt.where(CronJob.is_active.is_(is_active))
+    if owner_id:
+        stmt = stmt.where(CronJob.owner_id == owner_id)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        from sqlalchemy import func
+
+        stmt = stmt.where(or_(func.lower(CronJob.name).like(like), func.lower(CronJob.endpoint_url).like(like),
+                              func.lower(CronJob.description).like(like)))
+    column = getattr(CronJob, sort.lstrip("-"))
+    order = column.desc() if sort.startswith("-") else column.asc()
+    return stmt.order_by(order.nulls_last(), CronJob.id)
+
+
+def publish_job_event(event_type: str, job: CronJob | dict) -> None:
+    from cronmanager.events.publisher import publish
+
+    data = job if isinstance(job, dict) else job_json(job)
+    publish(redis_client(), current_app.config["REDIS_PREFIX"], event_type, data, owner_id=data.get("owner_id"))

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from cronmanager.api.openapi import QueryModel
+
+Status = Literal["PENDING", "RUNNING", "SUCCESS", "FAILED", "SKIPPED", "MISSED"]
+TriggerName = Literal["schedule", "manual", "retry", "test"]
+
+
+class ExecutionQuery(QueryModel):
+    job_id: str | None = Field(default=None, max_length=36)
+    status: Status | None = None
+    trigger: TriggerName | None = None
+    date_from: datetime | None = Field(default=None, alias="from")
+    date_to: datetime | None = Field(default=None, alias="to")
+    q: str | None = Field(default=None, max_length=200)
+    sort: Literal["scheduled_for", "-scheduled_for", "id", "-id", "execution_time_ms", "-execution_time_ms"] = "-id"
+    page: int = Field(default=1, ge=1, le=100000)
+    per_page: int = Field(default=50, ge=1, le=500)
+    format: Literal["json", "csv"] | None = None
+
+
+class ExecutionOut(BaseModel):
+    id: int
+    cron_job_id: str
+    job_name: str | None = None
+    scheduled_for: datetime
+    trigger: str
+    attempt_number: int
+    status: str
+    started_at: datetime | None
+    completed_at: datetime | None
+    response_status: int | None
+    response_headers: dict | None
+    response_body: str | None
+    response_truncated: bool
+    error_message: str | None
+    error_class: str | None
+    execution_time_ms: int | None
+    fire_lag_ms: int | None
+
+
+class ExecutionList(BaseModel):
+    items: list[ExecutionOut]
+    total: int
+    page: int
+    per_page: int

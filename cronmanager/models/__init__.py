@@ -1,0 +1,13 @@
+"""All tables, importable from one place for Alembic and the app."""
+
+from cronmanager.models.alert import AlertChannel, Notification
+from cronmanager.models.audit import AuditLog, SecurityEvent
+from cronmanager.models.execution import CronExecution, ExecutionStatus, Trigger
+from cronmanager.models.job import CronJob, JobStatus, ScheduleChange
+from cronmanager.models.types import utcnow
+from cronmanager.models.user import SCOPES, ApiToken, Role, User
+
+__all__ = [
+    "SCOPES", "AlertChannel", "ApiToken", "AuditLog", "CronExecution", "CronJob", "ExecutionStatus",
+    "JobStatus", "Notification", "Role", "ScheduleChange", "SecurityEvent", "Trigger", "User", "utcnow",
+]

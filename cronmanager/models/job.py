@@ -1,0 +1,76 @@
+"""Cron jobs and the history of their schedules."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cronmanager.extensions import db
+from cronmanager.models.types import BigId, UTCDateTime, new_id, utcnow
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+CONCURRENCY_POLICIES = ("allow", "forbid", "replace")
+AUTO_RESCHEDULE = ("on", "off", "pinned")
+
+
+class CronJob(db.Model):
+    __tablename__ = "cron_jobs"
+    __table_args__ = (
+        Index("ix_cron_jobs_due", "is_active", "next_run_at"),
+        Index("ix_cron_jobs_owner_created", "owner_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    cron_expression: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    endpoint_url: Mapped[str] = mapped_column(String(2048))
+    http_method: Mapped[str] = mapped_column(String(8), default="GET")
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    query_params: Mapped[dict] = mapped_column(JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    timeout_ms: Mapped[int] = mapped_column(Integer, default=30000)
+    concurrency_policy: Mapped[str] = mapped_column(String(8), default="allow")
+    misfire_grace_s: Mapped[int] = mapped_column(Integer, default=60)
+    expected_statuses: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    alert_after_failures: Mapped[int] = mapped_column(Integer, default=3)
+    auto_disable: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_reschedule: Mapped[str] = mapped_column(String(8), default="off")
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(8), default=JobStatus.PENDING.value)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScheduleChange(db.Model):
+    __tablename__ = "schedule_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cron_job_id: Mapped[str] = mapped_column(ForeignKey("cron_jobs.id", ondelete="CASCADE"), index=True)
+    old_cron_expression: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    new_cron_expression: Mapped[str] = mapped_column(String(200))
+    old_timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    new_timezone: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    changed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,104 @@
+"""Repairs after crashes, Redis loss or killed workers; idempotent, run at scheduler start and periodically."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from cronmanager.execution.retry import backoff_s
+from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.scheduling import cron
+
+log = logging.getLogger("cronmanager.reconcile")
+STALE_PENDING_S = 5
+
+
+@dataclass
+class Repairs:
+    next_run_fixed: int = 0
+    requeued: list[int] = field(default_factory=list)
+    missed: int = 0
+    lost: int = 0
+    retries: list[tuple[int, object]] = field(default_factory=list)
+
+
+def live_workers() -> set[str]:
+    r = redis_client()
+    prefix = rkey("worker", "alive", "")
+    return {k.decode()[len(prefix):] for k in r.scan_iter(match=prefix + "*", count=1000)}
+
+
+def reconcile() -> Repairs:
+    """Fix next_run_at, release rows of dead workers, requeue orphans, close what can no longer run."""
+    from cronmanager.execution.recording import insert_retry
+
+    now = utcnow()
+    repairs = Repairs()
+    for job in db.session.execute(select(CronJob).where(CronJob.is_active.is_(True),
+                                                         CronJob.next_run_at.is_(None))).scalars():
+        try:
+            job.next_run_at = cron.next_fire(job.cron_expression, job.timezone, now)
+            repairs.next_run_fixed += 1
+        except (cron.CronError, ValueError):
+            log.error("job %s has an invalid schedule", job.id)
+    try:
+        alive = live_workers()
+    except Exception:  # noqa: BLE001 - without Redis we cannot tell who is dead; do nothing rash
+        db.session.commit()
+        return repairs
+
+    owned = db.session.execute(
+        select(CronExecution.id, CronExecution.worker_id, CronExecution.status, CronExecution.cron_job_id,
+               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at)
+        .where(CronExecution.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
+               CronExecution.worker_id.is_not(None))
+    ).all()
+    cfg = current_app.config
+    for row in owned:
+        if row.worker_id in alive:
+            continue
+        if row.status == ExecutionStatus.RUNNING.value:
+            closed = db.session.execute(update(CronExecution).where(
+                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.RUNNING.value,
+                CronExecution.worker_id == row.worker_id,
+            ).values(status=ExecutionStatus.FAILED.value, completed_at=now, error_class="worker_lost",
+                     error_message="Worker lost while the request was running")).rowcount
+            if not closed:
+                continue
+            repairs.lost += 1
+            job = db.session.get(CronJob, row.cron_job_id)
+            if job is not None and row.attempt_number <= job.retry_count:
+                due = now + timedelta(seconds=backoff_s(row.attempt_number, cfg["RETRY_BACKOFF_S"],
+                                                        cfg["RETRY_JITTER"]))
+                new_id = insert_retry(job.id, row.scheduled_for, row.attempt_number + 1, due)
+                if new_id is not None:
+                    repairs.retries.append((new_id, due))
+        else:
+            db.session.execute(update(CronExecution).where(
+                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
+                CronExecution.worker_id == row.worker_id).values(worker_id=None))
+
+    stale = db.session.execute(
+        select(CronExecution.id, CronExecution.due_at, CronExecution.trigger, CronJob.misfire_grace_s)
+        .join(CronJob, CronJob.id == CronExecution.cron_job_id)
+        .where(CronExecution.status == ExecutionStatus.PENDING.value, CronExecution.worker_id.is_(None),
+               CronExecution.due_at < now - timedelta(seconds=STALE_PENDING_S))
+        .order_by(CronExecution.due_at).limit(10_000)
+    ).all()
+    for row in stale:
+        too_late = row.trigger == Trigger.SCHEDULE.value and row.due_at < now - timedelta(seconds=row.misfire_grace_s)
+        if too_late:
+            repairs.missed += db.session.execute(update(CronExecution).where(
+                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
+                CronExecution.worker_id.is_(None),
+            ).values(status=ExecutionStatus.MISSED.value, completed_at=now,
+                     error_message="Missed: not picked up within the misfire grace period")).rowcount
+        else:
+            repairs.requeued.append(row.id)
+    db.session.commit()
+    return repairs

@@ -1,0 +1,109 @@
+"""The scheduler process: one leader at a time places due fires, moves rq-scheduler's delayed jobs, repairs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from flask import Flask
+from rq_scheduler import Scheduler
+
+from cronmanager.execution import dispatch
+from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.scheduling import system_jobs
+from cronmanager.scheduling.placement import place_due
+from cronmanager.scheduling.reconcile import reconcile
+
+log = logging.getLogger("cronmanager.scheduler")
+LEADER_TTL_MS = 5000
+RECONCILE_EVERY_S = 10
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+class SchedulerService:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.tick_s = app.config["SCHEDULER_TICK_S"]
+        self.lookahead_s = app.config["SCHEDULER_LOOKAHEAD_S"]
+        self._last_reconcile = 0.0
+        self._leader = False
+
+    def is_leader(self) -> bool:
+        """Redis lease with takeover on death; without Redis every instance proceeds (the database still
+        guarantees exactly-once)."""
+        r = redis_client()
+        key = rkey("scheduler", "leader")
+        try:
+            if self._leader and r.eval(_RENEW, 1, key, self.identity, LEADER_TTL_MS):
+                return True
+            self._leader = bool(r.set(key, self.identity, nx=True, px=LEADER_TTL_MS))
+        except Exception:  # noqa: BLE001
+            log.warning("redis unavailable for leader election; placing anyway", exc_info=True)
+            return True
+        return self._leader
+
+    def tick(self) -> int:
+        placed = place_due(self.lookahead_s)
+        for batch in placed.batches or []:
+            try:
+                dispatch.enqueue_now(batch)
+            except Exception:  # noqa: BLE001 - the reconciler requeues PENDING rows left behind
+                log.warning("could not enqueue %d fires", len(batch), exc_info=True)
+        try:
+            r = redis_client()
+            Scheduler(queue_name=dispatch.queue_name(self.app.config["REDIS_PREFIX"]), connection=r).enqueue_jobs()
+            r.set(rkey("scheduler", "heartbeat"), str(time.time()), ex=120)
+        except Exception:  # noqa: BLE001
+            log.warning("redis unavailable", exc_info=True)
+        if time.monotonic() - self._last_reconcile >= RECONCILE_EVERY_S:
+            self.repair()
+        return placed.fires
+
+    def repair(self) -> None:
+        self._last_reconcile = time.monotonic()
+        try:
+            repairs = reconcile()
+            for i in range(0, len(repairs.requeued), 100):
+                dispatch.enqueue_now(repairs.requeued[i:i + 100])
+            for execution_id, due in repairs.retries:
+                dispatch.enqueue_at(due, [execution_id])
+            prefix = self.app.config["REDIS_PREFIX"]
+            system_jobs.register(Scheduler(queue_name=dispatch.queue_name(prefix), connection=redis_client()),
+                                 prefix)
+            if repairs.lost or repairs.requeued or repairs.missed or repairs.next_run_fixed:
+                log.info("reconciled: %s", repairs)
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+            log.warning("reconcile failed; will retry", exc_info=True)
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        log.info("scheduler %s started (tick %.2f s, lookahead %.2f s)", self.identity, self.tick_s,
+                 self.lookahead_s)
+        with self.app.app_context():
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    if self.is_leader():
+                        self.tick()
+                except Exception:  # noqa: BLE001 - a database blip must not end the scheduler
+                    db.session.rollback()
+                    log.exception("scheduler tick failed")
+                finally:
+                    db.session.remove()
+                stop.wait(max(self.tick_s - (time.monotonic() - started), 0.01))
+            try:
+                r = redis_client()
+                if r.get(rkey("scheduler", "leader")) == self.identity.encode():
+                    r.delete(rkey("scheduler", "leader"))
+            except Exception:  # noqa: BLE001
+                pass

@@ -1,0 +1,34 @@
+"""Periodic system work, declared as data and registered idempotently in rq-scheduler (ids from the definition)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rq_scheduler import Scheduler
+
+from cronmanager.models import utcnow
+
+
+@dataclass(frozen=True)
+class SystemJob:
+    key: str
+    func: str
+    interval_s: int
+
+
+SYSTEM_JOBS: tuple[SystemJob, ...] = (
+    SystemJob("retention", "cronmanager.maintenance.retention.run_retention", 3600),
+)
+
+
+def register(scheduler: Scheduler, prefix: str, jobs: tuple[SystemJob, ...] = SYSTEM_JOBS) -> list[str]:
+    """Add missing system jobs, cancel stale ones (ours, but no longer declared); restarts never duplicate them."""
+    wanted = {f"{prefix}-system-{j.key}": j for j in jobs}
+    present = {job.id for job in scheduler.get_jobs() if job.id.startswith(f"{prefix}-system-")}
+    for stale in present - set(wanted):
+        scheduler.cancel(stale)
+    for job_id, job in wanted.items():
+        if job_id not in present:
+            scheduler.schedule(scheduled_time=utcnow(), func=job.func, interval=job.interval_s, repeat=None,
+                               id=job_id, result_ttl=600, timeout=1800)
+    return sorted(wanted)
