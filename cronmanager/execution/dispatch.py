@@ -33,9 +33,17 @@ def enqueue_now(execution_ids: list[int]) -> None:
                               failure_ttl=86400, job_timeout=600)
 
 
+def delayed_scheduler() -> Scheduler:
+    """rq-scheduler keeps one global sorted set; ours is namespaced so deployments and test runs never mix."""
+    prefix = current_app.config["REDIS_PREFIX"]
+    scheduler = Scheduler(queue_name=queue_name(prefix), connection=redis_client())
+    scheduler.scheduled_jobs_key = f"{prefix}:rq:scheduler:scheduled_jobs"
+    return scheduler
+
+
 def enqueue_at(when: datetime, execution_ids: list[int]) -> None:
     """rq-scheduler holds the delayed job; the scheduler process moves it to the queue when due."""
-    scheduler = Scheduler(queue_name=queue_name(current_app.config["REDIS_PREFIX"]), connection=redis_client())
+    scheduler = delayed_scheduler()
     scheduler.enqueue_at(when, RUN_BATCH, execution_ids, job_id=rq_job_id(execution_ids), result_ttl=60,
                          timeout=600)
 

@@ -10,7 +10,6 @@ import time
 import uuid
 
 from flask import Flask
-from rq_scheduler import Scheduler
 
 from cronmanager.execution import dispatch
 from cronmanager.extensions import db, redis_client, rkey
@@ -60,7 +59,7 @@ class SchedulerService:
                 log.warning("could not enqueue %d fires", len(batch), exc_info=True)
         try:
             r = redis_client()
-            Scheduler(queue_name=dispatch.queue_name(self.app.config["REDIS_PREFIX"]), connection=r).enqueue_jobs()
+            dispatch.delayed_scheduler().enqueue_jobs()
             r.set(rkey("scheduler", "heartbeat"), str(time.time()), ex=120)
         except Exception:  # noqa: BLE001
             log.warning("redis unavailable", exc_info=True)
@@ -76,9 +75,7 @@ class SchedulerService:
                 dispatch.enqueue_now(repairs.requeued[i:i + 100])
             for execution_id, due in repairs.retries:
                 dispatch.enqueue_at(due, [execution_id])
-            prefix = self.app.config["REDIS_PREFIX"]
-            system_jobs.register(Scheduler(queue_name=dispatch.queue_name(prefix), connection=redis_client()),
-                                 prefix)
+            system_jobs.register(dispatch.delayed_scheduler(), self.app.config["REDIS_PREFIX"])
             if repairs.lost or repairs.requeued or repairs.missed or repairs.next_run_fixed:
                 log.info("reconciled: %s", repairs)
         except Exception:  # noqa: BLE001

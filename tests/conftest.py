@@ -1,0 +1,157 @@
+"""Fixtures on real services: a throw-away PostgreSQL database and an own Redis db + key prefix per run."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def _admin_exec(sql: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"cm_test_{RUN_ID}"
+    _admin_exec(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    _admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    prefix = f"cmtest-{RUN_ID}"
+    yield prefix
+    r = Redis.from_url(TEST_REDIS_URL)
+    for key in r.scan_iter(match=f"{prefix}*", count=1000):
+        r.delete(key)
+
+
+def make_config(database_url: str, redis_prefix: str, **overrides: object):  # noqa: ANN201
+    os.environ["CRONMANAGER_ENV"] = "testing"
+    from config import TestingConfig
+
+    cfg = TestingConfig()
+    cfg.SQLALCHEMY_DATABASE_URI = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    cfg.REDIS_URL = TEST_REDIS_URL
+    cfg.REDIS_PREFIX = redis_prefix
+    cfg.ALLOW_PRIVATE_TARGETS = True
+    cfg.API_RATE_LIMIT = "100000/minute"
+    cfg.AUTH_RATE_LIMIT = "100000/minute"
+    cfg.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    cfg.WTF_CSRF_ENABLED = False
+    cfg.RETRY_BACKOFF_S = [1, 1, 1]
+    cfg.RETRY_JITTER = 0.0
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, redis_prefix: str):  # noqa: ANN201
+    from flask_migrate import upgrade
+
+    from cronmanager import create_app
+
+    application = create_app(make_config(database_url, redis_prefix))
+    with application.app_context():
+        upgrade()
+    return application
+
+
+TABLES = ("audit_logs", "security_events", "notifications", "alert_channels", "schedule_changes",
+          "cron_executions", "cron_jobs", "api_tokens", "users")
+
+
+@pytest.fixture(autouse=True)
+def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts on empty tables and an empty Redis namespace."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application = request.getfixturevalue("app")
+    _wipe(application)
+    yield
+    from cronmanager.extensions import db
+
+    with application.app_context():
+        db.session.remove()
+
+
+def _wipe(application) -> None:  # noqa: ANN001
+    from cronmanager.extensions import db
+
+    with application.app_context():
+        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        r = application.extensions["redis"]
+        keys = list(r.scan_iter(match=f"{application.config['REDIS_PREFIX']}*", count=1000))
+        if keys:
+            r.delete(*keys)
+
+
+@pytest.fixture
+def client(app):  # noqa: ANN001, ANN201
+    return app.test_client()
+
+
+class Persona:
+    def __init__(self, app, email: str, role: str) -> None:  # noqa: ANN001
+        from cronmanager.auth import tokens
+        from cronmanager.auth.users import create_user
+        from cronmanager.extensions import db
+
+        with app.test_request_context():
+            user = create_user(email, "correct horse battery", role)
+            db.session.commit()
+            self.id, self.email, self.role = user.id, user.email, user.role
+            self.access = tokens.issue_login_tokens(user.id, user.password_hash)["access_token"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access}"}
+
+
+@pytest.fixture
+def admin(app):  # noqa: ANN001, ANN201
+    return Persona(app, "admin@example.com", "ADMIN")
+
+
+@pytest.fixture
+def owner(app, admin):  # noqa: ANN001, ANN201
+    return Persona(app, "owner@example.com", "USER")
+
+
+@pytest.fixture
+def outsider(app, admin):  # noqa: ANN001, ANN201
+    return Persona(app, "outsider@example.com", "USER")
+
+
+@pytest.fixture
+def readonly(app, admin):  # noqa: ANN001, ANN201
+    return Persona(app, "viewer@example.com", "READ_ONLY")
+
+
+def make_token(client, persona: Persona, scopes: list[str], **extra: object) -> str:  # noqa: ANN001
+    resp = client.post("/api/v1/auth/tokens", json={"name": "t", "scopes": scopes, **extra}, headers=persona.headers)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
