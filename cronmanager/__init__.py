@@ -55,7 +55,11 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.auth.views import auth_pages
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
+    from cronmanager.alerts.api import alerts_api
+    from cronmanager.events.stream import events_api
     from cronmanager.jobs.api import jobs_api
+    from cronmanager.monitoring.api import monitoring_api
+    from cronmanager.monitoring.metrics import metrics_bp
     from cronmanager.logs.api import logs_api
     from cronmanager.web.views import web
 
@@ -63,15 +67,27 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(jobs_api)
     api_bp.register_blueprint(audit_api)
     api_bp.register_blueprint(logs_api)
+    api_bp.register_blueprint(monitoring_api)
+    api_bp.register_blueprint(alerts_api)
+    api_bp.register_blueprint(events_api)
     csrf.exempt(api_bp)  # cookie-authenticated API calls are checked in authenticate()
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)
     app.register_blueprint(health_bp)
     app.register_blueprint(web)
+    app.register_blueprint(metrics_bp)
+    _mount_rq_dashboard(app)
     spec.register(app)
     for name in list(app.view_functions):
         if name.startswith(("openapi_", "doc_page")):
             csrf.exempt(app.view_functions[name])
+
+
+def _mount_rq_dashboard(app: Flask) -> None:
+    """Hook for rq-dashboard at /rq (admins only); filled in by the dashboard work."""
+    from cronmanager.web.rq_admin import mount
+
+    mount(app)
 
 
 def _security_headers(app: Flask) -> None:
