@@ -11,7 +11,17 @@ from cronmanager.api.security import authenticate
 from cronmanager.audit.recorder import record, request_payload
 from cronmanager.extensions import db, limiter
 
-api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+class _ApiBlueprint(Blueprint):
+    """Nested blueprints are attached once per process, so create_app can build several apps (tests, workers)."""
+
+    def register_blueprint(self, blueprint: Blueprint, **options: object) -> None:
+        if any(child is blueprint for child, _ in self._blueprints):
+            return
+        super().register_blueprint(blueprint, **options)
+
+
+api_bp = _ApiBlueprint("api", __name__, url_prefix="/api/v1")
 
 limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api")(api_bp)
 
