@@ -16,16 +16,19 @@ from flask.cli import with_appcontext
 @with_appcontext
 def worker_command(burst: bool, drain_timeout: float) -> None:
     """RQ SimpleWorker feeding this process's executor (many requests in flight per process)."""
-    from rq import SimpleWorker
+    from redis import Redis
+    from rq import Queue, SimpleWorker
 
     from cronmanager.execution import dispatch
     from cronmanager.execution.engine import get_executor
-    from cronmanager.extensions import redis_client
 
     app = current_app._get_current_object()
     executor = get_executor(app)
-    queue = dispatch.fires_queue()
-    worker = SimpleWorker([queue], connection=redis_client(), name=executor.worker_id.replace(":", "-"))
+    # a connection of its own: RQ raises the socket timeout above its BLPOP timeout, which only reaches
+    # connections opened afterwards (redis-py 8 defaults to 5 s, and the shared pool is already warm)
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    queue = Queue(dispatch.queue_name(app.config["REDIS_PREFIX"]), connection=connection)
+    worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
     click.echo(f"worker {executor.worker_id} listening on {queue.name}")
     try:
         worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)

@@ -44,7 +44,7 @@ def delayed_scheduler() -> Scheduler:
 def enqueue_at(when: datetime, execution_ids: list[int]) -> None:
     """rq-scheduler holds the delayed job; the scheduler process moves it to the queue when due."""
     scheduler = delayed_scheduler()
-    scheduler.enqueue_at(when, RUN_BATCH, execution_ids, job_id=rq_job_id(execution_ids), result_ttl=60,
+    scheduler.enqueue_at(when, RUN_BATCH, execution_ids, job_id=rq_job_id(execution_ids), job_result_ttl=60,
                          timeout=600)
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cronmanager.events.publisher import publish_many
@@ -66,7 +66,8 @@ def record_batch(executor: Executor, items: list[tuple[str, Fire]]) -> None:
             })
         db.session.execute(
             update(T).where(T.c.id == bindparam("eid"),
-                            T.c.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
+                            or_(T.c.status == ExecutionStatus.PENDING.value,
+                                T.c.status == ExecutionStatus.RUNNING.value),
                             T.c.worker_id == executor.worker_id)
             .values(status=bindparam("status"), completed_at=bindparam("completed"),
                     response_status=bindparam("rstatus"), response_headers=bindparam("rheaders"),

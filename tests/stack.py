@@ -1,0 +1,152 @@
+"""Real processes for end-to-end tests: `flask worker` / `flask scheduler` subprocesses and an HTTP target."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
+             message: str = "condition") -> object:
+    """Poll with a deadline: the one way these tests wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class Hit:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: str
+    at: float
+
+
+@dataclass
+class Target:
+    """A real HTTP server on 127.0.0.1 whose paths choose the behaviour: /ok, /status/<n>, /slow?ms=, /flaky/<key>?fail=N."""
+
+    server: ThreadingHTTPServer
+    hits: list[Hit] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    counters: dict = field(default_factory=dict)
+    entered: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def hits_for(self, path_prefix: str) -> list[Hit]:
+        with self.lock:
+            return [h for h in self.hits if h.path.startswith(path_prefix)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_target() -> Target:
+    holder: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _handle(self) -> None:
+            target: Target = holder["t"]
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            parsed = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+            with target.lock:
+                target.hits.append(Hit(self.command, parsed.path, query, dict(self.headers), body, time.time()))
+            parts = parsed.path.strip("/").split("/")
+            status, payload = 200, b'{"ok": true}'
+            if parts[0] == "status":
+                status = int(parts[1])
+            elif parts[0] == "slow":
+                target.entered.set()
+                time.sleep(int(query.get("ms", "1000")) / 1000)
+            elif parts[0] == "flaky":
+                with target.lock:
+                    n = target.counters.get(parsed.path, 0) + 1
+                    target.counters[parsed.path] = n
+                if n <= int(query.get("fail", "1")):
+                    status = 503
+            elif parts[0] == "echo":
+                payload = json.dumps({"method": self.command, "body": body}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    target = Target(server)
+    holder["t"] = target
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return target
+
+
+def process_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+    env.update({
+        "CRONMANAGER_ENV": "testing", "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
+        "ALLOW_PRIVATE_TARGETS": "1", "SCHEDULER_TICK_S": "0.1", "RETRY_BACKOFF_S": "1,1,1", "RETRY_JITTER": "0",
+        "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+class Proc:
+    """One `flask <command>` subprocess with its output captured to a file for post-mortems."""
+
+    def __init__(self, command: str, env: dict[str, str], log_dir: Path, name: str) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.popen = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *command.split()],
+                                      cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
