@@ -49,6 +49,30 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def env_int_list(name: str, default: str) -> list[int]:
+    raw = os.environ.get(name, default).strip() or default
+    try:
+        values = [int(x) for x in raw.split(",")]
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be comma-separated whole numbers such as '60,300,900'") from None
+    if not values or min(values) < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return values
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, default).strip().lower() or default
     if value not in choices:
@@ -113,10 +137,10 @@ class Config:
         self.ARCHIVE_DIR = env_str("ARCHIVE_DIR", str(instance / "archive"))
         self.AUTO_RESCHEDULE = env_choice("AUTO_RESCHEDULE", "off", ("on", "off", "dry-run"))
         self.MAX_CONCURRENT_EXECUTIONS = env_int("MAX_CONCURRENT_EXECUTIONS", 200, minimum=1)
-        self.RETRY_BACKOFF_S = [int(x) for x in env_str("RETRY_BACKOFF_S", "60,300,900").split(",")]
-        self.RETRY_JITTER = float(env_str("RETRY_JITTER", "0.1"))
-        self.SCHEDULER_TICK_S = float(env_str("SCHEDULER_TICK_S", "0.2"))
-        self.SCHEDULER_LOOKAHEAD_S = float(env_str("SCHEDULER_LOOKAHEAD_S", "1.5"))
+        self.RETRY_BACKOFF_S = env_int_list("RETRY_BACKOFF_S", "60,300,900")
+        self.RETRY_JITTER = env_float("RETRY_JITTER", 0.1)
+        self.SCHEDULER_TICK_S = env_float("SCHEDULER_TICK_S", 0.2, minimum=0.01)
+        self.SCHEDULER_LOOKAHEAD_S = env_float("SCHEDULER_LOOKAHEAD_S", 1.5)
         self.ACCESS_TOKEN_TTL_S = env_int("ACCESS_TOKEN_TTL_S", 900, minimum=1)
         self.REFRESH_TOKEN_TTL_S = env_int("REFRESH_TOKEN_TTL_S", 7 * 86400, minimum=1)
         self.SESSION_COOKIE_HTTPONLY = True
