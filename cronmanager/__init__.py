@@ -48,19 +48,19 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from cronmanager.alerts.api import alerts_api
     from cronmanager.api import api_bp
     from cronmanager.api.openapi import spec
     from cronmanager.audit.api import audit_api
     from cronmanager.auth.api import auth_api
     from cronmanager.auth.views import auth_pages
+    from cronmanager.events.stream import events_api
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
-    from cronmanager.alerts.api import alerts_api
-    from cronmanager.events.stream import events_api
     from cronmanager.jobs.api import jobs_api
+    from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
-    from cronmanager.logs.api import logs_api
     from cronmanager.web.views import web
 
     api_bp.register_blueprint(auth_api)

@@ -43,7 +43,7 @@ class Hit:
 
 @dataclass
 class Target:
-    """A real HTTP server on 127.0.0.1 whose paths choose the behaviour: /ok, /status/<n>, /slow?ms=, /flaky/<key>?fail=N."""
+    """A real HTTP server on 127.0.0.1; the path picks the behaviour: /ok, /status/<n>, /slow?ms=, /flaky/<k>?fail=N."""
 
     server: ThreadingHTTPServer
     hits: list[Hit] = field(default_factory=list)

@@ -137,7 +137,8 @@ class Executor:
             self._results.put(("final", fire))
         except Exception as err:  # noqa: BLE001 - a fire must always end in a final row
             log.exception("fire %s crashed", fire.execution_id)
-            fire.final_status, fire.skip_reason = ExecutionStatus.FAILED.value, f"internal error: {type(err).__name__}"
+            fire.final_status = ExecutionStatus.FAILED.value
+            fire.skip_reason = f"internal error: {type(err).__name__}"
             self._results.put(("final", fire))
         finally:
             with self._cv:
@@ -149,7 +150,7 @@ class Executor:
             self._slots.release()
 
     def _policy_check(self, fire: Fire) -> str | None:
-        """Why this fire must not run (disabled job, overlap under 'forbid'), else None; 'replace' closes the old run."""
+        """Why this fire must not run (disabled job, overlap under 'forbid'), else None; 'replace' closes the old."""
         policy = fire.job["concurrency_policy"]
         needs_db = policy != "allow" or fire.trigger in ("schedule", "retry")
         if not needs_db:

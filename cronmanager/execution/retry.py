@@ -7,7 +7,7 @@ import random
 
 def backoff_s(attempt: int, schedule: list[int], jitter: float, retry_after_s: float | None = None,
               rng: random.Random | None = None) -> float:
-    """Delay before attempt `attempt + 1`: the schedule's entry (last one repeats), ± jitter, never below Retry-After."""
+    """Delay before attempt `attempt + 1`: the schedule's entry (the last repeats), ± jitter, at least Retry-After."""
     base = schedule[min(attempt - 1, len(schedule) - 1)] if schedule else 60
     spread = base * jitter
     delay = base + (rng or random).uniform(-spread, spread)

@@ -15,8 +15,20 @@ from cronmanager.audit.api import paginate
 from cronmanager.extensions import db
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import (
-    ExecuteOut, JobCreate, JobGetQuery, JobList, JobListQuery, JobOut, JobTest, JobUpdate, PageQuery,
-    PreviewOut, PreviewQuery, ScheduleChangeList, TestOut, ToggleIn,
+    ExecuteOut,
+    JobCreate,
+    JobGetQuery,
+    JobList,
+    JobListQuery,
+    JobOut,
+    JobTest,
+    JobUpdate,
+    PageQuery,
+    PreviewOut,
+    PreviewQuery,
+    ScheduleChangeList,
+    TestOut,
+    ToggleIn,
 )
 from cronmanager.models import ScheduleChange, utcnow
 from cronmanager.scheduling import cron

@@ -8,7 +8,6 @@ from sqlalchemy import Select, func, or_, select
 from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
 from cronmanager.audit.api import paginate
-from cronmanager.extensions import db
 from cronmanager.jobs import service
 from cronmanager.logs.schemas import ExecutionList, ExecutionQuery
 from cronmanager.models import CronExecution, CronJob
