@@ -141,6 +141,8 @@ class Config:
         self.RETRY_JITTER = env_float("RETRY_JITTER", 0.1)
         self.SCHEDULER_TICK_S = env_float("SCHEDULER_TICK_S", 0.2, minimum=0.01)
         self.SCHEDULER_LOOKAHEAD_S = env_float("SCHEDULER_LOOKAHEAD_S", 1.5)
+        self.RECONCILE_INTERVAL_S = env_float("RECONCILE_INTERVAL_S", 10.0)
+        self.WORKER_HEARTBEAT_TTL_S = env_int("WORKER_HEARTBEAT_TTL_S", 15, minimum=2)
         self.ACCESS_TOKEN_TTL_S = env_int("ACCESS_TOKEN_TTL_S", 900, minimum=1)
         self.REFRESH_TOKEN_TTL_S = env_int("REFRESH_TOKEN_TTL_S", 7 * 86400, minimum=1)
         self.SESSION_COOKIE_HTTPONLY = True

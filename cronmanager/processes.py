@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 import click
 from flask import current_app
@@ -28,10 +29,16 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     # connections opened afterwards (redis-py 8 defaults to 5 s, and the shared pool is already warm)
     connection = Redis.from_url(app.config["REDIS_URL"])
     queue = Queue(dispatch.queue_name(app.config["REDIS_PREFIX"]), connection=connection)
-    worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
     click.echo(f"worker {executor.worker_id} listening on {queue.name}")
     try:
-        worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
+        while True:
+            worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
+            worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
+            if burst or worker._stop_requested:
+                break
+            # RQ quits its loop on some Redis errors; a Procfile process must outlive a Redis restart
+            click.echo("worker loop ended without a shutdown request; restarting in 1 s", err=True)
+            time.sleep(1)
     finally:
         drained = executor.shutdown(timeout=drain_timeout)
         click.echo(f"worker stopped ({'drained' if drained else 'drain timed out; reconciler will close rows'})")

@@ -27,7 +27,6 @@ from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, utcnow
 
 log = logging.getLogger("cronmanager.executor")
-HEARTBEAT_TTL_S = 15
 FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX = 500
 
@@ -59,6 +58,7 @@ class Executor:
         self.max_in_flight = max_in_flight or app.config["MAX_CONCURRENT_EXECUTIONS"]
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.prefix = app.config["REDIS_PREFIX"]
+        self.heartbeat_ttl_s = app.config["WORKER_HEARTBEAT_TTL_S"]
         self.allow_private = app.config["ALLOW_PRIVATE_TARGETS"]
         self._results: queue.Queue[tuple[str, Fire]] = queue.Queue()
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
@@ -213,10 +213,10 @@ class Executor:
             try:
                 with self.app.app_context():
                     redis_client().set(rkey("worker", "alive", self.worker_id), str(time.time()),
-                                       ex=HEARTBEAT_TTL_S)
+                                       ex=self.heartbeat_ttl_s)
             except Exception:  # noqa: BLE001
                 log.warning("heartbeat failed", exc_info=True)
-            self._stop.wait(HEARTBEAT_TTL_S / 3)
+            self._stop.wait(self.heartbeat_ttl_s / 3)
 
     def _idle(self) -> bool:
         with self._cv:

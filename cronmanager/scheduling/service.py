@@ -19,7 +19,6 @@ from cronmanager.scheduling.reconcile import reconcile
 
 log = logging.getLogger("cronmanager.scheduler")
 LEADER_TTL_MS = 5000
-RECONCILE_EVERY_S = 10
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
@@ -63,7 +62,7 @@ class SchedulerService:
             r.set(rkey("scheduler", "heartbeat"), str(time.time()), ex=120)
         except Exception:  # noqa: BLE001
             log.warning("redis unavailable", exc_info=True)
-        if time.monotonic() - self._last_reconcile >= RECONCILE_EVERY_S:
+        if time.monotonic() - self._last_reconcile >= self.app.config["RECONCILE_INTERVAL_S"]:
             self.repair()
         return placed.fires
 
