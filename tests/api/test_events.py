@@ -1,0 +1,174 @@
+"""GET /api/v1/events: the SSE stream (SPEC §8): auth, per-viewer filtering, Last-Event-ID replay, heartbeats."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cronmanager.events.publisher import channel, publish
+
+
+@pytest.fixture
+def fast_heartbeat(app) -> Iterator[float]:  # noqa: ANN001
+    old = app.config.get("SSE_HEARTBEAT_S")
+    app.config["SSE_HEARTBEAT_S"] = 0.2
+    yield 0.2
+    if old is None:
+        app.config.pop("SSE_HEARTBEAT_S", None)
+    else:
+        app.config["SSE_HEARTBEAT_S"] = old
+
+
+class Stream:
+    """Reads an SSE response from the test client chunk by chunk, split into frames."""
+
+    def __init__(self, resp) -> None:  # noqa: ANN001
+        self.resp = resp
+        self.chunks = iter(resp.response)
+        self.buffer = ""
+
+    def frames(self, timeout: float = 5.0) -> Iterator[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while "\n\n" in self.buffer:
+                frame, self.buffer = self.buffer.split("\n\n", 1)
+                yield frame
+            chunk = next(self.chunks)
+            self.buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+
+    def events(self, count: int, timeout: float = 5.0) -> list[dict]:
+        found = []
+        for frame in self.frames(timeout):
+            lines = [line for line in frame.splitlines() if not line.startswith(":") and ": " in line]
+            fields = dict(line.split(": ", 1) for line in lines)
+            if "data" in fields:
+                event = json.loads(fields["data"])
+                assert fields["id"] == event["id"]
+                assert fields["event"] == event["type"]
+                found.append(event)
+                if len(found) == count:
+                    break
+        return found
+
+    def close(self) -> None:
+        self.resp.close()
+
+
+def _open(client, headers: dict[str, str]) -> Stream:  # noqa: ANN001
+    resp = client.get("/api/v1/events", headers=headers, buffered=False)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.mimetype == "text/event-stream"
+    assert resp.headers["X-Accel-Buffering"] == "no"
+    assert "no-cache" in resp.headers["Cache-Control"]
+    stream = Stream(resp)
+    first = next(stream.frames())
+    assert "retry:" in first
+    return stream
+
+
+def _publish(app, event_type: str, data: dict, *, owner_id: str | None = None, user_id: str | None = None) -> str:  # noqa: ANN001
+    event_id = publish(app.extensions["redis"], app.config["REDIS_PREFIX"], event_type, data,
+                       owner_id=owner_id, user_id=user_id)
+    assert event_id
+    return event_id
+
+
+def _subscribers(app) -> int:  # noqa: ANN001
+    r = app.extensions["redis"]
+    return dict(r.pubsub_numsub(channel(app.config["REDIS_PREFIX"])))[channel(app.config["REDIS_PREFIX"]).encode()]
+
+
+def test_it_requires_authentication(client):  # noqa: ANN001
+    resp = client.get("/api/v1/events")
+    assert resp.status_code == 401
+    assert resp.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_it_streams_only_the_viewers_own_job_events_to_a_user(app, client, owner, outsider, fast_heartbeat):  # noqa: ANN001
+    stream = _open(client, owner.headers)
+    try:
+        _publish(app, "cron:created", {"id": "theirs", "owner_id": outsider.id}, owner_id=outsider.id)
+        _publish(app, "notification", {"title": "not yours"}, user_id=outsider.id)
+        mine = _publish(app, "execution:started", {"cron_job_id": "mine"}, owner_id=owner.id)
+        note = _publish(app, "notification", {"title": "yours"}, user_id=owner.id)
+        events = stream.events(2)
+        assert [(e["id"], e["type"]) for e in events] == [(mine, "execution:started"), (note, "notification")]
+        assert events[0]["data"] == {"cron_job_id": "mine"}
+        assert "owner_id" not in events[0]
+    finally:
+        stream.close()
+
+
+def test_it_streams_every_job_event_to_admins_and_read_only_users(app, client, admin, readonly, owner,
+                                                                  fast_heartbeat):  # noqa: ANN001
+    streams = [_open(client, admin.headers), _open(client, readonly.headers)]
+    try:
+        first = _publish(app, "cron:updated", {"id": "j1"}, owner_id=owner.id)
+        _publish(app, "notification", {"title": "owner's"}, user_id=owner.id)
+        second = _publish(app, "execution:failed", {"id": 7}, owner_id=owner.id)
+        for stream in streams:
+            assert [e["id"] for e in stream.events(2)] == [first, second]
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_it_replays_events_after_last_event_id(app, client, owner, outsider, fast_heartbeat):  # noqa: ANN001
+    seen = _publish(app, "cron:created", {"n": 1}, owner_id=owner.id)
+    missed = [_publish(app, "execution:started", {"n": 2}, owner_id=owner.id),
+              _publish(app, "execution:completed", {"n": 3}, owner_id=owner.id)]
+    _publish(app, "cron:created", {"n": "other"}, owner_id=outsider.id)
+    stream = _open(client, {**owner.headers, "Last-Event-ID": seen})
+    try:
+        live = _publish(app, "cron:deleted", {"n": 4}, owner_id=owner.id)
+        events = stream.events(3)
+        assert [e["id"] for e in events] == [*missed, live]
+        assert [e["data"]["n"] for e in events] == [2, 3, 4]
+    finally:
+        stream.close()
+
+
+def test_it_ignores_a_malformed_last_event_id(app, client, owner, fast_heartbeat):  # noqa: ANN001
+    _publish(app, "cron:created", {"n": 1}, owner_id=owner.id)
+    stream = _open(client, {**owner.headers, "Last-Event-ID": "not-an-id"})
+    try:
+        live = _publish(app, "cron:updated", {"n": 2}, owner_id=owner.id)
+        assert [e["id"] for e in stream.events(1)] == [live]
+    finally:
+        stream.close()
+
+
+def test_it_sends_heartbeat_comments_when_idle(client, owner, fast_heartbeat):  # noqa: ANN001
+    stream = _open(client, owner.headers)
+    try:
+        started = time.monotonic()
+        frame = next(stream.frames(timeout=3))
+        assert frame == ": keepalive"
+        assert time.monotonic() - started < 2
+    finally:
+        stream.close()
+
+
+def test_it_unsubscribes_when_the_client_goes_away(app, client, owner, fast_heartbeat):  # noqa: ANN001
+    before = _subscribers(app)
+    stream = _open(client, owner.headers)
+    assert _subscribers(app) == before + 1
+    stream.close()
+    deadline = time.monotonic() + 5
+    while _subscribers(app) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _subscribers(app) == before
+
+
+def test_it_works_with_the_dashboard_session_cookie(app, client, owner, fast_heartbeat):  # noqa: ANN001
+    resp = client.post("/login", data={"email": owner.email, "password": "correct horse battery"})
+    assert resp.status_code == 302
+    stream = _open(client, {})
+    try:
+        event_id = _publish(app, "cron:created", {"id": "x"}, owner_id=owner.id)
+        assert [e["id"] for e in stream.events(1)] == [event_id]
+    finally:
+        stream.close()
