@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+# Build stage: wheels for everything in requirements.txt (compilers stay out of the runtime image).
+FROM python:3.11-slim AS build
+WORKDIR /build
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
+
+# Runtime stage: the app, its wheels, an unprivileged user.
+FROM python:3.11-slim AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CRONMANAGER_ENV=production PORT=8000
+RUN useradd --create-home --uid 10001 cronmanager
+WORKDIR /app
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+COPY --chown=cronmanager:cronmanager . .
+USER cronmanager
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=4)" || exit 1
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
