@@ -28,6 +28,12 @@ def create_app(config: Config | None = None) -> Flask:
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # bulk UPDATEs of fire results and next_run_at go through psycopg2's execute_batch, not row by row
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                                   "executemany_mode": "values_plus_batch",
+                                                   "pool_size": 10, "max_overflow": 20}
+
     app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_PREFIX']}:rl"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from cronmanager.execution.retry import backoff_s
 from cronmanager.extensions import db, redis_client, rkey
@@ -39,13 +39,19 @@ def reconcile() -> Repairs:
 
     now = utcnow()
     repairs = Repairs()
-    for job in db.session.execute(select(CronJob).where(CronJob.is_active.is_(True),
-                                                         CronJob.next_run_at.is_(None))).scalars():
+    unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone).where(
+        CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
+    params = []
+    for job in unplaced:
         try:
-            job.next_run_at = cron.next_fire(job.cron_expression, job.timezone, now)
-            repairs.next_run_fixed += 1
+            params.append({"jid": job.id, "nxt": cron.next_fire(job.cron_expression, job.timezone, now)})
         except (cron.CronError, ValueError):
             log.error("job %s has an invalid schedule", job.id)
+    for i in range(0, len(params), 5000):
+        jobs = CronJob.__table__
+        db.session.execute(update(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.next_run_at.is_(None))
+                           .values(next_run_at=bindparam("nxt")), params[i:i + 5000])
+    repairs.next_run_fixed = len(params)
     try:
         alive = live_workers()
     except Exception:  # noqa: BLE001 - without Redis we cannot tell who is dead; do nothing rash

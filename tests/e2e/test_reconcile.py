@@ -1,0 +1,47 @@
+"""The reconciler in-process: it repairs missing next_run_at and releases rows of dead workers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from cronmanager.extensions import db
+from cronmanager.models import CronExecution, CronJob, utcnow
+from cronmanager.scheduling.reconcile import reconcile
+from tests.e2e.test_engine import create
+
+
+def test_it_places_jobs_that_lost_their_next_run(app, client, owner):
+    jobs = [create(client, owner, cron_expression="*/5 * * * *", endpoint_url="http://127.0.0.1:9/x")
+            for _ in range(3)]
+    with app.app_context():
+        db.session.execute(update(CronJob).values(next_run_at=None))
+        db.session.commit()
+        repairs = reconcile()
+        assert repairs.next_run_fixed == 3
+        for j in jobs:
+            nxt = db.session.get(CronJob, j["id"]).next_run_at
+            assert nxt is not None and nxt > utcnow() and nxt.minute % 5 == 0
+        assert reconcile().next_run_fixed == 0
+
+
+def test_it_closes_running_rows_of_dead_workers_and_plans_the_retry(app, client, owner):
+    job = create(client, owner, cron_expression="0 0 1 1 *", endpoint_url="http://127.0.0.1:9/x", retry_count=1)
+    now = utcnow()
+    with app.app_context():
+        row = CronExecution(cron_job_id=job["id"], scheduled_for=now, due_at=now, status="RUNNING",
+                            worker_id="gone:1:abc", started_at=now - timedelta(seconds=30), trigger="schedule")
+        pending = CronExecution(cron_job_id=job["id"], scheduled_for=now + timedelta(seconds=1),
+                                due_at=now - timedelta(seconds=1), status="PENDING", worker_id="gone:1:abc")
+        db.session.add_all([row, pending])
+        db.session.commit()
+        repairs = reconcile()
+        assert repairs.lost == 1 and len(repairs.retries) == 1
+        db.session.refresh(row)
+        db.session.refresh(pending)
+        assert row.status == "FAILED" and row.error_class == "worker_lost"
+        assert pending.status == "PENDING" and pending.worker_id is None
+        retry = db.session.get(CronExecution, repairs.retries[0][0])
+        assert retry.attempt_number == 2 and retry.trigger == "retry" and retry.scheduled_for == row.scheduled_for
+        assert reconcile().lost == 0
