@@ -1,22 +1,46 @@
-"""Dashboard pages (server-rendered)."""
+"""Dashboard pages (server-rendered): the overview here; jobs, logs, audit, tokens, settings in sibling modules."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import current_user, login_required
+from datetime import UTC
+
+from flask import render_template
+from flask_login import login_required
 from sqlalchemy import func, select
 
 from cronmanager.extensions import db
-from cronmanager.models import CronJob
-
-web = Blueprint("web", __name__)
+from cronmanager.logs.api import executions_stmt
+from cronmanager.logs.schemas import ExecutionQuery
+from cronmanager.models import CronExecution, CronJob, utcnow
+from cronmanager.web.blueprint import viewer, viewer_zone, web
 
 
 @web.get("/")
 @login_required
 def overview():  # noqa: ANN201
-    stmt = select(CronJob.is_active, func.count()).group_by(CronJob.is_active)
-    if current_user.role == "USER":
-        stmt = stmt.where(CronJob.owner_id == current_user.id)
-    counts = dict(db.session.execute(stmt).all())
-    return render_template("web/overview.html", active=counts.get(True, 0), inactive=counts.get(False, 0))
+    p = viewer()
+    job_counts = select(CronJob.is_active, func.count()).group_by(CronJob.is_active)
+    if p.user.role == "USER":
+        job_counts = job_counts.where(CronJob.owner_id == p.user.id)
+    counts = dict(db.session.execute(job_counts).all())
+    midnight = utcnow().astimezone(viewer_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (select(CronExecution.status, func.count()).join(CronJob, CronJob.id == CronExecution.cron_job_id)
+             .where(CronExecution.created_at >= midnight.astimezone(UTC)).group_by(CronExecution.status))
+    if p.user.role == "USER":
+        today = today.where(CronJob.owner_id == p.user.id)
+    by_status = dict(db.session.execute(today).all())
+    recent = db.session.execute(executions_stmt(p, ExecutionQuery()).limit(15)).all()
+    failing = select(CronJob).where(CronJob.status == "FAILED", CronJob.is_active.is_(True))
+    if p.user.role == "USER":
+        failing = failing.where(CronJob.owner_id == p.user.id)
+    failing_jobs = db.session.execute(failing.order_by(CronJob.last_run_at.desc()).limit(5)).scalars().all()
+    return render_template(
+        "web/overview.html", active=counts.get(True, 0), inactive=counts.get(False, 0), today=by_status,
+        today_total=sum(by_status.values()), recent=recent, failing_jobs=failing_jobs,
+    )
+
+
+# The other pages register their routes on the same blueprint.
+import cronmanager.web.jobs  # noqa: E402, F401
+import cronmanager.web.pages  # noqa: E402, F401
+import cronmanager.web.settings  # noqa: E402, F401

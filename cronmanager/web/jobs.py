@@ -1,0 +1,273 @@
+"""Jobs pages: list, detail (live executions), create/edit/clone form, execution viewer."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from cronmanager.api.errors import ApiError
+from cronmanager.audit.api import paginate
+from cronmanager.audit.recorder import record
+from cronmanager.audit.redaction import MASK
+from cronmanager.extensions import db
+from cronmanager.jobs import service
+from cronmanager.logs.api import executions_stmt
+from cronmanager.logs.schemas import ExecutionQuery
+from cronmanager.models import CronExecution, CronJob, ScheduleChange, User, utcnow
+from cronmanager.scheduling import cron
+from cronmanager.web.blueprint import or_abort, page_args, viewer, web
+from cronmanager.web.forms import PRESETS, JobForm
+
+SORTS = ("name", "created_at", "next_run_at", "last_run_at", "status")
+FORM_FIELDS = {  # service field -> form field, for errors raised by the shared service
+    "name": "name", "description": "description", "cron_expression": "cron_expression", "timezone": "timezone",
+    "endpoint_url": "endpoint_url", "http_method": "http_method", "body": "body", "timeout_ms": "timeout_s",
+    "retry_count": "retry_count", "concurrency_policy": "concurrency_policy",
+}
+
+
+def _visible_or_404(job_id: str) -> CronJob:
+    try:
+        return service.get_visible(viewer(), job_id)
+    except ApiError as err:
+        or_abort(err)
+        raise
+
+
+def _manageable_or_abort(job_id: str) -> CronJob:
+    try:
+        return service.get_manageable(viewer(), job_id)
+    except ApiError as err:
+        or_abort(err)
+        raise
+
+
+def can_manage(job: CronJob) -> bool:
+    return current_user.can_write and (current_user.is_admin or job.owner_id == current_user.id)
+
+
+def _execution_filters() -> ExecutionQuery:
+    """Filters from the query string; values the API would refuse are dropped rather than failing the page."""
+    raw = {k: v for k, v in request.args.items() if k in ("job_id", "status", "trigger", "from", "to", "q") and v}
+    for key in list(raw):
+        try:
+            ExecutionQuery.model_validate({key: raw[key]})
+        except ValidationError:
+            raw.pop(key)
+    return ExecutionQuery.model_validate(raw)
+
+
+@web.get("/jobs")
+@login_required
+def jobs():  # noqa: ANN201
+    p = viewer()
+    status = request.args.get("status") or None
+    status = status if status in ("PENDING", "RUNNING", "SUCCESS", "FAILED") else None
+    active = {"1": True, "0": False}.get(request.args.get("active", ""))
+    sort = request.args.get("sort", "-created_at")
+    sort = sort if sort.lstrip("-") in SORTS else "-created_at"
+    q = (request.args.get("q") or "").strip()[:200] or None
+    page, per_page = page_args(25)
+    stmt = service.job_list_stmt(p, status=status, is_active=active, q=q, owner_id=None, sort=sort)
+    rows, total = paginate(stmt, page, per_page)
+    items = [job for (job,) in rows]
+    owners = {}
+    if current_user.role != "USER" and items:
+        owners = dict(db.session.execute(select(User.id, User.email).where(
+            User.id.in_({j.owner_id for j in items}))).all())
+    return render_template("web/jobs.html", jobs=items, total=total, page=page, per_page=per_page,
+                           pages=max(1, math.ceil(total / per_page)), sort=sort, owners=owners,
+                           describe=_describe, filters={"q": q or "", "status": status or "",
+                                                        "active": request.args.get("active", "")})
+
+
+def _describe(expression: str) -> str:
+    try:
+        return cron.describe(expression)
+    except Exception:  # noqa: BLE001 - a description is a nicety, never a reason for a 500
+        return ""
+
+
+@web.get("/jobs/<job_id>")
+@login_required
+def job_detail(job_id: str):  # noqa: ANN201
+    p = viewer()
+    job = _visible_or_404(job_id)
+    filters = _execution_filters()
+    executions = db.session.execute(executions_stmt(p, filters, job.id).limit(100)).all()
+    changes = db.session.execute(
+        select(ScheduleChange, User.email).outerjoin(User, User.id == ScheduleChange.changed_by)
+        .where(ScheduleChange.cron_job_id == job.id)
+        .order_by(ScheduleChange.changed_at.desc(), ScheduleChange.id.desc()).limit(50)).all()
+    fires = cron.next_fires(job.cron_expression, job.timezone, utcnow(), 5) if job.is_active else []
+    owner = db.session.get(User, job.owner_id)
+    reveal = job.owner_id == current_user.id
+    return render_template("web/job_detail.html", job=job, executions=executions, changes=changes, fires=fires,
+                           owner_email=owner.email if owner else "—", can_manage=can_manage(job),
+                           headers=service.mask_headers(job.headers or {}, reveal), description=_describe(
+                               job.cron_expression), filters=request.args, zone=cron.validate_timezone(job.timezone))
+
+
+@web.get("/jobs/<job_id>/executions/<int:execution_id>")
+@login_required
+def execution_detail(job_id: str, execution_id: int):  # noqa: ANN201
+    """The response viewer: one execution's status, timings, headers and body (HTML fragment for the dialog)."""
+    job = _visible_or_404(job_id)
+    execution = db.session.get(CronExecution, execution_id)
+    if execution is None or execution.cron_job_id != job.id:
+        abort(404)
+    template = "web/_execution.html" if request.args.get("fragment") else "web/execution.html"
+    return render_template(template, job=job, e=execution)
+
+
+# ---- create / edit / clone --------------------------------------------------------------------------------------
+
+def _pairs(prefix: str) -> list[tuple[str, str]]:
+    keys, values = request.form.getlist(f"{prefix}_key"), request.form.getlist(f"{prefix}_value")
+    return [(k.strip(), v) for k, v in zip(keys, values, strict=False) if k.strip() or v.strip()]
+
+
+def _job_values(form: JobForm, headers: list[tuple[str, str]], params: list[tuple[str, str]],
+                source: CronJob | None) -> tuple[dict, dict[str, str]]:
+    """Form -> service fields; masked header values ("***") keep the stored secret of `source`."""
+    errors: dict[str, str] = {}
+    header_map: dict[str, str] = {}
+    stored = (source.headers or {}) if source is not None else {}
+    for key, value in headers:
+        if not key:
+            errors["headers"] = "Every header needs a name"
+            continue
+        header_map[key] = stored.get(key, value) if value == MASK else value
+    param_map = {}
+    for key, value in params:
+        if not key:
+            errors["query_params"] = "Every query parameter needs a name"
+            continue
+        param_map[key] = value
+    body = form.body.data or None
+    data = {
+        "name": form.name.data, "description": form.description.data or "",
+        "cron_expression": form.cron_expression.data, "timezone": form.timezone.data,
+        "endpoint_url": form.endpoint_url.data, "http_method": form.http_method.data, "headers": header_map,
+        "query_params": param_map, "body": body, "timeout_ms": form.timeout_s.data * 1000,
+        "retry_count": form.retry_count.data, "concurrency_policy": form.concurrency_policy.data,
+        "is_active": form.is_active.data,
+    }
+    return data, errors
+
+
+def _apply_errors(form: JobForm, err: ApiError, kv_errors: dict[str, str]) -> str | None:
+    """Put the service's per-field messages next to the fields; return what fits no field."""
+    unplaced = None if err.fields else err.message
+    for field, message in (err.fields or {}).items():
+        if field in ("headers", "query_params"):
+            kv_errors[field] = message
+        elif field in FORM_FIELDS:
+            getattr(form, FORM_FIELDS[field]).errors.append(message)
+        else:
+            unplaced = err.message
+    return unplaced
+
+
+def _render_form(form: JobForm, job: CronJob | None, headers: list[tuple[str, str]],
+                 params: list[tuple[str, str]], kv_errors: dict[str, str], form_error: str | None,
+                 clone_of: str | None = None, status: int = 200):  # noqa: ANN202
+    return render_template("web/job_form.html", form=form, job=job, headers=headers or [("", "")],
+                           params=params or [("", "")], kv_errors=kv_errors, form_error=form_error,
+                           presets=PRESETS, clone_of=clone_of), status
+
+
+def _require_writer() -> None:
+    if not current_user.can_write:
+        abort(403, "Read-only accounts cannot change jobs")
+
+
+@web.route("/jobs/new", methods=["GET", "POST"])
+@login_required
+def job_new():  # noqa: ANN201
+    _require_writer()
+    p = viewer()
+    clone_id = request.values.get("clone") or None
+    source = _manageable_or_abort(clone_id) if clone_id else None
+    form = JobForm()
+    if request.method == "GET":
+        if source is not None:
+            _fill(form, source)
+            form.name.data = f"Copy of {source.name}"[:200]
+            headers = list(service.mask_headers(source.headers or {}, source.owner_id == p.user.id).items())
+            return _render_form(form, None, headers, list((source.query_params or {}).items()), {}, None, clone_id)
+        form.timezone.data = current_user.timezone or "UTC"
+        form.cron_expression.data = form.cron_expression.data or "*/5 * * * *"
+        return _render_form(form, None, [], [], {}, None)
+    headers, params = _pairs("header"), _pairs("param")
+    kv_errors: dict[str, str] = {}
+    form_error = None
+    if form.validate():
+        data, kv_errors = _job_values(form, headers, params, source)
+        if not kv_errors:
+            try:
+                job = service.create_job(p, data, source="dashboard")
+            except ApiError as err:
+                db.session.rollback()
+                form_error = _apply_errors(form, err, kv_errors)
+            else:
+                record("cron.create", status=201, resource_type="cron", resource_id=job.id,
+                       payload={"body": data, "via": "dashboard"})
+                db.session.commit()
+                service.publish_job_event("cron:created", job)
+                flash(f"Job “{job.name}” created.", "success")
+                return redirect(url_for("web.job_detail", job_id=job.id))
+    return _render_form(form, None, headers, params, kv_errors, form_error, clone_id, 422)
+
+
+def _fill(form: JobForm, job: CronJob) -> None:
+    for field in ("name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "body",
+                  "retry_count", "concurrency_policy", "is_active"):
+        getattr(form, field).data = getattr(job, field)
+    form.timeout_s.data = max(1, math.ceil((job.timeout_ms or 30000) / 1000))
+
+
+@web.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
+@login_required
+def job_edit(job_id: str):  # noqa: ANN201
+    _require_writer()
+    p = viewer()
+    job = _manageable_or_abort(job_id)
+    form = JobForm()
+    reveal = job.owner_id == p.user.id
+    if request.method == "GET":
+        _fill(form, job)
+        return _render_form(form, job, list(service.mask_headers(job.headers or {}, reveal).items()),
+                            list((job.query_params or {}).items()), {}, None)
+    headers, params = _pairs("header"), _pairs("param")
+    kv_errors: dict[str, str] = {}
+    form_error = None
+    if form.validate():
+        data, kv_errors = _job_values(form, headers, params, job)
+        if not kv_errors:
+            try:
+                changed = service.update_job(p, job, data, reason=form.reason.data or None, source="dashboard")
+            except ApiError as err:
+                db.session.rollback()
+                job = _manageable_or_abort(job_id)
+                form_error = _apply_errors(form, err, kv_errors)
+            else:
+                record("cron.update", status=200, resource_type="cron", resource_id=job.id,
+                       payload={"body": {**data, "reason": form.reason.data or None}, "via": "dashboard"})
+                db.session.commit()
+                service.publish_job_event("cron:updated", job)
+                if changed:
+                    service.publish_job_event("schedule:changed", job)
+                flash("Changes saved.", "success")
+                return redirect(url_for("web.job_detail", job_id=job.id))
+    return _render_form(form, job, headers, params, kv_errors, form_error, status=422)
+
+
+@web.app_template_global("json_dumps")
+def json_dumps(value: object) -> str:
+    return json.dumps(value, default=str, indent=2)

@@ -1,0 +1,83 @@
+"""Settings page: profile timezone, password, notification channels, and (admins) the running configuration."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+
+from cronmanager.audit.recorder import record
+from cronmanager.auth.users import hash_password, verify_password
+from cronmanager.extensions import db
+from cronmanager.models import AlertChannel, utcnow
+from cronmanager.web.blueprint import web
+from cronmanager.web.forms import PasswordForm, ProfileForm
+
+SYSTEM_SETTINGS = (  # shown read-only to admins; they come from the environment (SPEC §15)
+    "ENV_NAME", "ALLOW_PRIVATE_TARGETS", "REGISTRATION_OPEN", "API_RATE_LIMIT", "AUTH_RATE_LIMIT",
+    "AUTO_RESCHEDULE", "MAX_CONCURRENT_EXECUTIONS", "EXECUTION_RETENTION_DAYS", "ARCHIVE_RETENTION_DAYS",
+    "AUDIT_RETENTION_DAYS", "RETRY_BACKOFF_S", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_S", "PROXY_COUNT",
+    "CORS_ORIGINS", "LOG_LEVEL",
+)
+
+
+def _page(profile: ProfileForm, password: PasswordForm, status: int = 200):  # noqa: ANN202
+    cond = AlertChannel.user_id == current_user.id
+    if current_user.is_admin:
+        cond = or_(cond, AlertChannel.user_id.is_(None))
+    channels = db.session.execute(select(AlertChannel).where(cond).order_by(AlertChannel.created_at)).scalars().all()
+    system = []
+    if current_user.is_admin:
+        cfg = current_app.config
+        system = [(key, cfg.get(key)) for key in SYSTEM_SETTINGS]
+        system += [("SMTP configured", bool(cfg.get("SMTP_URL"))), ("Alert webhook configured",
+                                                                    bool(cfg.get("ALERT_WEBHOOK_URL")))]
+    return render_template("web/settings.html", profile=profile, password=password, channels=channels,
+                           system=system), status
+
+
+@web.get("/settings")
+@login_required
+def settings():  # noqa: ANN201
+    profile = ProfileForm(prefix="profile")
+    profile.timezone.data = current_user.timezone or "UTC"
+    return _page(profile, PasswordForm(prefix="password"))
+
+
+@web.post("/settings/profile")
+@login_required
+def settings_profile():  # noqa: ANN201
+    profile = ProfileForm(prefix="profile")
+    if not profile.validate():
+        return _page(profile, PasswordForm(prefix="password"), 422)
+    old = current_user.timezone
+    current_user.timezone = profile.timezone.data
+    current_user.updated_at = utcnow()
+    record("user.update", status=200, resource_type="user", resource_id=current_user.id,
+           payload={"timezone": {"old": old, "new": profile.timezone.data}, "via": "dashboard"})
+    db.session.commit()
+    flash(f"Times are now shown in {profile.timezone.data}.", "success")
+    return redirect(url_for("web.settings"))
+
+
+@web.post("/settings/password")
+@login_required
+def settings_password():  # noqa: ANN201
+    password = PasswordForm(prefix="password")
+    profile = ProfileForm(prefix="profile")
+    profile.timezone.data = current_user.timezone or "UTC"
+    if not password.validate():
+        return _page(profile, password, 422)
+    user = current_user._get_current_object()
+    if not verify_password(user, password.current_password.data):
+        record("user.password_change_failed", status=401, resource_type="user", resource_id=user.id)
+        db.session.commit()
+        password.current_password.errors.append("That is not your current password.")
+        return _page(profile, password, 422)
+    user.password_hash = hash_password(password.new_password.data)
+    user.updated_at = utcnow()
+    record("user.password_change", status=200, resource_type="user", resource_id=user.id,
+           payload={"via": "dashboard"})
+    db.session.commit()
+    flash("Password changed. Access tokens issued by the API login are no longer valid.", "success")
+    return redirect(url_for("web.settings"))

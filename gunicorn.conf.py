@@ -1,0 +1,31 @@
+"""gunicorn settings for `web` (Procfile: `web: gunicorn -c gunicorn.conf.py wsgi:app`).
+
+gevent workers: every open SSE stream is a cheap greenlet waiting on its Redis pub/sub socket, so hundreds of
+viewers do not starve page and API requests (sync workers hold one request each; gthread holds one thread per
+stream). psycopg2 is made cooperative with psycogreen, otherwise every query would block the whole worker.
+The app is loaded in each worker after gevent has patched the standard library (no preload_app), so the
+Redis and database connections are created already cooperative.
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))  # open requests/streams per worker
+timeout = 30  # gevent workers heartbeat from their own loop; long-lived streams are not killed by this
+graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "10"))  # then open streams are cut; clients reconnect
+keepalive = 5
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+preload_app = False
+
+
+def post_worker_init(worker) -> None:  # noqa: ANN001
+    """Runs in the worker after gevent's patch_all(): make psycopg2 yield to other greenlets while it waits."""
+    from psycogreen.gevent import patch_psycopg
+
+    patch_psycopg()
