@@ -1,0 +1,396 @@
+"""Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
+
+    python bench/engine_bench.py [--only burst,sustained,idle,scale] [--quick]
+
+Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
+database and a private Redis prefix, prints every figure and the ratio to the baseline measured right after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import psycopg2
+import psycopg2.extras
+import requests
+from redis import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+RUN = uuid.uuid4().hex[:6]
+LOGS = ROOT / "bench" / "results"
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def admin_exec(sql: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN)
+    conn.autocommit = True
+    conn.cursor().execute(sql)
+    conn.close()
+
+
+class Bench:
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.db_name = f"cm_bench_{RUN}"
+        self.db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db_name
+        self.prefix = f"cmbench-{RUN}"
+        self.procs: list[subprocess.Popen] = []
+        self.r = Redis.from_url(REDIS_URL)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, "CRONMANAGER_ENV": "testing", "DATABASE_URL": self.db_url, "REDIS_URL": REDIS_URL,
+                    "REDIS_PREFIX": self.prefix, "ALLOW_PRIVATE_TARGETS": "1", "LOG_LEVEL": "warning",
+                    "BENCH_REDIS_URL": REDIS_URL, "PYTHONPATH": str(ROOT), "SCHEDULER_TICK_S": "0.1"}
+        self.results: dict[str, dict] = {}
+
+    # ---- infrastructure ---------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        admin_exec(f'CREATE DATABASE "{self.db_name}"')
+        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+        self.conn = psycopg2.connect(self.db_url)
+        self.conn.autocommit = True
+        with self.conn.cursor() as cur:
+            cur.execute("INSERT INTO users (id, email, password_hash, role, timezone, is_active, created_at,"
+                        " updated_at) VALUES (%s, 'bench@example.com', 'x', 'ADMIN', 'UTC', true, now(), now())",
+                        (str(uuid.uuid4()),))
+            cur.execute("SELECT id FROM users")
+            self.user_id = cur.fetchone()[0]
+        self.target_port = 18000 + os.getpid() % 1000
+        self.spawn("target", [sys.executable, str(ROOT / "bench" / "target.py"), str(self.target_port)])
+        self.wait(lambda: self._target_up(), 10, "target up")
+
+    def _target_up(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.target_port}/__stats", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def target_stats(self) -> dict:
+        return requests.get(f"http://127.0.0.1:{self.target_port}/__stats", timeout=5).json()
+
+    def spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = open(LOGS / f"{name}-{RUN}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT)
+        proc.bench_name = name  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        self.procs.remove(proc)
+
+    @staticmethod
+    def wait(pred, timeout: float, what: str) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > deadline:
+                raise TimeoutError(what)
+            time.sleep(0.05)
+
+    def start_ours(self) -> list[subprocess.Popen]:
+        flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+        procs = [self.spawn("worker1", [*flask, "worker"]), self.spawn("worker2", [*flask, "worker"]),
+                 self.spawn("scheduler", [*flask, "scheduler"])]
+        self.wait(lambda: len(list(self.r.scan_iter(match=f"{self.prefix}:worker:alive:*"))) >= 2, 30, "workers")
+        self.wait(lambda: self.r.get(f"{self.prefix}:scheduler:heartbeat"), 30, "scheduler")
+        return procs
+
+    def start_naive(self, queue: str, sched_interval: float = 1.0) -> list[subprocess.Popen]:
+        env = {**self.env}
+        return [self.spawn("naive-worker1", ["rq", "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-worker2", ["rq", "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-scheduler", ["rqscheduler", "-u", REDIS_URL, "-i", str(sched_interval)], env)]
+
+    def teardown(self) -> None:
+        for proc in list(self.procs):
+            self.stop(proc)
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+        admin_exec(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        for key in self.r.scan_iter(match=f"{self.prefix}*", count=1000):
+            self.r.delete(key)
+        from rq_scheduler import Scheduler
+
+        sched = Scheduler(connection=self.r)
+        for job in sched.get_jobs():
+            if job.id.startswith("naive-"):
+                sched.cancel(job)
+                job.delete()
+
+    def insert_jobs(self, n: int, expr: str, next_run: datetime | None, url: str, active: bool = True) -> list[str]:
+        ids = [str(uuid.uuid4()) for _ in range(n)]
+        rows = [(i, f"bench-{k}", "", expr, "UTC", url, "GET", "{}", "{}", active, 0, 30000, "allow", 60, 3, False,
+                 "off", self.user_id, self.user_id, next_run, "PENDING", 0) for k, i in enumerate(ids)]
+        with self.conn.cursor() as cur:
+            psycopg2.extras.execute_values(cur, """
+                INSERT INTO cron_jobs (id, name, description, cron_expression, timezone, endpoint_url, http_method,
+                  headers, query_params, is_active, retry_count, timeout_ms, concurrency_policy, misfire_grace_s,
+                  alert_after_failures, auto_disable, auto_reschedule, owner_id, created_by, next_run_at, status,
+                  consecutive_failures, created_at, updated_at)
+                VALUES %s""", rows, template="(%s,%s,%s,%s,%s,%s,%s,%s::json,%s::json,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+                                             "%s,%s,%s,now(),now())", page_size=2000)
+        return ids
+
+    def query(self, sql: str, *args: object) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+    # ---- scenarios ---------------------------------------------------------------------------------------------
+    def burst(self) -> None:
+        n = 2000
+        url = f"http://127.0.0.1:{self.target_port}/burst?ms=250"
+        procs = self.start_ours()
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
+        expr = f"{due.second} {due.minute} {due.hour} * * *"
+        ids = self.insert_jobs(n, expr, due, url)
+        self.wait(lambda: self.query("SELECT count(*) FROM cron_executions WHERE scheduled_for = %s AND status IN "
+                                     "('SUCCESS','FAILED')", due)[0][0] >= n, 90, "burst recorded")
+        rows = self.query("SELECT fire_lag_ms, extract(epoch from completed_at - scheduled_for), status "
+                          "FROM cron_executions WHERE scheduled_for = %s", due)
+        lags = [r[0] / 1000 for r in rows]
+        done = max(float(r[1]) for r in rows)
+        dupes = self.query("SELECT count(*) FROM (SELECT cron_job_id FROM cron_executions WHERE scheduled_for = %s "
+                           "GROUP BY cron_job_id, attempt_number HAVING count(*) > 1) d", due)[0][0]
+        self.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        for p in procs:
+            self.stop(p)
+        ours = {"jobs": n, "all_recorded_after_s": round(done, 2), "lag_p50_s": round(pct(lags, 50), 3),
+                "lag_p99_s": round(pct(lags, 99), 3), "failed": sum(r[2] != "SUCCESS" for r in rows),
+                "duplicates": dupes, "throughput_per_s": round(n / done, 1)}
+
+        # baseline: rq-scheduler cron() at the next minute, 2 forking workers, one requests.get per job
+        from rq_scheduler import Scheduler
+
+        bn = 50 if self.quick else 200
+        sched = Scheduler(queue_name=f"naive-{RUN}", connection=self.r)
+        now = datetime.now(UTC)
+        minute = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+        if (minute - now).total_seconds() < 10:
+            minute += timedelta(minutes=1)
+        key = f"{self.prefix}:naive:burst"
+        for i in range(bn):
+            sched.cron(f"{minute.minute} {minute.hour} * * *", func="bench.naive_task.fire",
+                       args=[url, key, minute.timestamp()], id=f"naive-burst-{RUN}-{i}", queue_name=f"naive-{RUN}",
+                       use_local_timezone=False)
+        naive = self.start_naive(f"naive-{RUN}")
+        self.wait(lambda: self.r.llen(key) >= bn, 900, "baseline burst")
+        samples = [json.loads(x) for x in self.r.lrange(key, 0, -1)]
+        for p in naive:
+            self.stop(p)
+        blags = [s["started"] - s["due"] for s in samples]
+        bdone = max(s["done"] - s["due"] for s in samples)
+        bthroughput = bn / bdone
+        base = {"jobs": bn, "all_recorded_after_s": round(bdone, 2), "lag_p50_s": round(pct(blags, 50), 3),
+                "lag_p99_s": round(pct(blags, 99), 3), "throughput_per_s": round(bthroughput, 1),
+                "projected_all_2000_after_s": round(n / bthroughput, 1)}
+        self.results["burst"] = {"ours": ours, "baseline": base,
+                                 "ratio_throughput": round(ours["throughput_per_s"] / bthroughput, 1),
+                                 "ratio_completion_2000": round((n / bthroughput) / done, 1)}
+
+    def query_exec(self, sql: str, *args: object) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args)
+
+    def sustained(self) -> None:
+        n, seconds = 200, (20 if self.quick else 60)
+        url = f"http://127.0.0.1:{self.target_port}/sustained?ms=50"
+        procs = self.start_ours()
+        stats0 = self.target_stats()
+        t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+        ids = self.insert_jobs(n, "* * * * * *", t0, url)
+        t_end = t0 + timedelta(seconds=seconds)
+        self.wait(lambda: datetime.now(UTC) > t_end + timedelta(seconds=1), seconds + 30, "sustained window")
+        self.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        self.wait(lambda: self.query("SELECT count(*) FROM cron_executions WHERE status IN ('PENDING','RUNNING')")[0][0]
+                  == 0, 60, "sustained drained")
+        rows = self.query("SELECT fire_lag_ms, status FROM cron_executions WHERE scheduled_for >= %s AND "
+                          "scheduled_for < %s AND attempt_number = 1", t0, t_end)
+        lags = [r[0] / 1000 for r in rows if r[0] is not None]
+        ok = sum(r[1] == "SUCCESS" for r in rows)
+        stats1 = self.target_stats()
+        for p in procs:
+            self.stop(p)
+        ours = {"fires_expected": n * seconds, "fires_ok": ok, "lost": n * seconds - ok,
+                "duplicates_at_target": stats1["duplicates"] - stats0["duplicates"],
+                "lag_p50_s": round(pct(lags, 50), 3), "lag_p99_s": round(pct(lags, 99), 3)}
+
+        # baseline: 200 rq-scheduler interval=1 s jobs for a shorter window
+        from rq_scheduler import Scheduler
+
+        bsec = 10 if self.quick else 20
+        sched = Scheduler(queue_name=f"naive-s-{RUN}", connection=self.r)
+        key = f"{self.prefix}:naive:sustained"
+        start = datetime.now(UTC) + timedelta(seconds=3)
+        for i in range(n):
+            sched.schedule(scheduled_time=start, func="bench.naive_task.fire", args=[url, key, None], interval=1,
+                           repeat=None, id=f"naive-sus-{RUN}-{i}", queue_name=f"naive-s-{RUN}")
+        naive = self.start_naive(f"naive-s-{RUN}")
+        time.sleep(bsec + 3)  # the baseline runs for a fixed window; what it achieved is read afterwards
+        for job in sched.get_jobs():
+            if job.id.startswith(f"naive-sus-{RUN}"):
+                sched.cancel(job)
+        samples = [json.loads(x) for x in self.r.lrange(key, 0, -1)]
+        for p in naive:
+            self.stop(p)
+        in_window = [s for s in samples if s["started"] <= start.timestamp() + bsec]
+        base = {"window_s": bsec, "fires_expected": n * bsec, "fires_done_in_window": len(in_window),
+                "achieved_per_s": round(len(in_window) / bsec, 1)}
+        self.results["sustained"] = {"ours": ours, "baseline": base,
+                                     "ratio_delivered_rate": round((ok / seconds) / max(base["achieved_per_s"], 0.1),
+                                                                   1)}
+
+    def idle(self) -> None:
+        seconds = 15 if self.quick else 30
+        url = f"http://127.0.0.1:{self.target_port}/idle"
+        procs = self.start_ours()
+        t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        ids = self.insert_jobs(1, "* * * * * *", t0, url)
+        self.wait(lambda: datetime.now(UTC) > t0 + timedelta(seconds=seconds + 1), seconds + 10, "idle window")
+        self.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        time.sleep(2)  # let the last placed fires finish before reading
+        lags = [r[0] / 1000 for r in self.query("SELECT fire_lag_ms FROM cron_executions WHERE cron_job_id = %s AND "
+                                                "fire_lag_ms IS NOT NULL", ids[0])]
+        for p in procs:
+            self.stop(p)
+        ours = {"fires": len(lags), "lag_p50_ms": round(pct(lags, 50) * 1000, 1),
+                "lag_p99_ms": round(pct(lags, 99) * 1000, 1)}
+
+        from rq_scheduler import Scheduler
+
+        sched = Scheduler(queue_name=f"naive-i-{RUN}", connection=self.r)
+        key = f"{self.prefix}:naive:idle"
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        sched.schedule(scheduled_time=start, func="bench.naive_task.fire", args=[url, key, None], interval=1,
+                       repeat=None, id=f"naive-idle-{RUN}", queue_name=f"naive-i-{RUN}")
+        naive = self.start_naive(f"naive-i-{RUN}")
+        time.sleep(seconds + 3)  # fixed observation window for the baseline
+        sched.cancel(f"naive-idle-{RUN}")
+        samples = sorted(json.loads(x)["started"] for x in self.r.lrange(key, 0, -1))
+        for p in naive:
+            self.stop(p)
+        blags = [s - (start.timestamp() + k) for k, s in enumerate(samples)]
+        base = {"fires": len(samples), "lag_p50_ms": round(pct(blags, 50) * 1000, 1),
+                "lag_p99_ms": round(pct(blags, 99) * 1000, 1), "lag_vs": "ideal 1-s grid"}
+        self.results["idle"] = {"ours": ours, "baseline": base,
+                                "ratio_p99": round(base["lag_p99_ms"] / max(ours["lag_p99_ms"], 0.1), 1)}
+
+    def scale(self) -> None:
+        n = 20_000 if self.quick else 100_000
+        far = datetime.now(UTC) + timedelta(days=1)
+        t = time.perf_counter()
+        self.insert_jobs(n, "0 3 * * *", far, "http://127.0.0.1:9/x")
+        insert_s = time.perf_counter() - t
+        os.environ.update({k: v for k, v in self.env.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX",
+                                                                        "CRONMANAGER_ENV")})
+        from cronmanager import create_app
+        from cronmanager.auth import tokens
+
+        app = create_app()
+        app.config["RATELIMIT_ENABLED"] = False
+        client = app.test_client()
+        with app.app_context():
+            from cronmanager.extensions import limiter
+
+            limiter.enabled = False
+            access = tokens.issue_login_tokens(self.user_id, "x")["access_token"]
+        headers = {"Authorization": f"Bearer {access}"}
+        list_ms, create_ms = [], []
+        for i in range(60):
+            t = time.perf_counter()
+            resp = client.get(f"/api/v1/cron?page={1 + i % 50}&per_page=20", headers=headers)
+            list_ms.append((time.perf_counter() - t) * 1000)
+            assert resp.status_code == 200, resp.get_data(as_text=True)
+            t = time.perf_counter()
+            resp = client.post("/api/v1/cron", headers=headers, json={
+                "name": f"new-{i}", "cron_expression": "*/5 * * * *", "endpoint_url": "http://127.0.0.1:9/y"})
+            create_ms.append((time.perf_counter() - t) * 1000)
+            assert resp.status_code == 201, resp.get_data(as_text=True)
+        list_ms, create_ms = list_ms[10:], create_ms[10:]  # first calls warm caches
+        # cold start: every job unplaced, then the scheduler process starts and reconciles
+        self.query_exec("UPDATE cron_jobs SET next_run_at = NULL")
+        flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+        t = time.perf_counter()
+        sched = self.spawn("scheduler-scale", [*flask, "scheduler"])
+        self.wait(lambda: self.query("SELECT count(*) FROM cron_jobs WHERE next_run_at IS NULL")[0][0] == 0, 120,
+                  "cold-start reconcile")
+        reconcile_s = time.perf_counter() - t
+        time.sleep(3)  # a few ticks over 100k jobs before reading RSS
+        rss_mb = psutil.Process(sched.pid).memory_info().rss / 2**20
+        self.stop(sched)
+        ours = {"jobs": n, "bulk_insert_s": round(insert_s, 1), "list_p95_ms": round(pct(list_ms, 95), 1),
+                "create_p95_ms": round(pct(create_ms, 95), 1), "cold_start_reconcile_s": round(reconcile_s, 2),
+                "scheduler_rss_mb": round(rss_mb, 1)}
+
+        from rq_scheduler import Scheduler
+
+        bn = 5_000 if self.quick else 20_000
+        sched_b = Scheduler(queue_name=f"naive-x-{RUN}", connection=self.r)
+        t = time.perf_counter()
+        for i in range(bn):
+            sched_b.cron("0 3 * * *", func="bench.naive_task.fire", args=["http://127.0.0.1:9/x", "k", None],
+                         id=f"naive-x-{RUN}-{i}", queue_name=f"naive-x-{RUN}", use_local_timezone=False)
+        reg_s = time.perf_counter() - t
+        t = time.perf_counter()
+        listed = list(sched_b.get_jobs())
+        list_all_s = time.perf_counter() - t
+        proc = self.spawn("naive-scheduler-scale", ["rqscheduler", "-u", REDIS_URL, "-i", "1"])
+        time.sleep(3)
+        b_rss = psutil.Process(proc.pid).memory_info().rss / 2**20
+        self.stop(proc)
+        for job in listed:
+            job.delete()
+        self.r.delete(sched_b.scheduled_jobs_key)
+        base = {"jobs": bn, "register_per_job_ms": round(reg_s / bn * 1000, 3),
+                "list_all_jobs_s": round(list_all_s, 2), "rqscheduler_rss_mb": round(b_rss, 1),
+                "note": "rq-scheduler has no per-user list/filter/pagination; listing means loading every job"}
+        self.results["scale"] = {"ours": ours, "baseline": base}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="burst,sustained,idle,scale")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    bench = Bench(args.quick)
+    machine = {"cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
+               "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat(timespec="seconds")}
+    print(json.dumps({"machine": machine}), flush=True)
+    bench.setup()
+    try:
+        for name in args.only.split(","):
+            t = time.perf_counter()
+            getattr(bench, name)()
+            bench.results[name]["scenario_s"] = round(time.perf_counter() - t, 1)
+            print(json.dumps({name: bench.results[name]}, indent=1), flush=True)
+    finally:
+        bench.teardown()
+    (LOGS / f"engine-{RUN}.json").write_text(json.dumps({"machine": machine, **bench.results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
