@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import re
+import typing
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from flask import current_app, request
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import SecureType, SecuritySchemeData
+from spectree.plugins.flask_plugin import FlaskPlugin
 
-from cronmanager.api.errors import ApiError
+from cronmanager.api.errors import ApiError, error_response
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL text refuses it) and lone surrogates (no UTF-8)
+
+
+def _refuse_unstorable_text(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise ValueError("text must not contain NUL or unpaired surrogate characters")
+    elif isinstance(value, dict) and depth < 8:
+        for key, item in value.items():
+            _refuse_unstorable_text(key, depth + 1)
+            _refuse_unstorable_text(item, depth + 1)
+    elif isinstance(value, list | tuple) and depth < 8:
+        for item in value:
+            _refuse_unstorable_text(item, depth + 1)
+    return value
 
 
 class StrictModel(BaseModel):
@@ -15,11 +37,44 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return _refuse_unstorable_text(value)
+
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def _is_datetime(annotation: Any) -> bool:
+    return annotation is datetime or datetime in typing.get_args(annotation)
+
 
 class QueryModel(BaseModel):
-    """Query strings are text, so they are parsed leniently; `token` (an auth parameter) and others pass."""
+    """Query strings are text, so they are parsed leniently; `token` (an auth parameter) and others pass.
+
+    Times are the exception: only ISO 8601 (pydantic alone would read `?from=0.5` as a Unix timestamp), and a
+    time without an offset is UTC.
+    """
 
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _iso_times_only(cls, value: Any, info: ValidationInfo) -> Any:
+        _refuse_unstorable_text(value)
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _is_datetime(field.annotation) and value is not None:
+            if not isinstance(value, str) or not _ISO_DATETIME.match(value.strip()):
+                raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T09:00:00Z")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _naive_times_are_utc(cls, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class ErrorBody(BaseModel):
@@ -47,15 +102,38 @@ def _raise_validation(req: Any, resp: Any, err: Exception | None, instance: Any,
     raise ApiError(422, f"Invalid fields: {names}", fields=fields)
 
 
+class _ApiPlugin(FlaskPlugin):
+    """spectree leaves out every rule under its doc path; ours is /api/v1 itself, so skip only its own pages."""
+
+    def find_routes(self):  # noqa: ANN201
+        for rule in self.get_current_app().url_map.iter_rules():
+            if rule.endpoint.startswith("openapi") or str(rule).startswith("/static"):
+                continue
+            yield rule
+
+
+def _after(req: Any, resp: Any, resp_validation_error: Exception | None, *rest: Any) -> None:
+    """A response that breaks its documented model is our bug: log it and answer the usual 500 shape."""
+    if resp_validation_error is None:
+        return
+    current_app.logger.error("response of %s %s does not match its documented model: %s", request.method,
+                             request.path, resp_validation_error)
+    body = error_response(500, "Internal server error; it has been logged")
+    resp.set_data(body.get_data())
+    resp.mimetype = "application/json"
+
+
 spec = SpecTree(
     "flask",
+    backend=_ApiPlugin,
     title="Cron Manager API",
     version="1.0.0",
     path="api/v1",
     mode="strict",
     before=_raise_validation,
+    after=_after,
     annotations=True,
-    security_schemes=[SecurityScheme(name="bearer", data={"type": "http", "scheme": "bearer"})],
+    security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"))],
     security={"bearer": []},
 )
 

@@ -12,7 +12,15 @@ from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import lockout, tokens
 from cronmanager.auth.schemas import (
-    LoginIn, LoginOut, RefreshIn, RegisterIn, TokenCreatedOut, TokenIn, TokenList, TokenOut, UserOut,
+    LoginIn,
+    LoginOut,
+    RefreshIn,
+    RegisterIn,
+    TokenCreatedOut,
+    TokenIn,
+    TokenList,
+    TokenOut,
+    UserOut,
 )
 from cronmanager.auth.users import UserError, count_users, create_user, find_by_email, verify_password
 from cronmanager.extensions import db, limiter
@@ -44,7 +52,8 @@ def token_json(token: ApiToken, raw: str | None = None) -> dict:
 @auth_api.post("/register")
 @limiter.limit(_auth_limit, key_func=_by_ip)
 @endpoint(None, "auth.register")
-@spec.validate(json=RegisterIn, resp=responses("HTTP_409", "HTTP_422", HTTP_201=UserOut), tags=["auth"])
+@spec.validate(json=RegisterIn, resp=responses("HTTP_409", "HTTP_422", HTTP_201=UserOut), tags=["auth"],
+               security={})
 def register(json: RegisterIn):  # noqa: ANN201
     """Create an account. The first account becomes ADMIN; later ones need REGISTRATION_OPEN or an admin caller."""
     caller = g.principal
@@ -66,7 +75,7 @@ def register(json: RegisterIn):  # noqa: ANN201
 @auth_api.post("/login")
 @limiter.limit(_auth_limit, key_func=_by_ip)
 @endpoint(None, "auth.login")
-@spec.validate(json=LoginIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"])
+@spec.validate(json=LoginIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"], security={})
 def login(json: LoginIn):  # noqa: ANN201
     """Exchange e-mail and password for a 15-minute access token and a 7-day refresh token."""
     email = json.email.strip().lower()
@@ -91,7 +100,7 @@ def login(json: LoginIn):  # noqa: ANN201
 @auth_api.post("/refresh")
 @limiter.limit(_auth_limit, key_func=_by_ip)
 @endpoint(None, "auth.refresh")
-@spec.validate(json=RefreshIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"])
+@spec.validate(json=RefreshIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"], security={})
 def refresh(json: RefreshIn):  # noqa: ANN201
     """A new access/refresh pair from a valid refresh token."""
     try:

@@ -13,8 +13,8 @@ Scope = Literal["read", "write", "delete", "execute", "admin"]
 
 
 class RegisterIn(StrictModel):
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=8, max_length=1024)
     timezone: str = Field(default="UTC", max_length=64)
     role: Literal["ADMIN", "USER", "READ_ONLY"] | None = None
 
