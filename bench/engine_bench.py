@@ -47,8 +47,9 @@ def admin_exec(sql: str) -> None:
 
 
 class Bench:
-    def __init__(self, quick: bool) -> None:
+    def __init__(self, quick: bool, ours_only: bool = False) -> None:
         self.quick = quick
+        self.ours_only = ours_only
         self.db_name = f"cm_bench_{RUN}"
         self.db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db_name
         self.prefix = f"cmbench-{RUN}"
@@ -56,7 +57,7 @@ class Bench:
         self.r = Redis.from_url(REDIS_URL)
         LOGS.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, "CRONMANAGER_ENV": "testing", "DATABASE_URL": self.db_url, "REDIS_URL": REDIS_URL,
-                    "REDIS_PREFIX": self.prefix, "ALLOW_PRIVATE_TARGETS": "1", "LOG_LEVEL": "warning",
+                    "REDIS_PREFIX": self.prefix, "ALLOW_PRIVATE_TARGETS": "1", "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
                     "BENCH_REDIS_URL": REDIS_URL, "PYTHONPATH": str(ROOT), "SCHEDULER_TICK_S": "0.1"}
         self.results: dict[str, dict] = {}
 
@@ -179,9 +180,15 @@ class Bench:
         self.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
         for p in procs:
             self.stop(p)
+        placed = self.query("SELECT extract(epoch from max(created_at) - %s), extract(epoch from max(started_at) - %s)"
+                            " FROM cron_executions WHERE scheduled_for = %s", due, due, due)[0]
         ours = {"jobs": n, "all_recorded_after_s": round(done, 2), "lag_p50_s": round(pct(lags, 50), 3),
                 "lag_p99_s": round(pct(lags, 99), 3), "failed": sum(r[2] != "SUCCESS" for r in rows),
-                "duplicates": dupes, "throughput_per_s": round(n / done, 1)}
+                "duplicates": dupes, "throughput_per_s": round(n / done, 1),
+                "last_placed_vs_due_s": round(float(placed[0]), 2), "last_started_vs_due_s": round(float(placed[1]), 2)}
+        if self.ours_only:
+            self.results["burst"] = {"ours": ours}
+            return
 
         # baseline: rq-scheduler cron() at the next minute, 2 forking workers, one requests.get per job
         from rq_scheduler import Scheduler
@@ -375,8 +382,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="burst,sustained,idle,scale")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
     args = parser.parse_args()
-    bench = Bench(args.quick)
+    bench = Bench(args.quick, args.ours_only)
     machine = {"cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
                "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat(timespec="seconds")}
     print(json.dumps({"machine": machine}), flush=True)

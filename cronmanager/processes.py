@@ -34,7 +34,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
         while True:
             worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
             worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
-            if burst or worker._stop_requested:
+            if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
                 break
             # RQ quits its loop on some Redis errors; a Procfile process must outlive a Redis restart
             click.echo("worker loop ended without a shutdown request; restarting in 1 s", err=True)

@@ -76,8 +76,10 @@ class Executor:
     # ---- intake -------------------------------------------------------------------------------------------
     def submit_batch(self, execution_ids: list[int]) -> int:
         """Claim the rows still PENDING and unowned, then start a thread per fire; returns how many were claimed."""
+        started = time.monotonic()
         with self.app.app_context():
             fires = self._claim(execution_ids)
+        log.debug("claimed %d/%d in %.3f s", len(fires), len(execution_ids), time.monotonic() - started)
         for fire in fires:
             self._slots.acquire()  # back-pressure: never more than max_in_flight in this process
             with self._cv:
@@ -195,10 +197,12 @@ class Executor:
                 except queue.Empty:
                     break
             try:
+                flush_started = time.monotonic()
                 with self.app.app_context():
                     from cronmanager.execution.recording import record_batch
 
                     record_batch(self, items)
+                log.debug("recorded %d items in %.3f s", len(items), time.monotonic() - flush_started)
             except Exception:  # noqa: BLE001 - keep recording; rows left behind are reconciled
                 log.exception("could not record %d results", len(items))
                 with self.app.app_context():

@@ -142,27 +142,36 @@ def _insert():  # noqa: ANN202
 
 
 def _update_jobs(finals: list[Fire], retries: list) -> None:
-    """Job status, last run and the consecutive-failure counter; a fire that will be retried is not yet counted."""
+    """Job status, last run and the consecutive-failure counter, one batched statement for all jobs.
+
+    A failed fire that will be retried is not counted yet; a success resets the counter to the failures after it.
+    """
     by_job: dict[str, list[Fire]] = defaultdict(list)
     for f in finals:
         if f.trigger != Trigger.TEST.value and f.final_status in (ExecutionStatus.SUCCESS.value,
                                                                    ExecutionStatus.FAILED.value):
             by_job[f.job_id].append(f)
+    params = []
     for job_id, fires in by_job.items():
         fires.sort(key=lambda f: f.started_at or f.scheduled_for)
-        last = fires[-1]
-        values: dict = {"status": last.final_status, "last_run_at": last.started_at}
         tail_failures = 0
         for f in reversed(fires):
             if f.final_status == ExecutionStatus.SUCCESS.value:
                 break
             if "retry_id" not in f.extra:
                 tail_failures += 1
-        if any(f.final_status == ExecutionStatus.SUCCESS.value for f in fires):
-            values["consecutive_failures"] = tail_failures
-        elif tail_failures:
-            values["consecutive_failures"] = CronJob.consecutive_failures + tail_failures
-        db.session.execute(update(CronJob).where(CronJob.id == job_id).values(**values))
+        reset = any(f.final_status == ExecutionStatus.SUCCESS.value for f in fires)
+        last = fires[-1]
+        params.append({"jid": job_id, "st": last.final_status, "lr": last.started_at, "n": tail_failures,
+                       "keep": 0 if reset else 1})
+    if params:
+        jobs = CronJob.__table__
+        db.session.execute(
+            update(jobs).where(jobs.c.id == bindparam("jid")).values(
+                status=bindparam("st"), last_run_at=bindparam("lr"),
+                consecutive_failures=jobs.c.consecutive_failures * bindparam("keep") + bindparam("n")),
+            params,
+        )
 
 
 def _after_outcomes(finals: list[Fire]) -> None:

@@ -73,9 +73,7 @@ _MONTH_NAMES = {
         start=1,
     )
 }
-_DOW_NAMES = {
-    name: i for i, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))
-}
+_DOW_NAMES = {name: i for i, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 # Feb counts as 29 days: "0 0 29 2 *" fires in leap years.
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -122,9 +120,7 @@ def _parse_field(spec: _FieldSpec, text: str) -> frozenset[int]:
         step = 1
         if slash:
             if not step_text.isdigit() or not step_text.isascii() or int(step_text) == 0:
-                raise CronError(
-                    f"Invalid {spec.name} field {text!r}: step must be a positive number", spec.name
-                )
+                raise CronError(f"Invalid {spec.name} field {text!r}: step must be a positive number", spec.name)
             step = int(step_text)
             max_step = spec.max_step or spec.high - spec.low + 1
             if step > max_step:
@@ -138,9 +134,7 @@ def _parse_field(spec: _FieldSpec, text: str) -> frozenset[int]:
             first, _, last = base.partition("-")
             start, end = _field_value(spec, first, text), _field_value(spec, last, text)
             if start > end:
-                raise CronError(
-                    f"Invalid {spec.name} field {text!r}: range {base!r} is reversed", spec.name
-                )
+                raise CronError(f"Invalid {spec.name} field {text!r}: range {base!r} is reversed", spec.name)
         elif base:
             start = _field_value(spec, base, text)
             end = spec.high if slash else start
@@ -191,8 +185,7 @@ def _compile(expression: str) -> _Compiled:
         fields = tuple(normalised.split(" "))
     if len(fields) == 7:
         raise CronError(
-            "7-field expressions (with a year field) are not supported; use 5 fields, "
-            "or 6 with seconds first",
+            "7-field expressions (with a year field) are not supported; use 5 fields, or 6 with seconds first",
             "expression",
         )
     if len(fields) not in (5, 6):
@@ -211,8 +204,7 @@ def _compile(expression: str) -> _Compiled:
         if not any(day <= _DAYS_IN_MONTH[m] for m in months for day in parsed["day_of_month"]):
             month_names = ", ".join(calendar.month_abbr[m] for m in sorted(months))
             raise CronError(
-                f"Cron expression {normalised!r} can never fire: day {dom} does not exist in "
-                f"{month_names}",
+                f"Cron expression {normalised!r} can never fire: day {dom} does not exist in {month_names}",
                 "day_of_month",
             )
     try:
@@ -383,9 +375,7 @@ def next_fires(expression: str, timezone: str, after: datetime, count: int) -> l
     return fires
 
 
-def fires_between(
-    expression: str, timezone: str, start: datetime, end: datetime, limit: int
-) -> list[datetime]:
+def fires_between(expression: str, timezone: str, start: datetime, end: datetime, limit: int) -> list[datetime]:
     """Missed fires after downtime; `limit` bounds catch-up work."""
     if limit < 0:
         raise ValueError("limit must be >= 0")

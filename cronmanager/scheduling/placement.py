@@ -10,11 +10,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import String, column, select, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.models.types import UTCDateTime
 from cronmanager.scheduling import cron
 
 log = logging.getLogger("cronmanager.scheduler")
@@ -22,6 +23,7 @@ T = CronExecution.__table__
 MAX_MISSED_ROWS = 100
 BATCH_SIZE = 100
 SCAN_LIMIT = 5000
+INSERT_CHUNK = 1000
 LATE_TOLERANCE_S = 2  # ordinary scheduler lag; later than this means the service was down
 
 
@@ -60,6 +62,24 @@ def plan_slots(expr: str, tz: str, next_run_at: datetime, now: datetime, horizon
     return to_fire, missed, slot
 
 
+def _claim_pg(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
+    """One compare-and-set UPDATE for the whole tick (PostgreSQL): only rows still at their old next_run_at move."""
+    jobs = CronJob.__table__
+    v = values(column("id", String), column("old", UTCDateTime()), column("new", UTCDateTime()), name="v").data(claims)
+    stmt = (update(jobs).where(jobs.c.id == v.c.id, jobs.c.next_run_at == v.c.old, jobs.c.is_active.is_(True))
+            .values(next_run_at=v.c.new).returning(jobs.c.id))
+    return set(db.session.execute(stmt).scalars())
+
+
+def _claim_each(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
+    won = set()
+    for job_id, old, new in claims:
+        if db.session.execute(update(CronJob).where(CronJob.id == job_id, CronJob.next_run_at == old,
+                                                    CronJob.is_active.is_(True)).values(next_run_at=new)).rowcount:
+            won.add(job_id)
+    return won
+
+
 def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT) -> Placed:
     """One scheduler tick: claim due slots of active jobs, insert rows, return the batches to enqueue."""
     now = utcnow()
@@ -70,42 +90,50 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT) -> Placed:
         .order_by(CronJob.next_run_at).limit(scan_limit)
     ).all()
     placed = Placed(batches=[])
-    new_ids: list[tuple[datetime, int]] = []
+    plans: dict[str, tuple[list[datetime], list[datetime]]] = {}
+    claims: list[tuple[str, datetime, datetime]] = []
     for job in jobs:
         try:
             to_fire, missed, new_next = plan_slots(job.cron_expression, job.timezone, job.next_run_at, now,
                                                    horizon, job.misfire_grace_s)
         except (cron.CronError, ValueError):
-            log.exception("job %s has an unusable schedule; disabling its placement", job.id)
+            log.exception("job %s has an unusable schedule; it is not placed", job.id)
             db.session.execute(update(CronJob).where(CronJob.id == job.id).values(next_run_at=None))
             continue
-        claimed = db.session.execute(
-            update(CronJob).where(CronJob.id == job.id, CronJob.next_run_at == job.next_run_at,
-                                  CronJob.is_active.is_(True)).values(next_run_at=new_next)
-        ).rowcount
-        if claimed != 1:
-            continue  # another scheduler advanced this job first
-        for slot in missed[-MAX_MISSED_ROWS:]:
-            extra = len(missed) - MAX_MISSED_ROWS
-            note = f" ({extra} earlier fires also missed)" if extra > 0 and slot == missed[-MAX_MISSED_ROWS] else ""
-            db.session.execute(_insert().values(
-                cron_job_id=job.id, scheduled_for=slot, due_at=slot, trigger=Trigger.SCHEDULE.value,
+        plans[job.id] = (to_fire, missed)
+        claims.append((job.id, job.next_run_at, new_next))
+    if not claims:
+        db.session.rollback()
+        return placed
+    won = _claim_pg(claims) if db.engine.dialect.name == "postgresql" else _claim_each(claims)
+    missed_rows, fire_rows = [], []
+    for job_id in won:
+        to_fire, missed = plans[job_id]
+        extra = len(missed) - MAX_MISSED_ROWS
+        for i, slot in enumerate(missed[-MAX_MISSED_ROWS:]):
+            note = f" ({extra} earlier fires also missed)" if extra > 0 and i == 0 else ""
+            missed_rows.append(dict(
+                cron_job_id=job_id, scheduled_for=slot, due_at=slot, trigger=Trigger.SCHEDULE.value,
                 attempt_number=1, status=ExecutionStatus.MISSED.value, created_at=now, completed_at=now,
                 response_truncated=False,
-                error_message="Missed: the service was not running within the misfire grace period" + note,
-            ).on_conflict_do_nothing(index_elements=["cron_job_id", "scheduled_for", "attempt_number"]))
-            placed.missed += 1
+                error_message="Missed: the service was not running within the misfire grace period" + note))
         for slot in to_fire:
-            new_id = db.session.execute(_insert().values(
-                cron_job_id=job.id, scheduled_for=slot, due_at=max(slot, now),
-                trigger=Trigger.SCHEDULE.value, attempt_number=1, status=ExecutionStatus.PENDING.value,
-                created_at=now, response_truncated=False,
-            ).on_conflict_do_nothing(index_elements=["cron_job_id", "scheduled_for", "attempt_number"])
-              .returning(T.c.id)).scalar()
-            if new_id is not None:
-                new_ids.append((slot, new_id))
-                placed.fires += 1
+            fire_rows.append(dict(
+                cron_job_id=job_id, scheduled_for=slot, due_at=max(slot, now), trigger=Trigger.SCHEDULE.value,
+                attempt_number=1, status=ExecutionStatus.PENDING.value, created_at=now, completed_at=None,
+                response_truncated=False, error_message=None))
+    conflict = ["cron_job_id", "scheduled_for", "attempt_number"]
+    for i in range(0, len(missed_rows), INSERT_CHUNK):
+        db.session.execute(_insert().values(missed_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
+            index_elements=conflict))
+    placed.missed = len(missed_rows)
+    new_ids: list[tuple[datetime, int]] = []
+    for i in range(0, len(fire_rows), INSERT_CHUNK):
+        rows = db.session.execute(_insert().values(fire_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
+            index_elements=conflict).returning(T.c.id, T.c.due_at)).all()
+        new_ids += [(due, eid) for eid, due in rows]
     db.session.commit()
+    placed.fires = len(new_ids)
     new_ids.sort()
     ids = [i for _, i in new_ids]
     placed.batches = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]

@@ -15,7 +15,7 @@ from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger,
 from cronmanager.scheduling import cron
 
 log = logging.getLogger("cronmanager.reconcile")
-STALE_PENDING_S = 5
+STALE_PENDING_S = 30  # longer than a busy queue holds a batch; shorter than the default misfire grace
 
 
 @dataclass

@@ -50,7 +50,10 @@ class SchedulerService:
         return self._leader
 
     def tick(self) -> int:
+        started = time.monotonic()
         placed = place_due(self.lookahead_s)
+        if placed.fires or placed.missed:
+            log.debug("placed %d fires (%d missed) in %.3f s", placed.fires, placed.missed, time.monotonic() - started)
         for batch in placed.batches or []:
             try:
                 dispatch.enqueue_now(batch)

@@ -183,9 +183,7 @@ def test_it_returns_utc_strictly_after_any_zone_input() -> None:
     assert fire == utc(2027, 6, 2, 7)
     assert fire.tzinfo is UTC
     # Microseconds past a fire: still strictly after.
-    assert next_fire("* * * * *", "UTC", utc(2027, 1, 1, 0, 0, 0) + timedelta(microseconds=5)) == utc(
-        2027, 1, 1, 0, 1
-    )
+    assert next_fire("* * * * *", "UTC", utc(2027, 1, 1, 0, 0, 0) + timedelta(microseconds=5)) == utc(2027, 1, 1, 0, 1)
 
 
 @pytest.mark.parametrize(
@@ -271,25 +269,19 @@ def test_it_matches_cronsim_across_dst(expression: str, zone: str, day: date) ->
 
 def test_it_fires_fixed_time_job_once_on_fall_back() -> None:
     # 01:30 happens twice in New York on 2027-11-07; croniter alone fires twice.
-    fires = fires_between(
-        "30 1 * * *", "America/New_York", utc(2027, 11, 7, 0), utc(2027, 11, 8, 0), 10
-    )
+    fires = fires_between("30 1 * * *", "America/New_York", utc(2027, 11, 7, 0), utc(2027, 11, 8, 0), 10)
     assert fires == [utc(2027, 11, 7, 5, 30)]  # 01:30 EDT, the first occurrence
 
 
 def test_it_fires_wildcard_job_at_every_real_occurrence_on_fall_back() -> None:
-    fires = fires_between(
-        "15 * * * *", "America/New_York", utc(2027, 11, 7, 4), utc(2027, 11, 7, 8), 10
-    )
+    fires = fires_between("15 * * * *", "America/New_York", utc(2027, 11, 7, 4), utc(2027, 11, 7, 8), 10)
     # 00:15 EDT, 01:15 EDT, 01:15 EST, 02:15 EST
     assert fires == [utc(2027, 11, 7, 4, 15), utc(2027, 11, 7, 5, 15), utc(2027, 11, 7, 6, 15), utc(2027, 11, 7, 7, 15)]
 
 
 def test_it_fires_skipped_fixed_time_once_after_spring_forward() -> None:
     # 02:30 does not exist in New York on 2027-03-14: fire at 03:00 EDT.
-    fires = fires_between(
-        "30 2 * * *", "America/New_York", utc(2027, 3, 14, 0), utc(2027, 3, 15, 0), 10
-    )
+    fires = fires_between("30 2 * * *", "America/New_York", utc(2027, 3, 14, 0), utc(2027, 3, 15, 0), 10)
     assert fires == [utc(2027, 3, 14, 7)]
     assert fires[0].astimezone(ZoneInfo("America/New_York")).hour == 3
 
@@ -297,9 +289,7 @@ def test_it_fires_skipped_fixed_time_once_after_spring_forward() -> None:
 def test_it_skips_wildcard_times_inside_spring_forward_gap() -> None:
     # Debian cron: "* 2 * * *" does not run on a day without 02:xx (croniter
     # alone fires once at 03:00).
-    fires = fires_between(
-        "* 2 * * *", "America/New_York", utc(2027, 3, 14, 0), utc(2027, 3, 15, 0), 10
-    )
+    fires = fires_between("* 2 * * *", "America/New_York", utc(2027, 3, 14, 0), utc(2027, 3, 15, 0), 10)
     assert fires == []
 
 
