@@ -59,7 +59,7 @@ def notify_in_app(user_id: str, kind: str, title: str, body: str, job_id: str | 
 
 
 def queue_alert(owner_id: str, event: str, payload: dict, job_id: str | None) -> list[int]:
-    """Pending deliveries for the owner's channels, the global channels and ALERT_WEBHOOK_URL (flushed, not committed)."""
+    """Pending deliveries to the owner's and the global channels and ALERT_WEBHOOK_URL (flushed, not committed)."""
     now = utcnow()
     channels = db.session.execute(
         select(AlertChannel).where(AlertChannel.is_active.is_(True),

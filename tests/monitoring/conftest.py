@@ -137,3 +137,14 @@ def record(app, fires: list) -> None:
         _update_jobs(fires, [])
         db.session.commit()
         on_outcomes(fires)
+
+
+@pytest.fixture
+def keep_limiter() -> Iterator[None]:
+    """A second create_app() re-points the module-global Flask-Limiter at its own storage; put it back after."""
+    from cronmanager.extensions import limiter
+
+    saved = dict(limiter.__dict__)
+    yield
+    limiter.__dict__.clear()
+    limiter.__dict__.update(saved)

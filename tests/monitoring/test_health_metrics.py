@@ -52,7 +52,7 @@ def private_redis():
 
 
 @pytest.fixture
-def health_app(app, database_url, redis_prefix, private_redis):
+def health_app(app, database_url, redis_prefix, private_redis, keep_limiter):
     from cronmanager import create_app
     from tests.conftest import make_config
 
@@ -93,7 +93,7 @@ def test_health_follows_redis_going_down_and_coming_back(health_app, private_red
     assert client.get("/health").status_code == 200
 
 
-def test_health_is_503_when_nothing_listens_on_the_redis_port(app, database_url, redis_prefix):
+def test_health_is_503_when_nothing_listens_on_the_redis_port(app, database_url, redis_prefix, keep_limiter):
     from cronmanager import create_app
     from tests.conftest import make_config
 

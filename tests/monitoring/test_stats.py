@@ -75,7 +75,7 @@ def test_it_filters_by_job_and_hides_others_jobs(client, owner, jobs):
     assert client.get("/api/v1/stats?tz=Mars/Base", headers=owner.headers).status_code == 422
 
 
-def test_sqlite_fallback_computes_the_same_figures(tmp_path, redis_prefix):
+def test_sqlite_fallback_computes_the_same_figures(tmp_path, redis_prefix, keep_limiter):
     from flask_migrate import upgrade
 
     from cronmanager import create_app
