@@ -230,14 +230,17 @@
 
   /* Reflect a job's state (from the API or a cron:updated event) everywhere it is shown on the page. */
   CM.applyJob = function (job) {
+    const hasActive = typeof job.is_active === "boolean";
     document.querySelectorAll(`[data-job-id="${CSS.escape(job.id)}"]`).forEach((el) => {
-      if (el.dataset.action === "toggle") {
+      if (!hasActive) {
+        // execution events carry only status and times
+      } else if (el.dataset.action === "toggle") {
         el.dataset.active = job.is_active ? "true" : "false";
         el.textContent = job.is_active ? "Disable" : "Enable";
       }
       if (el.matches("tr, [data-job-header]")) {
-        el.dataset.active = job.is_active ? "true" : "false";
-        const active = el.querySelector("[data-active-badge]");
+        if (hasActive) el.dataset.active = job.is_active ? "true" : "false";
+        const active = hasActive && el.querySelector("[data-active-badge]");
         if (active) {
           active.className = `badge ${job.is_active ? "badge-on" : "badge-off"}`;
           active.textContent = job.is_active ? "Enabled" : "Disabled";
@@ -248,7 +251,7 @@
           status.textContent = job.status;
         }
         const next = el.querySelector("[data-col='next-run']");
-        if (next && "next_run_at" in job) next.textContent = job.is_active && job.next_run_at ? CM.fmt(job.next_run_at) : "—";
+        if (next && hasActive && "next_run_at" in job) next.textContent = job.is_active && job.next_run_at ? CM.fmt(job.next_run_at) : "—";
         const last = el.querySelector("[data-col='last-run']");
         if (last && job.last_run_at) last.textContent = CM.fmt(job.last_run_at);
       }
