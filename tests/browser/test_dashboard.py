@@ -134,10 +134,10 @@ def test_it_toggles_clones_and_deletes_from_the_pages(page: Page, app, client, o
     page.goto("/jobs")
     row = page.locator(f"tr[data-job-id='{job['id']}']")
     row.get_by_role("button", name="Disable").click()
-    expect(row.locator("[data-active-badge]")).to_have_text("Disabled")
+    expect(row.locator("[data-active-badge]:visible")).to_have_text("Disabled")
     assert job_row(app, job["id"]).is_active is False
     row.get_by_role("button", name="Enable").click()
-    expect(row.locator("[data-active-badge]")).to_have_text("Enabled")
+    expect(row.locator("[data-active-badge]:visible")).to_have_text("Enabled")
 
     page.goto(f"/jobs/{job['id']}")
     page.get_by_role("link", name="Clone").click()

@@ -111,14 +111,14 @@
     const attempt = e.attempt_number > 1 ? ` <span class="text-xs text-slate-500">(attempt ${CM.esc(e.attempt_number)})</span>` : "";
     const url = `/jobs/${encodeURIComponent(e.cron_job_id)}/executions/${encodeURIComponent(e.id)}?fragment=1`;
     tr.innerHTML =
-      `<td class="font-mono text-xs text-slate-500">#${CM.esc(e.id)}</td>` +
+      `<td class="hidden font-mono text-xs text-slate-500 sm:table-cell">#${CM.esc(e.id)}</td>` +
       (showJob ? `<td><a class="font-medium text-indigo-700 hover:underline" href="/jobs/${encodeURIComponent(e.cron_job_id)}">${CM.esc(e.job_name || e.cron_job_id)}</a></td>` : "") +
       `<td class="whitespace-nowrap" data-col="scheduled">${CM.esc(CM.fmt(e.scheduled_for))}</td>` +
       `<td data-col="trigger">${CM.esc(e.trigger)}${attempt}</td>` +
       `<td data-col="status">${CM.badge(e.status)}</td>` +
-      `<td data-col="http">${CM.esc(e.response_status || "—")}</td>` +
-      `<td class="whitespace-nowrap" data-col="duration">${CM.esc(CM.duration(e.execution_time_ms))}</td>` +
-      `<td class="max-w-xs truncate text-xs text-red-700" data-col="error" title="${CM.esc(e.error_message || "")}">${CM.esc(e.error_message || "")}</td>` +
+      `<td class="hidden sm:table-cell" data-col="http">${CM.esc(e.response_status || "—")}</td>` +
+      `<td class="hidden whitespace-nowrap md:table-cell" data-col="duration">${CM.esc(CM.duration(e.execution_time_ms))}</td>` +
+      `<td class="hidden max-w-xs truncate text-xs text-red-700 lg:table-cell" data-col="error" title="${CM.esc(e.error_message || "")}">${CM.esc(e.error_message || "")}</td>` +
       `<td><button type="button" class="btn btn-sm" data-action="view-execution" data-url="${CM.esc(url)}">View</button></td>`;
     return tr;
   };
@@ -240,16 +240,14 @@
       }
       if (el.matches("tr, [data-job-header]")) {
         if (hasActive) el.dataset.active = job.is_active ? "true" : "false";
-        const active = hasActive && el.querySelector("[data-active-badge]");
-        if (active) {
+        if (hasActive) el.querySelectorAll("[data-active-badge]").forEach((active) => {
           active.className = `badge ${job.is_active ? "badge-on" : "badge-off"}`;
           active.textContent = job.is_active ? "Enabled" : "Disabled";
-        }
-        const status = el.querySelector("[data-status-badge]");
-        if (status && job.status) {
+        });
+        if (job.status) el.querySelectorAll("[data-status-badge]").forEach((status) => {
           status.className = `badge badge-${job.status}`;
           status.textContent = job.status;
-        }
+        });
         const next = el.querySelector("[data-col='next-run']");
         if (next && hasActive && "next_run_at" in job) next.textContent = job.is_active && job.next_run_at ? CM.fmt(job.next_run_at) : "—";
         const last = el.querySelector("[data-col='last-run']");
