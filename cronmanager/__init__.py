@@ -45,6 +45,9 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    from cronmanager.api.converters import IdConverter
+
+    app.url_map.converters["uuid"] = IdConverter  # like werkzeug's, but ids stay strings
     _register_blueprints(app)
     register_error_handlers(app)
     _security_headers(app)

@@ -110,14 +110,14 @@ def create_channel(json: ChannelCreate):
     return jsonify(data), 201
 
 
-@alerts_api.get("/alert-channels/<channel_id>")
+@alerts_api.get("/alert-channels/<uuid:channel_id>")
 @endpoint("read", "alerts.channel_get")
 @spec.validate(resp=responses("HTTP_404", HTTP_200=ChannelOut), tags=["alerts"])
 def get_channel(channel_id: str):
     return jsonify(channel_json(_get_channel(principal(), channel_id)))
 
 
-@alerts_api.put("/alert-channels/<channel_id>")
+@alerts_api.put("/alert-channels/<uuid:channel_id>")
 @endpoint("write", "alerts.channel_update")
 @spec.validate(json=ChannelUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ChannelOut), tags=["alerts"])
 def update_channel(channel_id: str, json: ChannelUpdate):
@@ -138,7 +138,7 @@ def update_channel(channel_id: str, json: ChannelUpdate):
     return jsonify(channel_json(c))
 
 
-@alerts_api.delete("/alert-channels/<channel_id>")
+@alerts_api.delete("/alert-channels/<uuid:channel_id>")
 @endpoint("delete", "alerts.channel_delete")
 @spec.validate(resp=responses("HTTP_404"), tags=["alerts"])
 def delete_channel(channel_id: str):
@@ -148,7 +148,7 @@ def delete_channel(channel_id: str):
     return "", 204
 
 
-@alerts_api.post("/alert-channels/<channel_id>/test")
+@alerts_api.post("/alert-channels/<uuid:channel_id>/test")
 @endpoint("write", "alerts.channel_test")
 @spec.validate(resp=responses("HTTP_404", HTTP_200=TestOut), tags=["alerts"])
 def test_channel(channel_id: str):
@@ -173,7 +173,7 @@ def test_channel(channel_id: str):
     return jsonify({"ok": result.ok, "error": result.error, "delivery_id": d.id})
 
 
-@alerts_api.get("/alert-channels/<channel_id>/deliveries")
+@alerts_api.get("/alert-channels/<uuid:channel_id>/deliveries")
 @endpoint("read", "alerts.deliveries")
 @spec.validate(query=PageQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=DeliveryList), tags=["alerts"])
 def channel_deliveries(channel_id: str, query: PageQuery):

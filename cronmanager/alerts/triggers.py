@@ -54,7 +54,19 @@ def _on_outcomes(finals: list[Fire]) -> None:
             latest[f.job_id] = f
     if not latest:
         return
-    jobs = db.session.execute(select(CronJob).where(CronJob.id.in_(latest))).scalars().all()
+    # only jobs that may change alert state are loaded: over the threshold now, or failing before a success
+    failed = [j for j, f in latest.items() if f.final_status == "FAILED"]
+    succeeded = [j for j, f in latest.items() if f.final_status == "SUCCESS"]
+    candidates = set(db.session.execute(select(CronJob.id).where(
+        CronJob.id.in_(failed), CronJob.consecutive_failures > CronJob.alert_after_failures)).scalars()) if failed \
+        else set()
+    if succeeded:
+        candidates |= set(db.session.execute(select(JobAlertState.cron_job_id).where(
+            JobAlertState.cron_job_id.in_(succeeded), JobAlertState.failing.is_(True))).scalars())
+    if not candidates:
+        db.session.rollback()
+        return
+    jobs = db.session.execute(select(CronJob).where(CronJob.id.in_(candidates))).scalars().all()
     delivery_ids: list[int] = []
     notes = []
     disabled: list[CronJob] = []

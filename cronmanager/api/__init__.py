@@ -69,4 +69,5 @@ def _audit(response: Response) -> Response:
             callback()
         except Exception:  # an event that cannot be published must not fail a committed change
             current_app.logger.exception("after-commit callback failed for %s", action)
-    return response
+    stream = g.pop("stream_response", None)  # set by export views, see logs.api
+    return stream if stream is not None and response.status_code == 200 else response

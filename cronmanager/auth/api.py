@@ -171,7 +171,7 @@ def find_own_token(token_id: str) -> ApiToken:
     return token
 
 
-@auth_api.delete("/tokens/<token_id>")
+@auth_api.delete("/tokens/<uuid:token_id>")
 @endpoint("read", "token.revoke", login_only=True)
 @spec.validate(resp=responses("HTTP_404", HTTP_200=TokenOut), tags=["tokens"])
 def revoke_token(token_id: str):  # noqa: ANN201
@@ -184,7 +184,7 @@ def revoke_token(token_id: str):  # noqa: ANN201
     return jsonify(token_json(token))
 
 
-@auth_api.post("/tokens/<token_id>/regenerate")
+@auth_api.post("/tokens/<uuid:token_id>/regenerate")
 @endpoint("read", "token.regenerate", login_only=True)
 @spec.validate(resp=responses("HTTP_404", HTTP_201=TokenCreatedOut), tags=["tokens"])
 def regenerate_token(token_id: str):  # noqa: ANN201

@@ -46,7 +46,7 @@ def publish_many(r: Redis, prefix: str, events: list[tuple[str, dict, str | None
     if not events:
         return
     try:
-        pipe = r.pipeline()
+        pipe = r.pipeline(transaction=False)
         envelopes = []
         for event_type, data, owner_id in events:
             env = {"type": event_type, "ts": time.time(), "owner_id": owner_id, "user_id": None, "data": data}
@@ -54,7 +54,7 @@ def publish_many(r: Redis, prefix: str, events: list[tuple[str, dict, str | None
             pipe.xadd(stream_key(prefix), {"e": json.dumps(env, default=str)}, maxlen=STREAM_MAXLEN,
                       approximate=True)
         ids = pipe.execute()
-        pipe = r.pipeline()
+        pipe = r.pipeline(transaction=False)
         for env, event_id in zip(envelopes, ids, strict=True):
             env["id"] = event_id.decode() if isinstance(event_id, bytes) else event_id
             pipe.publish(channel(prefix), json.dumps(env, default=str))

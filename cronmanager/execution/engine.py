@@ -8,6 +8,7 @@ is conditional on this worker still owning the row.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -24,7 +25,7 @@ from sqlalchemy import and_, bindparam, select, update
 from cronmanager.execution.http_client import HttpResult
 from cronmanager.execution.perform import perform_request
 from cronmanager.extensions import db, redis_client, rkey
-from cronmanager.models import CronExecution, CronJob, ExecutionStatus, utcnow
+from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 
 log = logging.getLogger("cronmanager.executor")
 FLUSH_INTERVAL_S = 0.1
@@ -66,9 +67,11 @@ class Executor:
         self._cv = threading.Condition()
         self._running_by_job: dict[str, set[int]] = {}
         self._stop = threading.Event()
+        self._halted: set[str] = set()  # jobs disabled or deleted since start, learnt from events
         self._threads = [
             threading.Thread(target=self._record_loop, name="recorder", daemon=True),
             threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True),
+            threading.Thread(target=self._follow_job_events, name="job-events", daemon=True),
         ]
         for t in self._threads:
             t.start()
@@ -109,9 +112,47 @@ class Executor:
             job = jobs.get(r.cron_job_id)
             if job is None:
                 continue
-            fires.append(Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), r.trigger,
-                              r.attempt_number, job))
+            fire = Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), r.trigger,
+                        r.attempt_number, job)
+            if not job["is_active"] and r.trigger in (Trigger.SCHEDULE.value, Trigger.RETRY.value):
+                fire.final_status, fire.skip_reason = ExecutionStatus.SKIPPED.value, "job disabled"
+                self._results.put(("final", fire))
+                with self._cv:
+                    self._in_flight += 1
+                continue
+            fires.append(fire)
         return fires
+
+    def _follow_job_events(self) -> None:
+        """Learn of disabled and deleted jobs at once, so fires already claimed are skipped without a query."""
+        from cronmanager.events.publisher import channel
+
+        while not self._stop.is_set():
+            try:
+                with self.app.app_context():
+                    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(channel(self.prefix))
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message:
+                        self._note_job_event(message["data"])
+            except Exception:  # noqa: BLE001 - Redis away: keep trying; the claim-time check still applies
+                self._stop.wait(1.0)
+
+    def _note_job_event(self, raw: bytes) -> None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        data = event.get("data") or {}
+        job_id = data.get("id")
+        if not job_id:
+            return
+        if event.get("type") == "cron:deleted" or (event.get("type") == "cron:updated" and
+                                                   data.get("is_active") is False):
+            self._halted.add(job_id)
+        elif event.get("type") in ("cron:updated", "cron:created") and data.get("is_active"):
+            self._halted.discard(job_id)
 
     # ---- one fire -----------------------------------------------------------------------------------------
     def _run_fire(self, fire: Fire) -> None:
@@ -153,18 +194,18 @@ class Executor:
 
     def _policy_check(self, fire: Fire) -> str | None:
         """Why this fire must not run (disabled job, overlap under 'forbid'), else None; 'replace' closes the old."""
+        scheduled = fire.trigger in (Trigger.SCHEDULE.value, Trigger.RETRY.value)
+        if scheduled and fire.job_id in self._halted:
+            return "job disabled"
         policy = fire.job["concurrency_policy"]
-        needs_db = policy != "allow" or fire.trigger in ("schedule", "retry")
-        if not needs_db:
+        if policy == "allow":
             return None
         with self.app.app_context():
             active = db.session.execute(select(CronJob.is_active).where(CronJob.id == fire.job_id)).scalar()
             if active is None:
                 return "job deleted"
-            if not active and fire.trigger in ("schedule", "retry"):
+            if not active and scheduled:
                 return "job disabled"
-            if policy == "allow":
-                return None
             others = and_(CronExecution.cron_job_id == fire.job_id,
                           CronExecution.status == ExecutionStatus.RUNNING.value,
                           CronExecution.id != fire.execution_id)

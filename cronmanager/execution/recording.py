@@ -35,9 +35,13 @@ def _execution_event(fire: Fire, status: str) -> dict:
 
 
 def record_batch(executor: Executor, items: list[tuple[str, Fire]]) -> None:
-    starts = [f for kind, f in items if kind == "start"]
     finals = [f for kind, f in items if kind == "final"]
-    events: list[tuple[str, dict, str | None]] = []
+    finished = {id(f) for f in finals}
+    started = [f for kind, f in items if kind == "start"]
+    # a fire that started and finished within one flush is written once, by the final UPDATE
+    starts = [f for f in started if id(f) not in finished]
+    events: list[tuple[str, dict, str | None]] = [
+        ("execution:started", _execution_event(f, "RUNNING"), f.job["owner_id"]) for f in started if id(f) in finished]
     if starts:
         db.session.execute(
             update(T).where(T.c.id == bindparam("eid"), T.c.status == ExecutionStatus.PENDING.value,
@@ -63,6 +67,7 @@ def record_batch(executor: Executor, items: list[tuple[str, Fire]]) -> None:
                 "err": f.skip_reason or (r.error if r else None), "eclass": r.error_class if r else None,
                 "ms": r.elapsed_ms if r else None,
                 "started": f.started_at,
+                "lag": int((f.started_at - f.scheduled_for).total_seconds() * 1000) if f.started_at else None,
             })
         db.session.execute(
             update(T).where(T.c.id == bindparam("eid"),
@@ -73,7 +78,8 @@ def record_batch(executor: Executor, items: list[tuple[str, Fire]]) -> None:
                     response_status=bindparam("rstatus"), response_headers=bindparam("rheaders"),
                     response_body=bindparam("rbody"), response_truncated=bindparam("trunc"),
                     error_message=bindparam("err"), error_class=bindparam("eclass"),
-                    execution_time_ms=bindparam("ms"), started_at=bindparam("started")),
+                    execution_time_ms=bindparam("ms"), started_at=bindparam("started"),
+                    fire_lag_ms=bindparam("lag")),
             params,
         )
         # keep only outcomes that really landed (a 'replace' may have closed a row under us)
@@ -175,7 +181,10 @@ def _update_jobs(finals: list[Fire], retries: list) -> None:
 
 
 def _after_outcomes(finals: list[Fire]) -> None:
-    """Alerts and auto-disable after the commit; never allowed to fail the recording."""
+    """Metrics, alerts and auto-disable after the commit; never allowed to fail the recording."""
+    from cronmanager.monitoring.collect import record_outcomes
+
+    record_outcomes(finals)
     try:
         from cronmanager.alerts.triggers import on_outcomes
     except ImportError:

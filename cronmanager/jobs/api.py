@@ -101,7 +101,7 @@ def test_job(json: JobTest):  # noqa: ANN201
     })
 
 
-@jobs_api.get("/<job_id>")
+@jobs_api.get("/<uuid:job_id>")
 @endpoint("read", "cron.get")
 @spec.validate(query=JobGetQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
 def get_job(job_id: str, query: JobGetQuery):  # noqa: ANN201
@@ -115,7 +115,7 @@ def get_job(job_id: str, query: JobGetQuery):  # noqa: ANN201
     return jsonify(data)
 
 
-@jobs_api.put("/<job_id>")
+@jobs_api.put("/<uuid:job_id>")
 @endpoint("write", "cron.update")
 @spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
 def update_job(job_id: str, json: JobUpdate):  # noqa: ANN201
@@ -131,7 +131,7 @@ def update_job(job_id: str, json: JobUpdate):  # noqa: ANN201
     return jsonify(service.job_json(job, reveal=job.owner_id == p.user.id))
 
 
-@jobs_api.delete("/<job_id>")
+@jobs_api.delete("/<uuid:job_id>")
 @endpoint("delete", "cron.delete")
 @spec.validate(resp=responses("HTTP_404", HTTP_204=None), tags=["jobs"])
 def delete_job(job_id: str):  # noqa: ANN201
@@ -145,7 +145,7 @@ def delete_job(job_id: str):  # noqa: ANN201
     return "", 204
 
 
-@jobs_api.post("/<job_id>/toggle")
+@jobs_api.post("/<uuid:job_id>/toggle")
 @endpoint("write", "cron.toggle")
 @spec.validate(json=ToggleIn, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
 def toggle_job(job_id: str, json: ToggleIn):  # noqa: ANN201
@@ -159,7 +159,7 @@ def toggle_job(job_id: str, json: ToggleIn):  # noqa: ANN201
     return jsonify(service.job_json(job, reveal=job.owner_id == p.user.id))
 
 
-@jobs_api.post("/<job_id>/execute")
+@jobs_api.post("/<uuid:job_id>/execute")
 @endpoint("execute", "cron.execute")
 @spec.validate(resp=responses("HTTP_404", HTTP_202=ExecuteOut), tags=["jobs"])
 def execute_job(job_id: str):  # noqa: ANN201
@@ -174,7 +174,7 @@ def execute_job(job_id: str):  # noqa: ANN201
     return jsonify({"execution_id": execution.id, "status": execution.status}), 202
 
 
-@jobs_api.get("/<job_id>/schedule-changes")
+@jobs_api.get("/<uuid:job_id>/schedule-changes")
 @endpoint("read", "cron.schedule_changes")
 @spec.validate(query=PageQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ScheduleChangeList), tags=["jobs"])
 def schedule_changes(job_id: str, query: PageQuery):  # noqa: ANN201

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, or_, select
 
 from cronmanager.api.openapi import responses, spec
@@ -58,13 +58,15 @@ def _list(job_id: str | None, q: ExecutionQuery):  # noqa: ANN202
         service.get_visible(p, job_id)
     stmt = executions_stmt(p, q, job_id)
     if q.format:
-        return export_response(stmt, q.format)
+        # spectree reads any Response a validated view returns: hand the stream over after the audit hook instead
+        g.stream_response = export_response(stmt, q.format)
+        return jsonify({"items": [], "total": 0, "page": q.page, "per_page": q.per_page})
     rows, total = paginate(stmt, q.page, q.per_page)
     return jsonify({"items": [execution_json(e, name) for e, name in rows], "total": total, "page": q.page,
                     "per_page": q.per_page})
 
 
-@logs_api.get("/cron/<job_id>/executions")
+@logs_api.get("/cron/<uuid:job_id>/executions")
 @endpoint("read", "cron.executions")
 @spec.validate(query=ExecutionQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ExecutionList), tags=["logs"])
 def job_executions(job_id: str, query: ExecutionQuery):  # noqa: ANN201
@@ -72,7 +74,7 @@ def job_executions(job_id: str, query: ExecutionQuery):  # noqa: ANN201
     return _list(job_id, query)
 
 
-@logs_api.get("/cron/<job_id>/logs")
+@logs_api.get("/cron/<uuid:job_id>/logs")
 @endpoint("read", "cron.logs")
 @spec.validate(query=ExecutionQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ExecutionList), tags=["logs"])
 def job_logs(job_id: str, query: ExecutionQuery):  # noqa: ANN201

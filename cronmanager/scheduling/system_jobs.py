@@ -18,6 +18,7 @@ class SystemJob:
 
 SYSTEM_JOBS: tuple[SystemJob, ...] = (
     SystemJob("retention", "cronmanager.maintenance.retention.run_retention", 3600),
+    SystemJob("alert-sweep", "cronmanager.alerts.delivery.sweep_due", 60),
 )
 
 

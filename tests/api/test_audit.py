@@ -73,7 +73,7 @@ def test_it_names_token_and_login_actions(app, client, owner):
 def test_it_audits_refused_and_anonymous_calls_too(app, client, readonly):
     assert client.get("/api/v1/cron").status_code == 401
     assert client.post("/api/v1/cron", json=JOB, headers=readonly.headers).status_code == 403
-    assert client.get("/api/v1/cron/does-not-exist", headers=readonly.headers).status_code == 404
+    assert client.get("/api/v1/cron/00000000-0000-4000-8000-000000000000", headers=readonly.headers).status_code == 404
     rows = [(r.user_id, r.action, r.response_status) for r in _audit(app)]
     assert rows == [(None, "cron.list", 401), (readonly.id, "cron.create", 403), (readonly.id, "cron.get", 404)]
 

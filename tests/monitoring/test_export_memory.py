@@ -85,9 +85,6 @@ def _stream(client, url: str, headers: dict) -> tuple[int, bytes, bytes, dict]: 
     return size, head, tail, figures
 
 
-@pytest.mark.xfail(strict=True, reason="spectree's response validation reads a returned Response whole "
-                   "(get_data), so /logs?format= answers 500 and would buffer the export; remove this marker "
-                   "with the fix in cronmanager/logs/api.py + cronmanager/api/__init__.py (see report)")
 def test_export_of_a_large_history_streams_in_bounded_memory(client, owner, big_history):
     for fmt in ("csv", "json"):
         _check_export(client, owner, big_history, fmt)
@@ -112,7 +109,6 @@ def _check_export(client, owner, big_history, fmt: str) -> None:  # noqa: ANN001
     assert theirs.encode() not in head and theirs.encode() not in tail
 
 
-@pytest.mark.xfail(strict=True, reason="same spectree buffering bug as above")
 def test_export_respects_visibility(client, owner, outsider, admin, small_history):
     mine, theirs = small_history
     body = client.get("/api/v1/logs?format=csv", headers=outsider.headers).get_data(as_text=True)
