@@ -57,7 +57,8 @@ class Bench:
         self.r = Redis.from_url(REDIS_URL)
         LOGS.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, "CRONMANAGER_ENV": "testing", "DATABASE_URL": self.db_url, "REDIS_URL": REDIS_URL,
-                    "REDIS_PREFIX": self.prefix, "ALLOW_PRIVATE_TARGETS": "1", "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
+                    "REDIS_PREFIX": self.prefix, "ALLOW_PRIVATE_TARGETS": "1",
+                    "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
                     "BENCH_REDIS_URL": REDIS_URL, "PYTHONPATH": str(ROOT), "SCHEDULER_TICK_S": "0.1"}
         self.results: dict[str, dict] = {}
 

@@ -1,57 +1,65 @@
-"""Benchmark target: answers after ?ms= milliseconds and counts duplicate fires by header. Run as its own process."""
+"""Benchmark target: answers after ?ms= milliseconds and counts duplicate fires by header.
+
+asyncio, so thousands of slow requests in flight cost this process little CPU: on a 2-core machine the target
+must not eat the cores of the system under test (in production the target is someone else's server).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 seen: set[tuple[str, str, str]] = set()
 stats = {"requests": 0, "duplicates": 0}
-lock = threading.Lock()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        parsed = urlparse(self.path)
-        if parsed.path == "/__stats":
-            with lock:
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            length = int(headers.get("content-length") or 0)
+            if length:
+                await reader.readexactly(length)
+            parsed = urlparse(target)
+            if parsed.path == "/__stats":
                 body = json.dumps(stats).encode()
-        else:
-            key = (self.headers.get("X-CronManager-Job", ""), self.headers.get("X-CronManager-Scheduled-For", ""),
-                   self.headers.get("X-CronManager-Attempt", ""))
-            with lock:
+            else:
+                key = (headers.get("x-cronmanager-job", ""), headers.get("x-cronmanager-scheduled-for", ""),
+                       headers.get("x-cronmanager-attempt", ""))
                 stats["requests"] += 1
                 if key[0]:
                     if key in seen:
                         stats["duplicates"] += 1
                     seen.add(key)
-            delay = int(parse_qs(parsed.query).get("ms", ["0"])[0])
-            if delay:
-                time.sleep(delay / 1000)
-            body = b"ok"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+                delay = int(parse_qs(parsed.query).get("ms", ["0"])[0])
+                if delay:
+                    await asyncio.sleep(delay / 1000)
+                body = b"ok"
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            await writer.drain()
+            if headers.get("connection", "").lower() == "close" or method == "":
+                break
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        pass
+    finally:
+        writer.close()
 
-    do_POST = do_GET
 
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 4096
+async def main(port: int) -> None:
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
 
 
 if __name__ == "__main__":
-    server = Server(("127.0.0.1", int(sys.argv[1])), Handler)
-    print("ready", flush=True)
-    server.serve_forever()
+    asyncio.run(main(int(sys.argv[1])))
