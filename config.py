@@ -133,7 +133,7 @@ class Config:
         self.SMTP_FROM = env_str("SMTP_FROM", "cronmanager@localhost")
         self.ALERT_WEBHOOK_SECRET = env_str("ALERT_WEBHOOK_SECRET", "")
         self.ALERT_WEBHOOK_FORMAT = env_choice("ALERT_WEBHOOK_FORMAT", "json", ("json", "slack"))
-        self.ALERT_RETRY_BACKOFF_S = [int(x) for x in env_str("ALERT_RETRY_BACKOFF_S", "10,60,300").split(",")]
+        self.ALERT_RETRY_BACKOFF_S = env_int_list("ALERT_RETRY_BACKOFF_S", "10,60,300")
         self.ALERT_CHANNEL_PAUSE_AFTER = env_int("ALERT_CHANNEL_PAUSE_AFTER", 5, minimum=1)
         self.METRICS_TOKEN = env_str("METRICS_TOKEN", "")
         self.HEALTH_SCHEDULER_STALE_S = env_int("HEALTH_SCHEDULER_STALE_S", 30, minimum=1)
