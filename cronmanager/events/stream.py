@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from redis import Redis
 
+from cronmanager.api.errors import ApiError
 from cronmanager.api.security import endpoint, principal
 from cronmanager.events.publisher import channel, stream_key
-from cronmanager.extensions import redis_client
 
 log = logging.getLogger("cronmanager.events")
 
@@ -60,6 +61,30 @@ def format_event(event: dict) -> str:
     """One SSE frame: `id` for Last-Event-ID, `event` = the type, `data` = the JSON envelope."""
     body = {k: v for k, v in event.items() if k not in ("owner_id", "user_id")}
     return f"id: {event['id']}\nevent: {event['type']}\ndata: {json.dumps(body, default=str)}\n\n"
+
+
+# Every stream of a process receives the same pub/sub payloads: parse and format each payload once per
+# process, not once per viewer (200 viewers x 100 events/s would otherwise be 20,000 json.loads a second).
+_PARSED: dict[bytes | str, tuple[dict, str] | None] = {}
+_PARSED_MAX = 4096
+
+
+def parse_live(raw: bytes | str) -> tuple[dict, str] | None:
+    """(event, SSE frame) of a pub/sub payload, or None when it is not a well-formed event."""
+    hit = _PARSED.get(raw)
+    if hit is not None or raw in _PARSED:
+        return hit
+    try:
+        event = json.loads(raw)
+        parsed = (event, format_event(event)) if isinstance(event, dict) and event.get("id") else None
+    except (TypeError, ValueError, KeyError):
+        parsed = None
+    if parsed is None:
+        log.warning("ignored a malformed event")
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[raw] = parsed
+    return parsed
 
 
 def _decode(value: bytes | str) -> str:
@@ -102,15 +127,12 @@ def event_stream(r: Redis, prefix: str, viewer: Viewer, last_event_id: str | Non
             wait = max(0.01, heartbeat_s - (time.monotonic() - last_write))
             message = pubsub.get_message(timeout=wait)
             if message is not None and message.get("type") == "message":
-                try:
-                    event = json.loads(message["data"])
-                except (TypeError, ValueError):
-                    log.warning("ignored a malformed event on %s", channel(prefix))
-                    event = None
-                if event and event.get("id") and viewer.may_see(event):
+                parsed = parse_live(message["data"])
+                if parsed is not None and viewer.may_see(parsed[0]):
+                    event, frame = parsed
                     if replayed_up_to is not None and (parse_stream_id(event["id"]) or (0, 0)) <= replayed_up_to:
                         continue  # already sent by the replay
-                    yield format_event(event)
+                    yield frame
                     last_write = time.monotonic()
                     continue
             if time.monotonic() - last_write >= heartbeat_s:
@@ -124,6 +146,58 @@ def event_stream(r: Redis, prefix: str, viewer: Viewer, last_event_id: str | Non
         pubsub.close()
 
 
+class _OpenStreams:
+    """Streams open in this process; each holds one Redis connection until it ends."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def acquire(self, limit: int) -> bool:
+        with self.lock:
+            if self.count >= limit:
+                return False
+            self.count += 1
+            return True
+
+    def release(self) -> None:
+        with self.lock:
+            self.count -= 1
+
+
+OPEN_STREAMS = _OpenStreams()
+
+
+class _CountedStream:
+    """The response body: releases its slot exactly once, also when the server closes it before the first read."""
+
+    def __init__(self, frames: Iterator[str]) -> None:
+        self.frames = frames
+        self.released = False
+
+    def __iter__(self) -> Iterator[str]:
+        return self.frames
+
+    def close(self) -> None:
+        try:
+            self.frames.close()  # type: ignore[attr-defined]
+        finally:
+            if not self.released:
+                self.released = True
+                OPEN_STREAMS.release()
+
+
+def stream_redis(app: Flask) -> Redis:
+    """A pool of its own for pub/sub: open streams must not exhaust the connections that page and API
+    requests, the rate limiter and publishing share (redis-py caps a pool at 100 by default)."""
+    r = app.extensions.get("redis_sse")
+    if r is None:
+        limit = int(app.config.get("SSE_MAX_STREAMS", 1000))
+        r = app.extensions.setdefault("redis_sse", Redis.from_url(
+            app.config["REDIS_URL"], max_connections=limit + 16, health_check_interval=30))
+    return r
+
+
 @events_api.get("/events")
 @endpoint("read", "events.stream")
 def stream() -> Response:
@@ -132,8 +206,10 @@ def stream() -> Response:
     viewer = Viewer(user_id=p.user.id, role=p.user.role)
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     cfg = current_app.config
-    body = event_stream(redis_client(), cfg["REDIS_PREFIX"], viewer, last_event_id,
-                        float(cfg.get("SSE_HEARTBEAT_S", 15)), float(cfg.get("SSE_MAX_STREAM_S", 3600)))
-    return Response(body, mimetype="text/event-stream", headers={
+    if not OPEN_STREAMS.acquire(int(cfg.get("SSE_MAX_STREAMS", 1000))):
+        raise ApiError(503, "Too many live viewers on this server; retry shortly", headers={"Retry-After": "5"})
+    frames = event_stream(stream_redis(current_app), cfg["REDIS_PREFIX"], viewer, last_event_id,
+                          float(cfg.get("SSE_HEARTBEAT_S", 15)), float(cfg.get("SSE_MAX_STREAM_S", 3600)))
+    return Response(_CountedStream(frames), mimetype="text/event-stream", headers={
         "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no",
     })

@@ -172,3 +172,31 @@ def test_it_works_with_the_dashboard_session_cookie(app, client, owner, fast_hea
         assert [e["id"] for e in stream.events(1)] == [event_id]
     finally:
         stream.close()
+
+
+def test_it_refuses_viewers_beyond_the_per_process_limit_and_frees_slots(app, client, owner, fast_heartbeat):  # noqa: ANN001
+    from cronmanager.events.stream import OPEN_STREAMS
+
+    app.config["SSE_MAX_STREAMS"] = OPEN_STREAMS.count + 1
+    try:
+        first = _open(client, owner.headers)
+        resp = client.get("/api/v1/events", headers=owner.headers)
+        assert resp.status_code == 503
+        assert int(resp.headers["Retry-After"]) > 0
+        first.close()
+        again = _open(client, owner.headers)
+        again.close()
+    finally:
+        app.config.pop("SSE_MAX_STREAMS")
+
+
+def test_it_skips_malformed_payloads_on_the_channel(app, client, owner, fast_heartbeat):  # noqa: ANN001
+    stream = _open(client, owner.headers)
+    try:
+        r = app.extensions["redis"]
+        r.publish(channel(app.config["REDIS_PREFIX"]), b"not json")
+        r.publish(channel(app.config["REDIS_PREFIX"]), b'{"type": "cron:created"}')
+        event_id = _publish(app, "cron:created", {"ok": True}, owner_id=owner.id)
+        assert [e["id"] for e in stream.events(1)] == [event_id]
+    finally:
+        stream.close()
