@@ -34,6 +34,7 @@ class SchedulerService:
         self.lookahead_s = app.config["SCHEDULER_LOOKAHEAD_S"]
         self._last_reconcile = 0.0
         self._leader = False
+        self._unsent: list[list[int]] = []  # batches placed while Redis was unreachable
 
     def is_leader(self) -> bool:
         """Redis lease with takeover on death; without Redis every instance proceeds (the database still
@@ -54,11 +55,14 @@ class SchedulerService:
         placed = place_due(self.lookahead_s)
         if placed.fires or placed.missed:
             log.debug("placed %d fires (%d missed) in %.3f s", placed.fires, placed.missed, time.monotonic() - started)
-        for batch in placed.batches or []:
+        self._unsent.extend(placed.batches or [])
+        while self._unsent:
             try:
-                dispatch.enqueue_now(batch)
-            except Exception:  # noqa: BLE001 - the reconciler requeues PENDING rows left behind
-                log.warning("could not enqueue %d fires", len(batch), exc_info=True)
+                dispatch.enqueue_now(self._unsent[0])
+            except Exception:  # noqa: BLE001 - kept and sent on a later tick; the reconciler is the backstop
+                log.warning("could not enqueue %d fires; will retry", len(self._unsent[0]), exc_info=True)
+                break
+            self._unsent.pop(0)
         try:
             r = redis_client()
             dispatch.delayed_scheduler().enqueue_jobs()
