@@ -1,4 +1,4 @@
-"""Fault tests: killed workers and schedulers, a restarted Redis. No lost fire, none fired twice, nothing left RUNNING."""
+"""Fault tests: killed workers and schedulers, a restarted Redis; no lost fire, none twice, nothing left RUNNING."""
 
 from __future__ import annotations
 
