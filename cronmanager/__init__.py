@@ -79,7 +79,9 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(monitoring_api)
     api_bp.register_blueprint(alerts_api)
     api_bp.register_blueprint(events_api)
-    csrf.exempt(api_bp)  # cookie-authenticated API calls are checked in authenticate()
+    # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
+    for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api):
+        csrf.exempt(blueprint)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)
     app.register_blueprint(health_bp)

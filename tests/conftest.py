@@ -106,6 +106,17 @@ def _wipe(application) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
+def keep_limiter() -> Iterator[None]:
+    """A second create_app() re-points the module-global Flask-Limiter at its own storage; put it back after."""
+    from cronmanager.extensions import limiter
+
+    saved = dict(limiter.__dict__)
+    yield
+    limiter.__dict__.clear()
+    limiter.__dict__.update(saved)
+
+
+@pytest.fixture
 def client(app):  # noqa: ANN001, ANN201
     return app.test_client()
 

@@ -139,12 +139,3 @@ def record(app, fires: list) -> None:
         on_outcomes(fires)
 
 
-@pytest.fixture
-def keep_limiter() -> Iterator[None]:
-    """A second create_app() re-points the module-global Flask-Limiter at its own storage; put it back after."""
-    from cronmanager.extensions import limiter
-
-    saved = dict(limiter.__dict__)
-    yield
-    limiter.__dict__.clear()
-    limiter.__dict__.update(saved)
