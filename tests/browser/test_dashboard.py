@@ -258,9 +258,14 @@ def test_users_cannot_open_the_queue_dashboard_or_audit_or_others_jobs(page: Pag
     assert page.goto(f"/jobs/{job['id']}").status == 404
     page.context.clear_cookies()
     login(page, admin)
+    rq_errors: list[str] = []
+    page.on("pageerror", lambda exc: rq_errors.append(str(exc)))
+    page.on("console", lambda msg: rq_errors.append(msg.text) if msg.type == "error" else None)
     assert page.goto("/rq/").status == 200
     expect(page.locator("body")).to_contain_text("Queues")
+    expect(page.get_by_text("Loading...")).to_have_count(0, timeout=10000)  # its scripts ran under our CSP
     shot(page, "desktop-rq-dashboard")
+    assert rq_errors == []
 
 
 def test_the_phone_layout_has_no_horizontal_scroll(page: Page, app, client, owner, admin, errors):  # noqa: ANN001
