@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 
 from config import Config, load_config
 
@@ -34,7 +34,10 @@ def create_app(config: Config | None = None) -> Flask:
                                                    "executemany_mode": "values_plus_batch",
                                                    "pool_size": 10, "max_overflow": 20}
 
-    app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
+    # a blocking pool: under gevent many greenlets share it, and redis-py 8 fails at once when a plain pool is full
+    app.extensions["redis"] = Redis(connection_pool=BlockingConnectionPool.from_url(
+        app.config["REDIS_URL"], max_connections=app.config["REDIS_MAX_CONNECTIONS"], timeout=10,
+        health_check_interval=30))
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_PREFIX']}:rl"
     app.config["RATELIMIT_HEADERS_ENABLED"] = True

@@ -25,6 +25,10 @@ def credential_key() -> str:
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.args.get("token", "")
     if token:
         return "tok:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:  # dashboard sessions: per user, not per shared NAT address
+        return f"user:{current_user.id}"
     return "ip:" + (get_remote_address() or "unknown")
 
 

@@ -40,6 +40,10 @@ def redis_prefix() -> Iterator[str]:
     r = Redis.from_url(TEST_REDIS_URL)
     for key in r.scan_iter(match=f"{prefix}*", count=1000):
         r.delete(key)
+    for registry in ("rq:queues", "rq:workers"):  # RQ's own registries are not under our prefix
+        stale = [m for m in r.smembers(registry) if prefix.encode() in m]
+        if stale:
+            r.srem(registry, *stale)
 
 
 def make_config(database_url: str, redis_prefix: str, **overrides: object):  # noqa: ANN201
