@@ -38,7 +38,7 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"cmtest-{RUN_ID}"
     yield prefix
     r = Redis.from_url(TEST_REDIS_URL)
-    for key in r.scan_iter(match=f"{prefix}*", count=1000):
+    for key in r.scan_iter(match=f"*{prefix}*", count=1000):
         r.delete(key)
     for registry in ("rq:queues", "rq:workers"):  # RQ's own registries are not under our prefix
         stale = [m for m in r.smembers(registry) if prefix.encode() in m]
@@ -104,7 +104,8 @@ def _wipe(application) -> None:  # noqa: ANN001
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         db.session.commit()
         r = application.extensions["redis"]
-        keys = list(r.scan_iter(match=f"{application.config['REDIS_PREFIX']}*", count=1000))
+        # our keys, and RQ's queue/job keys that embed our prefix (rq:queue:<prefix>-fires, rq:job:<prefix>-…)
+        keys = list(r.scan_iter(match=f"*{application.config['REDIS_PREFIX']}*", count=1000))
         if keys:
             r.delete(*keys)
 
