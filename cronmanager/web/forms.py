@@ -12,7 +12,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from cronmanager.models.job import CONCURRENCY_POLICIES, HTTP_METHODS
 
@@ -54,12 +54,31 @@ class JobForm(FlaskForm):
     retry_count = IntegerField("Retries", default=0, validators=[NumberRange(0, 10)])
     concurrency_policy = SelectField("When a run is still going", default="allow",
                                      choices=[(p, POLICY_LABELS[p]) for p in CONCURRENCY_POLICIES])
+    expected_statuses = StringField("Expected HTTP statuses", validators=[Optional(), Length(max=400)])
+    misfire_grace_s = IntegerField("Misfire grace (seconds)", default=60, validators=[NumberRange(0, 86400)])
+    alert_after_failures = IntegerField("Alert after failed runs", default=3, validators=[NumberRange(1, 1000)])
+    auto_disable = BooleanField("Disable the job when it alerts", default=False)
     is_active = BooleanField("Enabled", default=True)
     reason = StringField("Reason for a schedule change", validators=[Optional(), Length(max=1000)])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = zone_choices()
+
+
+    def validate_expected_statuses(self, field: StringField) -> None:
+        self.statuses()  # the range (100-599) is the job service's rule; only the syntax is checked here
+
+    def statuses(self) -> list[int] | None:
+        """"200, 204" -> [200, 204]; empty -> None (any 2xx)."""
+        parts = [p for p in (self.expected_statuses.data or "").replace(";", ",").replace(" ", ",").split(",") if p]
+        if not parts:
+            return None
+        if not all(p.isdigit() for p in parts):
+            raise ValidationError("Status codes separated by commas, e.g. 200, 204")
+        if len(parts) > 50:
+            raise ValidationError("At most 50 status codes")
+        return list(dict.fromkeys(int(p) for p in parts))
 
 
 class ProfileForm(FlaskForm):

@@ -28,6 +28,8 @@ FORM_FIELDS = {  # service field -> form field, for errors raised by the shared 
     "name": "name", "description": "description", "cron_expression": "cron_expression", "timezone": "timezone",
     "endpoint_url": "endpoint_url", "http_method": "http_method", "body": "body", "timeout_ms": "timeout_s",
     "retry_count": "retry_count", "concurrency_policy": "concurrency_policy",
+    "expected_statuses": "expected_statuses", "alert_after_failures": "alert_after_failures",
+    "auto_disable": "auto_disable", "misfire_grace_s": "misfire_grace_s",
 }
 
 
@@ -156,7 +158,9 @@ def _job_values(form: JobForm, headers: list[tuple[str, str]], params: list[tupl
         "endpoint_url": form.endpoint_url.data, "http_method": form.http_method.data, "headers": header_map,
         "query_params": param_map, "body": body, "timeout_ms": form.timeout_s.data * 1000,
         "retry_count": form.retry_count.data, "concurrency_policy": form.concurrency_policy.data,
-        "is_active": form.is_active.data,
+        "is_active": form.is_active.data, "expected_statuses": form.statuses(),
+        "alert_after_failures": form.alert_after_failures.data, "auto_disable": form.auto_disable.data,
+        "misfire_grace_s": form.misfire_grace_s.data,
     }
     return data, errors
 
@@ -227,8 +231,10 @@ def job_new():  # noqa: ANN201
 
 def _fill(form: JobForm, job: CronJob) -> None:
     for field in ("name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "body",
-                  "retry_count", "concurrency_policy", "is_active"):
+                  "retry_count", "concurrency_policy", "is_active", "alert_after_failures", "auto_disable",
+                  "misfire_grace_s"):
         getattr(form, field).data = getattr(job, field)
+    form.expected_statuses.data = ", ".join(str(s) for s in job.expected_statuses or [])
     form.timeout_s.data = max(1, math.ceil((job.timeout_ms or 30000) / 1000))
 
 

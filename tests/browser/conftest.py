@@ -76,5 +76,7 @@ def login(page, persona, password: str = PASSWORD) -> None:  # noqa: ANN001
 def shot(page, name: str, full_page: bool = True) -> Path:  # noqa: ANN001
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    if full_page:  # scrolled, the sticky header and sidebar would be painted mid-page in the capture
+        page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=full_page)
     return path

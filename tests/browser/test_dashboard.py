@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
+import json
 import re
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from cronmanager.extensions import db
-from cronmanager.models import ApiToken, CronExecution, CronJob, utcnow
+from cronmanager.models import AlertChannel, ApiToken, AuditLog, CronExecution, CronJob, utcnow
 from tests.browser.conftest import login, shot
 from tests.stack import wait_for
 
@@ -313,3 +319,190 @@ def test_settings_change_the_timezone_and_the_password(page: Page, app, owner, e
     login(page, owner, password="a new long password")
     expect(page.locator("meta[name=user-tz]")).to_have_attribute("content", "Asia/Tokyo")
     assert [e for e in errors if "422" not in e] == []
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict]]]:
+    """A webhook receiver on 127.0.0.1: (url, [{"path", "headers", "body"}, ...])."""
+    hits: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hits.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks/cron", hits
+    server.shutdown()
+    server.server_close()
+
+
+def channels_of(app, user_id: str | None) -> list[AlertChannel]:  # noqa: ANN001
+    with app.app_context():
+        rows = db.session.execute(select(AlertChannel).where(
+            AlertChannel.user_id.is_(None) if user_id is None else AlertChannel.user_id == user_id)).scalars().all()
+        for row in rows:
+            db.session.expunge(row)
+        db.session.remove()
+        return list(rows)
+
+
+def audited(app, action: str) -> list[AuditLog]:  # noqa: ANN001
+    with app.app_context():
+        rows = db.session.execute(select(AuditLog).where(AuditLog.action == action)).scalars().all()
+        for row in rows:
+            db.session.expunge(row)
+        db.session.remove()
+        return list(rows)
+
+
+def test_settings_manage_a_webhook_channel_and_send_a_signed_test(page: Page, app, owner, receiver, errors):  # noqa: ANN001
+    url, hits = receiver
+    login(page, owner)
+    page.goto("/settings")
+    expect(page.locator("[data-channels-empty]")).to_be_visible()
+    form = page.locator("[data-create-channel]")
+    form.get_by_label("Webhook").check()
+    expect(form.get_by_label("Webhook URL")).to_be_visible()
+    # a failed submit keeps everything typed and puts the API's message next to the field
+    form.get_by_label("Name").fill("Team hook")
+    form.get_by_label("Webhook URL").fill(url)
+    form.get_by_label("Signing secret").fill("short")
+    form.get_by_role("button", name="Add channel").click()
+    expect(form.locator("[data-error-for='config.secret']")).to_be_visible()
+    expect(form.get_by_label("Name")).to_have_value("Team hook")
+    expect(form.get_by_label("Webhook URL")).to_have_value(url)
+    shot(page, "desktop-settings-channel-error")
+    form.get_by_label("Signing secret").fill("")
+    form.get_by_role("button", name="Add channel").click()
+    secret_box = page.locator("[data-new-secret-value]")
+    expect(secret_box).to_have_value(re.compile(r"^[\w-]{32,}$"))
+    secret = secret_box.input_value()
+    item = page.locator("[data-channel-list] li[data-channel-name='Team hook']")
+    expect(item).to_contain_text("webhook")
+    expect(item.locator("[data-channel-state]")).to_have_text("active")
+    expect(form.get_by_label("Name")).to_have_value("")  # the form is reset after success
+    [channel] = channels_of(app, owner.id)
+    assert channel.kind == "webhook" and channel.target == url and channel.config["secret"] == secret
+    assert channel.config["format"] == "json"
+
+    item.get_by_role("button", name="Send test").click()
+    expect(page.locator("#toasts")).to_contain_text("Test message delivered")
+    assert len(hits) == 1
+    hit = hits[0]
+    assert hit["path"] == "/hooks/cron" and hit["headers"]["X-CronManager-Event"] == "test"
+    expected = "sha256=" + hmac.new(secret.encode(), hit["body"], hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(hit["headers"]["X-CronManager-Signature"], expected)
+    assert json.loads(hit["body"])["event"] == "test"
+    page.get_by_role("button", name="Done").click()
+    expect(page.locator("[data-new-secret]")).to_be_hidden()
+    shot(page, "desktop-settings-channels")
+
+    item.get_by_role("button", name="Pause").click()
+    expect(item.locator("[data-channel-state]")).to_have_text("paused")
+    assert channels_of(app, owner.id)[0].is_active is False
+    item.get_by_role("button", name="Resume").click()
+    expect(item.locator("[data-channel-state]")).to_have_text("active")
+    assert channels_of(app, owner.id)[0].is_active is True
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-settings-channels")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    item.get_by_role("button", name="Delete").click()
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_contain_text("Team hook")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert len(channels_of(app, owner.id)) == 1
+    item.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(item).to_have_count(0)
+    expect(page.locator("[data-channels-empty]")).to_be_visible()
+    assert channels_of(app, owner.id) == []
+    wait_for(lambda: len(audited(app, "alerts.channel_delete")) == 1, 5, message="delete audited")
+    for action in ("alerts.channel_create", "alerts.channel_test", "alerts.channel_update"):
+        assert audited(app, action), action
+    assert not [e for e in errors if "422" not in e], errors  # the refused short secret is a 422
+
+
+def test_admins_manage_global_channels_and_see_failed_tests(page: Page, app, admin, owner, errors):  # noqa: ANN001
+    saved = app.config.get("SMTP_URL")
+    app.config["SMTP_URL"] = ""
+    try:
+        login(page, admin)
+        page.goto("/settings")
+        form = page.locator("[data-create-channel]")
+        form.get_by_label("Name").fill("Ops mailbox")
+        form.get_by_label("E-mail address").fill("ops@example.com")
+        form.get_by_label("Global channel").check()
+        form.get_by_role("button", name="Add channel").click()
+        item = page.locator("[data-channel-list] li[data-channel-name='Ops mailbox']")
+        expect(item).to_contain_text("global")
+        expect(page.locator("[data-new-secret]")).to_be_hidden()  # e-mail channels have no secret
+        [channel] = channels_of(app, None)
+        assert channel.kind == "email" and channel.target == "ops@example.com"
+        item.get_by_role("button", name="Send test").click()
+        expect(page.locator("#toasts")).to_contain_text("failed: SMTP_URL is not configured")
+        expect(item.locator("[data-channel-errors]")).to_contain_text("SMTP_URL is not configured")
+        expect(item.locator("[data-channel-state]")).to_have_text("last send failed")
+        shot(page, "desktop-settings-global-channel")
+    finally:
+        app.config["SMTP_URL"] = saved
+    page.context.clear_cookies()
+    login(page, owner)
+    page.goto("/settings")
+    expect(page.locator("[data-channel-list] li")).to_have_count(0)  # a global channel is the admins' business
+    expect(page.locator("[data-create-channel]").get_by_label("Global channel")).to_have_count(0)
+    assert not errors, errors
+
+
+def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page: Page, app, client, owner, errors):  # noqa: ANN001
+    login(page, owner)
+    page.goto("/jobs/new")
+    page.fill("input[name=name]", "Strict target")
+    page.fill("input[name=endpoint_url]", "http://127.0.0.1:9/strict")
+    expect(page.locator("input[name=alert_after_failures]")).to_have_value("3")
+    expect(page.locator("input[name=misfire_grace_s]")).to_have_value("60")
+    page.fill("input[name=expected_statuses]", "200,abc")
+    page.get_by_role("button", name="Create job").click()
+    expect(page.locator("[data-field-error=expected_statuses]")).to_be_visible()
+    page.fill("input[name=expected_statuses]", "200,99")  # syntax fine; the job service refuses the range
+    page.get_by_role("button", name="Create job").click()
+    expect(page.locator("[data-field-error=expected_statuses]")).to_contain_text("100-599")
+    expect(page.locator("input[name=name]")).to_have_value("Strict target")
+    page.fill("input[name=expected_statuses]", "200,204")
+    page.fill("input[name=alert_after_failures]", "5")
+    page.check("input[name=auto_disable]")
+    shot(page, "desktop-job-form-alerts")
+    page.get_by_role("button", name="Create job").click()
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    job_id = page.url.rsplit("/", 1)[1]
+    data = client.get(f"/api/v1/cron/{job_id}", headers=owner.headers).get_json()
+    assert data["expected_statuses"] == [200, 204]
+    assert data["alert_after_failures"] == 5 and data["auto_disable"] is True and data["misfire_grace_s"] == 60
+    expect(page.locator("[data-config=expected-statuses]")).to_have_text("HTTP 200, 204")
+    expect(page.locator("[data-config=alerts]")).to_contain_text("auto-disable")
+    shot(page, "desktop-job-detail-config")
+
+    page.get_by_role("link", name="Edit").click()
+    expect(page.locator("input[name=expected_statuses]")).to_have_value("200, 204")
+    expect(page.locator("input[name=auto_disable]")).to_be_checked()
+    page.fill("input[name=expected_statuses]", "")
+    page.fill("input[name=misfire_grace_s]", "0")
+    page.uncheck("input[name=auto_disable]")
+    page.get_by_role("button", name="Save changes").click()
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    data = client.get(f"/api/v1/cron/{job_id}", headers=owner.headers).get_json()
+    assert data["expected_statuses"] is None and data["misfire_grace_s"] == 0 and data["auto_disable"] is False
+    assert data["alert_after_failures"] == 5
+    expect(page.locator("[data-config=expected-statuses]")).to_have_text("any 2xx")
+    assert [e for e in errors if "422" not in e] == [], errors

@@ -97,6 +97,8 @@
         timeout_ms: Math.max(100, Math.min(300000, (parseInt(value("timeout_s"), 10) || 30) * 1000)),
       };
       if (value("body")) payload.body = value("body");
+      const statuses = value("expected_statuses").split(/[\s,;]+/).filter(Boolean);
+      if (statuses.length && statuses.every((s) => /^\d+$/.test(s))) payload.expected_statuses = statuses.map(Number);
       if (!payload.endpoint_url) {
         CM.toast("Enter a URL to test.", "error");
         return;
