@@ -16,3 +16,6 @@ def raise_event(kind: str, message: str, *, user_id: str | None = None, token_id
             kind=kind, message=message, user_id=user_id, token_id=token_id, ip_address=ip,
             severity=severity, details=details,
         ))
+    from cronmanager.alerts.security import alert_admins
+
+    alert_admins(kind, message, severity=severity, subject=token_id or user_id or ip)

@@ -109,6 +109,8 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
             if not key.strip() or any(c in key for c in ":\r\n") or any(c in value for c in "\r\n"):
                 raise _field_error("headers", f"invalid header {key!r}")
     if out.get("expected_statuses") is not None:
+        if len(out["expected_statuses"]) > 50:
+            raise _field_error("expected_statuses", "at most 50 status codes")
         if any(not 100 <= s <= 599 for s in out["expected_statuses"]):
             raise _field_error("expected_statuses", "status codes are 100-599")
     if isinstance(out.get("body"), dict | list):

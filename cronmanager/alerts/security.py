@@ -1,0 +1,52 @@
+"""Security events reach the admins (SPEC §13): in-app and through the global channels, throttled per subject."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from cronmanager.extensions import db, redis_client, rkey
+
+log = logging.getLogger("cronmanager.alerts")
+THROTTLE_S = 600
+
+
+def alert_admins(kind: str, message: str, *, severity: str, subject: str | None) -> None:
+    """Fire and forget: runs in its own thread and session, because the request that raised the event is usually
+    refused and rolled back, and must not wait for mail or webhooks."""
+    if severity == "info":
+        return
+    try:
+        if not redis_client().set(rkey("security-alert", kind, subject or "-"), "1", nx=True, ex=THROTTLE_S):
+            return  # one alert per kind and subject per 10 minutes: a brute force must not become a mail storm
+    except Exception:  # noqa: BLE001 - without Redis we still alert, unthrottled
+        pass
+    app = current_app._get_current_object()
+    threading.Thread(target=_send, args=(app, kind, message, severity), daemon=True,
+                     name="security-alert").start()
+
+
+def _send(app: Flask, kind: str, message: str, severity: str) -> None:
+    from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, publish_notifications, queue_alert
+    from cronmanager.models import User
+
+    with app.app_context():
+        try:
+            admins = db.session.execute(select(User.id).where(User.role == "ADMIN",
+                                                              User.is_active.is_(True))).scalars().all()
+            title = f"Security: {kind.replace('_', ' ')}"
+            notes = [notify_in_app(admin_id, "security", title, message, event=f"security.{kind}")
+                     for admin_id in admins]
+            payload = {"event": f"security.{kind}", "title": title, "text": message, "severity": severity}
+            delivery_ids = queue_alert("", f"security.{kind}", payload, None)  # global channels only
+            db.session.commit()
+            publish_notifications([note_event(n) for n in notes])
+            dispatch(delivery_ids)
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+            log.exception("could not alert admins about %s", kind)
+        finally:
+            db.session.remove()
