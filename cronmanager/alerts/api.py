@@ -23,13 +23,12 @@ from cronmanager.alerts.schemas import (
     NotificationList,
     NotificationOut,
     NotificationQuery,
-    PageQuery,
     TestOut,
     UnreadOut,
 )
 from cronmanager.api import audit_resource
 from cronmanager.api.errors import ApiError
-from cronmanager.api.openapi import responses, spec
+from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
 from cronmanager.audit.api import paginate
 from cronmanager.extensions import db

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from cronmanager.api.openapi import QueryModel, StrictModel
+from cronmanager.api.openapi import PageQuery, StrictModel
 
 Kind = Literal["email", "webhook"]
 
@@ -73,11 +73,6 @@ class DeliveryList(BaseModel):
     total: int
     page: int
     per_page: int
-
-
-class PageQuery(QueryModel):
-    page: int = Field(default=1, ge=1, le=100000)
-    per_page: int = Field(default=50, ge=1, le=500)
 
 
 class NotificationQuery(PageQuery):

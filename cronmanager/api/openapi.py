@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 from spectree.plugins.flask_plugin import FlaskPlugin
@@ -75,6 +75,11 @@ class QueryModel(BaseModel):
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class PageQuery(QueryModel):
+    page: int = Field(default=1, ge=1, le=100000)
+    per_page: int = Field(default=50, ge=1, le=500)
 
 
 class ErrorBody(BaseModel):

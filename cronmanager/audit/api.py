@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import Select, func, select
 
-from cronmanager.api.openapi import responses, spec
+from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint
-from cronmanager.audit.schemas import AuditList, AuditQuery, PageQuery, SecurityEventList
+from cronmanager.audit.schemas import AuditList, AuditQuery, SecurityEventList
 from cronmanager.extensions import db
 from cronmanager.models import AuditLog, SecurityEvent, User
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from cronmanager.api import after_commit, audit_resource
 from cronmanager.api.errors import ApiError
-from cronmanager.api.openapi import responses, spec
+from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
 from cronmanager.extensions import db
@@ -23,7 +23,6 @@ from cronmanager.jobs.schemas import (
     JobOut,
     JobTest,
     JobUpdate,
-    PageQuery,
     PreviewOut,
     PreviewQuery,
     ScheduleChangeList,

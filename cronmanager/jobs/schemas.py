@@ -164,7 +164,3 @@ class ScheduleChangeList(BaseModel):
     page: int
     per_page: int
 
-
-class PageQuery(QueryModel):
-    page: int = Field(default=1, ge=1, le=100000)
-    per_page: int = Field(default=50, ge=1, le=500)
