@@ -9,10 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+from datetime import datetime
 from urllib.parse import parse_qs, urlparse
 
 seen: set[tuple[str, str, str]] = set()
 stats = {"requests": 0, "duplicates": 0}
+lags: dict[str, list[float]] = {}  # path -> arrival minus X-CronManager-Scheduled-For, seconds (first attempts)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] if values else None
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -32,10 +39,17 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             parsed = urlparse(target)
             if parsed.path == "/__stats":
                 body = json.dumps(stats).encode()
+            elif parsed.path == "/__lags":
+                values = sorted(lags.get(parse_qs(parsed.query)["path"][0], []))
+                body = json.dumps({"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99),
+                                   "max": percentile(values, 100)}).encode()
             else:
                 key = (headers.get("x-cronmanager-job", ""), headers.get("x-cronmanager-scheduled-for", ""),
                        headers.get("x-cronmanager-attempt", ""))
                 stats["requests"] += 1
+                if key[1] and key[2] == "1":
+                    scheduled = datetime.fromisoformat(key[1].replace("Z", "+00:00")).timestamp()
+                    lags.setdefault(parsed.path, []).append(time.time() - scheduled)
                 if key[0]:
                     if key in seen:
                         stats["duplicates"] += 1
