@@ -146,9 +146,13 @@ class Bench:
                 sched.cancel(job)
                 job.delete()
 
-    def insert_jobs(self, n: int, expr: str, next_run: datetime | None, url: str, active: bool = True) -> list[str]:
+    def insert_jobs(self, n: int, expr: str | None, next_run: datetime | None, url: str,
+                    active: bool = True) -> list[str]:
+        """expr None: 1,440 distinct daily schedules (minute, hour, one of 5 zones), like a real population."""
         ids = [str(uuid.uuid4()) for _ in range(n)]
-        rows = [(i, f"bench-{k}", "", expr, "UTC", url, "GET", "{}", "{}", active, 0, 30000, "allow", 60, 3, False,
+        zones = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
+        rows = [(i, f"bench-{k}", "", expr or f"{k % 60} {k // 60 % 24} * * *", zones[k % 5] if expr is None else "UTC",
+                 url, "GET", "{}", "{}", active, 0, 30000, "allow", 60, 3, False,
                  "off", self.user_id, self.user_id, next_run, "PENDING", 0) for k, i in enumerate(ids)]
         with self.conn.cursor() as cur:
             psycopg2.extras.execute_values(cur, """
@@ -319,7 +323,7 @@ class Bench:
         n = 20_000 if self.quick else 100_000
         far = datetime.now(UTC) + timedelta(days=1)
         t = time.perf_counter()
-        self.insert_jobs(n, "0 3 * * *", far, "http://127.0.0.1:9/x")
+        self.insert_jobs(n, None, far, "http://127.0.0.1:9/x")
         insert_s = time.perf_counter() - t
         os.environ.update({k: v for k, v in self.env.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX",
                                                                         "CRONMANAGER_ENV", "ALLOW_PRIVATE_TARGETS")})

@@ -196,9 +196,13 @@ def job_list_stmt(p: Principal, *, status: str | None, is_active: bool | None, q
 
         stmt = stmt.where(or_(func.lower(CronJob.name).like(like), func.lower(CronJob.endpoint_url).like(like),
                               func.lower(CronJob.description).like(like)))
-    column = getattr(CronJob, sort.lstrip("-"))
-    order = column.desc() if sort.startswith("-") else column.asc()
-    return stmt.order_by(order.nulls_last(), CronJob.id)
+    name, descending = sort.lstrip("-"), sort.startswith("-")
+    column = getattr(CronJob, name)
+    order = column.desc() if descending else column.asc()
+    if name in ("next_run_at", "last_run_at"):
+        order = order.nulls_last()
+    # the tie-breaker runs the same way, so (created_at, id) is one index scan, not a sort of every job
+    return stmt.order_by(order, CronJob.id.desc() if descending else CronJob.id.asc())
 
 
 def publish_job_event(event_type: str, job: CronJob | dict) -> None:

@@ -29,6 +29,7 @@ class CronJob(db.Model):
     __table_args__ = (
         Index("ix_cron_jobs_due", "is_active", "next_run_at"),
         Index("ix_cron_jobs_owner_created", "owner_id", "created_at"),
+        Index("ix_cron_jobs_created_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

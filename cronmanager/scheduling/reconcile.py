@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from cronmanager.execution.retry import backoff_s
 from cronmanager.extensions import db, redis_client, rkey
@@ -41,17 +42,21 @@ def reconcile() -> Repairs:
     repairs = Repairs()
     unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone).where(
         CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
-    params = []
+    # jobs sharing an expression and zone share their next fire: compute it once, update them together
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for job in unplaced:
+        groups[(job.cron_expression, job.timezone)].append(job.id)
+    jobs = CronJob.__table__
+    for (expression, zone), ids in groups.items():
         try:
-            params.append({"jid": job.id, "nxt": cron.next_fire(job.cron_expression, job.timezone, now)})
+            nxt = cron.next_fire(expression, zone, now)
         except (cron.CronError, ValueError):
-            log.error("job %s has an invalid schedule", job.id)
-    for i in range(0, len(params), 5000):
-        jobs = CronJob.__table__
-        db.session.execute(update(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.next_run_at.is_(None))
-                           .values(next_run_at=bindparam("nxt")), params[i:i + 5000])
-    repairs.next_run_fixed = len(params)
+            log.error("%d jobs have an invalid schedule %r in %s", len(ids), expression, zone)
+            continue
+        for i in range(0, len(ids), 5000):
+            repairs.next_run_fixed += db.session.execute(
+                update(jobs).where(jobs.c.id.in_(ids[i:i + 5000]), jobs.c.next_run_at.is_(None))
+                .values(next_run_at=nxt)).rowcount
     try:
         alive = live_workers()
     except Exception:  # noqa: BLE001 - without Redis we cannot tell who is dead; do nothing rash
