@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import String, column, select, update, values
 
 from cronmanager.execution.retry import backoff_s
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.models.types import UTCDateTime
 from cronmanager.scheduling import cron
 
 log = logging.getLogger("cronmanager.reconcile")
@@ -26,6 +26,17 @@ class Repairs:
     missed: int = 0
     lost: int = 0
     retries: list[tuple[int, object]] = field(default_factory=list)
+
+
+def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
+    """One UPDATE ... FROM (VALUES ...) per chunk on PostgreSQL; row by row elsewhere (the embedded SQLite)."""
+    jobs = CronJob.__table__
+    if db.engine.dialect.name == "postgresql":
+        v = values(column("id", String), column("nxt", UTCDateTime()), name="v").data(pairs)
+        return db.session.execute(update(jobs).where(jobs.c.id == v.c.id, jobs.c.next_run_at.is_(None))
+                                  .values(next_run_at=v.c.nxt)).rowcount
+    return sum(db.session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.next_run_at.is_(None))
+                                  .values(next_run_at=nxt)).rowcount for job_id, nxt in pairs)
 
 
 def live_workers() -> set[str]:
@@ -42,21 +53,21 @@ def reconcile() -> Repairs:
     repairs = Repairs()
     unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone).where(
         CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
-    # jobs sharing an expression and zone share their next fire: compute it once, update them together
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    # jobs sharing an expression and zone share their next fire: compute it once per distinct schedule
+    nexts: dict[tuple[str, str], datetime | None] = {}
+    pairs: list[tuple[str, datetime]] = []
     for job in unplaced:
-        groups[(job.cron_expression, job.timezone)].append(job.id)
-    jobs = CronJob.__table__
-    for (expression, zone), ids in groups.items():
-        try:
-            nxt = cron.next_fire(expression, zone, now)
-        except (cron.CronError, ValueError):
-            log.error("%d jobs have an invalid schedule %r in %s", len(ids), expression, zone)
-            continue
-        for i in range(0, len(ids), 5000):
-            repairs.next_run_fixed += db.session.execute(
-                update(jobs).where(jobs.c.id.in_(ids[i:i + 5000]), jobs.c.next_run_at.is_(None))
-                .values(next_run_at=nxt)).rowcount
+        key = (job.cron_expression, job.timezone)
+        if key not in nexts:
+            try:
+                nexts[key] = cron.next_fire(job.cron_expression, job.timezone, now)
+            except (cron.CronError, ValueError):
+                log.error("job %s has an invalid schedule %r in %s", job.id, *key)
+                nexts[key] = None
+        if nexts[key] is not None:
+            pairs.append((job.id, nexts[key]))
+    for i in range(0, len(pairs), 5000):
+        repairs.next_run_fixed += _set_next_runs(pairs[i:i + 5000])
     try:
         alive = live_workers()
     except Exception:  # noqa: BLE001 - without Redis we cannot tell who is dead; do nothing rash
