@@ -10,12 +10,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, column, select, update, values
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.models.types import UTCDateTime
 from cronmanager.scheduling import cron
 
 log = logging.getLogger("cronmanager.scheduler")
@@ -63,12 +62,14 @@ def plan_slots(expr: str, tz: str, next_run_at: datetime, now: datetime, horizon
 
 
 def _claim_pg(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
-    """One compare-and-set UPDATE for the whole tick (PostgreSQL): only rows still at their old next_run_at move."""
-    jobs = CronJob.__table__
-    v = values(column("id", String), column("old", UTCDateTime()), column("new", UTCDateTime()), name="v").data(claims)
-    stmt = (update(jobs).where(jobs.c.id == v.c.id, jobs.c.next_run_at == v.c.old, jobs.c.is_active.is_(True))
-            .values(next_run_at=v.c.new).returning(jobs.c.id))
-    return set(db.session.execute(stmt).scalars())
+    """One compare-and-set UPDATE for the whole tick (PostgreSQL): only rows still at their old next_run_at move.
+    The rows travel as three arrays, so the statement compiles once whatever the number of jobs."""
+    stmt = text(
+        "UPDATE cron_jobs SET next_run_at = v.new FROM unnest(CAST(:ids AS text[]), CAST(:olds AS timestamptz[]),"
+        " CAST(:news AS timestamptz[])) AS v(id, old, new)"
+        " WHERE cron_jobs.id = v.id AND cron_jobs.next_run_at = v.old AND cron_jobs.is_active RETURNING cron_jobs.id")
+    params = {"ids": [c[0] for c in claims], "olds": [c[1] for c in claims], "news": [c[2] for c in claims]}
+    return set(db.session.execute(stmt, params).scalars())
 
 
 def _claim_each(claims: list[tuple[str, datetime, datetime]]) -> set[str]:

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import String, column, select, update, values
+from sqlalchemy import select, text, update
 
 from cronmanager.execution.retry import backoff_s
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.models.types import UTCDateTime
 from cronmanager.scheduling import cron
 
 log = logging.getLogger("cronmanager.reconcile")
@@ -29,12 +28,17 @@ class Repairs:
 
 
 def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
-    """One UPDATE ... FROM (VALUES ...) per chunk on PostgreSQL; row by row elsewhere (the embedded SQLite)."""
-    jobs = CronJob.__table__
+    """One UPDATE over unnest()ed arrays per chunk on PostgreSQL (two bind parameters, whatever the size);
+    row by row elsewhere (the embedded SQLite)."""
     if db.engine.dialect.name == "postgresql":
-        v = values(column("id", String), column("nxt", UTCDateTime()), name="v").data(pairs)
-        return db.session.execute(update(jobs).where(jobs.c.id == v.c.id, jobs.c.next_run_at.is_(None))
-                                  .values(next_run_at=v.c.nxt)).rowcount
+        # COALESCE rather than "WHERE next_run_at IS NULL": right after a mass reset the planner's statistics
+        # still say no row is NULL and it would drive the join from that index (minutes instead of milliseconds)
+        db.session.execute(text(
+            "UPDATE cron_jobs SET next_run_at = COALESCE(cron_jobs.next_run_at, v.nxt)"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:nxts AS timestamptz[])) AS v(id, nxt) WHERE cron_jobs.id = v.id"
+        ), {"ids": [p[0] for p in pairs], "nxts": [p[1] for p in pairs]})
+        return len(pairs)
+    jobs = CronJob.__table__
     return sum(db.session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.next_run_at.is_(None))
                                   .values(next_run_at=nxt)).rowcount for job_id, nxt in pairs)
 
