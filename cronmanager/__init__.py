@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Flask
 from redis import BlockingConnectionPool, Redis
 
-from config import Config, load_config
+from config import BASE_DIR, Config, load_config
+
+MIGRATIONS_DIR = BASE_DIR / "migrations"
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -43,7 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"))
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -157,5 +159,3 @@ def _sqlite_pragmas(app: Flask) -> None:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-
-__all__ = ["Redis", "create_app"]

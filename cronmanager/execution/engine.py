@@ -17,10 +17,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, select, update
 
 from cronmanager.execution.http_client import HttpResult
 from cronmanager.execution.perform import perform_request
@@ -311,5 +311,3 @@ def reset_executor() -> None:
     global _executor
     _executor = None
 
-
-__all__ = ["Executor", "Fire", "bindparam", "get_executor", "timedelta"]
