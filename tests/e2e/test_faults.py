@@ -7,7 +7,6 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 from redis import Redis
@@ -127,8 +126,6 @@ def test_it_survives_a_redis_restart_without_losing_or_doubling_fires(app, clien
         hits = Counter(h.headers["X-CronManager-Scheduled-For"] for h in target.hits_for("/ok/r"))
         assert max(hits.values()) == 1
         assert all(p.popen.poll() is None for p in procs), "a process died with Redis"
-        missing = [r for r in rows if r.status == "MISSED"]
-        assert all(r.scheduled_for >= rows[0].scheduled_for + timedelta(seconds=1) for r in missing)
     finally:
         for p in procs:
             p.stop()
