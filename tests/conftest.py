@@ -16,7 +16,8 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 RUN_ID = uuid.uuid4().hex[:8]
 
 
-def _admin_exec(sql: str) -> None:
+def admin_exec(sql: str) -> None:
+    """Run one statement on the PostgreSQL server's admin database (CREATE/DROP DATABASE)."""
     conn = psycopg2.connect(PG_ADMIN_URL)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -27,10 +28,10 @@ def _admin_exec(sql: str) -> None:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     name = f"cm_test_{RUN_ID}"
-    _admin_exec(f'CREATE DATABASE "{name}"')
+    admin_exec(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    _admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -161,6 +162,17 @@ def outsider(app, admin):  # noqa: ANN001, ANN201
 @pytest.fixture
 def readonly(app, admin):  # noqa: ANN001, ANN201
     return Persona(app, "viewer@example.com", "READ_ONLY")
+
+
+def run_sql(app, sql: str, **params: object) -> list:  # noqa: ANN001
+    """Raw SQL in its own committed transaction: tests read and bend rows the API does not expose."""
+    from cronmanager.extensions import db
+
+    with app.app_context():
+        result = db.session.execute(text(sql), params)
+        rows = result.all() if result.returns_rows else []
+        db.session.commit()
+        return rows
 
 
 def make_token(client, persona: Persona, scopes: list[str], **extra: object) -> str:  # noqa: ANN001

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
@@ -14,25 +13,17 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from tests.conftest import PG_ADMIN_URL, make_config
+from tests.conftest import PG_ADMIN_URL, admin_exec, make_config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def _admin_exec(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 @pytest.fixture
 def fresh_pg() -> Iterator[str]:
     name = f"cm_migr_{uuid.uuid4().hex[:8]}"
-    _admin_exec(f'CREATE DATABASE "{name}"')
+    admin_exec(f'CREATE DATABASE "{name}"')
     yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    _admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _app_on(url: str, redis_prefix: str):

@@ -5,35 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
-from tests.conftest import bearer, make_token
+from tests.conftest import bearer, make_token, run_sql
 
 JOB = {"name": "nightly", "cron_expression": "0 2 * * *", "endpoint_url": "http://127.0.0.1:9/hook"}
 UA = {"User-Agent": "audit-test/1.0"}
 
 
-def _sql(app, sql: str, **params):
-    from cronmanager.extensions import db
-
-    with app.app_context():
-        result = db.session.execute(text(sql), params)
-        rows = result.all() if result.returns_rows else []
-        db.session.commit()
-        return rows
-
-
 def _audit(app) -> list:
-    return _sql(app, "SELECT user_id, token_id, action, resource_type, resource_id, ip_address, user_agent, "
+    return run_sql(app, "SELECT user_id, token_id, action, resource_type, resource_id, ip_address, user_agent, "
                      "method, path, response_status FROM audit_logs ORDER BY id")
 
 
 def _dump(app) -> str:
-    return "\n".join(r[0] for r in _sql(app, "SELECT CAST(audit_logs AS text) FROM audit_logs"))
+    return "\n".join(r[0] for r in run_sql(app, "SELECT CAST(audit_logs AS text) FROM audit_logs"))
 
 
 def _count(app, table: str) -> int:
-    return _sql(app, f"SELECT count(*) FROM {table}")[0][0]
+    return run_sql(app, f"SELECT count(*) FROM {table}")[0][0]
 
 
 # --- one row per call ------------------------------------------------------------------------------------------
@@ -41,8 +30,8 @@ def _count(app, table: str) -> int:
 
 def test_it_writes_exactly_one_row_per_call_with_who_what_and_where(app, client, owner):
     token = make_token(client, owner, ["read", "write"])
-    [(token_id,)] = _sql(app, "SELECT id FROM api_tokens")
-    _sql(app, "TRUNCATE audit_logs")
+    [(token_id,)] = run_sql(app, "SELECT id FROM api_tokens")
+    run_sql(app, "TRUNCATE audit_logs")
     resp = client.post("/api/v1/cron", json=JOB, headers={**bearer(token), **UA},
                        environ_base={"REMOTE_ADDR": "198.51.100.4"})
     assert resp.status_code == 201
@@ -152,7 +141,7 @@ def test_it_never_writes_secrets_into_the_audit_trail(app, client):
     for secret in secrets:
         assert secret not in dump, secret
     assert "visible-d4" in dump  # ordinary headers stay readable
-    [(query_payload,)] = _sql(app, "SELECT request_payload FROM audit_logs WHERE method = 'GET'")
+    [(query_payload,)] = run_sql(app, "SELECT request_payload FROM audit_logs WHERE method = 'GET'")
     assert query_payload == {"query": {"q": "x"}}  # ?token= dropped, the rest kept
     assert "a@example.com" in dump
 

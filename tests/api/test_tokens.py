@@ -6,25 +6,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
-from tests.conftest import bearer, make_config, make_token
+from tests.conftest import bearer, make_config, make_token, run_sql
 
 PASSWORD = "correct horse battery"
 
 
-def _sql(app, sql: str, **params):
-    from cronmanager.extensions import db
-
-    with app.app_context():
-        result = db.session.execute(text(sql), params)
-        rows = result.all() if result.returns_rows else []
-        db.session.commit()
-        return rows
-
-
 def _security_events(app, kind: str) -> list:
-    return _sql(app, "SELECT user_id, token_id, ip_address FROM security_events WHERE kind = :k", k=kind)
+    return run_sql(app, "SELECT user_id, token_id, ip_address FROM security_events WHERE kind = :k", k=kind)
 
 
 def _create(client, persona, **body):
@@ -57,7 +46,7 @@ def test_it_never_shows_the_token_again_and_stores_only_a_hash(app, client, owne
     assert "token" not in body["items"][0]
     assert raw not in resp.get_data(as_text=True)
     secret_part = raw[len("tasker_"):]
-    dump = " ".join(str(r[0]) for r in _sql(app, "SELECT CAST(api_tokens AS text) FROM api_tokens"))
+    dump = " ".join(str(r[0]) for r in run_sql(app, "SELECT CAST(api_tokens AS text) FROM api_tokens"))
     assert dump
     assert raw not in dump and secret_part not in dump
 
@@ -92,7 +81,7 @@ def test_it_records_last_use_time_and_address(app, client, owner):
     assert listed["last_used_ip"] == "192.0.2.7"
     used = datetime.fromisoformat(listed["last_used_at"])
     assert before - timedelta(seconds=5) <= used <= datetime.now(UTC) + timedelta(seconds=5)
-    [(ip,)] = _sql(app, "SELECT last_used_ip FROM api_tokens WHERE id = :i", i=created["id"])
+    [(ip,)] = run_sql(app, "SELECT last_used_ip FROM api_tokens WHERE id = :i", i=created["id"])
     assert ip == "192.0.2.7"
 
 
@@ -132,7 +121,7 @@ def test_it_refuses_an_expired_token_and_raises_a_security_event(app, client, ow
     created = _create(client, owner, expires_at=future).get_json()
     assert created["expires_at"].endswith("Z")
     assert client.get("/api/v1/auth/me", headers=bearer(created["token"])).status_code == 200
-    _sql(app, "UPDATE api_tokens SET expires_at = :t WHERE id = :i",
+    run_sql(app, "UPDATE api_tokens SET expires_at = :t WHERE id = :i",
          t=datetime.now(UTC) - timedelta(seconds=1), i=created["id"])
     resp = client.get("/api/v1/auth/me", headers=bearer(created["token"]))
     assert resp.status_code == 401
@@ -249,7 +238,7 @@ def test_it_invalidates_login_tokens_when_the_password_changes(app, client, owne
 
     with app.app_context():
         new_hash = hash_password("another password entirely")
-    _sql(app, "UPDATE users SET password_hash = :h WHERE id = :i", h=new_hash, i=owner.id)
+    run_sql(app, "UPDATE users SET password_hash = :h WHERE id = :i", h=new_hash, i=owner.id)
     assert client.get("/api/v1/auth/me", headers=bearer(login["access_token"])).status_code == 401
     assert client.get("/api/v1/auth/me", headers=owner.headers).status_code == 401
     resp = client.post("/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
@@ -258,7 +247,7 @@ def test_it_invalidates_login_tokens_when_the_password_changes(app, client, owne
 
 def test_it_refuses_tokens_of_a_disabled_user(app, client, owner):
     raw = make_token(client, owner, ["read"])
-    _sql(app, "UPDATE users SET is_active = false WHERE id = :i", i=owner.id)
+    run_sql(app, "UPDATE users SET is_active = false WHERE id = :i", i=owner.id)
     assert client.get("/api/v1/auth/me", headers=bearer(raw)).status_code == 401
     assert client.get("/api/v1/auth/me", headers=owner.headers).status_code == 401
 
@@ -332,7 +321,7 @@ def test_it_creates_users_from_the_cli(app):
     result = runner.invoke(args=["users", "create", "--email", "ops@example.com", "--password", "long enough pw"])
     assert result.exit_code == 1
     assert "email" in result.output
-    rows = _sql(app, "SELECT email, role FROM users ORDER BY email")
+    rows = run_sql(app, "SELECT email, role FROM users ORDER BY email")
     assert [tuple(r) for r in rows] == [("ops@example.com", "READ_ONLY"), ("root@example.com", "ADMIN")]
     client = app.test_client()
     resp = client.post("/api/v1/auth/login", json={"email": "ops@example.com", "password": "long enough pw"})
