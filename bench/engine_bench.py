@@ -26,24 +26,11 @@ from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from bench.common import PG_ADMIN_URL, admin_exec, pct  # noqa: E402
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RUN = uuid.uuid4().hex[:6]
 LOGS = ROOT / "bench" / "results"
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def admin_exec(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN)
-    conn.autocommit = True
-    conn.cursor().execute(sql)
-    conn.close()
 
 
 class Bench:
@@ -51,7 +38,7 @@ class Bench:
         self.quick = quick
         self.ours_only = ours_only
         self.db_name = f"cm_bench_{RUN}"
-        self.db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db_name
+        self.db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
         self.prefix = f"cmbench-{RUN}"
         self.procs: list[subprocess.Popen] = []
         self.r = Redis.from_url(REDIS_URL)

@@ -24,28 +24,13 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg2
 import requests
 
+from bench.common import PG_ADMIN_URL, admin_exec, pct
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 TS = b'"ts": '  # the envelope's publish time, found without a JSON parse per frame
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def admin_exec(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def free_port() -> int:

@@ -1,0 +1,26 @@
+"""Helpers shared by the benchmarks: one percentile definition and throw-away database handling."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg2
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def admin_exec(sql: str) -> None:
+    """CREATE/DROP DATABASE on the server's admin database (needs autocommit)."""
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
