@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_SECRET = "dev-insecure-secret-change-me"
 
@@ -91,6 +93,19 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+def env_fernet_keys(name: str) -> list[str]:
+    """Comma-separated Fernet keys; the message names the bad position, never the key."""
+    keys = [k.strip() for k in env_str(name, "").split(",") if k.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ConfigError(f"{name}: key {position} is not a Fernet key (32 url-safe base64 bytes; make one with "
+                              "`python -c 'from cryptography.fernet import Fernet; "
+                              "print(Fernet.generate_key().decode())'`)") from None
+    return keys
+
+
 def database_url(raw: str) -> str:
     """Accept plain postgres URLs and pick the psycopg2 driver (SQLAlchemy 2.1 defaults to psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -112,6 +127,7 @@ class Config:
         instance = BASE_DIR / "instance"
         self.SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET)
         self.TOKEN_SALT = env_str("TOKEN_SALT", "cronmanager-token")
+        self.ENCRYPTION_KEYS = env_fernet_keys("ENCRYPTION_KEY")  # empty: one key derived from SECRET_KEY
         self.SQLALCHEMY_DATABASE_URI = database_url(
             env_str("DATABASE_URL", f"sqlite:///{instance / 'cronmanager.sqlite'}")
         )

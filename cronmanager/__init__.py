@@ -136,10 +136,12 @@ def _security_headers(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from cronmanager.cli import users_cli
     from cronmanager.processes import scheduler_command, worker_command
+    from cronmanager.secrets.cli import secrets_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(secrets_cli)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-SECRET_KEY_RE = re.compile(r"pass|token|secret|key|authorization|auth|cookie|credential|signature", re.I)
-MASK = "***"
-
-
-def looks_secret(name: str) -> bool:
-    return bool(SECRET_KEY_RE.search(name))
+from cronmanager.secrets.fields import split_url
+from cronmanager.secrets.names import MASK, looks_secret
 
 
 def redact(value: object, depth: int = 0) -> object:
-    """Mask values under secret-looking keys, recursively (job headers included)."""
+    """Mask values under secret-looking keys, recursively (job headers included), and secrets inside URLs."""
     if depth > 8:
         return MASK
     if isinstance(value, dict):
@@ -21,6 +15,8 @@ def redact(value: object, depth: int = 0) -> object:
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, depth + 1) for v in value[:100]]
+    if isinstance(value, str) and "://" in value:
+        value = split_url(value)[0]
     if isinstance(value, str) and len(value) > 2000:
         return value[:2000] + "…"
     return value

@@ -26,6 +26,7 @@ from cronmanager.execution.http_client import HttpResult
 from cronmanager.execution.perform import perform_request
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.secrets import vault
 
 log = logging.getLogger("cronmanager.executor")
 FLUSH_INTERVAL_S = 0.1
@@ -104,7 +105,7 @@ class Executor:
         if not rows:
             return []
         job_ids = {r.cron_job_id for r in rows}
-        jobs = {j.id: {f: getattr(j, f) for f in _JOB_FIELDS}
+        jobs = {j.id: {f: v for f, v in vault.revealed(j).items() if f in _JOB_FIELDS}
                 for j in db.session.execute(select(CronJob).where(CronJob.id.in_(job_ids))).scalars()}
         db.session.rollback()
         fires = []

@@ -17,7 +17,6 @@ from cronmanager.jobs import service
 from cronmanager.jobs.schemas import (
     ExecuteOut,
     JobCreate,
-    JobGetQuery,
     JobList,
     JobListQuery,
     JobOut,
@@ -31,6 +30,7 @@ from cronmanager.jobs.schemas import (
 )
 from cronmanager.models import ScheduleChange, utcnow
 from cronmanager.scheduling import cron
+from cronmanager.secrets import vault
 
 jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
 
@@ -57,7 +57,7 @@ def create_job(json: JobCreate):  # noqa: ANN201
     audit_resource("cron", job.id)
     data = service.job_json(job)
     after_commit(lambda: service.publish_job_event("cron:created", data))
-    return jsonify(service.job_json(job, reveal=True)), 201
+    return jsonify(data), 201
 
 
 @jobs_api.get("/preview")
@@ -88,10 +88,15 @@ def preview(query: PreviewQuery):  # noqa: ANN201
 @endpoint("execute", "cron.test")
 @spec.validate(json=JobTest, resp=responses("HTTP_422", HTTP_200=TestOut), tags=["jobs"])
 def test_job(json: JobTest):  # noqa: ANN201
-    """Run an unsaved configuration once, now, through the same guarded client, and return the result."""
+    """Run an unsaved configuration once, now, through the same guarded client, and return the result.
+
+    With `job_id`, a `***` keeps that saved job's secret (same destination only, as when saving).
+    """
     from cronmanager.execution.perform import perform_request
 
-    values = service.normalise({**service.DEFAULTS, **json.model_dump(exclude_unset=True, exclude_none=True)})
+    data = json.model_dump(exclude_unset=True, exclude_none=True)
+    stored = service.get_manageable(principal(), data.pop("job_id")) if "job_id" in data else None
+    values = vault.revealed(vault.seal(service.normalise({**service.DEFAULTS, **data}), stored=stored))
     result = perform_request(values, allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
     return jsonify({
         "ok": result.ok, "status": "SUCCESS" if result.ok else "FAILED", "response_status": result.status_code,
@@ -102,14 +107,12 @@ def test_job(json: JobTest):  # noqa: ANN201
 
 @jobs_api.get("/<uuid:job_id>")
 @endpoint("read", "cron.get")
-@spec.validate(query=JobGetQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
-def get_job(job_id: str, query: JobGetQuery):  # noqa: ANN201
-    """One job; secret-looking header values are masked unless the owner asks with reveal=true."""
-    p = principal()
-    job = service.get_visible(p, job_id)
+@spec.validate(resp=responses("HTTP_404", HTTP_200=JobOut), tags=["jobs"])
+def get_job(job_id: str):  # noqa: ANN201
+    """One job; secret values (SPEC §6) are `***` for everyone, the owner included."""
+    job = service.get_visible(principal(), job_id)
     audit_resource("cron", job.id)
-    reveal = query.reveal and (job.owner_id == p.user.id)
-    data = service.job_json(job, reveal=reveal)
+    data = service.job_json(job)
     data["description_text"] = cron.describe(job.cron_expression)
     return jsonify(data)
 
@@ -127,7 +130,7 @@ def update_job(job_id: str, json: JobUpdate):  # noqa: ANN201
     after_commit(lambda: service.publish_job_event("cron:updated", data))
     if changed:
         after_commit(lambda: service.publish_job_event("schedule:changed", data))
-    return jsonify(service.job_json(job, reveal=job.owner_id == p.user.id))
+    return jsonify(data)
 
 
 @jobs_api.delete("/<uuid:job_id>")
@@ -155,7 +158,7 @@ def toggle_job(job_id: str, json: ToggleIn):  # noqa: ANN201
     service.set_active(p, job, (not job.is_active) if json.is_active is None else json.is_active)
     data = service.job_json(job)
     after_commit(lambda: service.publish_job_event("cron:updated", data))
-    return jsonify(service.job_json(job, reveal=job.owner_id == p.user.id))
+    return jsonify(data)
 
 
 @jobs_api.post("/<uuid:job_id>/execute")

@@ -49,6 +49,8 @@ class JobUpdate(JobFields):
 class JobTest(JobFields):
     cron_expression: str | None = Field(default=None, max_length=200)
     endpoint_url: str = Field(min_length=1, max_length=2048)
+    job_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                               description="a saved job whose secrets `***` refers to")
 
 
 class ToggleIn(StrictModel):
@@ -103,10 +105,6 @@ class JobListQuery(QueryModel):
                   "last_run_at", "-last_run_at", "status", "-status"] = "-created_at"
     page: int = Field(default=1, ge=1, le=100000)
     per_page: int = Field(default=20, ge=1, le=200)
-
-
-class JobGetQuery(QueryModel):
-    reveal: bool = False
 
 
 class PreviewQuery(QueryModel):

@@ -11,10 +11,10 @@ from sqlalchemy import Select, or_, select
 
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
-from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, utcnow
 from cronmanager.scheduling import cron
+from cronmanager.secrets import vault
 
 DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
@@ -47,17 +47,12 @@ def get_manageable(p: Principal, job_id: str) -> CronJob:
     return job
 
 
-def mask_headers(headers: dict[str, str], reveal: bool) -> dict[str, str]:
-    if reveal:
-        return dict(headers)
-    return {k: (MASK if looks_secret(k) else v) for k, v in headers.items()}
-
-
-def job_json(job: CronJob, *, reveal: bool = False) -> dict:
+def job_json(job: CronJob) -> dict:
+    """The job as everyone sees it, its owner included: secret values are `***` in the stored columns already."""
     return {
         "id": job.id, "name": job.name, "description": job.description or "",
         "cron_expression": job.cron_expression, "timezone": job.timezone, "endpoint_url": job.endpoint_url,
-        "http_method": job.http_method, "headers": mask_headers(job.headers or {}, reveal), "body": job.body,
+        "http_method": job.http_method, "headers": job.headers or {}, "body": job.body,
         "query_params": job.query_params or {}, "is_active": job.is_active, "retry_count": job.retry_count,
         "timeout_ms": job.timeout_ms, "concurrency_policy": job.concurrency_policy,
         "misfire_grace_s": job.misfire_grace_s, "expected_statuses": job.expected_statuses,
@@ -131,11 +126,12 @@ def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | 
     return cron.next_fire(job.cron_expression, job.timezone, after or utcnow())
 
 
-def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJob:
+def create_job(p: Principal, data: dict[str, Any], source: str = "api", clone_of: CronJob | None = None) -> CronJob:
+    """`clone_of`: the job being copied, whose secrets a `***` in `data` keeps (same destination only)."""
     values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
-    values = normalise(values)
+    values = vault.seal(normalise(values), stored=clone_of)
     job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,
-                  updated_by=p.user.id, status=JobStatus.PENDING.value)
+                  updated_by=p.user.id, status=JobStatus.PENDING.value, sealed_secrets=values["sealed_secrets"])
     job.created_at = job.updated_at = utcnow()
     job.next_run_at = compute_next_run(job)
     db.session.add(job)
@@ -152,7 +148,7 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     """Partial update; returns True when the schedule (expression or zone) changed."""
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
-    changes = normalise(changes)
+    changes = vault.seal(normalise(changes), stored=job)
     old_expr, old_tz, was_active = job.cron_expression, job.timezone, job.is_active
     for key, value in changes.items():
         setattr(job, key, value if value is not None or key != "description" else "")

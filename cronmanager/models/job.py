@@ -60,6 +60,8 @@ class CronJob(db.Model):
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(8), default=JobStatus.PENDING.value)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Fernet token of the job's secret values; headers/query_params/endpoint_url hold `***` in their place
+    sealed_secrets: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ScheduleChange(db.Model):

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from cronmanager.api.errors import ApiError
 from cronmanager.audit.api import paginate
 from cronmanager.audit.recorder import record
-from cronmanager.audit.redaction import MASK
 from cronmanager.extensions import db
 from cronmanager.jobs import service
 from cronmanager.logs.api import executions_stmt
@@ -108,10 +107,9 @@ def job_detail(job_id: str):  # noqa: ANN201
         .order_by(ScheduleChange.changed_at.desc(), ScheduleChange.id.desc()).limit(50)).all()
     fires = cron.next_fires(job.cron_expression, job.timezone, utcnow(), 5) if job.is_active else []
     owner = db.session.get(User, job.owner_id)
-    reveal = job.owner_id == current_user.id
     return render_template("web/job_detail.html", job=job, executions=executions, changes=changes, fires=fires,
                            owner_email=owner.email if owner else "—", can_manage=can_manage(job),
-                           headers=service.mask_headers(job.headers or {}, reveal), description=_describe(
+                           headers=job.headers or {}, description=_describe(
                                job.cron_expression), filters=request.args, zone=cron.validate_timezone(job.timezone))
 
 
@@ -134,17 +132,16 @@ def _pairs(prefix: str) -> list[tuple[str, str]]:
     return [(k.strip(), v) for k, v in zip(keys, values, strict=False) if k.strip() or v.strip()]
 
 
-def _job_values(form: JobForm, headers: list[tuple[str, str]], params: list[tuple[str, str]],
-                source: CronJob | None) -> tuple[dict, dict[str, str]]:
-    """Form -> service fields; masked header values ("***") keep the stored secret of `source`."""
+def _job_values(form: JobForm, headers: list[tuple[str, str]],
+                params: list[tuple[str, str]]) -> tuple[dict, dict[str, str]]:
+    """Form -> service fields; a `***` left in a secret field is passed on, and the service keeps the stored value."""
     errors: dict[str, str] = {}
     header_map: dict[str, str] = {}
-    stored = (source.headers or {}) if source is not None else {}
     for key, value in headers:
         if not key:
             errors["headers"] = "Every header needs a name"
             continue
-        header_map[key] = stored.get(key, value) if value == MASK else value
+        header_map[key] = value
     param_map = {}
     for key, value in params:
         if not key:
@@ -169,8 +166,11 @@ def _apply_errors(form: JobForm, err: ApiError, kv_errors: dict[str, str]) -> st
     """Put the service's per-field messages next to the fields; return what fits no field."""
     unplaced = None if err.fields else err.message
     for field, message in (err.fields or {}).items():
-        if field in ("headers", "query_params"):
-            kv_errors[field] = message
+        base, _, name = field.partition(".")  # e.g. headers.Authorization: a secret to send again
+        if base in ("headers", "query_params"):
+            kv_errors[base] = f"{name}: {message}" if name else message
+        elif base == "endpoint_url" and name:
+            form.endpoint_url.errors.append(f"{name.replace('.', ' ')}: {message}")
         elif field in FORM_FIELDS:
             getattr(form, FORM_FIELDS[field]).errors.append(message)
         else:
@@ -203,7 +203,7 @@ def job_new():  # noqa: ANN201
         if source is not None:
             _fill(form, source)
             form.name.data = f"Copy of {source.name}"[:200]
-            headers = list(service.mask_headers(source.headers or {}, source.owner_id == p.user.id).items())
+            headers = list((source.headers or {}).items())
             return _render_form(form, None, headers, list((source.query_params or {}).items()), {}, None, clone_id)
         form.timezone.data = current_user.timezone or "UTC"
         form.cron_expression.data = form.cron_expression.data or "*/5 * * * *"
@@ -212,10 +212,10 @@ def job_new():  # noqa: ANN201
     kv_errors: dict[str, str] = {}
     form_error = None
     if form.validate():
-        data, kv_errors = _job_values(form, headers, params, source)
+        data, kv_errors = _job_values(form, headers, params)
         if not kv_errors:
             try:
-                job = service.create_job(p, data, source="dashboard")
+                job = service.create_job(p, data, source="dashboard", clone_of=source)
             except ApiError as err:
                 db.session.rollback()
                 form_error = _apply_errors(form, err, kv_errors)
@@ -245,16 +245,15 @@ def job_edit(job_id: str):  # noqa: ANN201
     p = viewer()
     job = _manageable_or_abort(job_id)
     form = JobForm()
-    reveal = job.owner_id == p.user.id
     if request.method == "GET":
         _fill(form, job)
-        return _render_form(form, job, list(service.mask_headers(job.headers or {}, reveal).items()),
+        return _render_form(form, job, list((job.headers or {}).items()),
                             list((job.query_params or {}).items()), {}, None)
     headers, params = _pairs("header"), _pairs("param")
     kv_errors: dict[str, str] = {}
     form_error = None
     if form.validate():
-        data, kv_errors = _job_values(form, headers, params, job)
+        data, kv_errors = _job_values(form, headers, params)
         if not kv_errors:
             try:
                 changed = service.update_job(p, job, data, reason=form.reason.data or None, source="dashboard")

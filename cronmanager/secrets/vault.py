@@ -1,0 +1,85 @@
+"""Sealing a job's secrets on every write and opening them for the request (the only two ways in and out)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cronmanager.api.errors import ApiError
+from cronmanager.models import CronJob
+from cronmanager.secrets import fields
+from cronmanager.secrets.keyring import keyring
+
+Secrets = dict[str, str | list[str]]
+
+
+def opened(job: CronJob | None) -> Secrets:
+    """The stored secrets of a job (path -> value); empty when it has none."""
+    if job is None or not job.sealed_secrets:
+        return {}
+    return json.loads(keyring().decrypt(job.sealed_secrets.encode()))
+
+
+def seal_text(secrets: Secrets) -> str | None:
+    return keyring().encrypt(json.dumps(secrets, sort_keys=True).encode()).decode() if secrets else None
+
+
+def seal(values: dict[str, Any], stored: CronJob | None) -> dict[str, Any]:
+    """`values` (a create, an update or a clone, already validated) with secrets masked and sealed.
+
+    `stored` is the job being changed, or the job being cloned: `***` keeps its value. The secrets of `stored`
+    that this change does not touch stay too. When the destination (scheme, host, port) changes, every secret
+    that would be kept must be sent again instead: 422 naming each field, so a secret never follows a job to a
+    new place.
+    """
+    split = fields.split(values.get("headers"), values.get("query_params"), values.get("endpoint_url"))
+    previous = opened(stored)
+    result: Secrets = {}
+    kept: list[str] = []
+    unknown: list[str] = []
+    for path, value in split.found.items():
+        if fields.is_kept(value):
+            old = fields.lookup(previous, path)
+            if old is None:
+                unknown.append(path)
+                continue
+            kept.append(path)
+            result[path] = old
+        else:
+            result[path] = value
+    untouched = {"headers": split.headers is None, "query_params": split.query_params is None,
+                 "endpoint_url": split.endpoint_url is None}
+    for path, value in previous.items():
+        if untouched[path.split(".", 1)[0]]:
+            kept.append(path)
+            result[path] = value
+    if unknown:
+        raise ApiError(422, "`***` keeps a stored secret, and there is none for: " + ", ".join(unknown),
+                       fields={p: "no stored secret to keep: send the value" for p in unknown})
+    if stored is not None and kept:
+        new_url = values.get("endpoint_url") or stored.endpoint_url
+        if fields.destination(new_url) != fields.destination(stored.endpoint_url):
+            raise ApiError(422, "The destination changed: send these secrets again: " + ", ".join(sorted(kept)),
+                           fields={p: "the destination (scheme, host or port) changed: send this secret again"
+                                   for p in sorted(kept)})
+    out = dict(values)
+    for name in ("headers", "query_params", "endpoint_url"):
+        if getattr(split, name) is not None:
+            out[name] = getattr(split, name)
+    out["sealed_secrets"] = seal_text(result)
+    return out
+
+
+def revealed(job: CronJob | dict[str, Any]) -> dict[str, Any]:
+    """The job's fields as the request goes out: every column, stored secrets put back where `***` stands.
+
+    Called where a worker snapshots the job, and by `POST /cron/test` on the output of `seal` (so an unsaved
+    configuration may use `***` for a saved job's secrets under the same rules). Never show or store the result.
+    """
+    values = {c.key: getattr(job, c.key) for c in CronJob.__table__.columns} if isinstance(job, CronJob) else dict(job)
+    token = values.pop("sealed_secrets", None)
+    secrets = json.loads(keyring().decrypt(token.encode())) if token else {}
+    headers, params, url = fields.reveal(values.get("headers") or {}, values.get("query_params") or {},
+                                         values.get("endpoint_url") or "", secrets)
+    values.update(headers=headers, query_params=params, endpoint_url=url)
+    return values
