@@ -26,7 +26,10 @@ def _multi(keys: tuple[str, ...]) -> MultiFernet:
 
 
 def keyring(config: Mapping[str, Any] | None = None) -> MultiFernet:
-    """Every configured key can decrypt; the first one encrypts (rotation: put the new key first)."""
+    """Every configured key can decrypt; the first one encrypts (rotation: put the new key first).
+
+    The key derived from SECRET_KEY always decrypts last, so setting ENCRYPTION_KEY on an install that ran
+    without it only needs `flask secrets rotate`.
+    """
     cfg = config if config is not None else current_app.config
-    keys = tuple(cfg.get("ENCRYPTION_KEYS") or ()) or (derived_key(cfg["SECRET_KEY"]),)
-    return _multi(keys)
+    return _multi((*(cfg.get("ENCRYPTION_KEYS") or ()), derived_key(cfg["SECRET_KEY"])))

@@ -233,20 +233,19 @@ def test_rotation_re_encrypts_under_the_first_key_and_old_keys_can_then_go(app, 
     from cryptography.fernet import Fernet
 
     from cronmanager import create_app
-    from cronmanager.secrets.keyring import derived_key
     from tests.conftest import make_config
 
-    job = _create(client, owner, target.url)
+    job = _create(client, owner, target.url)  # sealed with the key derived from SECRET_KEY (no ENCRYPTION_KEY)
     before = run_sql(app, "SELECT sealed_secrets FROM cron_jobs")[0][0]
     new_key = Fernet.generate_key().decode()
-    previous = app.config["ENCRYPTION_KEYS"] or [derived_key(app.config["SECRET_KEY"])]
-    rotated_app = create_app(make_config(database_url, redis_prefix, ENCRYPTION_KEYS=[new_key, *previous]))
+    rotated_app = create_app(make_config(database_url, redis_prefix, ENCRYPTION_KEYS=[new_key]))
     result = rotated_app.test_cli_runner().invoke(args=["secrets", "rotate"])
     assert result.exit_code == 0 and "1 job" in result.output, result.output
     after = run_sql(app, "SELECT sealed_secrets FROM cron_jobs")[0][0]
     assert after != before
     assert json.loads(Fernet(new_key.encode()).decrypt(after.encode()))["headers.X-Auth-Token"] == AUTH
-    only_new = create_app(make_config(database_url, redis_prefix, ENCRYPTION_KEYS=[new_key]))
+    only_new = create_app(make_config(database_url, redis_prefix, ENCRYPTION_KEYS=[new_key],
+                                      SECRET_KEY="another secret key entirely"))
     assert _sealed(only_new, job["id"])["headers.X-Api-Key"] == API_KEY
 
 
