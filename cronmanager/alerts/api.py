@@ -118,13 +118,16 @@ def get_channel(channel_id: str):
 
 @alerts_api.put("/alert-channels/<uuid:channel_id>")
 @endpoint("write", "alerts.channel_update")
-@spec.validate(json=ChannelUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ChannelOut), tags=["alerts"])
+@spec.validate(json=ChannelUpdate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=ChannelOut),
+               tags=["alerts"])
 def update_channel(channel_id: str, json: ChannelUpdate):
     """Partial update; setting is_active true resumes a paused channel and clears its error count."""
     c = _get_channel(principal(), channel_id, manage=True)
     audit_resource("alert_channel", c.id)
     if json.name is not None:
         c.name = json.name
+    if json.kind is not None and json.kind != c.kind:
+        raise ApiError(409, f"This is a {c.kind} channel; its kind cannot change", fields={"kind": "cannot change"})
     if json.target is not None:
         c.target = _check_target(c.kind, json.target)
     if json.config is not None:

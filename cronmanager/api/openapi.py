@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from spectree.models import SecureType, SecuritySchemeData
 from spectree.plugins.flask_plugin import FlaskPlugin
 
 from cronmanager.api.errors import ApiError, error_response
+from cronmanager.api.links import add_links
 
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL text refuses it) and lone surrogates (no UTF-8)
 
@@ -32,6 +34,26 @@ def _refuse_unstorable_text(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _takes_int(annotation: Any) -> bool:
+    """int (possibly optional or constrained), not float: JSON Schema calls 3.0 an integer, strict pydantic not."""
+    args = typing.get_args(annotation)
+    if annotation is int:
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _takes_int(args[0])
+    return bool(args) and float not in args and any(_takes_int(a) for a in args if a is not type(None))
+
+
+def _integral_floats(value: Any, annotation: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and _takes_int(annotation):
+        return int(value)
+    if isinstance(value, list):
+        for candidate in (annotation, *typing.get_args(annotation)):
+            if typing.get_origin(candidate) is list:
+                return [_integral_floats(v, typing.get_args(candidate)[0]) for v in value]
+    return value
+
+
 class StrictModel(BaseModel):
     """Request bodies: strict types (no "0" for false) and unknown fields refused."""
 
@@ -39,7 +61,12 @@ class StrictModel(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _storable_text(cls, value: Any) -> Any:
+    def _storable_text(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None:
+            value = _integral_floats(value, field.annotation)
+            if isinstance(value, dict | list) and dict[str, Any] in typing.get_args(field.annotation):
+                return value  # free-form JSON is stored serialised, where NUL is an escape (\u0000), not a byte
         return _refuse_unstorable_text(value)
 
 
@@ -128,7 +155,58 @@ def _after(req: Any, resp: Any, resp_validation_error: Exception | None, *rest: 
     resp.mimetype = "application/json"
 
 
-spec = SpecTree(
+_AMENDMENTS: list[Callable[[dict[str, Any]], None]] = []
+
+
+def amend_document(edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """Register a change to the generated document for what spectree cannot say (other media types, links)."""
+    _AMENDMENTS.append(edit)
+    return edit
+
+
+class _AmendedSpecTree(SpecTree):
+    def _generate_spec(self) -> dict[str, Any]:
+        doc = super()._generate_spec()
+        for edit in _AMENDMENTS:
+            edit(doc)
+        return doc
+
+
+_NO_NUL = "^[^\\u0000]*$"
+
+
+def _text_without_nul(node: Any) -> None:
+    """Every free-text string the API takes refuses NUL (PostgreSQL cannot store it): say so in the document."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & node.keys():
+            node["pattern"] = _NO_NUL
+        for value in node.values():
+            _text_without_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _text_without_nul(value)
+
+
+@amend_document
+def _truthful_inputs(doc: dict[str, Any]) -> None:
+    """Free text refuses NUL; a JSON body whose model requires nothing may be left out (it reads as `{}`)."""
+    _text_without_nul(doc["components"]["schemas"])
+    _text_without_nul(doc["paths"])
+    schemas = doc["components"]["schemas"]
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            body = operation.get("requestBody")
+            if not body:
+                continue
+            ref = body.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
+            model = schemas.get(ref.rsplit("/", 1)[-1], {})
+            if ref and not model.get("required"):
+                body["required"] = False
+
+
+amend_document(add_links)
+
+spec = _AmendedSpecTree(
     "flask",
     backend=_ApiPlugin,
     title="Cron Manager API",

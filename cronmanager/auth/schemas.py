@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from cronmanager.api.formats import IpAllowlist, TimeZone
 from cronmanager.api.openapi import StrictModel
 
 Scope = Literal["read", "write", "delete", "execute", "admin"]
@@ -15,7 +16,7 @@ Scope = Literal["read", "write", "delete", "execute", "admin"]
 class RegisterIn(StrictModel):
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=8, max_length=1024)
-    timezone: str = Field(default="UTC", max_length=64)
+    timezone: TimeZone = "UTC"
     role: Literal["ADMIN", "USER", "READ_ONLY"] | None = None
 
 
@@ -45,7 +46,7 @@ class TokenIn(StrictModel):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1)
     expires_at: datetime | None = Field(default=None, strict=False)
-    ip_allowlist: list[str] = Field(default_factory=list, max_length=50)
+    ip_allowlist: IpAllowlist = Field(default_factory=list, max_length=50)
 
 
 class TokenOut(BaseModel):

@@ -49,7 +49,7 @@ def list_jobs(query: JobListQuery):  # noqa: ANN201
 
 @jobs_api.post("")
 @endpoint("write", "cron.create")
-@spec.validate(json=JobCreate, resp=responses("HTTP_422", HTTP_201=JobOut), tags=["jobs"])
+@spec.validate(json=JobCreate, resp=responses("HTTP_409", "HTTP_422", HTTP_201=JobOut), tags=["jobs"])
 def create_job(json: JobCreate):  # noqa: ANN201
     """Create a job; next_run_at is computed in the job's timezone."""
     p = principal()
@@ -86,7 +86,7 @@ def preview(query: PreviewQuery):  # noqa: ANN201
 
 @jobs_api.post("/test")
 @endpoint("execute", "cron.test")
-@spec.validate(json=JobTest, resp=responses("HTTP_422", HTTP_200=TestOut), tags=["jobs"])
+@spec.validate(json=JobTest, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=TestOut), tags=["jobs"])
 def test_job(json: JobTest):  # noqa: ANN201
     """Run an unsaved configuration once, now, through the same guarded client, and return the result.
 
@@ -119,7 +119,7 @@ def get_job(job_id: str):  # noqa: ANN201
 
 @jobs_api.put("/<uuid:job_id>")
 @endpoint("write", "cron.update")
-@spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
+@spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
 def update_job(job_id: str, json: JobUpdate):  # noqa: ANN201
     """Partial update; a change of expression or timezone is recorded with the optional `reason`."""
     p = principal()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from cronmanager.api.formats import CronExpression, Headers, HttpUrl, Name, TimeZone
 from cronmanager.api.openapi import QueryModel, StrictModel
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
@@ -16,13 +17,13 @@ Body = str | dict[str, Any] | list[Any] | None
 
 
 class JobFields(StrictModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = None
     description: str | None = Field(default=None, max_length=5000)
-    cron_expression: str | None = Field(default=None, min_length=1, max_length=200)
-    timezone: str | None = Field(default=None, min_length=1, max_length=64)
-    endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    cron_expression: CronExpression | None = None
+    timezone: TimeZone | None = None
+    endpoint_url: HttpUrl | None = None
     http_method: Method | None = None
-    headers: dict[str, str] | None = Field(default=None, max_length=50)
+    headers: Headers | None = None
     body: Body = Field(default=None)
     query_params: dict[str, str] | None = Field(default=None, max_length=50)
     is_active: bool | None = None
@@ -30,16 +31,16 @@ class JobFields(StrictModel):
     timeout_ms: int | None = Field(default=None, ge=100, le=300000)
     concurrency_policy: Policy | None = None
     misfire_grace_s: int | None = Field(default=None, ge=0, le=86400)
-    expected_statuses: list[int] | None = Field(default=None, max_length=50)
+    expected_statuses: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(default=None, max_length=50)
     alert_after_failures: int | None = Field(default=None, ge=1, le=1000)
     auto_disable: bool | None = None
     auto_reschedule: Reschedule | None = None
 
 
 class JobCreate(JobFields):
-    name: str = Field(min_length=1, max_length=200)
-    cron_expression: str = Field(min_length=1, max_length=200)
-    endpoint_url: str = Field(min_length=1, max_length=2048)
+    name: Name
+    cron_expression: CronExpression
+    endpoint_url: HttpUrl
 
 
 class JobUpdate(JobFields):
@@ -47,8 +48,7 @@ class JobUpdate(JobFields):
 
 
 class JobTest(JobFields):
-    cron_expression: str | None = Field(default=None, max_length=200)
-    endpoint_url: str = Field(min_length=1, max_length=2048)
+    endpoint_url: HttpUrl
     job_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
                                description="a saved job whose secrets `***` refers to")
 
@@ -108,8 +108,8 @@ class JobListQuery(QueryModel):
 
 
 class PreviewQuery(QueryModel):
-    expression: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    expression: CronExpression
+    timezone: TimeZone = "UTC"
     count: int = Field(default=5, ge=1, le=100)
     start: datetime | None = None
 

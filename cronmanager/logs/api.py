@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, or_, select
 
-from cronmanager.api.openapi import responses, spec
+from cronmanager.api.openapi import amend_document, responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
 from cronmanager.audit.api import paginate
 from cronmanager.jobs import service
@@ -17,6 +17,17 @@ logs_api = Blueprint("logs_api", __name__)
 COLUMNS = ("id", "cron_job_id", "scheduled_for", "trigger", "attempt_number", "status", "started_at",
            "completed_at", "response_status", "response_headers", "response_body", "response_truncated",
            "error_message", "error_class", "execution_time_ms", "fire_lag_ms")
+
+
+@amend_document
+def _document_csv_exports(doc: dict) -> None:
+    """`format=csv` answers text/csv (the JSON export is the documented list, streamed)."""
+    csv = {"schema": {"type": "string", "description": "CSV, one execution per row after a header row (the "
+                                                       "execution fields without response headers and body)"}}
+    for path in ("/api/v1/logs", "/api/v1/cron/{job_id}/executions", "/api/v1/cron/{job_id}/logs"):
+        operation = doc["paths"].get(path, {}).get("get")
+        if operation is not None:
+            operation["responses"]["200"].setdefault("content", {})["text/csv"] = csv
 
 
 def execution_json(e: CronExecution, job_name: str | None = None) -> dict:
@@ -51,7 +62,7 @@ def executions_stmt(p: Principal, q: ExecutionQuery, job_id: str | None = None) 
 
 
 def _list(job_id: str | None, q: ExecutionQuery):  # noqa: ANN202
-    from cronmanager.logs.export import export_response
+    from cronmanager.logs.export import export_response  # export reads this module's COLUMNS
 
     p = principal()
     if job_id is not None:

@@ -12,6 +12,7 @@ from sqlalchemy import Select
 
 from cronmanager.api.jsonprovider import iso
 from cronmanager.extensions import db
+from cronmanager.logs.api import COLUMNS
 
 EXPORT_COLUMNS = ("id", "cron_job_id", "job_name", "scheduled_for", "trigger", "attempt_number", "status",
                   "started_at", "completed_at", "response_status", "execution_time_ms", "fire_lag_ms",
@@ -19,16 +20,18 @@ EXPORT_COLUMNS = ("id", "cron_job_id", "job_name", "scheduled_for", "trigger", "
 
 
 def export_response(stmt: Select, fmt: str) -> Response:
+    """CSV: the export columns. JSON: the documented list envelope with every execution field, streamed
+    (`total` comes after the items, counted on the way; everything is one page)."""
     from cronmanager.models import CronExecution, CronJob
 
-    columns = [getattr(CronExecution, c) for c in EXPORT_COLUMNS if c != "job_name"] + [CronJob.name]
-    flat = stmt.with_only_columns(*columns)
+    names = [c for c in (EXPORT_COLUMNS if fmt == "csv" else COLUMNS) if c != "job_name"]
+    flat = stmt.with_only_columns(*[getattr(CronExecution, c) for c in names], CronJob.name)
+    names.append("job_name")
 
     def flat_rows() -> Iterator[dict]:
         app = current_app._get_current_object()
         with app.app_context(), db.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=1000).execute(flat)
-            names = [c for c in EXPORT_COLUMNS if c != "job_name"] + ["job_name"]
             for row in result:
                 item = dict(zip(names, row, strict=True))
                 for key in ("scheduled_for", "started_at", "completed_at"):
@@ -52,12 +55,13 @@ def export_response(stmt: Select, fmt: str) -> Response:
                         headers={"Content-Disposition": "attachment; filename=executions.csv"})
 
     def generate_json() -> Iterator[str]:
-        yield "["
-        first = True
+        yield '{"items": ['
+        count = 0
         for item in flat_rows():
-            yield ("" if first else ",") + json.dumps(item)
-            first = False
-        yield "]"
+            yield ("," if count else "") + json.dumps(item)
+            count += 1
+        yield f'], "total": {count}, "page": 1, "per_page": {count}}}'
+
 
     return Response(stream_with_context(generate_json()), mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=executions.json"})

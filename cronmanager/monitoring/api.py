@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from pydantic import BaseModel, Field
 
 from cronmanager.api.errors import ApiError
+from cronmanager.api.formats import TimeZone
 from cronmanager.api.openapi import QueryModel, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.jobs import service
@@ -16,7 +17,7 @@ monitoring_api = Blueprint("monitoring_api", __name__)
 
 class StatsQuery(QueryModel):
     job_id: str | None = Field(default=None, max_length=36)
-    tz: str | None = Field(default=None, max_length=64, description="IANA zone for 'today' and the buckets")
+    tz: TimeZone | None = Field(default=None, description="IANA zone for 'today' and the buckets")
     days: int = Field(default=30, ge=1, le=365, description="window of the per-job figures")
     limit: int = Field(default=100, ge=1, le=1000, description="most active jobs listed in per_job")
 

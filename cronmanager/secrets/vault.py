@@ -53,8 +53,8 @@ def seal(values: dict[str, Any], stored: CronJob | None) -> dict[str, Any]:
         if untouched[path.split(".", 1)[0]]:
             kept.append(path)
             result[path] = value
-    if unknown:
-        raise ApiError(422, "`***` keeps a stored secret, and there is none for: " + ", ".join(unknown),
+    if unknown:  # a conflict with what is stored (nothing), not a malformed request
+        raise ApiError(409, "`***` keeps a stored secret, and there is none for: " + ", ".join(unknown),
                        fields={p: "no stored secret to keep: send the value" for p in unknown})
     if stored is not None and kept:
         new_url = values.get("endpoint_url") or stored.endpoint_url

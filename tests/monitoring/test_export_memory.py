@@ -104,8 +104,12 @@ def _check_export(client, owner, big_history, fmt: str) -> None:  # noqa: ANN001
                                                 + head.decode().split("\r\n", 2)[1] + "\r\n")))
         assert first["cron_job_id"] == mine and first["job_name"] == "big"
     else:
-        assert head.startswith(b"[{") and tail.endswith(b"}]")
-        assert json.loads(tail[tail.rindex(b"},{") + 2:-1])["cron_job_id"] == mine
+        # the documented list envelope, streamed: total after the items
+        assert head.startswith(b'{"items": [{')
+        envelope_end = f'], "total": {ROWS}, "page": 1, "per_page": {ROWS}}}'.encode()
+        assert tail.endswith(envelope_end)
+        items_end = len(tail) - len(envelope_end)
+        assert json.loads(tail[tail.rindex(b"},{", 0, items_end) + 2:items_end])["cron_job_id"] == mine
     assert theirs.encode() not in head and theirs.encode() not in tail
 
 
@@ -119,5 +123,5 @@ def test_export_respects_visibility(client, owner, outsider, admin, small_histor
     body = client.get(f"/api/v1/logs?format=csv&job_id={theirs}", headers=owner.headers).get_data(as_text=True)
     assert body.strip().count("\n") == 0  # header only: someone else's rows never leak through a filter
     rows = json.loads(client.get(f"/api/v1/cron/{theirs}/executions?format=json&status=FAILED",
-                                 headers=admin.headers).get_data())
+                                 headers=admin.headers).get_data())["items"]
     assert len(rows) == 50 and all(r["status"] == "FAILED" for r in rows)

@@ -126,7 +126,7 @@ def test_stars_sent_back_keep_the_stored_value_and_the_unsaved_test_uses_it(clie
 def test_stars_without_a_stored_value_are_refused_naming_the_field(client, owner, target):
     resp = client.post("/api/v1/cron", headers=owner.headers,
                        json={**_job_body(target.url), "headers": {"X-Api-Key": "***"}})
-    assert resp.status_code == 422
+    assert resp.status_code == 409
     assert set(resp.get_json()["error"]["fields"]) == {"headers.X-Api-Key"}
 
 
