@@ -142,7 +142,7 @@ def update_channel(channel_id: str, json: ChannelUpdate):
 
 @alerts_api.delete("/alert-channels/<uuid:channel_id>")
 @endpoint("delete", "alerts.channel_delete")
-@spec.validate(resp=responses("HTTP_404"), tags=["alerts"])
+@spec.validate(resp=responses("HTTP_404", HTTP_204=None), tags=["alerts"])
 def delete_channel(channel_id: str):
     c = _get_channel(principal(), channel_id, manage=True)
     audit_resource("alert_channel", c.id)

@@ -43,8 +43,11 @@ def _parse_and_authenticate() -> None:
     if request.method in _BODY_METHODS and request.get_data(cache=True):
         if not request.is_json:
             raise ApiError(415, "Request body must be JSON (Content-Type: application/json)")
-        if request.get_json(silent=True) is None:
+        body = request.get_json(silent=True)
+        if body is None:
             raise ApiError(400, "Malformed JSON body")
+        if not isinstance(body, dict):  # every documented body is an object; `false` must not read as "none"
+            raise ApiError(422, "Request body must be a JSON object", fields={"body": "must be a JSON object"})
     g.principal = authenticate()
 
 

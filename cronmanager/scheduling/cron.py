@@ -26,7 +26,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from cron_descriptor import Options, get_description
+from cron_descriptor import FormatError, Options, get_description
 from croniter import croniter
 
 __all__ = [
@@ -399,7 +399,10 @@ def describe(expression: str) -> str:
     options = Options()
     options.use_24hour_time_format = False
     options.day_of_week_start_index_zero = True  # 0 and 7 are Sunday
-    text: str = get_description(" ".join(compiled.fields), options)
+    try:
+        text: str = get_description(" ".join(compiled.fields), options)
+    except FormatError:  # cron-descriptor gives up on some valid lists (e.g. steps over names): show the fields
+        return compiled.normalised
     dom, dow = compiled.fields[-3], compiled.fields[-1]
     if not compiled.day_or and dom != "*" and dow != "*":
         # cron-descriptor always says "or"; Debian cron ANDs when one field

@@ -51,9 +51,10 @@ def test_it_keeps_to_its_document_under_every_check_and_phase(app, admin, tmp_pa
     admin's token against the app on a real socket: 0 failures. schemathesis.toml (repo root) holds the one
     rule no schema can state. Bounded: a fixed seed and few examples per operation (about a minute here)."""
     with served(app) as base:
-        result = schemathesis_run(base, admin.access, tmp_path, "--max-examples", "8", "--seed", "20261129",
+        result = schemathesis_run(base, admin.access, tmp_path, "--max-examples", "5", "--workers", "2",
                                   "--generation-deterministic")
     summary = result.stdout[-8000:]
+    print(summary[-1500:])
     assert result.returncode == 0, summary
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in result.stdout, summary  # every phase ran and passed

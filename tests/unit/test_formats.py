@@ -16,10 +16,11 @@ CRON = re.compile(formats.cron_pattern())
 CRON_MATCH = formats._matcher(formats.cron_pattern())
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.from_regex(CRON, fullmatch=True))
 def test_every_expression_the_pattern_allows_is_valid(expression):
     cron.validate_expression(expression)
+    assert cron.describe(expression)  # cron-descriptor fails on some valid lists: describe must not
     assert CRON_MATCH(expression)  # and pydantic-core's engine reads the pattern the same way
 
 
@@ -48,7 +49,7 @@ EXPRESSIONS = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(EXPRESSIONS)
 def test_the_pattern_matches_what_the_server_accepts(expression):
     try:
@@ -77,7 +78,7 @@ def test_every_documented_address_parses(value):
     ipaddress.ip_network(value, strict=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=80, deadline=None)  # each one asks the resolver
 @given(st.from_regex(re.compile(formats.HTTP_URL_PATTERN), fullmatch=True))
 def test_every_documented_url_passes_the_url_check(url):
     try:
