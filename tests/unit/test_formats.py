@@ -69,7 +69,9 @@ def _known_gap(expression: str) -> bool:
     fields = expression.split()
     dom, month = fields[-3], fields[-2]
     mixed = any(re.search(r"[a-z]-[0-9]|[0-9]-[a-z]", f, re.I) for f in fields)
-    return mixed or (not re.search(r"(^|,)(\*|[0-9]|2[0-9]|1[0-9])", dom) and re.search(r"[-/]", month) is not None)
+    dom_starts = {item.split("/")[0].split("-")[0] for item in dom.split(",")}
+    late_days_only = dom_starts <= {"30", "31"}
+    return mixed or (late_days_only and re.search(r"[-/]", month) is not None)
 
 
 @settings(max_examples=300, deadline=None)
