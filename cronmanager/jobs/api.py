@@ -96,12 +96,14 @@ def test_job(json: JobTest):  # noqa: ANN201
 
     data = json.model_dump(exclude_unset=True, exclude_none=True)
     stored = service.get_manageable(principal(), data.pop("job_id")) if "job_id" in data else None
-    values = vault.revealed(vault.seal(service.normalise({**service.DEFAULTS, **data}), stored=stored))
-    result = perform_request(values, allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
+    sealed = vault.seal(service.normalise({**service.DEFAULTS, **data}), stored=stored)
+    result = perform_request(vault.revealed(sealed), allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
+    hide = vault.scrubber(sealed)  # a target that echoes the request must not reveal a stored secret
     return jsonify({
         "ok": result.ok, "status": "SUCCESS" if result.ok else "FAILED", "response_status": result.status_code,
-        "response_headers": result.headers, "response_body": result.body, "truncated": result.truncated,
-        "error_message": result.error, "error_class": result.error_class, "execution_time_ms": result.elapsed_ms,
+        "response_headers": {k: hide(v) for k, v in result.headers.items()}, "response_body": hide(result.body),
+        "truncated": result.truncated, "error_message": hide(result.error), "error_class": result.error_class,
+        "execution_time_ms": result.elapsed_ms,
     })
 
 

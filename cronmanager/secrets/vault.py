@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from cronmanager.api.errors import ApiError
 from cronmanager.models import CronJob
 from cronmanager.secrets import fields
 from cronmanager.secrets.keyring import keyring
+from cronmanager.secrets.names import MASK
 
 Secrets = dict[str, str | list[str]]
 
@@ -68,6 +72,25 @@ def seal(values: dict[str, Any], stored: CronJob | None) -> dict[str, Any]:
             out[name] = getattr(split, name)
     out["sealed_secrets"] = seal_text(result)
     return out
+
+
+def scrubber(sealed: dict[str, Any]) -> Callable[[str | None], str | None]:
+    """Masks the secrets of `sealed` (an output of `seal`) in text a target sent back, e.g. an echo of headers."""
+    token = sealed.get("sealed_secrets")
+    values: set[str] = set()
+    for value in (json.loads(keyring().decrypt(token.encode())) if token else {}).values():
+        for item in value if isinstance(value, list) else [value]:
+            values |= {item, unquote(item)}
+            if ":" in item:  # URL userinfo goes out as Basic auth
+                values.add(base64.b64encode(unquote(item).encode()).decode())
+    ordered = sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
+
+    def scrub(text: str | None) -> str | None:
+        for value in ordered:
+            text = text.replace(value, MASK) if text else text
+        return text
+
+    return scrub
 
 
 def revealed(job: CronJob | dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -121,6 +123,40 @@ def test_stars_sent_back_keep_the_stored_value_and_the_unsaved_test_uses_it(clie
     assert hit.headers["X-Auth-Token"] == AUTH and hit.headers["X-Api-Key"] == API_KEY
     assert hit.headers["Authorization"] == _basic(f"svc:{PASSWORD}")  # the URL's userinfo
     assert hit.query == {"token": URL_TOKEN, "plain": "1", "api_key": PARAM}
+
+
+@pytest.fixture
+def mirror() -> Iterator[str]:
+    """A target that echoes the request it got (headers and URL) in its body and in a response header."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = json.dumps({"path": self.path, "headers": dict(self.headers)}).encode()
+            self.send_response(200)
+            self.send_header("X-Seen-Auth", self.headers.get("X-Auth-Token", ""))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_target_echoing_the_request_does_not_reveal_stored_secrets_through_the_test_route(client, owner, mirror):
+    job = _create(client, owner, mirror, http_method="GET")
+    resp = client.post("/api/v1/cron/test", headers=owner.headers, json={
+        "job_id": job["id"], "endpoint_url": job["endpoint_url"],
+        "headers": {"X-Auth-Token": "***", "X-Api-Key": "***"}, "query_params": {"api_key": "***"}})
+    assert resp.status_code == 200 and resp.get_json()["ok"], resp.get_json()
+    shown = json.dumps(resp.get_json())
+    assert _leaks(shown) == [] and _basic(f"svc:{PASSWORD}").split()[1] not in shown
+    assert resp.get_json()["response_headers"]["X-Seen-Auth"] == "***"
+    assert "/echo?token=***" in resp.get_json()["response_body"]  # the rest of the echo is intact
 
 
 def test_stars_without_a_stored_value_are_refused_naming_the_field(client, owner, target):
