@@ -74,9 +74,9 @@ def seal(values: dict[str, Any], stored: CronJob | None) -> dict[str, Any]:
     return out
 
 
-def scrubber(sealed: dict[str, Any]) -> Callable[[str | None], str | None]:
-    """Masks the secrets of `sealed` (an output of `seal`) in text a target sent back, e.g. an echo of headers."""
-    token = sealed.get("sealed_secrets")
+def scrubber(sealed: CronJob | dict[str, Any]) -> Callable[[str | None], str | None]:
+    """Masks the secrets of a job (or an output of `seal`) in text a target sent back, e.g. an echo of headers."""
+    token = sealed.sealed_secrets if isinstance(sealed, CronJob) else sealed.get("sealed_secrets")
     values: set[str] = set()
     for value in (json.loads(keyring().decrypt(token.encode())) if token else {}).values():
         for item in value if isinstance(value, list) else [value]:
