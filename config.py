@@ -163,6 +163,11 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.WTF_CSRF_TIME_LIMIT = None
         self.JSON_SORT_KEYS = False
+        # observability (issue 13): tracing itself is configured by the standard OTEL_* variables
+        self.LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
+        self.TRACE_URL_TEMPLATE = env_str("TRACE_URL_TEMPLATE", "")
+        if self.TRACE_URL_TEMPLATE and "{trace_id}" not in self.TRACE_URL_TEMPLATE:
+            raise ConfigError("TRACE_URL_TEMPLATE must contain {trace_id}")
 
 
 class DevelopmentConfig(Config):

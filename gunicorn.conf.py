@@ -22,6 +22,7 @@ accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 # path without the query string: `?token=` carries API tokens and must never reach a log
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
+logger_class = "cronmanager.logging_setup.GunicornLogger"  # JSON lines (LOG_FORMAT), ids included
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 preload_app = False
 

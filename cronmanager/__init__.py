@@ -16,6 +16,7 @@ def create_app(config: Config | None = None) -> Flask:
     from cronmanager.api.jsonprovider import JSONProvider
     from cronmanager.extensions import csrf, db, limiter, login_manager, migrate
     from cronmanager.logging_setup import configure_logging
+    from cronmanager.observability.tracing import init_tracing
 
     app = Flask(__name__, instance_relative_config=False)
     app.json = JSONProvider(app)
@@ -23,6 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_object(cfg)
     app.config["ENV_NAME"] = cfg.ENV_NAME
     configure_logging(app)
+    init_tracing(app)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         from pathlib import Path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -14,6 +15,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,3 +156,86 @@ class Proc:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class ExportedSpan:
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: int
+    attributes: dict
+    service: str
+
+
+@dataclass
+class OtlpReceiver:
+    """A real OTLP/HTTP endpoint on 127.0.0.1: decodes each POST /v1/traces with opentelemetry-proto."""
+
+    server: ThreadingHTTPServer
+    spans: list[ExportedSpan] = field(default_factory=list)
+    posts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def in_trace(self, trace_id: str) -> list[ExportedSpan]:
+        with self.lock:
+            return [s for s in self.spans if s.trace_id == trace_id]
+
+    def named(self, name: str) -> list[ExportedSpan]:
+        with self.lock:
+            return [s for s in self.spans if s.name == name]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _any_value(value) -> object:  # noqa: ANN001 - an opentelemetry-proto AnyValue
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def start_otlp_receiver(port: int = 0) -> OtlpReceiver:
+    holder: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            receiver: OtlpReceiver = holder["r"]
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            request = ExportTraceServiceRequest.FromString(body)
+            spans = []
+            for resource_spans in request.resource_spans:
+                resource = {a.key: _any_value(a.value) for a in resource_spans.resource.attributes}
+                for scope_spans in resource_spans.scope_spans:
+                    for s in scope_spans.spans:
+                        spans.append(ExportedSpan(s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name,
+                                                  s.kind, {a.key: _any_value(a.value) for a in s.attributes},
+                                                  str(resource.get("service.name"))))
+            with receiver.lock:
+                receiver.posts += 1
+                receiver.spans.extend(spans)
+            payload = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    receiver = OtlpReceiver(server)
+    holder["r"] = receiver
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver

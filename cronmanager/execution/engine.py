@@ -26,6 +26,7 @@ from cronmanager.execution.http_client import HttpResult
 from cronmanager.execution.perform import perform_request
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.observability import tracing
 
 log = logging.getLogger("cronmanager.executor")
 FLUSH_INTERVAL_S = 0.1
@@ -50,7 +51,7 @@ class Fire:
 
 _JOB_FIELDS = ("id", "name", "owner_id", "http_method", "endpoint_url", "headers", "body", "query_params",
                "timeout_ms", "expected_statuses", "retry_count", "concurrency_policy", "is_active",
-               "alert_after_failures", "auto_disable")
+               "alert_after_failures", "auto_disable", "propagate_trace")
 
 
 class Executor:
@@ -98,7 +99,8 @@ class Executor:
                    CronExecution.worker_id.is_(None))
             .values(worker_id=self.worker_id)
             .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
-                       CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number)
+                       CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number,
+                       CronExecution.traceparent)
         ).all()
         db.session.commit()
         if not rows:
@@ -114,6 +116,7 @@ class Executor:
                 continue
             fire = Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), r.trigger,
                         r.attempt_number, job)
+            tracing.start_fire(fire, r.traceparent)  # cron.execute span, continuing the placement's trace
             if not job["is_active"] and r.trigger in (Trigger.SCHEDULE.value, Trigger.RETRY.value):
                 fire.final_status, fire.skip_reason = ExecutionStatus.SKIPPED.value, "job disabled"
                 self._results.put(("final", fire))
@@ -155,6 +158,7 @@ class Executor:
             self._halted.discard(job_id)
 
     # ---- one fire -----------------------------------------------------------------------------------------
+    @tracing.traced_fire  # span + log ids around the fire; honours the job's traceparent opt-out
     def _run_fire(self, fire: Fire) -> None:
         try:
             delay = (fire.due_at - utcnow()).total_seconds()

@@ -15,6 +15,7 @@ from cronmanager.events.publisher import publish_many
 from cronmanager.execution.retry import backoff_s
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, JobStatus, Trigger, utcnow
+from cronmanager.observability import tracing
 
 if TYPE_CHECKING:
     from cronmanager.execution.engine import Executor, Fire
@@ -34,6 +35,7 @@ def _execution_event(fire: Fire, status: str) -> dict:
     }
 
 
+@tracing.traced_recording  # a cron.record span per outcome, child of the fire's cron.execute span
 def record_batch(executor: Executor, items: list[tuple[str, Fire]]) -> None:
     finals = [f for kind, f in items if kind == "final"]
     finished = {id(f) for f in finals}
@@ -126,18 +128,20 @@ def _plan_retries(finals: list[Fire]) -> list[tuple[int, object]]:
             continue
         delay = backoff_s(f.attempt, cfg["RETRY_BACKOFF_S"], cfg["RETRY_JITTER"], r.retry_after_s)
         due = utcnow() + timedelta(seconds=delay)
-        new_id = insert_retry(f.job_id, f.scheduled_for, f.attempt + 1, due)
+        new_id = insert_retry(f.job_id, f.scheduled_for, f.attempt + 1, due,
+                              traceparent=tracing.retry_traceparent(f))  # the retry joins this fire's trace
         if new_id is not None:
             f.extra["retry_id"] = new_id
             planned.append((new_id, due))
     return planned
 
 
-def insert_retry(job_id: str, scheduled_for, attempt: int, due) -> int | None:  # noqa: ANN001
+def insert_retry(job_id: str, scheduled_for, attempt: int, due,  # noqa: ANN001
+                 traceparent: str | None = None) -> int | None:
     """The next attempt's row; the unique key makes planning the same retry twice harmless."""
     stmt = _insert().values(cron_job_id=job_id, scheduled_for=scheduled_for, trigger=Trigger.RETRY.value,
                             attempt_number=attempt, due_at=due, status=ExecutionStatus.PENDING.value,
-                            created_at=utcnow(), response_truncated=False)
+                            created_at=utcnow(), response_truncated=False, traceparent=traceparent)
     stmt = stmt.on_conflict_do_nothing(index_elements=["cron_job_id", "scheduled_for", "attempt_number"])
     return db.session.execute(stmt.returning(T.c.id)).scalar()
 

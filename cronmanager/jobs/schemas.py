@@ -34,6 +34,7 @@ class JobFields(StrictModel):
     alert_after_failures: int | None = Field(default=None, ge=1, le=1000)
     auto_disable: bool | None = None
     auto_reschedule: Reschedule | None = None
+    propagate_trace: bool | None = None  # send W3C traceparent to the target when tracing is on
 
 
 class JobCreate(JobFields):
@@ -75,6 +76,7 @@ class JobOut(BaseModel):
     alert_after_failures: int
     auto_disable: bool
     auto_reschedule: str
+    propagate_trace: bool
     status: str
     consecutive_failures: int
     owner_id: str

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
     "retry_count": 0, "timeout_ms": 30000, "concurrency_policy": "allow", "misfire_grace_s": 60,
     "expected_statuses": None, "alert_after_failures": 3, "auto_disable": False, "auto_reschedule": "off",
+    "propagate_trace": True,
 }
 EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 
@@ -62,7 +63,7 @@ def job_json(job: CronJob, *, reveal: bool = False) -> dict:
         "timeout_ms": job.timeout_ms, "concurrency_policy": job.concurrency_policy,
         "misfire_grace_s": job.misfire_grace_s, "expected_statuses": job.expected_statuses,
         "alert_after_failures": job.alert_after_failures, "auto_disable": job.auto_disable,
-        "auto_reschedule": job.auto_reschedule, "status": job.status,
+        "auto_reschedule": job.auto_reschedule, "propagate_trace": job.propagate_trace, "status": job.status,
         "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "created_by": job.created_by,
         "updated_by": job.updated_by, "last_run_at": job.last_run_at, "next_run_at": job.next_run_at,
         "created_at": job.created_at, "updated_at": job.updated_at,

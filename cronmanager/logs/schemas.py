@@ -42,6 +42,7 @@ class ExecutionOut(BaseModel):
     error_class: str | None
     execution_time_ms: int | None
     fire_lag_ms: int | None
+    trace_id: str | None = None
 
 
 class ExecutionList(BaseModel):

@@ -59,3 +59,9 @@ class CronExecution(db.Model):
     execution_time_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fire_lag_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # W3C traceparent of the span that created the row: the worker and any retry continue that trace
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.traceparent[3:35] if self.traceparent else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cronmanager.extensions import db
@@ -51,6 +51,7 @@ class CronJob(db.Model):
     alert_after_failures: Mapped[int] = mapped_column(Integer, default=3)
     auto_disable: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_reschedule: Mapped[str] = mapped_column(String(8), default="off")
+    propagate_trace: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.observability import tracing
 from cronmanager.scheduling import cron
 
 log = logging.getLogger("cronmanager.scheduler")
@@ -129,11 +130,13 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT) -> Placed:
             index_elements=conflict))
     placed.missed = len(missed_rows)
     new_ids: list[tuple[datetime, int]] = []
-    for i in range(0, len(fire_rows), INSERT_CHUNK):
-        rows = db.session.execute(_insert().values(fire_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
-            index_elements=conflict).returning(T.c.id, T.c.due_at)).all()
-        new_ids += [(due, eid) for eid, due in rows]
-    db.session.commit()
+    with tracing.placements(fire_rows) as placing:  # one cron.place span (trace) per fire; rows get traceparent
+        for i in range(0, len(fire_rows), INSERT_CHUNK):
+            rows = db.session.execute(_insert().values(fire_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
+                index_elements=conflict).returning(T.c.id, T.c.due_at, T.c.traceparent)).all()
+            new_ids += [(due, eid) for eid, due, _ in rows]
+            placing.inserted(rows)
+        db.session.commit()
     placed.fires = len(new_ids)
     new_ids.sort()
     ids = [i for _, i in new_ids]
