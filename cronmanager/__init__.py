@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Flask
-from redis import BlockingConnectionPool, Redis
+from typing import TYPE_CHECKING
 
 from config import BASE_DIR, Config, load_config
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 MIGRATIONS_DIR = BASE_DIR / "migrations"
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the app; nothing is connected or configured at import time."""
+    # Flask and redis import ssl: they are imported here, not with the package, because gunicorn's master imports
+    # cronmanager.logging_setup (its logger class) before the gevent workers patch ssl
+    from flask import Flask
+    from redis import BlockingConnectionPool, Redis
+
     from cronmanager.api.errors import register_error_handlers
     from cronmanager.api.jsonprovider import JSONProvider
     from cronmanager.extensions import csrf, db, limiter, login_manager, migrate

@@ -73,7 +73,7 @@ def init_tracing(app: Flask) -> None:
     if not otlp_configured():
         return
     _install_provider()
-    FlaskInstrumentor().instrument_app(app, request_hook=_web_request_hook)
+    FlaskInstrumentor().instrument_app(app, request_hook=_web_request_hook, response_hook=_web_response_hook)
 
 
 def trace_url(trace_id: str | None) -> str | None:
@@ -147,10 +147,13 @@ def _redact_span_urls(span: Span) -> None:
 
 
 def _web_request_hook(span: Span, environ: dict) -> None:
-    _redact_span_urls(span)
     ctx = span.get_span_context()
     if ctx.is_valid:
         environ[TRACE_ENVIRON] = (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
+
+
+def _web_response_hook(span: Span, status: str, response_headers: list) -> None:
+    _redact_span_urls(span)  # not in the request hook: the instrumentation sets the URL attributes after it
 
 
 def _client_request_hook(span: Span, request: Any) -> None:
