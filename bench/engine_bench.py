@@ -1,6 +1,6 @@
 """Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
 
-    python bench/engine_bench.py [--only burst,sustained,idle,scale] [--quick]
+    python bench/engine_bench.py [--only burst,sustained,idle,scale,burst_tracing] [--quick]
 
 Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
 database and a private Redis prefix, prints every figure and the ratio to the baseline measured right after.
@@ -101,10 +101,11 @@ class Bench:
                 raise TimeoutError(what)
             time.sleep(0.05)
 
-    def start_ours(self) -> list[subprocess.Popen]:
+    def start_ours(self, extra_env: dict | None = None) -> list[subprocess.Popen]:
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-        procs = [self.spawn("worker1", [*flask, "worker"]), self.spawn("worker2", [*flask, "worker"]),
-                 self.spawn("scheduler", [*flask, "scheduler"])]
+        env = {**self.env, **(extra_env or {})}
+        procs = [self.spawn("worker1", [*flask, "worker"], env), self.spawn("worker2", [*flask, "worker"], env),
+                 self.spawn("scheduler", [*flask, "scheduler"], env)]
         self.wait(lambda: len(list(self.r.scan_iter(match=f"{self.prefix}:worker:alive:*"))) >= 2, 30, "workers")
         self.wait(lambda: self.r.get(f"{self.prefix}:scheduler:heartbeat"), 30, "scheduler")
         return procs
@@ -160,7 +161,16 @@ class Bench:
     def burst(self) -> None:
         n = 2000
         url = f"http://127.0.0.1:{self.target_port}/burst?ms=250"
-        procs = self.start_ours()
+        ours = self.burst_ours(n, "/burst")
+        if self.ours_only:
+            self.results["burst"] = {"ours": ours}
+            return
+        self.burst_baseline(n, url, ours)
+
+    def burst_ours(self, n: int, path: str, extra_env: dict | None = None) -> dict:
+        """2,000 jobs due in the same second against a 250 ms target; each call uses its own target path."""
+        url = f"http://127.0.0.1:{self.target_port}{path}?ms=250"
+        procs = self.start_ours(extra_env)
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
         expr = f"{due.second} {due.minute} {due.hour} * * *"
         ids = self.insert_jobs(n, expr, due, url)
@@ -181,11 +191,11 @@ class Bench:
                 "lag_p99_s": round(pct(lags, 99), 3), "failed": sum(r[2] != "SUCCESS" for r in rows),
                 "duplicates": dupes, "throughput_per_s": round(n / done, 1),
                 "last_placed_vs_due_s": round(float(placed[0]), 2), "last_started_vs_due_s": round(float(placed[1]), 2),
-                "target_lag_p99_s": round(self.target_lags("/burst")["p99"], 3)}
-        if self.ours_only:
-            self.results["burst"] = {"ours": ours}
-            return
+                "target_lag_p99_s": round(self.target_lags(path)["p99"], 3)}
+        return ours
 
+    def burst_baseline(self, n: int, url: str, ours: dict) -> None:
+        done = ours["all_recorded_after_s"]
         # baseline: rq-scheduler cron() at the next minute, 2 forking workers, one requests.get per job
         from rq_scheduler import Scheduler
 
@@ -214,6 +224,38 @@ class Bench:
         self.results["burst"] = {"ours": ours, "baseline": base,
                                  "ratio_throughput": round(ours["throughput_per_s"] / bthroughput, 1),
                                  "ratio_completion_2000": round((n / bthroughput) / done, 1)}
+
+    def burst_tracing(self) -> None:
+        """Issue 13: burst throughput with tracing on (OTLP/HTTP to a local receiver process) against tracing off,
+        alternating off/on rounds in the same run so machine load drifts into both alike."""
+        n = 2000
+        port = 19000 + os.getpid() % 1000
+        self.spawn("otlp-sink", [sys.executable, str(ROOT / "bench" / "otlp_sink.py"), str(port)])
+        sink = f"http://127.0.0.1:{port}/"
+        self.wait(lambda: self._answers(sink), 10, "otlp sink up")
+        tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_SERVICE_NAME": "cronmanager-bench"}
+        runs: dict[str, list[dict]] = {"off": [], "on": []}
+        for i in range(2 if self.quick else 3):
+            for mode in ("off", "on"):
+                runs[mode].append(self.burst_ours(n, f"/trace-{mode}-{i}", tracing if mode == "on" else None))
+                print(json.dumps({f"burst_tracing_{mode}_{i}": runs[mode][-1]}), flush=True)
+        spans = requests.get(sink, timeout=5).json()
+
+        def median(mode: str, key: str) -> float:
+            return round(pct([r[key] for r in runs[mode]], 50), 3)
+
+        summary = {mode: {key: median(mode, key) for key in ("throughput_per_s", "all_recorded_after_s", "lag_p99_s")}
+                   for mode in runs}
+        self.results["burst_tracing"] = {
+            **summary, "runs": runs, "exported": spans, "spans_expected_at_least": 4 * n * len(runs["on"]),
+            "throughput_on_vs_off": round(summary["on"]["throughput_per_s"] / summary["off"]["throughput_per_s"], 3)}
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        try:
+            return requests.get(url, timeout=1).ok
+        except requests.RequestException:
+            return False
 
     def query_exec(self, sql: str, *args: object) -> None:
         with self.conn.cursor() as cur:

@@ -114,6 +114,9 @@ def test_every_procfile_process_logs_json_lines_with_the_ids_it_knows(
     assert all(secret not in path.read_text() for path in outputs.values())
     web_spans = [s for s in receiver.spans if s.trace_id == access[0]["trace_id"]]
     assert web_spans and secret not in repr(web_spans)
+    # the SQLAlchemy and Redis instrumentations put the request's statements under its span
+    systems = {s.attributes.get("db.system") for s in web_spans}
+    assert {"postgresql", "redis"} <= systems, systems
 
 
 def _answers(url: str) -> bool:
