@@ -241,12 +241,14 @@ def placements(rows: list[dict]) -> Iterator[Placements]:
 
 # ---- worker: claim, call, record --------------------------------------------------------------------------------
 _SPAN = "otel_span"
+_OPEN = "otel_span_open"  # popped by whichever of the fire's thread and the recorder ends the span first
 
 
 def start_fire(fire: Any, traceparent: str | None) -> None:
     """At claim time: the `cron.execute` span of this attempt, continuing the trace stored on its row."""
     if not enabled():
         return
+    fire.extra[_OPEN] = True
     fire.extra[_SPAN] = _tracer().start_span(
         "cron.execute", kind=SpanKind.CONSUMER, context=_context_from(traceparent),
         attributes={"cron.job.id": fire.job_id, "cron.job.name": fire.job.get("name") or "",
@@ -260,7 +262,7 @@ def fire_span(fire: Any) -> Span | None:
 
 def _end_fire_span(fire: Any) -> None:
     span = fire_span(fire)
-    if span is None or not span.is_recording():
+    if span is None or fire.extra.pop(_OPEN, None) is None:
         return
     status = fire.final_status or ""
     span.set_attribute("cron.status", status)

@@ -80,7 +80,8 @@ def reconcile() -> Repairs:
 
     owned = db.session.execute(
         select(CronExecution.id, CronExecution.worker_id, CronExecution.status, CronExecution.cron_job_id,
-               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at)
+               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at,
+               CronExecution.traceparent)
         .where(CronExecution.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
                CronExecution.worker_id.is_not(None))
     ).all()
@@ -101,7 +102,8 @@ def reconcile() -> Repairs:
             if job is not None and row.attempt_number <= job.retry_count:
                 due = now + timedelta(seconds=backoff_s(row.attempt_number, cfg["RETRY_BACKOFF_S"],
                                                         cfg["RETRY_JITTER"]))
-                new_id = insert_retry(job.id, row.scheduled_for, row.attempt_number + 1, due)
+                new_id = insert_retry(job.id, row.scheduled_for, row.attempt_number + 1, due,
+                                      traceparent=row.traceparent)  # the retry stays in the lost fire's trace
                 if new_id is not None:
                     repairs.retries.append((new_id, due))
         else:
