@@ -191,7 +191,7 @@ class Placements:
     """One `cron.place` span per fire row; each row gets its traceparent before the INSERT."""
 
     def __init__(self, rows: list[dict]) -> None:
-        self._by_parent: dict[str, Span] = {}
+        self._by_parent: dict[str, tuple[Span, str]] = {}  # traceparent -> (span, job id)
         if not enabled():
             return
         tracer = _tracer()
@@ -202,23 +202,25 @@ class Placements:
                                                  "cron.attempt": row["attempt_number"],
                                                  "cron.trigger": row["trigger"]})
             row["traceparent"] = traceparent_of(span)
-            self._by_parent[row["traceparent"]] = span
+            self._by_parent[row["traceparent"]] = (span, row["cron_job_id"])
 
     def inserted(self, rows: Iterable[Any]) -> None:
         """Rows as returned by the INSERT (id, ..., traceparent last): the span learns its execution id."""
         for row in rows:
-            span = self._by_parent.pop(row[-1], None) if row[-1] else None
-            if span is not None:
-                span.set_attribute("cron.execution.id", row[0])
-                ctx = span.get_span_context()
-                log.debug("placed fire", extra={"execution_id": row[0], "job_id": span.attributes.get("cron.job.id"),
-                                                "trace_id": format(ctx.trace_id, "032x"),
-                                                "span_id": format(ctx.span_id, "016x")})
-                span.end()
+            placed = self._by_parent.pop(row[-1], None) if row[-1] else None
+            if placed is None:
+                continue
+            span, job_id = placed  # a sampled-out span is a NonRecordingSpan: only its context can be read
+            span.set_attribute("cron.execution.id", row[0])
+            ctx = span.get_span_context()
+            log.debug("placed fire", extra={"execution_id": row[0], "job_id": job_id,
+                                            "trace_id": format(ctx.trace_id, "032x"),
+                                            "span_id": format(ctx.span_id, "016x")})
+            span.end()
 
     def close(self, error: BaseException | None = None) -> None:
         """Fires not inserted were placed by another scheduler already (the unique key refused them)."""
-        for span in self._by_parent.values():
+        for span, _ in self._by_parent.values():
             if error is not None:
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))

@@ -147,3 +147,15 @@ def test_without_an_endpoint_nothing_is_exported_and_targets_get_no_trace_contex
     finally:
         if receiver is not None:
             receiver.close()
+
+
+def test_sampled_out_fires_still_run_and_pass_an_unsampled_traceparent_on(app, client, owner, target, stack, otlp):
+    env = {**tracing_env(otlp), "OTEL_TRACES_SAMPLER": "always_off"}
+    stack.worker(**env)
+    stack.scheduler(**env)
+    job = create(client, owner, endpoint_url=f"{target.url}/flaky/unsampled?fail=1", retry_count=1)
+    first, retry = wait_for(lambda: first_retried_fire(app, job["id"]), 30, message="a failed fire and its retry")
+    assert first.trace_id and retry.trace_id == first.trace_id
+    parents = [h.headers["traceparent"] for h in target.hits_for("/flaky/unsampled")]
+    assert parents and all(p.split("-")[1] == first.trace_id and int(p.split("-")[3], 16) & 1 == 0 for p in parents)
+    assert otlp.in_trace(first.trace_id) == []
