@@ -227,8 +227,8 @@ class Bench:
 
     def burst_tracing(self) -> None:
         """Issue 13: burst throughput with tracing on (OTLP/HTTP to a local receiver process) against tracing off,
-        alternating the modes round by round in the same run so machine load drifts into all alike. `on` exports
-        every fire (the default sampler); `sampled` is `parentbased_traceidratio` at 10 %."""
+        alternating the modes and their order round by round in the same run so machine load drifts into all
+        alike. `on` exports every fire (the default sampler); `sampled` is `parentbased_traceidratio` at 10 %."""
         n = 2000
         port = 19000 + os.getpid() % 1000
         self.spawn("otlp-sink", [sys.executable, str(ROOT / "bench" / "otlp_sink.py"), str(port)])
@@ -239,7 +239,8 @@ class Bench:
                  "sampled": {**on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}}
         runs: dict[str, list[dict]] = {mode: [] for mode in modes}
         for i in range(int(os.environ.get("BENCH_TRACING_ROUNDS", 2 if self.quick else 3))):
-            for mode, env in modes.items():
+            order = list(modes.items()) if i % 2 == 0 else list(modes.items())[::-1]  # ABC CBA: no mode always first
+            for mode, env in order:
                 runs[mode].append(self.burst_ours(n, f"/trace-{mode}-{i}", env))
                 print(json.dumps({f"burst_tracing_{mode}_{i}": runs[mode][-1]}), flush=True)
         spans = requests.get(sink, timeout=5).json()
