@@ -54,6 +54,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.url_map.converters["uuid"] = IdConverter  # like werkzeug's, but ids stay strings
     _register_blueprints(app)
+    _register_execution_hooks(app)
     register_error_handlers(app)
     _security_headers(app)
     _register_cli(app)
@@ -97,6 +98,18 @@ def _register_blueprints(app: Flask) -> None:
     for name in list(app.view_functions):
         if name.startswith(("openapi_", "doc_page")):
             csrf.exempt(app.view_functions[name])
+
+
+def _register_execution_hooks(app: Flask) -> None:
+    """What follows a committed batch of fire outcomes: live events, metrics, alerts (in that order)."""
+    from cronmanager.alerts.triggers import on_outcomes
+    from cronmanager.events.executions import publish_recorded
+    from cronmanager.execution.recording import register_after_commit
+    from cronmanager.monitoring.collect import record_outcomes
+
+    register_after_commit(app, publish_recorded)
+    register_after_commit(app, lambda recorded: record_outcomes(recorded.finished))
+    register_after_commit(app, lambda recorded: on_outcomes(recorded.finished))
 
 
 def _mount_rq_dashboard(app: Flask) -> None:

@@ -21,7 +21,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     from rq import Queue, SimpleWorker
 
     from cronmanager.execution import dispatch
-    from cronmanager.execution.engine import get_executor
+    from cronmanager.execution.executor import get_executor
 
     app = current_app._get_current_object()
     executor = get_executor(app)
@@ -48,7 +48,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Place due fires, move delayed jobs, repair; SIGTERM/SIGINT stop it after the current tick."""
-    from cronmanager.scheduling.service import SchedulerService
+    from cronmanager.scheduling.scheduler import SchedulerService
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,7 +11,7 @@ from rq_scheduler import Scheduler
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 
-RUN_BATCH = "cronmanager.execution.runner.run_batch"
+RUN_BATCH = "cronmanager.execution.executor.run_batch"
 
 
 def queue_name(prefix: str) -> str:

@@ -89,10 +89,11 @@ def preview(query: PreviewQuery):  # noqa: ANN201
 @spec.validate(json=JobTest, resp=responses("HTTP_422", HTTP_200=TestOut), tags=["jobs"])
 def test_job(json: JobTest):  # noqa: ANN201
     """Run an unsaved configuration once, now, through the same guarded client, and return the result."""
+    from cronmanager.execution.outcome import JobSnapshot
     from cronmanager.execution.perform import perform_request
 
     values = service.normalise({**service.DEFAULTS, **json.model_dump(exclude_unset=True, exclude_none=True)})
-    result = perform_request(values, allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
+    result = perform_request(JobSnapshot.of(values), allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
     return jsonify({
         "ok": result.ok, "status": "SUCCESS" if result.ok else "FAILED", "response_status": result.status_code,
         "response_headers": result.headers, "response_body": result.body, "truncated": result.truncated,

@@ -74,7 +74,7 @@ def _field_error(field: str, message: str) -> ApiError:
 
 
 def validate_url(url: str) -> str:
-    from cronmanager.execution.http_client import TargetRefused, check_url
+    from cronmanager.execution.ssrf import TargetRefused, check_url
 
     url = url.strip()
     try:

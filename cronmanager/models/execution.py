@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cronmanager.execution.outcome import ExecutionStatus, Trigger
 from cronmanager.extensions import db
 from cronmanager.models.types import BigId, UTCDateTime, utcnow
-
-
-class ExecutionStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"
-    MISSED = "MISSED"
-
-
-class Trigger(enum.StrEnum):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
-    RETRY = "retry"
-    TEST = "test"
-
 
 FINAL_STATUSES = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.SKIPPED, ExecutionStatus.MISSED)
 

@@ -6,10 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, text, update
 
-from cronmanager.execution.retry import backoff_s
+from cronmanager.execution import store
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.scheduling import cron
@@ -24,7 +23,7 @@ class Repairs:
     requeued: list[int] = field(default_factory=list)
     missed: int = 0
     lost: int = 0
-    retries: list[tuple[int, object]] = field(default_factory=list)
+    retries: list[tuple[int, datetime]] = field(default_factory=list)
 
 
 def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
@@ -51,8 +50,6 @@ def live_workers() -> set[str]:
 
 def reconcile() -> Repairs:
     """Fix next_run_at, release rows of dead workers, requeue orphans, close what can no longer run."""
-    from cronmanager.execution.recording import insert_retry
-
     now = utcnow()
     repairs = Repairs()
     unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone).where(
@@ -84,26 +81,17 @@ def reconcile() -> Repairs:
         .where(CronExecution.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
                CronExecution.worker_id.is_not(None))
     ).all()
-    cfg = current_app.config
     for row in owned:
         if row.worker_id in alive:
             continue
         if row.status == ExecutionStatus.RUNNING.value:
-            closed = db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.RUNNING.value,
-                CronExecution.worker_id == row.worker_id,
-            ).values(status=ExecutionStatus.FAILED.value, completed_at=now, error_class="worker_lost",
-                     error_message="Worker lost while the request was running")).rowcount
-            if not closed:
+            if not store.fail_lost(row.id, row.worker_id):
                 continue
             repairs.lost += 1
             job = db.session.get(CronJob, row.cron_job_id)
-            if job is not None and row.attempt_number <= job.retry_count:
-                due = now + timedelta(seconds=backoff_s(row.attempt_number, cfg["RETRY_BACKOFF_S"],
-                                                        cfg["RETRY_JITTER"]))
-                new_id = insert_retry(job.id, row.scheduled_for, row.attempt_number + 1, due)
-                if new_id is not None:
-                    repairs.retries.append((new_id, due))
+            retry = job and store.plan_retry(job.id, row.scheduled_for, row.attempt_number, job.retry_count)
+            if retry:
+                repairs.retries.append(retry)
         else:
             db.session.execute(update(CronExecution).where(
                 CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,

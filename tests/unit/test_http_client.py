@@ -16,14 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cronmanager.execution import http_client
-from cronmanager.execution.http_client import (
-    HttpClient,
-    HttpResult,
-    TargetRefused,
-    check_url,
-    parse_retry_after,
-)
+from cronmanager.execution import http_client, ssrf
+from cronmanager.execution.http_client import HttpClient
+from cronmanager.execution.outcome import HttpResult
+from cronmanager.execution.retry import parse_retry_after
+from cronmanager.execution.ssrf import TargetRefused, check_url
 
 
 # --------------------------------------------------------------------------- #
@@ -433,9 +430,9 @@ def test_it_connects_to_the_checked_address_with_original_host(
 ) -> None:
     # Treat 127.0.0.1 as public so a guarded client can reach the test server
     # through a name: the Host header must still carry the name.
-    real = http_client._blocked_reason
+    real = ssrf._blocked_reason
     monkeypatch.setattr(
-        http_client,
+        ssrf,
         "_blocked_reason",
         lambda ip: None if str(ip) == "127.0.0.1" else real(ip),
     )
@@ -449,9 +446,9 @@ def test_it_connects_to_the_checked_address_with_original_host(
 def test_it_rechecks_every_redirect_hop(
     guarded: HttpClient, server: _Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = http_client._blocked_reason
+    real = ssrf._blocked_reason
     monkeypatch.setattr(
-        http_client,
+        ssrf,
         "_blocked_reason",
         lambda ip: None if str(ip) == "127.0.0.1" else real(ip),
     )
@@ -579,9 +576,9 @@ def test_it_pins_https_with_original_sni_and_verifies_tls(
 
     thread = threading.Thread(target=serve_one, daemon=True)
     thread.start()
-    real = http_client._blocked_reason
+    real = ssrf._blocked_reason
     monkeypatch.setattr(
-        http_client,
+        ssrf,
         "_blocked_reason",
         lambda ip: None if str(ip) == "127.0.0.1" else real(ip),
     )
