@@ -53,7 +53,7 @@ def _get_channel(p: Principal, channel_id: str, manage: bool = False) -> AlertCh
     c = db.session.get(AlertChannel, channel_id)
     if c is None:
         raise ApiError(404, "No such channel")
-    if c.user_id != p.user.id and not p.user.is_admin:
+    if c.user_id != p.user.id and not p.is_admin:
         raise ApiError(404, "No such channel")  # someone else's or a global one: not revealed
     if manage and not p.user.can_write:
         raise ApiError(403, "Read-only users cannot change alert channels")
@@ -79,7 +79,7 @@ def list_channels():
     """Your channels; administrators also see the global ones."""
     p = principal()
     cond = AlertChannel.user_id == p.user.id
-    if p.user.is_admin:
+    if p.is_admin:
         cond = or_(cond, AlertChannel.user_id.is_(None))
     rows = db.session.execute(select(AlertChannel).where(cond).order_by(AlertChannel.created_at)).scalars().all()
     return jsonify({"items": [channel_json(c) for c in rows], "total": len(rows)})
@@ -91,7 +91,7 @@ def list_channels():
 def create_channel(json: ChannelCreate):
     """E-mail or webhook channel; a webhook gets a signing secret (shown once) unless you give one."""
     p = principal()
-    if json.is_global and not p.user.is_admin:
+    if json.is_global and not p.is_admin:
         raise ApiError(403, "Only administrators create global channels")
     config = json.config.model_dump(exclude_none=True) if json.config else {}
     secret = None

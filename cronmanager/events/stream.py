@@ -317,7 +317,7 @@ def stream_redis(app: Flask) -> Redis:
 def stream() -> Response:
     """Live events you may see, as text/event-stream; reconnect with `Last-Event-ID` to replay what you missed."""
     p = principal()
-    viewer = Viewer(user_id=p.user.id, role=p.user.role)
+    viewer = Viewer(user_id=p.user.id, role=p.role)
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     cfg = current_app.config
     if not OPEN_STREAMS.acquire(int(cfg.get("SSE_MAX_STREAMS", 1000))):

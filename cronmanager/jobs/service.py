@@ -27,7 +27,7 @@ EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 def visible_jobs(p: Principal) -> Select:
     """ADMIN and READ_ONLY see every job; USER sees own jobs only."""
     stmt = select(CronJob)
-    if p.user.role == "USER":
+    if p.role == "USER":
         stmt = stmt.where(CronJob.owner_id == p.user.id)
     return stmt
 
@@ -35,14 +35,14 @@ def visible_jobs(p: Principal) -> Select:
 def get_visible(p: Principal, job_id: str) -> CronJob:
     """Someone else's job is a 404 to a USER, never a 403 (its existence is not revealed)."""
     job = db.session.get(CronJob, job_id)
-    if job is None or (p.user.role == "USER" and job.owner_id != p.user.id):
+    if job is None or (p.role == "USER" and job.owner_id != p.user.id):
         raise ApiError(404, "No such job")
     return job
 
 
 def get_manageable(p: Principal, job_id: str) -> CronJob:
     job = get_visible(p, job_id)
-    if not (p.user.role == "ADMIN" or job.owner_id == p.user.id):
+    if not (p.role == "ADMIN" or job.owner_id == p.user.id):
         raise ApiError(403, "Only the owner or an administrator can change this job")
     return job
 
