@@ -7,7 +7,7 @@ import ipaddress
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from cronmanager.api import audit_resource
+from cronmanager.api import audit_resource, quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
@@ -129,6 +129,7 @@ def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist
         cidrs = tokens.normalise_cidrs(ip_allowlist)
     except ValueError as err:
         raise ApiError(422, str(err), fields={"ip_allowlist": str(err)}) from None
+    quotas.ensure_room(quotas.TOKENS, user.id)
     raw = tokens.generate_api_token()
     token = ApiToken(user_id=user.id, name=name.strip(), token_hash=tokens.hash_token(raw),
                      prefix=raw[: tokens.PREFIX_SHOWN], scopes=sorted(set(scopes)), expires_at=expires_at,

@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, or_, select
 
+from cronmanager.api import quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
 from cronmanager.audit.redaction import MASK, looks_secret
@@ -122,7 +123,15 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
     for key in ("headers", "query_params"):
         if key in out and out[key] is None:
             out[key] = {}
+    check_body_size(out.get("body"))
     return out
+
+
+def check_body_size(body: str | None) -> None:
+    """Job bodies are capped (JOB_BODY_MAX_BYTES, 64 KiB): every fire, version and export carries them."""
+    limit = current_app.config["JOB_BODY_MAX_BYTES"]
+    if isinstance(body, str) and len(body.encode()) > limit:
+        raise _field_error("body", f"at most {limit} bytes")
 
 
 def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | None:
@@ -132,6 +141,7 @@ def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | 
 
 
 def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJob:
+    quotas.ensure_room(quotas.JOBS, p.user.id)
     values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = normalise(values)
     job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,
