@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import current_app, g, has_app_context, has_request_context, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from cronmanager.audit.redaction import redact
 from cronmanager.extensions import db
@@ -51,7 +52,10 @@ def capped(payload: object) -> object:
 def request_payload() -> dict | None:
     """Body and query of the current request, secrets removed."""
     payload: dict = {}
-    body = request.get_json(silent=True) if request.is_json else None
+    try:
+        body = request.get_json(silent=True) if request.is_json else None
+    except RequestEntityTooLarge:  # refused unread (MAX_CONTENT_LENGTH); only its size is worth recording
+        body = {"truncated": True, "original_bytes": request.content_length}
     if body is not None:
         payload["body"] = body
     args = {k: v for k, v in request.args.items() if k != "token"}
