@@ -7,6 +7,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_SECRET = "dev-insecure-secret-change-me"
+DEFAULT_TOKEN_SALT = "cronmanager-token"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -111,7 +112,7 @@ class Config:
     def __init__(self) -> None:
         instance = BASE_DIR / "instance"
         self.SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET)
-        self.TOKEN_SALT = env_str("TOKEN_SALT", "cronmanager-token")
+        self.TOKEN_SALT = env_str("TOKEN_SALT", DEFAULT_TOKEN_SALT)
         self.SQLALCHEMY_DATABASE_URI = database_url(
             env_str("DATABASE_URL", f"sqlite:///{instance / 'cronmanager.sqlite'}")
         )
@@ -163,6 +164,14 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.WTF_CSRF_TIME_LIMIT = None
         self.JSON_SORT_KEYS = False
+        # abuse limits (SPEC §6)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
+        self.JOB_BODY_MAX_BYTES = env_int("JOB_BODY_MAX_BYTES", 64 * 1024, minimum=1)
+        self.AUDIT_PAYLOAD_MAX_BYTES = env_int("AUDIT_PAYLOAD_MAX_BYTES", 8 * 1024, minimum=256)
+        self.MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 1000, minimum=1)
+        self.MAX_TOKENS_PER_USER = env_int("MAX_TOKENS_PER_USER", 100, minimum=1)
+        self.MAX_CHANNELS_PER_USER = env_int("MAX_CHANNELS_PER_USER", 20, minimum=1)
+        self.SSE_MAX_STREAMS_PER_USER = env_int("SSE_MAX_STREAMS_PER_USER", 10, minimum=1)
 
 
 class DevelopmentConfig(Config):
@@ -186,6 +195,8 @@ class ProductionConfig(Config):
         super().__init__()
         if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 16:
             raise ConfigError("SECRET_KEY must be set to a long random value in production")
+        if self.TOKEN_SALT == DEFAULT_TOKEN_SALT or len(self.TOKEN_SALT) < 16:
+            raise ConfigError("TOKEN_SALT must be set to a long random value in production")
         self.SESSION_COOKIE_SECURE = True
         self.REMEMBER_COOKIE_SECURE = True
 

@@ -315,16 +315,18 @@ class Bench:
         os.environ.update({k: v for k, v in self.env.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX",
                                                                         "CRONMANAGER_ENV", "ALLOW_PRIVATE_TARGETS")})
         from cronmanager import create_app
-        from cronmanager.auth import tokens
+        from cronmanager.auth import sessions
+        from cronmanager.models import User
 
         app = create_app()
         app.config["RATELIMIT_ENABLED"] = False
         client = app.test_client()
         with app.app_context():
-            from cronmanager.extensions import limiter
+            from cronmanager.extensions import db, limiter
 
             limiter.enabled = False
-            access = tokens.issue_login_tokens(self.user_id, "x")["access_token"]
+            access = sessions.issue_login_tokens(db.session.get(User, self.user_id))["access_token"]
+            db.session.commit()
         headers = {"Authorization": f"Bearer {access}"}
         list_ms, create_ms = [], []
         for i in range(60):

@@ -45,7 +45,7 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     from flask_migrate import upgrade
 
     from cronmanager import create_app
-    from cronmanager.auth import tokens
+    from cronmanager.auth import sessions
     from cronmanager.auth.users import create_user
     from cronmanager.extensions import db
     from cronmanager.models import CronJob
@@ -58,8 +58,9 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
         for i in range(20):
             db.session.add(CronJob(name=f"job {i}", cron_expression="0 3 * * *", timezone="UTC",
                                    endpoint_url="http://127.0.0.1:9/x", owner_id=user.id, is_active=False))
+        access = sessions.issue_login_tokens(user)["access_token"]
         db.session.commit()
-        return tokens.issue_login_tokens(user.id, user.password_hash)["access_token"], user.id
+        return access, user.id
 
 
 class Viewer:

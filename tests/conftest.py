@@ -129,15 +129,15 @@ def client(app):  # noqa: ANN001, ANN201
 
 class Persona:
     def __init__(self, app, email: str, role: str) -> None:  # noqa: ANN001
-        from cronmanager.auth import tokens
+        from cronmanager.auth import sessions
         from cronmanager.auth.users import create_user
         from cronmanager.extensions import db
 
         with app.test_request_context():
             user = create_user(email, "correct horse battery", role)
+            self.access = sessions.issue_login_tokens(user)["access_token"]
             db.session.commit()
             self.id, self.email, self.role = user.id, user.email, user.role
-            self.access = tokens.issue_login_tokens(user.id, user.password_hash)["access_token"]
 
     @property
     def headers(self) -> dict[str, str]:

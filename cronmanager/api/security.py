@@ -11,9 +11,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cronmanager.api.errors import ApiError
-from cronmanager.auth import tokens
+from cronmanager.auth import sessions, throttle, tokens
 from cronmanager.extensions import csrf, db
-from cronmanager.models import ApiToken, User, utcnow
+from cronmanager.models import ApiToken, Role, User, utcnow
 
 
 @dataclass
@@ -27,6 +27,17 @@ class Principal:
     @property
     def token_id(self) -> str | None:
         return self.token.id if self.token else None
+
+    @property
+    def role(self) -> str:
+        """The role this credential acts with: an ADMIN's token without the `admin` scope acts as a USER."""
+        if self.user.role == Role.ADMIN.value and "admin" not in self.scopes:
+            return Role.USER.value
+        return self.user.role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
 
 
 def presented_credential() -> str | None:
@@ -72,23 +83,28 @@ def _from_api_token(raw: str) -> Principal:
 
 
 def _from_access_token(raw: str) -> Principal:
-    try:
-        user_id, fingerprint = tokens.load_login_token(raw, "access")
-    except tokens.LoginTokenError as err:
-        raise ApiError(401, str(err).capitalize()) from None
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active or tokens.password_fingerprint(user.password_hash) != fingerprint:
-        raise ApiError(401, "Access token is no longer valid")
+    user = sessions.user_for_access_token(raw)
     return Principal(user=user, scopes=user.allowed_scopes(), via="access")
 
 
 def authenticate() -> Principal | None:
-    """Resolve the caller once per request; a presented but bad credential is a 401 even on public routes."""
-    raw = presented_credential()
+    """Resolve the caller once per request; a presented but bad credential is a 401 even on public routes, and
+    counts against the caller's address (see cronmanager.auth.throttle)."""
+    try:
+        raw = presented_credential()
+    except ApiError:
+        throttle.count_invalid_credential()
+        raise
     if raw:
-        if raw.startswith(tokens.API_TOKEN_PREFIX):
-            return _from_api_token(raw)
-        return _from_access_token(raw)
+        throttle.refuse_blocked_address()
+        try:
+            if raw.startswith(tokens.API_TOKEN_PREFIX):
+                return _from_api_token(raw)
+            return _from_access_token(raw)
+        except ApiError as err:
+            if err.status == 401:
+                throttle.count_invalid_credential()
+            raise
     if current_user.is_authenticated and current_user.is_active:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import g, has_request_context, request
+import json
+
+from flask import current_app, g, has_app_context, has_request_context, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from cronmanager.audit.redaction import redact
 from cronmanager.extensions import db
@@ -19,7 +22,7 @@ def record(action: str, *, status: int | None = None, resource_type: str | None 
     """Add (not commit) one audit row; request facts are filled in when there is a request."""
     entry = AuditLog(
         action=action, resource_type=resource_type, resource_id=resource_id, response_status=status,
-        user_id=user_id, token_id=token_id, request_payload=redact(payload) if payload is not None else None,
+        user_id=user_id, token_id=token_id, request_payload=capped(redact(payload)) if payload is not None else None,
     )
     if has_request_context():
         entry.ip_address = client_ip()
@@ -34,10 +37,25 @@ def record(action: str, *, status: int | None = None, resource_type: str | None 
     return entry
 
 
+def capped(payload: object) -> object:
+    """Stored payloads are at most AUDIT_PAYLOAD_MAX_BYTES (8 KiB) of JSON: a bigger one keeps a prefix of its text
+    and says it was truncated, so a flood of large requests cannot grow the audit log without bound."""
+    limit = current_app.config.get("AUDIT_PAYLOAD_MAX_BYTES", 8192) if has_app_context() else 8192
+    text = json.dumps(payload, default=str, separators=(",", ":"))
+    size = len(text.encode())
+    if size <= limit:
+        return payload
+    preview = text.encode()[: max(limit - 200, 0)].decode(errors="ignore")
+    return {"truncated": True, "original_bytes": size, "preview": preview}
+
+
 def request_payload() -> dict | None:
     """Body and query of the current request, secrets removed."""
     payload: dict = {}
-    body = request.get_json(silent=True) if request.is_json else None
+    try:
+        body = request.get_json(silent=True) if request.is_json else None
+    except RequestEntityTooLarge:  # refused unread (MAX_CONTENT_LENGTH); only its size is worth recording
+        body = {"truncated": True, "original_bytes": request.content_length}
     if body is not None:
         payload["body"] = body
     args = {k: v for k, v in request.args.items() if k != "token"}

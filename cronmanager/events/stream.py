@@ -14,12 +14,13 @@ request context, so it can outlive the request's transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -27,6 +28,7 @@ from redis import BlockingConnectionPool, ConnectionPool, Redis
 
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import endpoint, principal
+from cronmanager.events import stream_quota
 from cronmanager.events.publisher import channel, stream_key
 
 log = logging.getLogger("cronmanager.events")
@@ -285,9 +287,10 @@ OPEN_STREAMS = _OpenStreams()
 class _CountedStream:
     """The response body: releases its slot exactly once, also when the server closes it before the first read."""
 
-    def __init__(self, frames: Iterator[str]) -> None:
+    def __init__(self, frames: Iterator[str], on_close: Callable[[], None] | None = None) -> None:
         self.frames = frames
         self.released = False
+        self.on_close = on_close
 
     def __iter__(self) -> Iterator[str]:
         return self.frames
@@ -299,6 +302,8 @@ class _CountedStream:
             if not self.released:
                 self.released = True
                 OPEN_STREAMS.release()
+                if self.on_close is not None:
+                    self.on_close()
 
 
 def stream_redis(app: Flask) -> Redis:
@@ -317,13 +322,20 @@ def stream_redis(app: Flask) -> Redis:
 def stream() -> Response:
     """Live events you may see, as text/event-stream; reconnect with `Last-Event-ID` to replay what you missed."""
     p = principal()
-    viewer = Viewer(user_id=p.user.id, role=p.user.role)
+    viewer = Viewer(user_id=p.user.id, role=p.role)
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     cfg = current_app.config
     if not OPEN_STREAMS.acquire(int(cfg.get("SSE_MAX_STREAMS", 1000))):
         raise ApiError(503, "Too many live viewers on this server; retry shortly", headers={"Retry-After": "5"})
+    slot = stream_quota.take_slot(p.user.id)
+    if slot is None:
+        OPEN_STREAMS.release()
+        raise ApiError(429, f"You already have {cfg['SSE_MAX_STREAMS_PER_USER']} live streams open; close one first",
+                       code="limit_reached", headers={"Retry-After": "5"})
+    redis, prefix, user_id = current_app.extensions["redis"], cfg["REDIS_PREFIX"], p.user.id
     frames = event_stream(stream_redis(current_app), cfg["REDIS_PREFIX"], viewer, last_event_id,
                           float(cfg.get("SSE_HEARTBEAT_S", 15)), float(cfg.get("SSE_MAX_STREAM_S", 3600)))
-    return Response(_CountedStream(frames), mimetype="text/event-stream", headers={
+    on_close = functools.partial(stream_quota.release_slot, redis, prefix, user_id, slot)
+    return Response(_CountedStream(frames, on_close), mimetype="text/event-stream", headers={
         "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no",
     })

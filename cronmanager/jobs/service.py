@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, or_, select
 
+from cronmanager.api import quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
 from cronmanager.audit.redaction import MASK, looks_secret
@@ -27,7 +28,7 @@ EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 def visible_jobs(p: Principal) -> Select:
     """ADMIN and READ_ONLY see every job; USER sees own jobs only."""
     stmt = select(CronJob)
-    if p.user.role == "USER":
+    if p.role == "USER":
         stmt = stmt.where(CronJob.owner_id == p.user.id)
     return stmt
 
@@ -35,14 +36,14 @@ def visible_jobs(p: Principal) -> Select:
 def get_visible(p: Principal, job_id: str) -> CronJob:
     """Someone else's job is a 404 to a USER, never a 403 (its existence is not revealed)."""
     job = db.session.get(CronJob, job_id)
-    if job is None or (p.user.role == "USER" and job.owner_id != p.user.id):
+    if job is None or (p.role == "USER" and job.owner_id != p.user.id):
         raise ApiError(404, "No such job")
     return job
 
 
 def get_manageable(p: Principal, job_id: str) -> CronJob:
     job = get_visible(p, job_id)
-    if not (p.user.role == "ADMIN" or job.owner_id == p.user.id):
+    if not (p.role == "ADMIN" or job.owner_id == p.user.id):
         raise ApiError(403, "Only the owner or an administrator can change this job")
     return job
 
@@ -122,7 +123,15 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
     for key in ("headers", "query_params"):
         if key in out and out[key] is None:
             out[key] = {}
+    check_body_size(out.get("body"))
     return out
+
+
+def check_body_size(body: str | None) -> None:
+    """Job bodies are capped (JOB_BODY_MAX_BYTES, 64 KiB): every fire, version and export carries them."""
+    limit = current_app.config["JOB_BODY_MAX_BYTES"]
+    if isinstance(body, str) and len(body.encode()) > limit:
+        raise _field_error("body", f"at most {limit} bytes")
 
 
 def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | None:
@@ -132,6 +141,7 @@ def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | 
 
 
 def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJob:
+    quotas.ensure_room(quotas.JOBS, p.user.id)
     values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = normalise(values)
     job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,

@@ -28,7 +28,7 @@ def execution_json(e: CronExecution, job_name: str | None = None) -> dict:
 def executions_stmt(p: Principal, q: ExecutionQuery, job_id: str | None = None) -> Select:
     """Visibility follows the jobs: a USER sees executions of own jobs only."""
     stmt = select(CronExecution, CronJob.name).join(CronJob, CronJob.id == CronExecution.cron_job_id)
-    if p.user.role == "USER":
+    if p.role == "USER":
         stmt = stmt.where(CronJob.owner_id == p.user.id)
     job_id = job_id or q.job_id
     if job_id:

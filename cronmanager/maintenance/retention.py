@@ -29,6 +29,7 @@ from cronmanager.models.monitoring import AlertDelivery
 log = logging.getLogger("cronmanager.retention")
 DELETE_BATCH = 5000
 STREAM_BATCH = 2000
+ARCHIVE_MODE = 0o600  # archives hold execution records and audit payloads: readable by the service user only
 _NAME = re.compile(r"^(?P<kind>[a-z_]+)-(?P<day>\d{4}-\d{2}-\d{2})\.jsonl\.gz$")
 
 
@@ -89,7 +90,7 @@ def run(now: datetime) -> dict:
 
 def archive_dir(kind: str) -> Path:
     path = Path(current_app.config.get("ARCHIVE_DIR", "instance/archive")) / kind
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -128,7 +129,9 @@ def archive_day(kind: Archived, day: date) -> tuple[int, int]:
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     ids: set[int] = set()
     written = 0
-    with open(tmp, "wb") as raw:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, ARCHIVE_MODE)
+    os.fchmod(fd, ARCHIVE_MODE)  # also when a stale temporary file was left with wider permissions
+    with os.fdopen(fd, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz, \
                 io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as out:
             if final.exists():

@@ -58,7 +58,7 @@ def logs():  # noqa: ANN201
     page, per_page = page_args(50)
     rows, total = paginate(executions_stmt(p, query), page, per_page)
     jobs_stmt = select(CronJob.id, CronJob.name).order_by(CronJob.name).limit(500)
-    if p.user.role == "USER":
+    if p.role == "USER":
         jobs_stmt = jobs_stmt.where(CronJob.owner_id == p.user.id)
     job_options = db.session.execute(jobs_stmt).all()
     export = {fmt: "/api/v1/logs?" + urlencode({**api_args, "format": fmt}) for fmt in ("csv", "json")}

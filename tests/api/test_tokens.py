@@ -234,11 +234,12 @@ def test_it_does_not_mix_up_refresh_and_access_tokens(client, owner):
 def test_it_invalidates_login_tokens_when_the_password_changes(app, client, owner):
     login = _login(client, owner)
     assert client.get("/api/v1/auth/me", headers=bearer(login["access_token"])).status_code == 200
-    from cronmanager.auth.users import hash_password
-
-    with app.app_context():
-        new_hash = hash_password("another password entirely")
-    run_sql(app, "UPDATE users SET password_hash = :h WHERE id = :i", h=new_hash, i=owner.id)
+    browser = app.test_client()
+    assert browser.post("/login", data={"email": owner.email, "password": PASSWORD}).status_code == 302
+    resp = browser.post("/settings/password", data={"password-current_password": PASSWORD,
+                                                    "password-new_password": "another password entirely",
+                                                    "password-confirm": "another password entirely"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
     assert client.get("/api/v1/auth/me", headers=bearer(login["access_token"])).status_code == 401
     assert client.get("/api/v1/auth/me", headers=owner.headers).status_code == 401
     resp = client.post("/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
