@@ -20,7 +20,8 @@ class Rule(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    # a plain id, no foreign key: the table is seeded configuration that no user deletion may cascade into
+    updated_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class RuleProposal(db.Model):

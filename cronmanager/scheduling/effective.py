@@ -153,10 +153,14 @@ def describe(s: EffectiveSchedule) -> str:
     """"every 2nd slot, +17 s" (empty when the expression runs as written)."""
     parts = []
     if s.throttle_factor > 1:
-        parts.append(f"every {_ordinal(s.throttle_factor)} slot")
+        parts.append(every_nth(s.throttle_factor))
     if s.spread_offset_s:
         parts.append(f"+{s.spread_offset_s} s")
     return ", ".join(parts)
+
+
+def every_nth(factor: int) -> str:
+    return f"every {_ordinal(factor)} slot"
 
 
 def _ordinal(n: int) -> str:

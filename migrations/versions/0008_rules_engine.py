@@ -41,7 +41,6 @@ def upgrade():
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=36), nullable=True),
-        sa.ForeignKeyConstraint(["updated_by"], ["users.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
