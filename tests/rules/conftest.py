@@ -48,7 +48,7 @@ def add_runs(app, job_id: str, outcomes: str) -> None:  # noqa: ANN001
     now = utcnow()
     rows = []
     for i, o in enumerate(outcomes):
-        at = now - timedelta(seconds=len(outcomes) - i)
+        at = now + timedelta(milliseconds=i)  # after any rules change made before this call
         rows.append({"cron_job_id": job_id, "scheduled_for": at, "due_at": at, "trigger": "schedule",
                      "attempt_number": 1, "created_at": at, "started_at": at, "completed_at": at,
                      "status": "SUCCESS" if o == "S" else "FAILED", "response_truncated": False,
