@@ -150,6 +150,7 @@ class Config:
         self.AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
         self.ARCHIVE_DIR = env_str("ARCHIVE_DIR", str(instance / "archive"))
         self.AUTO_RESCHEDULE = env_choice("AUTO_RESCHEDULE", "off", ("on", "off", "dry-run"))
+        self.RULES_INTERVAL_S = env_int("RULES_INTERVAL_S", 60, minimum=1)
         self.MAX_CONCURRENT_EXECUTIONS = env_int("MAX_CONCURRENT_EXECUTIONS", 200, minimum=1)
         self.RETRY_BACKOFF_S = env_int_list("RETRY_BACKOFF_S", "60,300,900")
         self.RETRY_JITTER = env_float("RETRY_JITTER", 0.1)

@@ -76,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
+    from cronmanager.rules.api import rules_api
     from cronmanager.web.views import web
 
     api_bp.register_blueprint(auth_api)
@@ -85,8 +86,10 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(monitoring_api)
     api_bp.register_blueprint(alerts_api)
     api_bp.register_blueprint(events_api)
+    api_bp.register_blueprint(rules_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
-    for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api):
+    for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
+                      rules_api):
         csrf.exempt(blueprint)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)

@@ -34,6 +34,8 @@ class JobFields(StrictModel):
     alert_after_failures: int | None = Field(default=None, ge=1, le=1000)
     auto_disable: bool | None = None
     auto_reschedule: Reschedule | None = None
+    throttle_factor: int | None = Field(default=None, ge=1, le=64)
+    spread_offset_s: int | None = Field(default=None, ge=0, le=3599)
 
 
 class JobCreate(JobFields):
@@ -85,6 +87,8 @@ class JobOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     description_text: str | None = None
+    throttle_factor: int = 1
+    spread_offset_s: int = 0
 
 
 class JobList(BaseModel):
@@ -114,6 +118,9 @@ class PreviewQuery(QueryModel):
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     count: int = Field(default=5, ge=1, le=100)
     start: datetime | None = None
+    throttle_factor: int = Field(default=1, ge=1, le=64)
+    spread_offset_s: int = Field(default=0, ge=0, le=3599)
+    job_id: str | None = Field(default=None, max_length=36)
 
 
 class Fire(BaseModel):
@@ -156,6 +163,10 @@ class ScheduleChangeOut(BaseModel):
     source: str
     changed_by: str | None
     changed_at: datetime
+    old_throttle_factor: int | None = None
+    new_throttle_factor: int | None = None
+    old_spread_offset_s: int | None = None
+    new_spread_offset_s: int | None = None
 
 
 class ScheduleChangeList(BaseModel):

@@ -15,12 +15,14 @@ from cronmanager.api.security import Principal
 from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, utcnow
-from cronmanager.scheduling import cron
+from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.effective import EffectiveSchedule
 
 DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
     "retry_count": 0, "timeout_ms": 30000, "concurrency_policy": "allow", "misfire_grace_s": 60,
-    "expected_statuses": None, "alert_after_failures": 3, "auto_disable": False, "auto_reschedule": "off",
+    "expected_statuses": None, "alert_after_failures": 3, "auto_disable": False, "auto_reschedule": "on",
+    "throttle_factor": 1, "spread_offset_s": 0,
 }
 EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 
@@ -67,6 +69,7 @@ def job_json(job: CronJob, *, reveal: bool = False) -> dict:
         "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "created_by": job.created_by,
         "updated_by": job.updated_by, "last_run_at": job.last_run_at, "next_run_at": job.next_run_at,
         "created_at": job.created_at, "updated_at": job.updated_at,
+        "throttle_factor": job.throttle_factor, "spread_offset_s": job.spread_offset_s,
     }
 
 
@@ -135,25 +138,54 @@ def check_body_size(body: str | None) -> None:
 
 
 def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | None:
+    """The job's next effective fire (throttle and offset applied), the one function placement uses too."""
     if not job.is_active:
         return None
-    return cron.next_fire(job.cron_expression, job.timezone, after or utcnow())
+    return effective.next_fire(EffectiveSchedule.of(job), after or utcnow())
+
+
+def _check_pinned(p: Principal, current: str | None, wanted: str | None) -> None:
+    """Only an ADMIN pins a job or releases it (SPEC §12)."""
+    if wanted is None or wanted == current or p.user.role == "ADMIN":
+        return
+    if "pinned" in (current, wanted):
+        raise ApiError(403, "auto_reschedule: only an administrator can set or clear 'pinned'",
+                       fields={"auto_reschedule": "only an administrator can set or clear 'pinned'"})
+
+
+def _check_offset(expression: str, timezone: str, offset_s: int) -> None:
+    try:
+        effective.validate_offset(expression, timezone, offset_s)
+    except cron.CronError as err:
+        raise _field_error(err.field, str(err)) from None
+
+
+def _apply_effective(job: CronJob, factor: int, offset_s: int, old_next: datetime | None) -> None:
+    """Hand-set factor/offset: counting starts at the first slot not placed yet, no slot fires twice."""
+    new, nxt = effective.rescheduled(EffectiveSchedule.of(job), factor, offset_s, old_next, utcnow())
+    job.throttle_factor, job.spread_offset_s, job.throttle_anchor_at = factor, offset_s, new.anchor
+    job.next_run_at = nxt if job.is_active else None
 
 
 def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJob:
     quotas.ensure_room(quotas.JOBS, p.user.id)
     values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = normalise(values)
+    _check_pinned(p, None if values["auto_reschedule"] != "pinned" else "on", values["auto_reschedule"])
+    _check_offset(values["cron_expression"], values["timezone"], values["spread_offset_s"])
     job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,
                   updated_by=p.user.id, status=JobStatus.PENDING.value)
     job.created_at = job.updated_at = utcnow()
+    if job.throttle_factor > 1:
+        job.throttle_anchor_at = effective.anchor_after(job.cron_expression, job.timezone, job.created_at)
     job.next_run_at = compute_next_run(job)
     db.session.add(job)
     db.session.flush()
     db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=None,
                                   new_cron_expression=job.cron_expression, old_timezone=None,
                                   new_timezone=job.timezone, reason="created", source=source,
-                                  changed_by=p.user.id))
+                                  changed_by=p.user.id, new_throttle_factor=job.throttle_factor,
+                                  new_spread_offset_s=job.spread_offset_s))
     return job
 
 
@@ -163,21 +195,41 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
     changes = normalise(changes)
+    _check_pinned(p, job.auto_reschedule, changes.get("auto_reschedule"))
     old_expr, old_tz, was_active = job.cron_expression, job.timezone, job.is_active
+    old_factor, old_offset, old_next = job.throttle_factor, job.spread_offset_s, job.next_run_at
+    factor = changes.pop("throttle_factor", old_factor)
+    offset = changes.pop("spread_offset_s", old_offset)
+    expr_changed = changes.get("cron_expression", old_expr) != old_expr
+    if expr_changed and "throttle_factor" not in data:
+        factor = 1  # the owner rewrote the schedule: rules start again from the expression as written
+    _check_offset(changes.get("cron_expression", old_expr), changes.get("timezone", old_tz), offset)
     for key, value in changes.items():
         setattr(job, key, value if value is not None or key != "description" else "")
     schedule_changed = (job.cron_expression, job.timezone) != (old_expr, old_tz)
-    if schedule_changed or job.is_active != was_active:
-        job.next_run_at = compute_next_run(job)
+    effective_changed = (factor, offset) != (old_factor, old_offset)
     if schedule_changed:
+        job.throttle_factor, job.spread_offset_s = factor, offset
+        job.throttle_anchor_at = effective.anchor_after(job.cron_expression, job.timezone, utcnow()) \
+            if factor > 1 else None
+        job.next_run_at = compute_next_run(job)
+    elif effective_changed:
+        _apply_effective(job, factor, offset, old_next if was_active else None)
+        if job.is_active != was_active:
+            job.next_run_at = compute_next_run(job)
+    elif job.is_active != was_active:
+        job.next_run_at = compute_next_run(job)
+    if schedule_changed or effective_changed:
         db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=old_expr,
                                       new_cron_expression=job.cron_expression, old_timezone=old_tz,
                                       new_timezone=job.timezone, reason=reason, source=source,
-                                      changed_by=p.user.id))
+                                      changed_by=p.user.id, old_throttle_factor=old_factor,
+                                      new_throttle_factor=job.throttle_factor, old_spread_offset_s=old_offset,
+                                      new_spread_offset_s=job.spread_offset_s))
     job.updated_by = p.user.id
     job.updated_at = utcnow()
     db.session.flush()
-    return schedule_changed
+    return schedule_changed or effective_changed
 
 
 def set_active(p: Principal, job: CronJob, active: bool) -> None:

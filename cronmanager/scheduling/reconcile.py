@@ -11,7 +11,8 @@ from sqlalchemy import select, text, update
 from cronmanager.execution import store
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.scheduling import cron
+from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.effective import EffectiveSchedule
 
 log = logging.getLogger("cronmanager.reconcile")
 STALE_PENDING_S = 30  # longer than a busy queue holds a batch; shorter than the default misfire grace
@@ -52,18 +53,19 @@ def reconcile() -> Repairs:
     """Fix next_run_at, release rows of dead workers, requeue orphans, close what can no longer run."""
     now = utcnow()
     repairs = Repairs()
-    unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone).where(
-        CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
+    unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone,
+                                         CronJob.throttle_factor, CronJob.spread_offset_s, CronJob.throttle_anchor_at)
+                                  .where(CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
     # jobs sharing an expression and zone share their next fire: compute it once per distinct schedule
-    nexts: dict[tuple[str, str], datetime | None] = {}
+    nexts: dict[EffectiveSchedule, datetime | None] = {}
     pairs: list[tuple[str, datetime]] = []
     for job in unplaced:
-        key = (job.cron_expression, job.timezone)
+        key = EffectiveSchedule.of(job)
         if key not in nexts:
             try:
-                nexts[key] = cron.next_fire(job.cron_expression, job.timezone, now)
+                nexts[key] = effective.next_fire(key, now)
             except (cron.CronError, ValueError):
-                log.error("job %s has an invalid schedule %r in %s", job.id, *key)
+                log.error("job %s has an invalid schedule %r in %s", job.id, key.expression, key.timezone)
                 nexts[key] = None
         if nexts[key] is not None:
             pairs.append((job.id, nexts[key]))
