@@ -72,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
     from cronmanager.jobs.api import jobs_api
+    from cronmanager.jobs.portable_api import jobs_portable_api
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
@@ -79,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
 
     api_bp.register_blueprint(auth_api)
     api_bp.register_blueprint(jobs_api)
+    api_bp.register_blueprint(jobs_portable_api)
     api_bp.register_blueprint(audit_api)
     api_bp.register_blueprint(logs_api)
     api_bp.register_blueprint(monitoring_api)
@@ -87,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
     for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api):
         csrf.exempt(blueprint)
+    csrf.exempt(jobs_portable_api)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)
     app.register_blueprint(health_bp)

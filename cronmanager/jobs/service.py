@@ -13,7 +13,7 @@ from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
 from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.extensions import db, redis_client
-from cronmanager.models import CronJob, JobStatus, ScheduleChange, utcnow
+from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
 from cronmanager.scheduling import cron
 
 DEFAULTS: dict[str, Any] = {
@@ -131,10 +131,13 @@ def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | 
     return cron.next_fire(job.cron_expression, job.timezone, after or utcnow())
 
 
-def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJob:
-    values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
+def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner: User | None = None,
+               reason: str = "created") -> CronJob:
+    """`owner` lets an ADMIN create a job for someone else (import with ?owner_id=); default the caller."""
+    owner = owner or p.user
+    values = {**DEFAULTS, "timezone": owner.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = normalise(values)
-    job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,
+    job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=owner.id, created_by=p.user.id,
                   updated_by=p.user.id, status=JobStatus.PENDING.value)
     job.created_at = job.updated_at = utcnow()
     job.next_run_at = compute_next_run(job)
@@ -142,7 +145,7 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJ
     db.session.flush()
     db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=None,
                                   new_cron_expression=job.cron_expression, old_timezone=None,
-                                  new_timezone=job.timezone, reason="created", source=source,
+                                  new_timezone=job.timezone, reason=reason, source=source,
                                   changed_by=p.user.id))
     return job
 
@@ -168,6 +171,14 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     job.updated_at = utcnow()
     db.session.flush()
     return schedule_changed
+
+
+def delete_job(job: CronJob) -> dict:
+    """Delete a job with its history; returns what the `cron:deleted` event carries once committed."""
+    data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
+    db.session.delete(job)
+    db.session.flush()
+    return data
 
 
 def set_active(p: Principal, job: CronJob, active: bool) -> None:
