@@ -138,9 +138,11 @@ def _security_headers(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from cronmanager.cli import users_cli
+    from cronmanager.jobs.portable_cli import jobs_cli
     from cronmanager.processes import scheduler_command, worker_command
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
 
