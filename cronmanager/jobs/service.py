@@ -14,6 +14,7 @@ from cronmanager.api.security import Principal
 from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
+from cronmanager.models.types import new_id
 from cronmanager.scheduling import cron
 
 DEFAULTS: dict[str, Any] = {
@@ -132,17 +133,19 @@ def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | 
 
 
 def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner: User | None = None,
-               reason: str = "created") -> CronJob:
-    """`owner` lets an ADMIN create a job for someone else (import with ?owner_id=); default the caller."""
+               reason: str = "created", flush: bool = True) -> CronJob:
+    """`owner` lets an ADMIN create a job for someone else (import with ?owner_id=); default the caller.
+    `flush=False` leaves the INSERTs to one flush by the caller (an import of thousands of jobs)."""
     owner = owner or p.user
     values = {**DEFAULTS, "timezone": owner.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = normalise(values)
-    job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=owner.id, created_by=p.user.id,
+    job = CronJob(**{k: values[k] for k in EDITABLE}, id=new_id(), owner_id=owner.id, created_by=p.user.id,
                   updated_by=p.user.id, status=JobStatus.PENDING.value)
     job.created_at = job.updated_at = utcnow()
     job.next_run_at = compute_next_run(job)
     db.session.add(job)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=None,
                                   new_cron_expression=job.cron_expression, old_timezone=None,
                                   new_timezone=job.timezone, reason=reason, source=source,
@@ -151,7 +154,7 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner
 
 
 def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | None = None,
-               source: str = "api") -> bool:
+               source: str = "api", *, flush: bool = True) -> bool:
     """Partial update; returns True when the schedule (expression or zone) changed."""
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
@@ -169,15 +172,17 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
                                       changed_by=p.user.id))
     job.updated_by = p.user.id
     job.updated_at = utcnow()
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return schedule_changed
 
 
-def delete_job(job: CronJob) -> dict:
+def delete_job(job: CronJob, *, flush: bool = True) -> dict:
     """Delete a job with its history; returns what the `cron:deleted` event carries once committed."""
     data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
     db.session.delete(job)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return data
 
 
