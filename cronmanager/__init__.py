@@ -73,6 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
     from cronmanager.jobs.api import jobs_api
+    from cronmanager.jobs.portable_api import jobs_portable_api
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
@@ -81,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
 
     api_bp.register_blueprint(auth_api)
     api_bp.register_blueprint(jobs_api)
+    api_bp.register_blueprint(jobs_portable_api)
     api_bp.register_blueprint(audit_api)
     api_bp.register_blueprint(logs_api)
     api_bp.register_blueprint(monitoring_api)
@@ -91,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
                       rules_api):
         csrf.exempt(blueprint)
+    csrf.exempt(jobs_portable_api)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)
     app.register_blueprint(health_bp)
@@ -151,9 +154,11 @@ def _security_headers(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from cronmanager.cli import users_cli
+    from cronmanager.jobs.portable_cli import jobs_cli
     from cronmanager.processes import scheduler_command, worker_command
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
 

@@ -41,10 +41,21 @@ def audit_resource(resource_type: str, resource_id: object) -> None:
     g.audit_resource = (resource_type, str(resource_id))
 
 
+def takes_documents(view: Callable) -> Callable:
+    """Mark a route that reads its body itself (e.g. YAML): the JSON-only check below leaves it alone."""
+    view.takes_documents = True  # type: ignore[attr-defined]
+    return view
+
+
+def _takes_documents() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "takes_documents", False))
+
+
 @api_bp.before_request
 def _parse_and_authenticate() -> None:
     g.principal = None
-    if request.method in _BODY_METHODS and request.get_data(cache=True):
+    if request.method in _BODY_METHODS and request.get_data(cache=True) and not _takes_documents():
         if not request.is_json:
             raise ApiError(415, "Request body must be JSON (Content-Type: application/json)")
         if request.get_json(silent=True) is None:
@@ -69,7 +80,7 @@ def _audit(response: Response) -> Response:
     action = g.get("audit_action") or f"api.{endpoint}"
     resource_type, resource_id = g.get("audit_resource", (None, None))
     record(action, status=response.status_code, resource_type=resource_type, resource_id=resource_id,
-           payload=request_payload(), user_id=g.get("audit_user_id"))
+           payload=g.get("audit_payload") or request_payload(), user_id=g.get("audit_user_id"))
     try:
         db.session.commit()
     except Exception:

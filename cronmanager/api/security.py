@@ -20,7 +20,7 @@ from cronmanager.models import ApiToken, Role, User, utcnow
 class Principal:
     user: User
     scopes: set[str]
-    via: str  # "token", "access" or "session"
+    via: str  # "token", "access", "session" or "cli"
     token: ApiToken | None = None
     extra: dict = field(default_factory=dict)
 

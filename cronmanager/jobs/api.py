@@ -12,7 +12,6 @@ from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
-from cronmanager.extensions import db
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import (
     ExecuteOut,
@@ -156,9 +155,7 @@ def delete_job(job_id: str):  # noqa: ANN201
     """Delete a job and its history; pending fires are dropped at once."""
     job = service.get_manageable(principal(), job_id)
     audit_resource("cron", job.id)
-    data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
-    db.session.delete(job)
-    db.session.flush()
+    data = service.delete_job(job)
     after_commit(lambda: service.publish_job_event("cron:deleted", data))
     return "", 204
 

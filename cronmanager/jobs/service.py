@@ -14,7 +14,8 @@ from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
 from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.extensions import db, redis_client
-from cronmanager.models import CronJob, JobStatus, ScheduleChange, utcnow
+from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
+from cronmanager.models.types import new_id
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 
@@ -167,30 +168,35 @@ def _apply_effective(job: CronJob, factor: int, offset_s: int, old_next: datetim
     job.next_run_at = nxt if job.is_active else None
 
 
-def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJob:
-    quotas.ensure_room(quotas.JOBS, p.user.id)
-    values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
+def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner: User | None = None,
+               reason: str = "created", flush: bool = True) -> CronJob:
+    """`owner` lets an ADMIN create a job for someone else (import with ?owner_id=); default the caller.
+    `flush=False` leaves the INSERTs to one flush by the caller (an import of thousands of jobs)."""
+    owner = owner or p.user
+    quotas.ensure_room(quotas.JOBS, owner.id)
+    values = {**DEFAULTS, "timezone": owner.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = normalise(values)
     _check_pinned(p, None if values["auto_reschedule"] != "pinned" else "on", values["auto_reschedule"])
     _check_offset(values["cron_expression"], values["timezone"], values["spread_offset_s"])
-    job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,
+    job = CronJob(**{k: values[k] for k in EDITABLE}, id=new_id(), owner_id=owner.id, created_by=p.user.id,
                   updated_by=p.user.id, status=JobStatus.PENDING.value)
     job.created_at = job.updated_at = utcnow()
     if job.throttle_factor > 1:
         job.throttle_anchor_at = effective.anchor_after(job.cron_expression, job.timezone, job.created_at)
     job.next_run_at = compute_next_run(job)
     db.session.add(job)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=None,
                                   new_cron_expression=job.cron_expression, old_timezone=None,
-                                  new_timezone=job.timezone, reason="created", source=source,
+                                  new_timezone=job.timezone, reason=reason, source=source,
                                   changed_by=p.user.id, new_throttle_factor=job.throttle_factor,
                                   new_spread_offset_s=job.spread_offset_s))
     return job
 
 
 def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | None = None,
-               source: str = "api") -> bool:
+               source: str = "api", *, flush: bool = True) -> bool:
     """Partial update; returns True when the schedule (expression or zone) changed."""
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
@@ -228,8 +234,18 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
                                       new_spread_offset_s=job.spread_offset_s))
     job.updated_by = p.user.id
     job.updated_at = utcnow()
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return schedule_changed or effective_changed
+
+
+def delete_job(job: CronJob, *, flush: bool = True) -> dict:
+    """Delete a job with its history; returns what the `cron:deleted` event carries once committed."""
+    data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
+    db.session.delete(job)
+    if flush:
+        db.session.flush()
+    return data
 
 
 def set_active(p: Principal, job: CronJob, active: bool) -> None:
