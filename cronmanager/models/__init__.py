@@ -5,8 +5,8 @@ from cronmanager.models.audit import AuditLog, SecurityEvent
 from cronmanager.models.execution import CronExecution, ExecutionStatus, Trigger
 from cronmanager.models.job import CronJob, JobStatus, ScheduleChange
 from cronmanager.models.monitoring import AlertDelivery, JobAlertState  # noqa: F401 - registered for Alembic
-from cronmanager.models.session import LoginSession, SessionKind
 from cronmanager.models.rules import Rule, RuleProposal  # noqa: F401 - registered for Alembic
+from cronmanager.models.session import LoginSession, SessionKind
 from cronmanager.models.types import utcnow
 from cronmanager.models.user import SCOPES, ApiToken, Role, User
 
