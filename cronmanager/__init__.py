@@ -50,9 +50,10 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from cronmanager.api.converters import IdConverter
+    from cronmanager.api.converters import IdConverter, RuleNameConverter
 
     app.url_map.converters["uuid"] = IdConverter  # like werkzeug's, but ids stay strings
+    app.url_map.converters["rule_name"] = RuleNameConverter
     _register_blueprints(app)
     _register_execution_hooks(app)
     register_error_handlers(app)

@@ -59,7 +59,7 @@ def list_rules():  # noqa: ANN201
                     "interval_s": current_app.config["RULES_INTERVAL_S"]})
 
 
-@rules_api.put("/rules/<name>")
+@rules_api.put("/rules/<rule_name:name>")
 @endpoint("admin", "rules.update")
 @spec.validate(json=RuleUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=RuleOut), tags=["rules"])
 def update_rule(name: str, json: RuleUpdate):  # noqa: ANN201
