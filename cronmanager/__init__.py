@@ -54,6 +54,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.url_map.converters["uuid"] = IdConverter  # like werkzeug's, but ids stay strings
     _register_blueprints(app)
+    from cronmanager.audit import detectors
+
+    detectors.install()  # audit analysis after every commit that wrote audit rows (SPEC §11)
     register_error_handlers(app)
     _security_headers(app)
     _register_cli(app)
@@ -72,9 +75,11 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
     from cronmanager.jobs.api import jobs_api
+    from cronmanager.jobs.bulk import jobs_bulk_api
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
+    from cronmanager.users.api import users_api
     from cronmanager.web.views import web
 
     api_bp.register_blueprint(auth_api)
@@ -84,8 +89,11 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(monitoring_api)
     api_bp.register_blueprint(alerts_api)
     api_bp.register_blueprint(events_api)
+    api_bp.register_blueprint(users_api)
+    api_bp.register_blueprint(jobs_bulk_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
-    for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api):
+    for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
+                      users_api, jobs_bulk_api):
         csrf.exempt(blueprint)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)

@@ -45,7 +45,12 @@ def _parse_and_authenticate() -> None:
             raise ApiError(415, "Request body must be JSON (Content-Type: application/json)")
         if request.get_json(silent=True) is None:
             raise ApiError(400, "Malformed JSON body")
-    g.principal = authenticate()
+    try:
+        g.principal = authenticate()
+    except ApiError as err:
+        if err.status == 401:  # a presented credential was refused: counted by the auth.failed_burst detector
+            g.audit_action = "auth.credential_failed"
+        raise
 
 
 @api_bp.after_request

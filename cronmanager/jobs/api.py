@@ -12,6 +12,7 @@ from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
+from cronmanager.audit.changes import diff, job_snapshot, note
 from cronmanager.extensions import db
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import (
@@ -114,6 +115,7 @@ def get_job(job_id: str, query: JobGetQuery):  # noqa: ANN201
     return jsonify(data)
 
 
+@jobs_api.patch("/<uuid:job_id>")
 @jobs_api.put("/<uuid:job_id>")
 @endpoint("write", "cron.update")
 @spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
@@ -138,6 +140,7 @@ def delete_job(job_id: str):  # noqa: ANN201
     job = service.get_manageable(principal(), job_id)
     audit_resource("cron", job.id)
     data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
+    note(diff(job_snapshot(job), {}))
     db.session.delete(job)
     db.session.flush()
     after_commit(lambda: service.publish_job_event("cron:deleted", data))

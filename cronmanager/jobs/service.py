@@ -11,9 +11,10 @@ from sqlalchemy import Select, or_, select
 
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
+from cronmanager.audit import changes as audit_changes
 from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.extensions import db, redis_client
-from cronmanager.models import CronJob, JobStatus, ScheduleChange, utcnow
+from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
 from cronmanager.scheduling import cron
 
 DEFAULTS: dict[str, Any] = {
@@ -144,6 +145,7 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api") -> CronJ
                                   new_cron_expression=job.cron_expression, old_timezone=None,
                                   new_timezone=job.timezone, reason="created", source=source,
                                   changed_by=p.user.id))
+    audit_changes.note(audit_changes.diff({}, audit_changes.job_snapshot(job)))
     return job
 
 
@@ -153,6 +155,9 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
     changes = normalise(changes)
+    before = audit_changes.job_snapshot(job)
+    if data.get("owner_id") is not None:
+        transfer_owner(p, job, data["owner_id"])
     old_expr, old_tz, was_active = job.cron_expression, job.timezone, job.is_active
     for key, value in changes.items():
         setattr(job, key, value if value is not None or key != "description" else "")
@@ -167,11 +172,23 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     job.updated_by = p.user.id
     job.updated_at = utcnow()
     db.session.flush()
+    audit_changes.note(audit_changes.diff(before, audit_changes.job_snapshot(job)))
     return schedule_changed
+
+
+def transfer_owner(p: Principal, job: CronJob, owner_id: str) -> None:
+    """Admins hand a job to another active user (offboarding); the job keeps its schedule and keeps firing."""
+    if p.user.role != "ADMIN" or "admin" not in p.scopes:
+        raise ApiError(403, "Only an administrator can change a job's owner", fields={"owner_id": "admin only"})
+    owner = db.session.get(User, owner_id)
+    if owner is None or not owner.is_active:
+        raise _field_error("owner_id", "no active user with this id")
+    job.owner_id = owner.id
 
 
 def set_active(p: Principal, job: CronJob, active: bool) -> None:
     if job.is_active != active:
+        audit_changes.note({"is_active": {"old": job.is_active, "new": active}})
         job.is_active = active
         if active:
             job.consecutive_failures = 0
