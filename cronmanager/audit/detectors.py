@@ -47,12 +47,19 @@ class AuditFacts:
 
     @classmethod
     def of(cls, row: AuditLog) -> AuditFacts:
-        deleted = 0
-        if row.action in DELETES and (row.response_status is None or row.response_status < 400):
-            payload = row.request_payload or {}
-            deleted = int(payload.get("count", 1)) if row.action == "cron.bulk_delete" else 1
+        ok = row.response_status is None or row.response_status < 400
+        deleted = deleted_jobs(row.action, row.changes) if ok else 0
         return cls(row.id, row.action, row.timestamp, row.user_id, row.token_id, row.ip_address, row.ip_network,
                    row.method, row.response_status, deleted)
+
+
+def deleted_jobs(action: str, changes: dict | None) -> int:
+    """A single delete is one job; a batch lists its jobs in its changes (cronmanager.jobs.bulk)."""
+    if action == "cron.delete":
+        return 1
+    if action == "cron.bulk_delete":
+        return len(((changes or {}).get("deleted") or {}).get("old") or [])
+    return 0
 
 
 def analyse(facts: AuditFacts, conn: Connection) -> list[SecurityKind]:
@@ -133,12 +140,11 @@ def new_network(facts: AuditFacts, conn: Connection) -> bool:
 def bulk_delete(facts: AuditFacts, conn: Connection) -> bool:
     """N or more jobs deleted by one user within the window, by any mix of single and batch deletes."""
     window = _cfg("DETECT_BULK_DELETE_WINDOW_S")
-    rows = conn.execute(select(AuditLog.action, AuditLog.request_payload).where(
+    rows = conn.execute(select(AuditLog.action, AuditLog.changes).where(
         AuditLog.user_id == facts.user_id, AuditLog.action.in_(DELETES),
         AuditLog.timestamp > facts.timestamp - timedelta(seconds=window), AuditLog.timestamp <= facts.timestamp,
         or_(AuditLog.response_status.is_(None), AuditLog.response_status < 400))).all()
-    deleted = sum(int((payload or {}).get("count", 1)) if action == "cron.bulk_delete" else 1
-                  for action, payload in rows)
+    deleted = sum(deleted_jobs(action, changes) for action, changes in rows)
     if deleted < _cfg("DETECT_BULK_DELETE_MAX"):
         return False
     return raise_event(
