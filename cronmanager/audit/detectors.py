@@ -93,8 +93,8 @@ def failed_burst(facts: AuditFacts, conn: Connection) -> bool:
         return False
     return raise_event(
         SecurityKind.AUTH_FAILED_BURST,
-        f"{count} failed sign-ins or refused credentials from {facts.ip} against {accounts} account(s) "
-        f"within {window // 60 or 1} min",
+        f"{count} failed sign-ins or refused credentials from {facts.ip} within {window // 60 or 1} min"
+        + (f", against {accounts} accounts" if accounts > 1 else ""),
         ip=facts.ip, severity=Severity.WARNING, subject=f"ip:{facts.ip}", once_per_s=window,
         details={"failures": count, "accounts": accounts, "window_s": window},
     )
