@@ -115,18 +115,25 @@ def _subject_rows(facts: AuditFacts) -> tuple[str, object]:
                                          AuditLog.action.not_in(NOT_A_USE))
 
 
+def network_queries(facts: AuditFacts, days: int) -> tuple[Select, Select]:
+    """(a row of this subject from this network within `days`, any other row of it within `days`): two seeks of
+    ix_audit_token_network / ix_audit_user_network, each stopping at the first row found."""
+    _, rows = _subject_rows(facts)
+    recent = and_(rows, AuditLog.id != facts.id, AuditLog.timestamp >= facts.timestamp - timedelta(days=days),
+                  AuditLog.timestamp <= facts.timestamp)
+    return (select(AuditLog.id).where(recent, AuditLog.ip_network == facts.network).limit(1),
+            select(AuditLog.id).where(recent).limit(1))
+
+
 def new_network(facts: AuditFacts, conn: Connection) -> bool:
     """Used from a network not seen for this token (or account) in the last N days, while it has a history there:
     the first use ever teaches the network; alternating between known networks stays silent."""
     days = _cfg("DETECT_NEW_IP_DAYS")
-    subject, rows = _subject_rows(facts)
-    since = facts.timestamp - timedelta(days=days)
-    recent = and_(rows, AuditLog.id != facts.id, AuditLog.timestamp >= since, AuditLog.timestamp <= facts.timestamp)
-    seen = conn.execute(select(AuditLog.id).where(recent, AuditLog.ip_network == facts.network).limit(1)).first()
-    if seen is not None:
+    subject, _ = _subject_rows(facts)
+    seen_query, history_query = network_queries(facts, days)
+    if conn.execute(seen_query).first() is not None:
         return False
-    history = conn.execute(select(AuditLog.id).where(recent).limit(1)).first()
-    if history is None:
+    if conn.execute(history_query).first() is None:
         return False
     what = "API token" if facts.token_id else "Account"
     return raise_event(
@@ -137,13 +144,18 @@ def new_network(facts: AuditFacts, conn: Connection) -> bool:
     )
 
 
+def deletes_query(user_id: str | None, now: datetime, window_s: int) -> Select:
+    """One user's successful deletes in (now - window, now]: a range of ix_audit_user_timestamp."""
+    return select(AuditLog.action, AuditLog.changes).where(
+        AuditLog.user_id == user_id, AuditLog.action.in_(DELETES),
+        AuditLog.timestamp > now - timedelta(seconds=window_s), AuditLog.timestamp <= now,
+        or_(AuditLog.response_status.is_(None), AuditLog.response_status < 400))
+
+
 def bulk_delete(facts: AuditFacts, conn: Connection) -> bool:
     """N or more jobs deleted by one user within the window, by any mix of single and batch deletes."""
     window = _cfg("DETECT_BULK_DELETE_WINDOW_S")
-    rows = conn.execute(select(AuditLog.action, AuditLog.changes).where(
-        AuditLog.user_id == facts.user_id, AuditLog.action.in_(DELETES),
-        AuditLog.timestamp > facts.timestamp - timedelta(seconds=window), AuditLog.timestamp <= facts.timestamp,
-        or_(AuditLog.response_status.is_(None), AuditLog.response_status < 400))).all()
+    rows = conn.execute(deletes_query(facts.user_id, facts.timestamp, window)).all()
     deleted = sum(deleted_jobs(action, changes) for action, changes in rows)
     if deleted < _cfg("DETECT_BULK_DELETE_MAX"):
         return False
