@@ -37,7 +37,7 @@ SELECT u.id,
        CASE WHEN a.action LIKE 'auth.%failed' AND g % 4 = 0 THEN '203.0.113.0/24'
             ELSE '10.' || (g % 50) || '.' || (g % 100) || '.0/24' END,
        a.method, '/api/v1/x', a.status,
-       :now - ((g * 7919) % 7776000) * interval '1 second'
+       :now - ((g::bigint * 7919) % 7776000) * interval '1 second'
 FROM generate_series(1, :rows) AS g
 JOIN users u ON u.email = 'user' || (g % 2000) || '@example.com'
 CROSS JOIN LATERAL (SELECT (ARRAY['cron.list','cron.get','cron.list','cron.update','cron.create','cron.delete',
