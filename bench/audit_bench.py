@@ -99,7 +99,7 @@ def samples(conn, n: int, now: datetime) -> list:  # noqa: ANN001
         seen, history = network_queries(facts, 30)  # a network never seen: the worst case, both queries run
         out.append(("token.new_ip: network seen for the token in 30 days", seen))
         out.append(("token.new_ip: token has any history in 30 days", history))
-        account = AuditFacts(**{**facts.__dict__, "token_id": None})
+        account = AuditFacts(**{**facts.__dict__, "token_id": None, "user_id": rnd.choice([hot_user, facts.user_id])})
         out.append(("token.new_ip: network seen for the account in 30 days", network_queries(account, 30)[0]))
         user = rnd.choice([hot_user, rnd.choice(users)])
         out.append(("cron.bulk_delete: one user's deletes in 5 min", deletes_query(user, at, 300)))

@@ -19,7 +19,7 @@ class AuditLog(db.Model):
         Index("ix_audit_action_timestamp", "action", "timestamp"),
         # detectors (cronmanager.audit.detectors): one index seek each, never a scan of the trail
         Index("ix_audit_token_network", "token_id", "ip_network", "timestamp"),
-        Index("ix_audit_user_network", "user_id", "ip_network", "timestamp"),
+        Index("ix_audit_user_network", "user_id", "token_id", "ip_network", "timestamp"),
         Index("ix_audit_auth_failures", "ip_address", "timestamp",
               postgresql_where=text("action IN ('auth.login_failed', 'auth.credential_failed')"),
               sqlite_where=text("action IN ('auth.login_failed', 'auth.credential_failed')")),

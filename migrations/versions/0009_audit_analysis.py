@@ -34,7 +34,7 @@ def upgrade():
         batch.add_column(sa.Column("ip_network", sa.String(length=49), nullable=True))
         batch.add_column(sa.Column("changes", sa.JSON(), nullable=True))
     op.create_index("ix_audit_token_network", "audit_logs", ["token_id", "ip_network", "timestamp"])
-    op.create_index("ix_audit_user_network", "audit_logs", ["user_id", "ip_network", "timestamp"])
+    op.create_index("ix_audit_user_network", "audit_logs", ["user_id", "token_id", "ip_network", "timestamp"])
     op.create_index("ix_audit_auth_failures", "audit_logs", ["ip_address", "timestamp"],
                     postgresql_where=FAILURES, sqlite_where=FAILURES)
     with op.batch_alter_table("security_events") as batch:
