@@ -121,8 +121,11 @@ def network_queries(facts: AuditFacts, days: int) -> tuple[Select, Select]:
     _, rows = _subject_rows(facts)
     recent = and_(rows, AuditLog.id != facts.id, AuditLog.timestamp >= facts.timestamp - timedelta(days=days),
                   AuditLog.timestamp <= facts.timestamp)
-    return (select(AuditLog.id).where(recent, AuditLog.ip_network == facts.network).limit(1),
-            select(AuditLog.id).where(recent).limit(1))
+    # ordered as the index is, so the planner walks this subject's index entries rather than the table
+    order = ((AuditLog.token_id, AuditLog.ip_network, AuditLog.timestamp) if facts.token_id else
+             (AuditLog.user_id, AuditLog.token_id, AuditLog.ip_network, AuditLog.timestamp))
+    return (select(AuditLog.id).where(recent, AuditLog.ip_network == facts.network).order_by(*order).limit(1),
+            select(AuditLog.id).where(recent).order_by(*order).limit(1))
 
 
 def new_network(facts: AuditFacts, conn: Connection) -> bool:
