@@ -60,7 +60,7 @@ def audit_json(entry: AuditLog, email: str | None) -> dict:
         "token_id": entry.token_id, "action": entry.action, "resource_type": entry.resource_type,
         "resource_id": entry.resource_id, "ip_address": entry.ip_address, "user_agent": entry.user_agent,
         "method": entry.method, "path": entry.path, "request_payload": entry.request_payload,
-        "response_status": entry.response_status,
+        "response_status": entry.response_status, "changes": entry.changes,
     }
 
 

@@ -35,6 +35,7 @@ class AuditOut(BaseModel):
     path: str | None
     request_payload: dict | None
     response_status: int | None
+    changes: dict | None = None
 
 
 class AuditList(BaseModel):

@@ -107,6 +107,21 @@ def test_new_ip_forgets_a_network_after_thirty_days_not_one_second_earlier(app, 
         assert [e[4]["network"] for e in _events(app, "token.new_ip")] == ["172.16.5.0/24", "10.1.2.0/24"]
 
 
+def test_new_ip_watches_an_account_signing_in_from_a_new_network(app, client, owner):
+    with freeze_time(MONDAY) as clock:
+        for ip in ("192.0.2.10", "192.0.2.99", "198.51.100.7"):
+            clock.tick(60)
+            assert client.post("/api/v1/auth/login", json={"email": owner.email, "password": "correct horse battery"},
+                               environ_base=_from(ip)).status_code == 200
+        # failed attempts from elsewhere do not make a network "seen" for the account
+        client.post("/api/v1/auth/login", json={"email": owner.email, "password": "wrong"},
+                    environ_base=_from("203.0.113.5"))
+        client.post("/api/v1/auth/login", json={"email": owner.email, "password": "correct horse battery"},
+                    environ_base=_from("203.0.113.5"))
+    assert [(e[0], e[1], e[2]) for e in _events(app, "token.new_ip")] == [
+        (f"user:{owner.id}:198.51.100.0/24", owner.id, None), (f"user:{owner.id}:203.0.113.0/24", owner.id, None)]
+
+
 # ---- cron.bulk_delete -----------------------------------------------------------------------------------------
 
 def test_bulk_delete_fires_at_the_tenth_job_by_any_mix_of_deletes(app, client, owner):
