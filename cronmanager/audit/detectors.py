@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Connection, Select, and_, distinct, event, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, distinct, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from cronmanager.audit.changes import is_change
@@ -107,7 +107,7 @@ def failed_auth_query(ip: str | None, now: datetime, window_s: int) -> Select:
         AuditLog.timestamp > now - timedelta(seconds=window_s), AuditLog.timestamp <= now)
 
 
-def _subject_rows(facts: AuditFacts) -> tuple[str, object]:
+def _subject_rows(facts: AuditFacts) -> tuple[str, ColumnElement[bool]]:
     """A token's own rows, or an account's rows made without a token (sign-ins, dashboard, login tokens)."""
     if facts.token_id:
         return f"token:{facts.token_id}", AuditLog.token_id == facts.token_id
