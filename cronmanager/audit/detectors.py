@@ -184,7 +184,7 @@ def off_hours(facts: AuditFacts, conn: Connection) -> bool:
     return raise_event(
         SecurityKind.ACTIVITY_OFF_HOURS,
         f"{facts.action} at {local:%a %H:%M} {zone_name}, outside business hours",
-        user_id=facts.user_id, token_id=facts.token_id, ip=facts.ip, severity=Severity.INFO,
+        user_id=facts.user_id, token_id=facts.token_id, ip=facts.ip, severity=Severity.WARNING,
         subject=f"user:{facts.user_id}", once_per_s=window,
         details={"action": facts.action, "local_time": local.isoformat(), "timezone": zone_name},
     )
