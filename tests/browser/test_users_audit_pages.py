@@ -17,11 +17,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def test_admin_creates_promotes_deactivates_and_reactivates_users(page: Page, app, client, admin, owner, errors):
     token = make_token(client, owner, ["read"])
+    for name in ("one", "two"):
+        assert client.post("/api/v1/cron", json={"name": name, "cron_expression": "0 2 * * *",
+                                                 "endpoint_url": "http://127.0.0.1:9/x"},
+                           headers=owner.headers).status_code == 201
     login(page, admin)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     expect(page).to_have_url(re.compile(r"/users$"))
     table = page.locator("[data-users-table]")
-    expect(table.locator("tr[data-user-email='owner@example.com']")).to_contain_text("1")  # one live token
+    owner_row = table.locator("tr[data-user-email='owner@example.com']")
+    expect(owner_row.locator("td").nth(4)).to_have_text("1")  # one live API token
+    expect(owner_row.locator("td").nth(5)).to_contain_text("2")  # two jobs
 
     page.locator("[data-create-user-panel] summary").click()
     form = page.locator("[data-create-user]")
@@ -53,6 +59,15 @@ def test_admin_creates_promotes_deactivates_and_reactivates_users(page: Page, ap
     expect(row.locator("[data-user-status]")).to_have_text("deactivated")
     assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
     shot(page, "users-list")
+
+    # offboarding: the leaver's jobs go to someone else
+    handover = row.locator("[data-handover]")
+    handover.locator("select").select_option(label="admin@example.com")
+    handover.get_by_role("button", name="Hand over").click()
+    dialog.get_by_role("button", name="Hand over").click()
+    expect(page.locator("#toasts")).to_contain_text("2 jobs handed to admin@example.com")
+    assert run_sql(app, "SELECT DISTINCT owner_id FROM cron_jobs") == [(admin.id,)]
+    expect(row.locator("[data-handover]")).to_have_count(0)
 
     # the last admin's own row: the server refuses, the page says why
     me = table.locator("tr[data-user-email='admin@example.com']")

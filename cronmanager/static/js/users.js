@@ -48,6 +48,36 @@
         CM.toast(err.message, "error");
       }
     });
+    table.addEventListener("submit", async (ev) => {
+      const form = ev.target.closest("[data-handover]");
+      if (!form) return;
+      ev.preventDefault();
+      const row = form.closest("tr");
+      const select = form.elements.owner_id;
+      if (!select.value) { CM.toast("Nobody to hand the jobs to: create or activate a user first.", "error"); return; }
+      const to = select.options[select.selectedIndex].text;
+      const ok = await CM.confirm(`Hand every job of ${row.dataset.userEmail} to ${to}? The jobs keep their schedules.`,
+        { title: "Hand over jobs", confirmLabel: "Hand over", danger: false });
+      if (!ok) return;
+      const button = form.querySelector("button");
+      CM.busy(button, true);
+      try {
+        const owner = encodeURIComponent(row.dataset.userId);
+        let moved = 0;
+        for (;;) {  // each job is one audited owner change; the list shrinks as jobs move
+          const page = await CM.api("GET", `/api/v1/cron?owner_id=${owner}&per_page=200`);
+          if (!page.items.length) break;
+          for (const job of page.items) {
+            await CM.api("PATCH", `/api/v1/cron/${encodeURIComponent(job.id)}`, { owner_id: select.value });
+            moved += 1;
+          }
+        }
+        reloadWith(`${moved} job${moved === 1 ? "" : "s"} handed to ${to}.`);
+      } catch (err) {
+        CM.busy(button, false);
+        CM.toast(err.message, "error");
+      }
+    });
     table.addEventListener("click", async (ev) => {
       const button = ev.target.closest("[data-user-action]");
       if (!button) return;
