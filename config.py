@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -92,6 +95,42 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_RE = re.compile(r"^\s*([A-Za-z]{3})(?:-([A-Za-z]{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Weekdays (0 = Monday) and a half-open local time range [start, end) in seconds of the day: with the
+    default `Mon-Fri 07:00-20:00`, 07:00:00 is inside and 20:00:00 is not; `24:00` ends at midnight."""
+
+    days: frozenset[int]
+    start_s: int
+    end_s: int
+
+    def contains(self, weekday: int, at: time) -> bool:
+        seconds = at.hour * 3600 + at.minute * 60 + at.second + at.microsecond / 1e6
+        return weekday in self.days and self.start_s <= seconds < self.end_s
+
+
+def env_business_hours(name: str, default: str) -> BusinessHours:
+    return parse_business_hours(os.environ.get(name, default).strip() or default, name)
+
+
+def parse_business_hours(raw: str, name: str = "BUSINESS_HOURS") -> BusinessHours:
+    """`Mon-Fri 07:00-20:00` style: a day or day range, then a time range within one day."""
+    m = _HOURS_RE.match(raw)
+    error = ConfigError(f"{name}={raw!r} must look like 'Mon-Fri 07:00-20:00'")
+    if not m or m[1].lower() not in _DAYS or (m[2] and m[2].lower() not in _DAYS):
+        raise error
+    first, last = _DAYS.index(m[1].lower()), _DAYS.index((m[2] or m[1]).lower())
+    days = frozenset(range(first, last + 1)) if first <= last else frozenset([*range(first, 7), *range(last + 1)])
+    start_s, end_s = int(m[3]) * 3600 + int(m[4]) * 60, int(m[5]) * 3600 + int(m[6]) * 60
+    if int(m[4]) > 59 or int(m[6]) > 59 or not 0 <= start_s < end_s <= 86400:
+        raise error
+    return BusinessHours(days, start_s, end_s)
+
+
 def database_url(raw: str) -> str:
     """Accept plain postgres URLs and pick the psycopg2 driver (SQLAlchemy 2.1 defaults to psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -160,6 +199,15 @@ class Config:
         self.WORKER_HEARTBEAT_TTL_S = env_int("WORKER_HEARTBEAT_TTL_S", 15, minimum=2)
         self.ACCESS_TOKEN_TTL_S = env_int("ACCESS_TOKEN_TTL_S", 900, minimum=1)
         self.REFRESH_TOKEN_TTL_S = env_int("REFRESH_TOKEN_TTL_S", 7 * 86400, minimum=1)
+        # audit analysis (SPEC §11): detector thresholds and windows
+        self.BUSINESS_HOURS = env_business_hours("BUSINESS_HOURS", "Mon-Fri 07:00-20:00")
+        self.DETECT_FAILED_AUTH_MAX = env_int("DETECT_FAILED_AUTH_MAX", 10, minimum=1)
+        self.DETECT_FAILED_AUTH_ACCOUNTS = env_int("DETECT_FAILED_AUTH_ACCOUNTS", 5, minimum=1)
+        self.DETECT_FAILED_AUTH_WINDOW_S = env_int("DETECT_FAILED_AUTH_WINDOW_S", 300, minimum=1)
+        self.DETECT_NEW_IP_DAYS = env_int("DETECT_NEW_IP_DAYS", 30, minimum=1)
+        self.DETECT_BULK_DELETE_MAX = env_int("DETECT_BULK_DELETE_MAX", 10, minimum=1)
+        self.DETECT_BULK_DELETE_WINDOW_S = env_int("DETECT_BULK_DELETE_WINDOW_S", 300, minimum=1)
+        self.DETECT_OFF_HOURS_WINDOW_S = env_int("DETECT_OFF_HOURS_WINDOW_S", 3600, minimum=1)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True

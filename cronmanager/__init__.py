@@ -56,6 +56,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.converters["rule_name"] = RuleNameConverter
     _register_blueprints(app)
     _register_execution_hooks(app)
+    from cronmanager.audit import detectors
+
+    detectors.install()  # audit analysis after every commit that wrote audit rows (SPEC §11)
     register_error_handlers(app)
     _security_headers(app)
     _register_cli(app)
@@ -74,11 +77,13 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
     from cronmanager.jobs.api import jobs_api
+    from cronmanager.jobs.bulk import jobs_bulk_api
     from cronmanager.jobs.portable_api import jobs_portable_api
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
     from cronmanager.rules.api import rules_api
+    from cronmanager.users.api import users_api
     from cronmanager.web.views import web
 
     api_bp.register_blueprint(auth_api)
@@ -90,9 +95,11 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(alerts_api)
     api_bp.register_blueprint(events_api)
     api_bp.register_blueprint(rules_api)
+    api_bp.register_blueprint(users_api)
+    api_bp.register_blueprint(jobs_bulk_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
     for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
-                      rules_api):
+                      rules_api, users_api, jobs_bulk_api):
         csrf.exempt(blueprint)
     csrf.exempt(jobs_portable_api)
     app.register_blueprint(api_bp)

@@ -49,7 +49,7 @@ def redis_prefix() -> Iterator[str]:
 
 def make_config(database_url: str, redis_prefix: str, **overrides: object):  # noqa: ANN201
     os.environ["CRONMANAGER_ENV"] = "testing"
-    from config import TestingConfig
+    from config import TestingConfig, parse_business_hours
 
     cfg = TestingConfig()
     cfg.SQLALCHEMY_DATABASE_URI = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
@@ -62,6 +62,7 @@ def make_config(database_url: str, redis_prefix: str, **overrides: object):  # n
     cfg.WTF_CSRF_ENABLED = False
     cfg.RETRY_BACKOFF_S = [1, 1, 1]
     cfg.RETRY_JITTER = 0.0
+    cfg.BUSINESS_HOURS = parse_business_hours("Mon-Sun 00:00-24:00")  # off-hours tests set their own
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg

@@ -68,7 +68,12 @@ def _parse_and_authenticate() -> None:
         except ApiError:
             g.principal = None
         return
-    g.principal = authenticate()
+    try:
+        g.principal = authenticate()
+    except ApiError as err:
+        if err.status == 401:  # a presented credential was refused: counted by the auth.failed_burst detector
+            g.audit_action = "auth.credential_failed"
+        raise
 
 
 @api_bp.after_request

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cronmanager.api.errors import ApiError
+from cronmanager.audit.kinds import SecurityKind
 from cronmanager.auth import sessions, throttle, tokens
 from cronmanager.extensions import csrf, db
 from cronmanager.models import ApiToken, Role, User, utcnow
@@ -61,22 +62,20 @@ def _from_api_token(raw: str) -> Principal:
     now = utcnow()
     ip = request.remote_addr
     if token.revoked_at is not None or not token.is_active:
-        raise_event("revoked_token_used", "API token used after revocation", user_id=token.user_id,
+        raise_event(SecurityKind.TOKEN_REVOKED_USED, "API token used after revocation", user_id=token.user_id,
                     token_id=token.id, ip=ip)
         raise ApiError(401, "API token has been revoked")
     if token.expires_at is not None and token.expires_at <= now:
-        raise_event("expired_token_used", "Expired API token used", user_id=token.user_id, token_id=token.id, ip=ip)
+        raise_event(SecurityKind.TOKEN_EXPIRED_USED, "Expired API token used", user_id=token.user_id,
+                    token_id=token.id, ip=ip)
         raise ApiError(401, "API token has expired")
     if not tokens.ip_allowed(ip, token.ip_allowlist or []):
-        raise_event("token_ip_refused", f"API token used from {ip}, outside its allowlist",
+        raise_event(SecurityKind.TOKEN_IP_REFUSED, f"API token used from {ip}, outside its allowlist",
                     user_id=token.user_id, token_id=token.id, ip=ip)
         raise ApiError(403, f"API token is not allowed from {ip}")
     user = db.session.get(User, token.user_id)
     if user is None or not user.is_active:
         raise ApiError(401, "Token owner is disabled")
-    if token.last_used_ip and token.last_used_ip != ip:
-        raise_event("token_new_ip", f"API token {token.prefix}… used from a new address {ip}",
-                    user_id=user.id, token_id=token.id, ip=ip, severity="info")
     token.last_used_at = now
     token.last_used_ip = ip
     return Principal(user=user, scopes=set(token.scopes) & user.allowed_scopes(), via="token", token=token)

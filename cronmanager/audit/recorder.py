@@ -7,6 +7,7 @@ import json
 from flask import current_app, g, has_app_context, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from cronmanager.audit.networks import network_of
 from cronmanager.audit.redaction import redact
 from cronmanager.extensions import db
 from cronmanager.models import AuditLog
@@ -18,14 +19,22 @@ def client_ip() -> str | None:
 
 def record(action: str, *, status: int | None = None, resource_type: str | None = None,
            resource_id: str | None = None, payload: object = None, user_id: str | None = None,
-           token_id: str | None = None) -> AuditLog:
-    """Add (not commit) one audit row; request facts are filled in when there is a request."""
+           token_id: str | None = None, changes: dict | None = None) -> AuditLog:
+    """Add (not commit) one audit row; request facts are filled in when there is a request.
+
+    `changes` are before/after values ({field: {"old", "new"}}, secrets masked); by default those the request
+    noted with cronmanager.audit.changes.note().
+    """
     entry = AuditLog(
         action=action, resource_type=resource_type, resource_id=resource_id, response_status=status,
         user_id=user_id, token_id=token_id, request_payload=capped(redact(payload)) if payload is not None else None,
+        changes=changes,
     )
     if has_request_context():
         entry.ip_address = client_ip()
+        entry.ip_network = network_of(entry.ip_address)
+        if entry.changes is None and (status is None or status < 400):
+            entry.changes = g.pop("audit_changes", None)
         entry.user_agent = (request.user_agent.string or "")[:512] or None
         entry.method = request.method
         entry.path = request.path[:512]

@@ -11,6 +11,7 @@ from cronmanager.api import audit_resource, quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
+from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import lockout, sessions, tokens
 from cronmanager.auth.schemas import (
@@ -98,8 +99,9 @@ def login(json: LoginIn):  # noqa: ANN201
                        headers={"Retry-After": str(attempt.locked_for)})
     if not verify_password(user, json.password) or not user.is_active:
         g.audit_action = "auth.login_failed"
+        audit_resource("account", email[:64])  # the account tried, for the auth.failed_burst detector
         if attempt.locking:
-            raise_event("login_lockout", f"Account {email} locked after repeated failed logins",
+            raise_event(SecurityKind.AUTH_LOCKOUT, f"Account {email} locked after repeated failed logins",
                         user_id=user.id if user else None, ip=request.remote_addr)
         raise ApiError(401, "Invalid e-mail or password")
     lockout.clear(email)

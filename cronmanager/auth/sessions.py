@@ -13,12 +13,13 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select, update
 
 from cronmanager.api.errors import ApiError
+from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import tokens
 from cronmanager.extensions import db
 from cronmanager.models import ApiToken, LoginSession, SessionKind, User, utcnow
 
-REFRESH_REUSE = "token.refresh_reuse"
+REFRESH_REUSE = SecurityKind.TOKEN_REFRESH_REUSE
 
 
 def _start(user: User, kind: SessionKind) -> LoginSession:

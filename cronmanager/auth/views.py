@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.recorder import record
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import lockout, sessions
@@ -72,9 +73,10 @@ def login():  # noqa: ANN201
             return redirect(_safe_next(request.args.get("next")))
         else:
             if attempt.locking:
-                raise_event("login_lockout", f"Account {email} locked after repeated failed logins",
+                raise_event(SecurityKind.AUTH_LOCKOUT, f"Account {email} locked after repeated failed logins",
                             user_id=user.id if user else None, ip=request.remote_addr)
-            record("auth.login_failed", status=401, user_id=user.id if user else None, payload={"email": email})
+            record("auth.login_failed", status=401, user_id=user.id if user else None, payload={"email": email},
+                   resource_type="account", resource_id=email[:64])
             db.session.commit()
             form.password.errors.append("Wrong e-mail or password.")
             status = 401

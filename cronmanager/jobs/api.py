@@ -132,6 +132,7 @@ def get_job(job_id: str, query: JobGetQuery):  # noqa: ANN201
     return jsonify(data)
 
 
+@jobs_api.patch("/<uuid:job_id>")
 @jobs_api.put("/<uuid:job_id>")
 @endpoint("write", "cron.update")
 @spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])

@@ -46,6 +46,7 @@ class JobCreate(JobFields):
 
 class JobUpdate(JobFields):
     reason: str | None = Field(default=None, max_length=1000)
+    owner_id: str | None = Field(default=None, min_length=1, max_length=36, description="ADMIN only")
 
 
 class JobTest(JobFields):

@@ -12,6 +12,7 @@ from sqlalchemy import Select, or_, select
 from cronmanager.api import quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
+from cronmanager.audit import changes as audit_changes
 from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
@@ -192,6 +193,7 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner
                                   new_timezone=job.timezone, reason=reason, source=source,
                                   changed_by=p.user.id, new_throttle_factor=job.throttle_factor,
                                   new_spread_offset_s=job.spread_offset_s))
+    audit_changes.note(audit_changes.diff({}, audit_changes.job_snapshot(job)))
     return job
 
 
@@ -202,6 +204,9 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
     changes = normalise(changes)
     _check_pinned(p, job.auto_reschedule, changes.get("auto_reschedule"))
+    before = audit_changes.job_snapshot(job)
+    if data.get("owner_id") is not None:
+        transfer_owner(p, job, data["owner_id"])
     old_expr, old_tz, was_active = job.cron_expression, job.timezone, job.is_active
     old_factor, old_offset, old_next = job.throttle_factor, job.spread_offset_s, job.next_run_at
     factor = changes.pop("throttle_factor", old_factor)
@@ -236,20 +241,33 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     job.updated_at = utcnow()
     if flush:
         db.session.flush()
+    audit_changes.note(audit_changes.diff(before, audit_changes.job_snapshot(job)))
     return schedule_changed or effective_changed
 
 
 def delete_job(job: CronJob, *, flush: bool = True) -> dict:
     """Delete a job with its history; returns what the `cron:deleted` event carries once committed."""
     data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
+    audit_changes.note(audit_changes.diff(audit_changes.job_snapshot(job), {}))
     db.session.delete(job)
     if flush:
         db.session.flush()
     return data
 
 
+def transfer_owner(p: Principal, job: CronJob, owner_id: str) -> None:
+    """Admins hand a job to another active user (offboarding); the job keeps its schedule and keeps firing."""
+    if p.user.role != "ADMIN" or "admin" not in p.scopes:
+        raise ApiError(403, "Only an administrator can change a job's owner", fields={"owner_id": "admin only"})
+    owner = db.session.get(User, owner_id)
+    if owner is None or not owner.is_active:
+        raise _field_error("owner_id", "no active user with this id")
+    job.owner_id = owner.id
+
+
 def set_active(p: Principal, job: CronJob, active: bool) -> None:
     if job.is_active != active:
+        audit_changes.note({"is_active": {"old": job.is_active, "new": active}})
         job.is_active = active
         if active:
             job.consecutive_failures = 0

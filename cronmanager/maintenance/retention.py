@@ -23,7 +23,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import Table, delete, func, select
 
 from cronmanager.extensions import db, redis_client, rkey
-from cronmanager.models import AuditLog, CronExecution, utcnow
+from cronmanager.models import AuditLog, CronExecution, Notification, ScheduleChange, SecurityEvent, utcnow
 from cronmanager.models.monitoring import AlertDelivery
 
 log = logging.getLogger("cronmanager.retention")
@@ -45,6 +45,10 @@ class Archived:
 KINDS = (
     Archived("executions", CronExecution.__table__, "created_at", "EXECUTION_RETENTION_DAYS", 30),
     Archived("audit", AuditLog.__table__, "timestamp", "AUDIT_RETENTION_DAYS", 365),
+    # what the audit analysis and alerting derived from the trail follows the trail's retention (SPEC §11)
+    Archived("security_events", SecurityEvent.__table__, "created_at", "AUDIT_RETENTION_DAYS", 365),
+    Archived("notifications", Notification.__table__, "created_at", "AUDIT_RETENTION_DAYS", 365),
+    Archived("schedule_changes", ScheduleChange.__table__, "changed_at", "AUDIT_RETENTION_DAYS", 365),
 )
 
 

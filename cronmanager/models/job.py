@@ -79,7 +79,7 @@ class ScheduleChange(db.Model):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="api")
     changed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # retention
     old_throttle_factor: Mapped[int | None] = mapped_column(Integer, nullable=True)
     new_throttle_factor: Mapped[int | None] = mapped_column(Integer, nullable=True)
     old_spread_offset_s: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -41,7 +41,9 @@ def overview():  # noqa: ANN201
 
 
 # The other pages register their routes on the same blueprint.
+import cronmanager.web.audit_report  # noqa: E402, F401
 import cronmanager.web.jobs  # noqa: E402, F401
 import cronmanager.web.jobs_portable  # noqa: E402, F401
 import cronmanager.web.pages  # noqa: E402, F401
 import cronmanager.web.settings  # noqa: E402, F401
+import cronmanager.web.users  # noqa: E402, F401
