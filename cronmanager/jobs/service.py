@@ -148,7 +148,7 @@ def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | 
 
 def _check_pinned(p: Principal, current: str | None, wanted: str | None) -> None:
     """Only an ADMIN pins a job or releases it (SPEC §12)."""
-    if wanted is None or wanted == current or p.user.role == "ADMIN":
+    if wanted is None or wanted == current or p.is_admin:
         return
     if "pinned" in (current, wanted):
         raise ApiError(403, "auto_reschedule: only an administrator can set or clear 'pinned'",
@@ -257,7 +257,7 @@ def delete_job(job: CronJob, *, flush: bool = True) -> dict:
 
 def transfer_owner(p: Principal, job: CronJob, owner_id: str) -> None:
     """Admins hand a job to another active user (offboarding); the job keeps its schedule and keeps firing."""
-    if p.user.role != "ADMIN" or "admin" not in p.scopes:
+    if not p.is_admin:
         raise ApiError(403, "Only an administrator can change a job's owner", fields={"owner_id": "admin only"})
     owner = db.session.get(User, owner_id)
     if owner is None or not owner.is_active:

@@ -83,7 +83,7 @@ def test_offboarding_refuses_token_and_session_at_once_and_jobs_stay(app, client
 
     assert client.patch(f"/api/v1/users/{owner.id}", json={"is_active": True},
                         headers=admin.headers).status_code == 200
-    assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401  # ended for good, not paused
     assert [(r[0], r[3]) for r in _user_audit(app) if r[0] == "user.update"] == [
         ("user.update", {"is_active": {"old": True, "new": False}}),
         ("user.update", {"is_active": {"old": False, "new": True}}),
