@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -79,6 +78,7 @@ def test_sqlite_fallback_computes_the_same_figures(tmp_path, redis_prefix, keep_
     from flask_migrate import upgrade
 
     from cronmanager import create_app
+    from cronmanager.api.security import Principal
     from cronmanager.extensions import db
     from cronmanager.models import CronExecution, CronJob, User, utcnow
     from cronmanager.monitoring.stats import stats
@@ -103,7 +103,7 @@ def test_sqlite_fallback_computes_the_same_figures(tmp_path, redis_prefix, keep_
             db.session.add(CronExecution(cron_job_id=job.id, scheduled_for=t, due_at=t, created_at=t,
                                          status="FAILED" if i % 4 == 0 else "SUCCESS", execution_time_ms=i))
         db.session.commit()
-        data = stats(SimpleNamespace(user=user), zone="UTC", now=now)
+        data = stats(Principal(user=user, scopes=user.allowed_scopes(), via="session"), zone="UTC", now=now)
         row = data["per_job"][0]
         assert row["runs"] == 100 and row["success"] == 75 and row["avg_ms"] == 50.5
         assert row["p95_ms"] == 95  # nearest rank
