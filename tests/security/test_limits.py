@@ -34,7 +34,7 @@ def _error(resp: requests.Response, status: int, code: str) -> dict:
 def test_a_body_over_one_mebibyte_is_refused_with_json_413(server, owner):
     big = {**JOB, "description": "x" * (1024 * 1024)}
     resp = requests.post(f"{server}/api/v1/cron", json=big, headers=auth(owner.access))
-    _error(resp, 413, "too_large")
+    assert "1048576-byte limit" in _error(resp, 413, "too_large")["message"]
 
 
 def test_a_job_body_is_at_most_64_kib(server, owner):
