@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from cronmanager.api.errors import ApiError
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import tokens
+from cronmanager.events import stream_quota
 from cronmanager.extensions import db
 from cronmanager.models import ApiToken, LoginSession, SessionKind, User, utcnow
 
@@ -143,10 +144,11 @@ def end_api_session(session_id: str) -> None:
 
 def end_all_sessions(user: User) -> None:
     """Sign out everywhere: every dashboard session, remember-me cookie, access and refresh token and API token of
-    the user stops working. Joins the caller's transaction, so the change that asked for it (a password change, a
-    deactivation) and the revocation commit together."""
+    the user stops working, and their open live-event streams end. Joins the caller's transaction, so the change
+    that asked for it (a password change, a deactivation) and the revocation commit together."""
     now = utcnow()
     db.session.execute(update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
                        .values(revoked_at=now).execution_options(synchronize_session=False))
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                        .values(revoked_at=now, is_active=False).execution_options(synchronize_session=False))
+    stream_quota.end_streams(user.id)  # open live streams end at their next heartbeat

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import requests
 
 from tests.conftest import run_sql
@@ -58,6 +60,24 @@ def test_sign_out_everywhere_ends_every_session_and_token(server, client, owner)
     resp = requests.post(f"{server}/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
     assert resp.status_code == 401
     assert me(server, session=browser_login(server, owner.email)) == 200  # signing in again works
+
+
+def test_sign_out_everywhere_ends_open_live_streams(server, owner):
+    stream = requests.get(f"{server}/api/v1/events", headers=auth(owner.access), stream=True, timeout=10)
+    assert stream.status_code == 200
+    laptop = browser_login(server, owner.email)
+    laptop.post(f"{server}/settings/sign-out-everywhere", data={"csrf_token": page_csrf(laptop, server)})
+    ended = threading.Event()
+
+    def drain() -> None:
+        for _ in stream.iter_content(chunk_size=None):
+            pass
+        ended.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    assert ended.wait(15), "the open stream kept running after sign out everywhere"  # heartbeat is 0.5 s here
+    resp = requests.get(f"{server}/api/v1/events", headers=auth(owner.access), timeout=10)
+    assert resp.status_code == 401  # and it cannot reconnect
 
 
 def test_a_password_change_ends_every_other_session_and_token(server, owner):
