@@ -151,3 +151,29 @@ def test_login_refresh_and_register_ignore_a_stale_authorization_header(app, ser
                          headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert resp.status_code == 403  # registration is closed: judged as anonymous, not refused as a bad credential
     assert resp.json()["error"]["code"] == "forbidden"
+
+
+def test_retention_deletes_sessions_that_can_no_longer_authenticate(app, server, owner):
+    from datetime import timedelta
+
+    from cronmanager.maintenance.retention import run
+    from cronmanager.models import utcnow
+
+    live = api_login(server, owner.email)
+    spent = api_login(server, owner.email)
+    old = api_login(server, owner.email)
+    requests.post(f"{server}/api/v1/auth/refresh", json={"refresh_token": spent["refresh_token"]})
+    requests.post(f"{server}/api/v1/auth/refresh", json={"refresh_token": spent["refresh_token"]})  # reuse: revoked
+    browser = browser_login(server, owner.email)
+    long_ago = utcnow() - timedelta(days=400)
+    run_sql(app, "UPDATE login_sessions SET created_at = :t WHERE kind = 'web'", t=long_ago)
+    run_sql(app, "UPDATE login_sessions SET created_at = :t, last_used_at = NULL WHERE id = ("
+                 "SELECT id FROM login_sessions WHERE kind = 'api' AND revoked_at IS NULL "
+                 "ORDER BY created_at DESC LIMIT 1)", t=long_ago)
+    assert run_sql(app, "SELECT count(*) FROM login_sessions")[0][0] == 6  # + the admin's and owner's fixtures
+    with app.app_context():
+        summary = run(utcnow())
+    assert summary["login_sessions_deleted"] == 3
+    assert me(server, token=live["access_token"]) == 200
+    assert me(server, token=old["access_token"]) == 401
+    assert me(server, session=browser) == 401
