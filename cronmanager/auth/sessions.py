@@ -8,14 +8,17 @@ older one (a stolen copy, or the original after the thief used it) is reuse, whi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import current_app, has_request_context, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from cronmanager.api.errors import ApiError
 from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import tokens
+from cronmanager.events import stream_quota
 from cronmanager.extensions import db
 from cronmanager.models import ApiToken, LoginSession, SessionKind, User, utcnow
 
@@ -144,10 +147,31 @@ def end_api_session(session_id: str) -> None:
 
 def end_all_sessions(user: User) -> None:
     """Sign out everywhere: every dashboard session, remember-me cookie, access and refresh token and API token of
-    the user stops working. Joins the caller's transaction, so the change that asked for it (a password change, a
-    deactivation) and the revocation commit together."""
+    the user stops working, and their open live-event streams end. Joins the caller's transaction, so the change
+    that asked for it (a password change, a deactivation) and the revocation commit together."""
     now = utcnow()
     db.session.execute(update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
                        .values(revoked_at=now).execution_options(synchronize_session=False))
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                        .values(revoked_at=now, is_active=False).execution_options(synchronize_session=False))
+    stream_quota.end_streams(user.id)  # open live streams end at their next heartbeat
+
+
+def prune_ended_sessions(now: datetime) -> int:
+    """Delete rows that can no longer authenticate anything (retention): revoked ones, API logins whose last
+    refresh token has expired, dashboard sessions older than any of their cookies can be. Caller commits."""
+    cfg = current_app.config
+    api_cutoff = now - timedelta(seconds=int(cfg["REFRESH_TOKEN_TTL_S"]))
+    cookie_lifetimes = [_as_timedelta(cfg.get("REMEMBER_COOKIE_DURATION", timedelta(days=365))),
+                        _as_timedelta(cfg.get("PERMANENT_SESSION_LIFETIME", timedelta(days=31)))]
+    web_cutoff = now - max(cookie_lifetimes)
+    return db.session.execute(delete(LoginSession).where(or_(
+        LoginSession.revoked_at.is_not(None),
+        (LoginSession.kind == SessionKind.API.value)
+        & (func.coalesce(LoginSession.last_used_at, LoginSession.created_at) < api_cutoff),
+        (LoginSession.kind == SessionKind.WEB.value) & (LoginSession.created_at < web_cutoff),
+    ))).rowcount
+
+
+def _as_timedelta(value: timedelta | int | float) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)

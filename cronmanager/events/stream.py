@@ -228,9 +228,9 @@ def hub_for(r: Redis, prefix: str) -> Hub:
 
 
 def event_stream(r: Redis, prefix: str, viewer: Viewer, last_event_id: str | None, heartbeat_s: float,
-                 max_stream_s: float) -> Iterator[str]:
+                 max_stream_s: float, still_allowed: Callable[[], bool] | None = None) -> Iterator[str]:
     """Yield SSE frames until the client goes away (GeneratorExit at a yield), it falls too far behind,
-    or max_stream_s passes."""
+    max_stream_s passes, or (checked once per heartbeat period) still_allowed says the viewer was signed out."""
     hub = hub_for(r, prefix)
     listener = hub.add()
     try:
@@ -241,8 +241,12 @@ def event_stream(r: Redis, prefix: str, viewer: Viewer, last_event_id: str | Non
             frames, replayed_up_to = _replay(r, prefix, after, viewer)
             yield from frames
         deadline = time.monotonic() + max_stream_s
-        last_write = time.monotonic()
+        last_write = last_check = time.monotonic()
         while time.monotonic() < deadline and not listener.overflowed:
+            if still_allowed is not None and time.monotonic() - last_check >= heartbeat_s:
+                if not still_allowed():
+                    return
+                last_check = time.monotonic()
             wait = max(0.01, heartbeat_s - (time.monotonic() - last_write))
             try:
                 event, frame = listener.queue.get(timeout=wait)
@@ -334,7 +338,8 @@ def stream() -> Response:
                        code="limit_reached", headers={"Retry-After": "5"})
     redis, prefix, user_id = current_app.extensions["redis"], cfg["REDIS_PREFIX"], p.user.id
     frames = event_stream(stream_redis(current_app), cfg["REDIS_PREFIX"], viewer, last_event_id,
-                          float(cfg.get("SSE_HEARTBEAT_S", 15)), float(cfg.get("SSE_MAX_STREAM_S", 3600)))
+                          float(cfg.get("SSE_HEARTBEAT_S", 15)), float(cfg.get("SSE_MAX_STREAM_S", 3600)),
+                          functools.partial(stream_quota.holds_slot, redis, prefix, user_id, slot))
     on_close = functools.partial(stream_quota.release_slot, redis, prefix, user_id, slot)
     return Response(_CountedStream(frames, on_close), mimetype="text/event-stream", headers={
         "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no",

@@ -1,7 +1,8 @@
 """At most SSE_MAX_STREAMS_PER_USER live streams per user, across every web process (SPEC §6 abuse limits).
 
 Each open stream is a member of the user's Redis sorted set, scored with the moment it must have ended by
-(SSE_MAX_STREAM_S plus a margin), so a stream of a crashed process stops counting on its own.
+(SSE_MAX_STREAM_S plus a margin), so a stream of a crashed process stops counting on its own. Signing a user
+out everywhere drops the set: their open streams notice at their next heartbeat and end.
 """
 
 from __future__ import annotations
@@ -41,3 +42,12 @@ def take_slot(user_id: str) -> str | None:
 def release_slot(redis, prefix: str, user_id: str, slot: str) -> None:  # noqa: ANN001
     """Called when the stream closes, outside the request (hence the explicit client and prefix)."""
     redis.zrem(f"{prefix}:sse:user:{user_id}", slot)
+
+
+def holds_slot(redis, prefix: str, user_id: str, slot: str) -> bool:  # noqa: ANN001
+    """Whether the stream may go on (its slot was not dropped by end_streams)."""
+    return redis.zscore(f"{prefix}:sse:user:{user_id}", slot) is not None
+
+
+def end_streams(user_id: str) -> None:
+    redis_client().delete(_key(user_id))

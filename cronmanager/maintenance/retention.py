@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import current_app, has_app_context
 from sqlalchemy import Table, delete, func, select
 
+from cronmanager.auth.sessions import prune_ended_sessions
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import AuditLog, CronExecution, Notification, ScheduleChange, SecurityEvent, utcnow
 from cronmanager.models.monitoring import AlertDelivery
@@ -88,6 +89,8 @@ def run(now: datetime) -> dict:
         summary[kind.kind] = archive_older_than(kind, _day_start(now) - timedelta(days=days))
         summary[kind.kind]["archives_deleted"] = prune_archives(kind, now, days)
     summary["alert_deliveries_deleted"] = _prune_deliveries(now)
+    summary["login_sessions_deleted"] = prune_ended_sessions(now)
+    db.session.commit()
     log.info("retention done: %s", json.dumps(summary))
     return summary
 

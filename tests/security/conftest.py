@@ -33,7 +33,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when the package is done: its event hub shares our Redis channel
 def server(app, database_url: str, redis_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: ANN001
     """Base URL of the running instance (the session `app` fixture has migrated its database)."""
     port = _free_port()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import requests
 
 from tests.conftest import run_sql
@@ -58,6 +60,24 @@ def test_sign_out_everywhere_ends_every_session_and_token(server, client, owner)
     resp = requests.post(f"{server}/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
     assert resp.status_code == 401
     assert me(server, session=browser_login(server, owner.email)) == 200  # signing in again works
+
+
+def test_sign_out_everywhere_ends_open_live_streams(server, owner):
+    stream = requests.get(f"{server}/api/v1/events", headers=auth(owner.access), stream=True, timeout=10)
+    assert stream.status_code == 200
+    laptop = browser_login(server, owner.email)
+    laptop.post(f"{server}/settings/sign-out-everywhere", data={"csrf_token": page_csrf(laptop, server)})
+    ended = threading.Event()
+
+    def drain() -> None:
+        for _ in stream.iter_content(chunk_size=None):
+            pass
+        ended.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    assert ended.wait(15), "the open stream kept running after sign out everywhere"  # heartbeat is 0.5 s here
+    resp = requests.get(f"{server}/api/v1/events", headers=auth(owner.access), timeout=10)
+    assert resp.status_code == 401  # and it cannot reconnect
 
 
 def test_a_password_change_ends_every_other_session_and_token(server, owner):
@@ -131,3 +151,29 @@ def test_login_refresh_and_register_ignore_a_stale_authorization_header(app, ser
                          headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert resp.status_code == 403  # registration is closed: judged as anonymous, not refused as a bad credential
     assert resp.json()["error"]["code"] == "forbidden"
+
+
+def test_retention_deletes_sessions_that_can_no_longer_authenticate(app, server, owner):
+    from datetime import timedelta
+
+    from cronmanager.maintenance.retention import run
+    from cronmanager.models import utcnow
+
+    live = api_login(server, owner.email)
+    spent = api_login(server, owner.email)
+    old = api_login(server, owner.email)
+    requests.post(f"{server}/api/v1/auth/refresh", json={"refresh_token": spent["refresh_token"]})
+    requests.post(f"{server}/api/v1/auth/refresh", json={"refresh_token": spent["refresh_token"]})  # reuse: revoked
+    browser = browser_login(server, owner.email)
+    long_ago = utcnow() - timedelta(days=400)
+    run_sql(app, "UPDATE login_sessions SET created_at = :t WHERE kind = 'web'", t=long_ago)
+    run_sql(app, "UPDATE login_sessions SET created_at = :t, last_used_at = NULL WHERE id = ("
+                 "SELECT id FROM login_sessions WHERE kind = 'api' AND revoked_at IS NULL "
+                 "ORDER BY created_at DESC LIMIT 1)", t=long_ago)
+    assert run_sql(app, "SELECT count(*) FROM login_sessions")[0][0] == 6  # + the admin's and owner's fixtures
+    with app.app_context():
+        summary = run(utcnow())
+    assert summary["login_sessions_deleted"] == 3
+    assert me(server, token=live["access_token"]) == 200
+    assert me(server, token=old["access_token"]) == 401
+    assert me(server, session=browser) == 401
