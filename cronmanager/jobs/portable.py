@@ -123,6 +123,12 @@ def render(document: dict[str, Any], fmt: DocumentFormat) -> str:
                      width=4096)
 
 
+def lock_owner(owner: User) -> None:
+    """Serialise applies per owner: two at once could both create the same name (PostgreSQL row lock; SQLite
+    already has one writer at a time)."""
+    db.session.execute(select(User.id).where(User.id == owner.id).with_for_update())
+
+
 def jobs_of(owner_id: str | None) -> list[CronJob]:
     """One owner's jobs, or every job when `owner_id` is None (an ADMIN's export)."""
     stmt = select(CronJob).order_by(CronJob.name, CronJob.id)

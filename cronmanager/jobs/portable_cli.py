@@ -71,6 +71,8 @@ def import_command(file: Path, as_email: str, do_apply: bool, prune: bool) -> No
     fmt = portable.DocumentFormat.JSON if file.suffix.lower() == ".json" else portable.DocumentFormat.YAML
     try:
         entries = portable.parse_document(file.read_bytes(), fmt, max_bytes=None)
+        if do_apply:
+            portable.lock_owner(user)
         plan = portable.build_plan(entries, user, prune=prune)
     except ApiError as err:
         raise click.ClickException(err.message) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import yaml
@@ -324,3 +325,23 @@ def test_it_reports_errors_per_job_and_field(client, owner):
     assert set(errors["bad"]) == {"retry_count", "http_method", "owner_id"}
     assert set(errors["zone"]) == {"timezone"}
     assert plan["create"] == ["ok"]
+
+
+def test_two_applies_at_once_never_create_a_name_twice(app, owner):
+    jobs = [{"name": f"race {i:02}", "cron_expression": "0 * * * *", "endpoint_url": f"http://127.0.0.1:9/{i}"}
+            for i in range(40)]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def apply() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(import_doc(client, owner, {"version": 1, "jobs": jobs}, "apply").status_code)
+
+    threads = [threading.Thread(target=apply) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert statuses == [200, 200]
+    assert run_sql(app, "SELECT count(*), count(DISTINCT name) FROM cron_jobs") == [(40, 40)]
