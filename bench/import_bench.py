@@ -46,7 +46,7 @@ def main() -> None:
     admin_exec(f'CREATE DATABASE "{name}"')
     os.environ.update({"CRONMANAGER_ENV": "development", "DATABASE_URL": f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
                        "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix, "API_RATE_LIMIT": "1000000/minute",
-                       "ALLOW_PRIVATE_TARGETS": "on", "LOG_LEVEL": "warning"})
+                       "ALLOW_PRIVATE_TARGETS": "on", "LOG_LEVEL": "warning", "MAX_JOBS_PER_USER": "100000"})
     try:
         run(args)
     finally:

@@ -34,6 +34,7 @@ FORMAT_VERSION = 1
 MAX_DOCUMENT_BYTES = 1024 * 1024
 IMPORT_REASON = "import"
 SECRET_CHANGED = "*** (changed)"  # shown as the new value in a plan when only a secret's value differs
+DOCUMENT = "(document)"  # the name an error carries when it is about the whole document, not one job
 
 # The one list of what a job document holds, in the order it is written. Fields that other features add to the
 # model join through OPTIONAL_FIELDS: they are exported as soon as the model has them.
@@ -374,6 +375,10 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False) -> Plan:
     if prune:
         named = set(labels)
         plan.delete = [job for job in existing if job.name not in named]
+    limit = current_app.config.get("MAX_JOBS_PER_USER")  # the per-user job cap (SPEC §6), checked once here
+    total = len(existing) - len(plan.delete) + len(plan.create)
+    if limit is not None and len(plan.create) and total > int(limit):
+        plan.errors.append(JobError(DOCUMENT, {"jobs": f"the import would leave {total} jobs; the limit is {limit}"}))
     plan.create.sort(key=lambda e: e.name)
     plan.update.sort(key=lambda u: (u.name, u.job.id))
     plan.errors.sort(key=lambda e: e.name)
@@ -393,20 +398,23 @@ def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Ev
     if not plan.ok:
         raise ValueError("a plan with errors cannot be applied")
     events: list[Event] = []
-    for entry in plan.create:
-        job = service.create_job(p, entry.values, source, owner=owner, reason=IMPORT_REASON, flush=False)
-        events.append(("cron:created", service.job_json(job), job.owner_id))
-    for update in plan.update:
-        schedule_changed = service.update_job(p, update.job, update.values, reason=IMPORT_REASON, source=source,
-                                              flush=False)
-        data = service.job_json(update.job)
-        events.append(("cron:updated", data, update.job.owner_id))
-        if schedule_changed:
-            events.append(("schedule:changed", data, update.job.owner_id))
-    for job in plan.delete:
-        data = service.delete_job(job, flush=False)
-        events.append(("cron:deleted", data, data["owner_id"]))
-    db.session.flush()  # one flush: the INSERTs, UPDATEs and DELETEs of thousands of jobs go in batches
+    # One flush at the end: the DELETEs, UPDATEs and INSERTs of thousands of jobs go in batches. Without
+    # autoflush a service check that counts rows sees the jobs as they were; build_plan checked the totals.
+    with db.session.no_autoflush:
+        for job in plan.delete:
+            data = service.delete_job(job, flush=False)
+            events.append(("cron:deleted", data, data["owner_id"]))
+        for update in plan.update:
+            schedule_changed = service.update_job(p, update.job, update.values, reason=IMPORT_REASON,
+                                                  source=source, flush=False)
+            data = service.job_json(update.job)
+            events.append(("cron:updated", data, update.job.owner_id))
+            if schedule_changed:
+                events.append(("schedule:changed", data, update.job.owner_id))
+        for entry in plan.create:
+            job = service.create_job(p, entry.values, source, owner=owner, reason=IMPORT_REASON, flush=False)
+            events.append(("cron:created", service.job_json(job), job.owner_id))
+    db.session.flush()
     return events
 
 
