@@ -398,12 +398,13 @@ def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Ev
     if not plan.ok:
         raise ValueError("a plan with errors cannot be applied")
     events: list[Event] = []
-    # One flush at the end: the DELETEs, UPDATEs and INSERTs of thousands of jobs go in batches. Without
-    # autoflush a service check that counts rows sees the jobs as they were; build_plan checked the totals.
+    for job in plan.delete:
+        data = service.delete_job(job, flush=False)
+        events.append(("cron:deleted", data, data["owner_id"]))
+    db.session.flush()  # the deletes first, in one batch, so the room they free counts for the creates
+    # Then one flush for the UPDATEs and INSERTs of thousands of jobs. Without autoflush a service check that counts
+    # rows sees the jobs as they were after the deletes; build_plan checked the totals.
     with db.session.no_autoflush:
-        for job in plan.delete:
-            data = service.delete_job(job, flush=False)
-            events.append(("cron:deleted", data, data["owner_id"]))
         for update in plan.update:
             schedule_changed = service.update_job(p, update.job, update.values, reason=IMPORT_REASON,
                                                   source=source, flush=False)

@@ -362,6 +362,11 @@ def test_the_job_cap_is_checked_for_the_whole_document(app, client, owner):
         resp = import_doc(client, owner, {"version": 1, "jobs": jobs}, "apply", prune="true")  # deletes count
         assert resp.status_code == 200, resp.get_json()
         assert [r[0] for r in jobs_table(app)] == ["new 0", "new 1", "new 2"]
+        app.config["MAX_JOBS_PER_USER"] = 3  # at the cap: replacing every job still fits
+        others = [{**j, "name": j["name"].replace("new", "other")} for j in jobs]
+        resp = import_doc(client, owner, {"version": 1, "jobs": others}, "apply", prune="true")
+        assert resp.status_code == 200, resp.get_json()
+        assert [r[0] for r in jobs_table(app)] == ["other 0", "other 1", "other 2"]
     finally:
         if saved is None:
             app.config.pop("MAX_JOBS_PER_USER")
