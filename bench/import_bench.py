@@ -23,6 +23,7 @@ from redis import Redis
 from bench.common import PG_ADMIN_URL, admin_exec
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+PASSWORD = "correct horse battery"
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
 
 
@@ -46,7 +47,7 @@ def main() -> None:
     admin_exec(f'CREATE DATABASE "{name}"')
     os.environ.update({"CRONMANAGER_ENV": "development", "DATABASE_URL": f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
                        "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix, "API_RATE_LIMIT": "1000000/minute",
-                       "ALLOW_PRIVATE_TARGETS": "on", "LOG_LEVEL": "warning"})
+                       "ALLOW_PRIVATE_TARGETS": "on", "LOG_LEVEL": "warning", "MAX_JOBS_PER_USER": "100000"})
     try:
         run(args)
     finally:
@@ -61,20 +62,23 @@ def run(args: argparse.Namespace) -> None:
     from flask_migrate import upgrade
 
     from cronmanager import create_app
-    from cronmanager.auth import tokens
     from cronmanager.auth.users import create_user
     from cronmanager.extensions import db
 
     app = create_app()
     with app.app_context():
         upgrade()
+    emails = ("importer@example.com", "poster@example.com")
     with app.test_request_context():
-        importer = create_user("importer@example.com", "correct horse battery", "ADMIN")
-        poster = create_user("poster@example.com", "correct horse battery", "USER")
+        create_user(emails[0], PASSWORD, "ADMIN")
+        create_user(emails[1], PASSWORD, "USER")
         db.session.commit()
-        auth = {u.email: {"Authorization": "Bearer " + tokens.issue_login_tokens(u.id, u.password_hash)[
-            "access_token"]} for u in (importer, poster)}
     client = app.test_client()
+    auth = {}
+    for email in emails:
+        resp = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert resp.status_code == 200, resp.get_json()
+        auth[email] = {"Authorization": f"Bearer {resp.get_json()['access_token']}"}
 
     started = time.perf_counter()
     for i in range(args.baseline_jobs):

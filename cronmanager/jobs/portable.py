@@ -34,6 +34,7 @@ FORMAT_VERSION = 1
 MAX_DOCUMENT_BYTES = 1024 * 1024
 IMPORT_REASON = "import"
 SECRET_CHANGED = "*** (changed)"  # shown as the new value in a plan when only a secret's value differs
+DOCUMENT = "(document)"  # the name an error carries when it is about the whole document, not one job
 
 # The one list of what a job document holds, in the order it is written. Fields that other features add to the
 # model join through OPTIONAL_FIELDS: they are exported as soon as the model has them.
@@ -123,6 +124,12 @@ def render(document: dict[str, Any], fmt: DocumentFormat) -> str:
                      width=4096)
 
 
+def lock_owner(owner: User) -> None:
+    """Serialise applies per owner: two at once could both create the same name (PostgreSQL row lock; SQLite
+    already has one writer at a time)."""
+    db.session.execute(select(User.id).where(User.id == owner.id).with_for_update())
+
+
 def jobs_of(owner_id: str | None) -> list[CronJob]:
     """One owner's jobs, or every job when `owner_id` is None (an ADMIN's export)."""
     stmt = select(CronJob).order_by(CronJob.name, CronJob.id)
@@ -138,7 +145,7 @@ def _load_yaml(text: str) -> Any:
     ("billion laughs") never expands, and no tag can construct an object."""
     collecting = gc.isenabled()
     # Loading builds a few hundred thousand small objects at once; the collector's passes over them cost more
-    # than the parse (5,000 jobs: 2.1 s with, 0.8 s without). The document is capped, so the pause is too.
+    # than the parse (5,000 jobs: 2.1 s with, 0.8 s without). API documents are capped, so the pause is too.
     gc.disable()
     try:
         for event in yaml.parse(text, Loader=_Loader):
@@ -153,10 +160,13 @@ def _load_yaml(text: str) -> Any:
             gc.enable()
 
 
-def parse_document(raw: bytes, fmt: DocumentFormat) -> list[Any]:
-    """Bytes -> the list of job entries; the envelope is checked here, the jobs by `build_plan`."""
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise ApiError(413, f"The document is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
+def parse_document(raw: bytes, fmt: DocumentFormat, *, max_bytes: int | None = MAX_DOCUMENT_BYTES) -> list[Any]:
+    """Bytes -> the list of job entries; the envelope is checked here, the jobs by `build_plan`.
+
+    The API caps documents (`max_bytes`); the CLI reads an operator's file of any size.
+    """
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise ApiError(413, f"The document is larger than {max_bytes // 1024} KiB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -365,6 +375,10 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False) -> Plan:
     if prune:
         named = set(labels)
         plan.delete = [job for job in existing if job.name not in named]
+    limit = current_app.config.get("MAX_JOBS_PER_USER")  # the per-user job cap (SPEC §6), checked once here
+    total = len(existing) - len(plan.delete) + len(plan.create)
+    if limit is not None and len(plan.create) and total > int(limit):
+        plan.errors.append(JobError(DOCUMENT, {"jobs": f"the import would leave {total} jobs; the limit is {limit}"}))
     plan.create.sort(key=lambda e: e.name)
     plan.update.sort(key=lambda u: (u.name, u.job.id))
     plan.errors.sort(key=lambda e: e.name)
@@ -384,20 +398,24 @@ def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Ev
     if not plan.ok:
         raise ValueError("a plan with errors cannot be applied")
     events: list[Event] = []
-    for entry in plan.create:
-        job = service.create_job(p, entry.values, source, owner=owner, reason=IMPORT_REASON, flush=False)
-        events.append(("cron:created", service.job_json(job), job.owner_id))
-    for update in plan.update:
-        schedule_changed = service.update_job(p, update.job, update.values, reason=IMPORT_REASON, source=source,
-                                              flush=False)
-        data = service.job_json(update.job)
-        events.append(("cron:updated", data, update.job.owner_id))
-        if schedule_changed:
-            events.append(("schedule:changed", data, update.job.owner_id))
     for job in plan.delete:
         data = service.delete_job(job, flush=False)
         events.append(("cron:deleted", data, data["owner_id"]))
-    db.session.flush()  # one flush: the INSERTs, UPDATEs and DELETEs of thousands of jobs go in batches
+    db.session.flush()  # the deletes first, in one batch, so the room they free counts for the creates
+    # Then one flush for the UPDATEs and INSERTs of thousands of jobs. Without autoflush a service check that counts
+    # rows sees the jobs as they were after the deletes; build_plan checked the totals.
+    with db.session.no_autoflush:
+        for update in plan.update:
+            schedule_changed = service.update_job(p, update.job, update.values, reason=IMPORT_REASON,
+                                                  source=source, flush=False)
+            data = service.job_json(update.job)
+            events.append(("cron:updated", data, update.job.owner_id))
+            if schedule_changed:
+                events.append(("schedule:changed", data, update.job.owner_id))
+        for entry in plan.create:
+            job = service.create_job(p, entry.values, source, owner=owner, reason=IMPORT_REASON, flush=False)
+            events.append(("cron:created", service.job_json(job), job.owner_id))
+    db.session.flush()
     return events
 
 

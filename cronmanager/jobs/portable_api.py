@@ -95,6 +95,8 @@ def import_jobs(query: ImportQuery):  # noqa: ANN201
         raise ApiError(403, "prune deletes jobs: this needs the 'delete' scope, which the credential lacks")
     owner = target_owner(p, query.owner_id)
     entries = portable.parse_document(request.get_data(cache=True), portable.format_for(request.mimetype))
+    if query.mode == "apply":
+        portable.lock_owner(owner)
     plan = portable.build_plan(entries, owner, prune=query.prune)
     g.audit_payload = portable.audit_payload(plan, mode=query.mode, prune=query.prune, owner=owner, source="api")
     result = plan.to_json()

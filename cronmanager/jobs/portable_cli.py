@@ -70,7 +70,10 @@ def import_command(file: Path, as_email: str, do_apply: bool, prune: bool) -> No
         raise click.ClickException(f"{user.email} may not {'delete' if prune else 'change'} jobs")
     fmt = portable.DocumentFormat.JSON if file.suffix.lower() == ".json" else portable.DocumentFormat.YAML
     try:
-        plan = portable.build_plan(portable.parse_document(file.read_bytes(), fmt), user, prune=prune)
+        entries = portable.parse_document(file.read_bytes(), fmt, max_bytes=None)
+        if do_apply:
+            portable.lock_owner(user)
+        plan = portable.build_plan(entries, user, prune=prune)
     except ApiError as err:
         raise click.ClickException(err.message) from None
     result = plan.to_json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import yaml
@@ -324,3 +325,50 @@ def test_it_reports_errors_per_job_and_field(client, owner):
     assert set(errors["bad"]) == {"retry_count", "http_method", "owner_id"}
     assert set(errors["zone"]) == {"timezone"}
     assert plan["create"] == ["ok"]
+
+
+def test_two_applies_at_once_never_create_a_name_twice(app, owner):
+    jobs = [{"name": f"race {i:02}", "cron_expression": "0 * * * *", "endpoint_url": f"http://127.0.0.1:9/{i}"}
+            for i in range(40)]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def apply() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(import_doc(client, owner, {"version": 1, "jobs": jobs}, "apply").status_code)
+
+    threads = [threading.Thread(target=apply) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert statuses == [200, 200]
+    assert run_sql(app, "SELECT count(*), count(DISTINCT name) FROM cron_jobs") == [(40, 40)]
+
+
+def test_the_job_cap_is_checked_for_the_whole_document(app, client, owner):
+    create(client, owner, name="old 1")
+    create(client, owner, name="old 2")
+    jobs = [{"name": f"new {i}", "cron_expression": "0 * * * *", "endpoint_url": "http://127.0.0.1:9/"}
+            for i in range(3)]
+    saved = app.config.get("MAX_JOBS_PER_USER")
+    app.config["MAX_JOBS_PER_USER"] = 4
+    try:
+        resp = import_doc(client, owner, {"version": 1, "jobs": jobs}, "apply")
+        assert resp.status_code == 422
+        assert resp.get_json()["errors"] == [{"name": "(document)", "fields": {
+            "jobs": "the import would leave 5 jobs; the limit is 4"}}]
+        resp = import_doc(client, owner, {"version": 1, "jobs": jobs}, "apply", prune="true")  # deletes count
+        assert resp.status_code == 200, resp.get_json()
+        assert [r[0] for r in jobs_table(app)] == ["new 0", "new 1", "new 2"]
+        app.config["MAX_JOBS_PER_USER"] = 3  # at the cap: replacing every job still fits
+        others = [{**j, "name": j["name"].replace("new", "other")} for j in jobs]
+        resp = import_doc(client, owner, {"version": 1, "jobs": others}, "apply", prune="true")
+        assert resp.status_code == 200, resp.get_json()
+        assert [r[0] for r in jobs_table(app)] == ["other 0", "other 1", "other 2"]
+    finally:
+        if saved is None:
+            app.config.pop("MAX_JOBS_PER_USER")
+        else:
+            app.config["MAX_JOBS_PER_USER"] = saved

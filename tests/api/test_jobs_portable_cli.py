@@ -71,3 +71,12 @@ def test_import_exits_1_with_errors_and_changes_nothing(app, client, owner, read
     path.write_text("version: 1\njobs: [*x]\n")
     bad = runner.invoke(args=["jobs", "import", str(path), "--as", owner.email])
     assert bad.exit_code != 0
+
+
+def test_import_reads_files_larger_than_the_api_accepts(app, owner, tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("version: 1\njobs:\n- name: big\n  cron_expression: 0 1 * * *\n  endpoint_url: http://127.0.0.1:9/\n"
+                    + "# " + "x" * (1024 * 1024) + "\n")
+    result = app.test_cli_runner().invoke(args=["jobs", "import", str(path), "--as", owner.email])
+    assert result.exit_code == 0, result.output
+    assert "+ create  big" in result.output

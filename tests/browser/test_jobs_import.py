@@ -87,6 +87,7 @@ def test_it_shows_errors_per_job_and_offers_no_apply(page: Page, app, owner, tmp
     expect(error.locator("[data-plan-name]")).to_have_text("typo")
     expect(error).to_contain_text("retries")
     expect(page.get_by_role("button", name="Apply")).to_be_hidden()
+    expect(page.locator("[data-plan-blocked]")).to_contain_text("fix them")
     shot(page, "jobs-import-errors")
     assert run_sql(app, "SELECT count(*) FROM cron_jobs") == [(0,)]
     assert not errors, errors

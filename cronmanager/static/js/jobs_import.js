@@ -43,7 +43,10 @@
       ...plan.delete.map((name) => row("delete", KINDS.delete, name, "")),
     ];
     const empty = `<tr><td class="text-slate-600" data-plan-empty>Nothing to do: your jobs already match the document.</td></tr>`;
-    section.querySelector("[data-plan-table]").innerHTML = rows.join("") || empty;
+    const fix = plan.errors.length && !applied
+      ? `<tr><td colspan="3" class="text-sm text-red-700" data-plan-blocked>Nothing can be applied while the document has errors: fix them and show the plan again.</td></tr>`
+      : "";
+    section.querySelector("[data-plan-table]").innerHTML = fix + rows.join("") || empty;
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -85,7 +88,10 @@
       plan = data;
       render(plan, false);
       const changes = plan.create.length + plan.update.length + plan.delete.length;
-      if (!plan.errors.length && changes) apply.classList.remove("hidden");
+      if (!plan.errors.length && changes) {
+        apply.className = `btn ${plan.delete.length ? "btn-danger" : "btn-primary"}`;
+        apply.classList.remove("hidden");
+      }
     });
 
     apply.addEventListener("click", async () => {
