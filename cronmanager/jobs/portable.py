@@ -413,7 +413,8 @@ def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Ev
             if schedule_changed:
                 events.append(("schedule:changed", data, update.job.owner_id))
         for entry in plan.create:
-            job = service.create_job(p, entry.values, source, owner=owner, reason=IMPORT_REASON, flush=False)
+            job = service.create_job(p, entry.values, source, owner=owner, reason=IMPORT_REASON, flush=False,
+                                     quota_checked=True)
             events.append(("cron:created", service.job_json(job), job.owner_id))
     db.session.flush()
     return events

@@ -170,11 +170,13 @@ def _apply_effective(job: CronJob, factor: int, offset_s: int, old_next: datetim
 
 
 def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner: User | None = None,
-               reason: str = "created", flush: bool = True) -> CronJob:
+               reason: str = "created", flush: bool = True, quota_checked: bool = False) -> CronJob:
     """`owner` lets an ADMIN create a job for someone else (import with ?owner_id=); default the caller.
-    `flush=False` leaves the INSERTs to one flush by the caller (an import of thousands of jobs)."""
+    `flush=False` leaves the INSERTs to one flush by the caller (an import of thousands of jobs), which then checks
+    the job cap once for the whole batch (`quota_checked`)."""
     owner = owner or p.user
-    quotas.ensure_room(quotas.JOBS, owner.id)
+    if not quota_checked:
+        quotas.ensure_room(quotas.JOBS, owner.id)
     values = {**DEFAULTS, "timezone": owner.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = normalise(values)
     _check_pinned(p, None if values["auto_reschedule"] != "pinned" else "on", values["auto_reschedule"])
