@@ -21,6 +21,7 @@ from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import and_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cronmanager.execution.http_client import HttpResult
 from cronmanager.execution.perform import perform_request
@@ -30,6 +31,7 @@ from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger,
 log = logging.getLogger("cronmanager.executor")
 FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX = 500
+RECORD_RETRY_S = 1.0
 
 
 @dataclass
@@ -223,14 +225,16 @@ class Executor:
 
     # ---- recording ------------------------------------------------------------------------------------------
     def _record_loop(self) -> None:
+        carried: list[tuple[str, Fire]] = []  # results the database could not take yet; written first, in order
         while True:
-            items: list[tuple[str, Fire]] = []
-            try:
-                items.append(self._results.get(timeout=FLUSH_INTERVAL_S))
-            except queue.Empty:
-                if self._stop.is_set() and self._idle():
-                    return
-                continue
+            items, carried = carried, []
+            if not items:
+                try:
+                    items.append(self._results.get(timeout=FLUSH_INTERVAL_S))
+                except queue.Empty:
+                    if self._stop.is_set() and self._idle():
+                        return
+                    continue
             deadline = time.monotonic() + FLUSH_INTERVAL_S
             while len(items) < FLUSH_MAX and time.monotonic() < deadline:
                 try:
@@ -244,14 +248,23 @@ class Executor:
 
                     record_batch(self, items)
                 log.debug("recorded %d items in %.3f s", len(items), time.monotonic() - flush_started)
+            except (OperationalError, InterfaceError):
+                # the database is unreachable (restart, failover): the requests already happened, so their
+                # outcomes are kept and written when it is back; dropping them would leave rows open for good
+                log.warning("database unreachable; keeping %d results to record later", len(items), exc_info=True)
+                with self.app.app_context():
+                    db.session.rollback()
+                carried = items
+                time.sleep(RECORD_RETRY_S)
             except Exception:  # noqa: BLE001 - keep recording; rows left behind are reconciled
                 log.exception("could not record %d results", len(items))
                 with self.app.app_context():
                     db.session.rollback()
             finally:
-                with self._cv:
-                    self._in_flight -= sum(1 for kind, _ in items if kind == "final")
-                    self._cv.notify_all()
+                if not carried:
+                    with self._cv:
+                        self._in_flight -= sum(1 for kind, _ in items if kind == "final")
+                        self._cv.notify_all()
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.is_set():

@@ -13,6 +13,7 @@ from flask import Flask
 
 from cronmanager.execution import dispatch
 from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.models import utcnow
 from cronmanager.scheduling import system_jobs
 from cronmanager.scheduling.placement import place_due
 from cronmanager.scheduling.reconcile import reconcile
@@ -35,6 +36,9 @@ class SchedulerService:
         self._last_reconcile = 0.0
         self._leader = False
         self._unsent: list[list[int]] = []  # batches placed while Redis was unreachable
+        # slots due after this instant fell due while a scheduler ran: an outage of the database must not
+        # coalesce them as if the service had been down (placement.plan_slots)
+        self.live_since = utcnow()
 
     def is_leader(self) -> bool:
         """Redis lease with takeover on death; without Redis every instance proceeds (the database still
@@ -52,7 +56,7 @@ class SchedulerService:
 
     def tick(self) -> int:
         started = time.monotonic()
-        placed = place_due(self.lookahead_s)
+        placed = place_due(self.lookahead_s, live_since=self.live_since)
         if placed.fires or placed.missed:
             log.debug("placed %d fires (%d missed) in %.3f s", placed.fires, placed.missed, time.monotonic() - started)
         self._unsent.extend(placed.batches or [])
