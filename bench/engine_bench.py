@@ -1,6 +1,8 @@
 """Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
 
-    python bench/engine_bench.py [--only burst,sustained,idle,scale] [--quick]
+    .venv/bin/python -m bench.engine_bench [--only ceiling,burst,sustained,idle,scale] [--quick]
+
+(from the project root; the venv need not be activated: every process it starts runs on sys.executable)
 
 Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
 database and a private Redis prefix, prints every figure and the ratio to the baseline measured right after.
@@ -24,9 +26,9 @@ import psycopg2.extras
 import requests
 from redis import Redis
 
+from bench.common import PG_ADMIN_URL, admin_exec, pct
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.common import PG_ADMIN_URL, admin_exec, pct  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RUN = uuid.uuid4().hex[:6]
@@ -111,9 +113,11 @@ class Bench:
 
     def start_naive(self, queue: str, sched_interval: float = 1.0) -> list[subprocess.Popen]:
         env = {**self.env}
-        return [self.spawn("naive-worker1", ["rq", "worker", "-u", REDIS_URL, queue], env),
-                self.spawn("naive-worker2", ["rq", "worker", "-u", REDIS_URL, queue], env),
-                self.spawn("naive-scheduler", ["rqscheduler", "-u", REDIS_URL, "-i", str(sched_interval)], env)]
+        rq = [sys.executable, "-m", "rq.cli"]
+        return [self.spawn("naive-worker1", [*rq, "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-worker2", [*rq, "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-scheduler", [sys.executable, "-m", "rq_scheduler.scripts.rqscheduler", "-u",
+                                               REDIS_URL, "-i", str(sched_interval)], env)]
 
     def teardown(self) -> None:
         for proc in list(self.procs):
