@@ -161,6 +161,20 @@ class Bench:
             return cur.fetchall()
 
     # ---- scenarios ---------------------------------------------------------------------------------------------
+    def ceiling(self) -> None:
+        """The raw limit of this machine for the burst's work: the executor's HTTP client alone (2 processes x
+        200 threads, as the 2 workers hold) sending the burst's 2,000 requests to the same 250-ms target."""
+        n, procs, threads = 2000, 2, 200
+        url = f"http://127.0.0.1:{self.target_port}/ceiling?ms=250"
+        start_at = time.time() + 3
+        runs = [subprocess.Popen([sys.executable, "-m", "bench.ceiling_client", url, str(n // procs), str(threads),
+                                  str(start_at)], cwd=ROOT, env=self.env, stdout=subprocess.PIPE)
+                for _ in range(procs)]
+        out = [json.loads(p.communicate(timeout=300)[0]) for p in runs]
+        span = max(o["end"] for o in out) - min(o["start"] for o in out)
+        self.results["ceiling"] = {"requests": n, "in_flight": procs * threads, "ok": sum(o["ok"] for o in out),
+                                   "all_done_after_s": round(span, 2), "requests_per_s": round(n / span, 1)}
+
     def burst(self) -> None:
         n = 2000
         url = f"http://127.0.0.1:{self.target_port}/burst?ms=250"
@@ -186,6 +200,8 @@ class Bench:
                 "duplicates": dupes, "throughput_per_s": round(n / done, 1),
                 "last_placed_vs_due_s": round(float(placed[0]), 2), "last_started_vs_due_s": round(float(placed[1]), 2),
                 "target_lag_p99_s": round(self.target_lags("/burst")["p99"], 3)}
+        if "ceiling" in self.results:  # engine/ceiling: the same 2,000 requests with and without the engine
+            ours["engine_vs_ceiling"] = round(ours["throughput_per_s"] / self.results["ceiling"]["requests_per_s"], 2)
         if self.ours_only:
             self.results["burst"] = {"ours": ours}
             return
@@ -384,7 +400,7 @@ class Bench:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="burst,sustained,idle,scale")
+    parser.add_argument("--only", default="ceiling,burst,sustained,idle,scale")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
     args = parser.parse_args()

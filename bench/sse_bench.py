@@ -67,9 +67,12 @@ class Viewer:
         self.latencies: list[float] = []
         self.connected = asyncio.Event()
         self.errors = 0
+        self.rejected_s: float | None = None  # a 503 past the server's cap: how long it took to get it
+        self.retry_after = False
 
 
 async def view(host: str, port: int, token: str, viewer: Viewer, stop: asyncio.Event) -> None:
+    started = time.perf_counter()
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError:
@@ -80,7 +83,12 @@ async def view(host: str, port: int, token: str, viewer: Viewer, stop: asyncio.E
     await writer.drain()
     try:
         head = await reader.readuntil(b"\r\n\r\n")
-        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        status_line = head.split(b"\r\n", 1)[0]
+        if b" 503 " in status_line:
+            viewer.rejected_s = time.perf_counter() - started
+            viewer.retry_after = b"\r\nretry-after:" in head.lower()
+            return
+        if b" 200 " not in status_line:
             viewer.errors += 1
             return
         buffer = b""
@@ -144,7 +152,8 @@ async def run(args: argparse.Namespace, port: int, token: str, prefix: str, owne
         tasks.append(asyncio.create_task(view("127.0.0.1", port, token, v, stop)))
         await asyncio.sleep(0.005)
     connect_deadline = time.monotonic() + 30
-    while sum(v.connected.is_set() for v in viewers) < args.viewers and time.monotonic() < connect_deadline:
+    while (sum(v.connected.is_set() or v.rejected_s is not None for v in viewers) < args.viewers
+           and time.monotonic() < connect_deadline):
         await asyncio.sleep(0.1)
     connected = sum(v.connected.is_set() for v in viewers)
     base = f"http://127.0.0.1:{port}"
@@ -172,6 +181,8 @@ async def run(args: argparse.Namespace, port: int, token: str, prefix: str, owne
     await asyncio.gather(*tasks, return_exceptions=True)
     latencies = [x for v in viewers for x in v.latencies]
     return {"connected": connected, "errors": sum(v.errors for v in viewers), "sent": sent[0] if sent else 0,
+            "rejected": [v.rejected_s for v in viewers if v.rejected_s is not None],
+            "retry_after": sum(v.retry_after for v in viewers),
             "latencies": latencies, "probes": probes}
 
 
@@ -231,6 +242,10 @@ def main() -> None:
     print(f"gunicorn log           {log_path} (worker timeouts: {log_text.count('WORKER TIMEOUT')}, "
           f"errors: {log_text.count('Traceback')})")
     print(f"connected viewers      {result['connected']}/{args.viewers} (stream errors: {result['errors']})")
+    rejected = [x * 1000 for x in result["rejected"]]
+    if rejected:
+        print(f"past the cap (503)     {len(rejected)} viewers, {result['retry_after']} with Retry-After; answered in"
+              f" p50 {pct(rejected, 50):.1f} ms  p99 {pct(rejected, 99):.1f} ms  max {max(rejected):.1f} ms")
     print(f"events published       {result['sent']}")
     print(f"deliveries             {len(lat)} of {expected} expected ({len(lat) / max(expected, 1):.1%})")
     if lat:
