@@ -36,9 +36,10 @@ LOGS = ROOT / "bench" / "results"
 
 
 class Bench:
-    def __init__(self, quick: bool, ours_only: bool = False) -> None:
+    def __init__(self, quick: bool, ours_only: bool = False, profile_dir: Path | None = None) -> None:
         self.quick = quick
         self.ours_only = ours_only
+        self.profile_dir = profile_dir
         self.db_name = f"cm_bench_{RUN}"
         self.db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
         self.prefix = f"cmbench-{RUN}"
@@ -111,6 +112,15 @@ class Bench:
         self.wait(lambda: self.r.get(f"{self.prefix}:scheduler:heartbeat"), 30, "scheduler")
         return procs
 
+    def profile(self, procs: list[subprocess.Popen], seconds: int) -> list[subprocess.Popen]:
+        """py-spy (not a project dependency: `.venv/bin/pip install py-spy`) on each process of ours, as
+        collapsed stacks; summarised by `python -m bench.profile_summary DIR`."""
+        py_spy = Path(sys.executable).with_name("py-spy")
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        return [subprocess.Popen([str(py_spy), "record", "--nonblocking", "-r", "25", "-d", str(seconds), "--format",
+                                  "raw", "-o", str(self.profile_dir / f"{p.bench_name}.txt"), "--pid", str(p.pid)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in procs]
+
     def start_naive(self, queue: str, sched_interval: float = 1.0) -> list[subprocess.Popen]:
         env = {**self.env}
         rq = [sys.executable, "-m", "rq.cli"]
@@ -179,6 +189,7 @@ class Bench:
         n = 2000
         url = f"http://127.0.0.1:{self.target_port}/burst?ms=250"
         procs = self.start_ours()
+        profilers = self.profile(procs, seconds=20) if self.profile_dir else []
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
         expr = f"{due.second} {due.minute} {due.hour} * * *"
         ids = self.insert_jobs(n, expr, due, url)
@@ -191,6 +202,8 @@ class Bench:
         dupes = self.query("SELECT count(*) FROM (SELECT cron_job_id FROM cron_executions WHERE scheduled_for = %s "
                            "GROUP BY cron_job_id, attempt_number HAVING count(*) > 1) d", due)[0][0]
         self.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        for p in profilers:
+            p.wait(60)
         for p in procs:
             self.stop(p)
         placed = self.query("SELECT extract(epoch from max(created_at) - %s), extract(epoch from max(started_at) - %s)"
@@ -403,8 +416,10 @@ def main() -> None:
     parser.add_argument("--only", default="ceiling,burst,sustained,idle,scale")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record py-spy profiles of the workers and the scheduler during the burst into DIR")
     args = parser.parse_args()
-    bench = Bench(args.quick, args.ours_only)
+    bench = Bench(args.quick, args.ours_only, args.profile)
     machine = {"cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
                "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat(timespec="seconds")}
     print(json.dumps({"machine": machine}), flush=True)
