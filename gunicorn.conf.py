@@ -18,7 +18,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # the rest is headroom for pages, the API, /health and those 503s. Were the two equal, a full house of
 # viewers would leave no connection to accept /health with (measured: 7.7 s at 4,000 viewers).
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS",
-                                        str(int(os.environ.get("SSE_MAX_STREAMS", "1000")) + 1000)))
+                                        str(int(os.environ.get("SSE_MAX_STREAMS", "500")) + 1000)))
 timeout = 30  # gevent workers heartbeat from their own loop; long-lived streams are not killed by this
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "10"))  # then open streams are cut; clients reconnect
 keepalive = 5

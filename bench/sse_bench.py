@@ -144,8 +144,26 @@ def publish_loop(rate: float, duration: float, prefix: str, owner_id: str, sent:
     sent.append(n)
 
 
+def probe_for(seconds: float, base: str, token: str) -> dict[str, list]:
+    """/health and the API with no viewer connected: the same-run baseline of the figures under load."""
+    probes: dict[str, list] = {"health": [], "api": []}
+    halt = threading.Event()
+    threads = [threading.Thread(target=probe, args=(f"{base}/health", {}, halt, probes["health"]), daemon=True),
+               threading.Thread(target=probe, args=(f"{base}/api/v1/cron?per_page=20",
+                                                    {"Authorization": f"Bearer {token}"}, halt, probes["api"]),
+                                daemon=True)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    halt.set()
+    for t in threads:
+        t.join()
+    return probes
+
+
 async def run(args: argparse.Namespace, port: int, token: str, prefix: str, owner_id: str) -> dict:
     stop = asyncio.Event()
+    baseline = await asyncio.to_thread(probe_for, 5.0, f"http://127.0.0.1:{port}", token)
     viewers = [Viewer() for _ in range(args.viewers)]
     tasks = []
     for v in viewers:
@@ -181,7 +199,7 @@ async def run(args: argparse.Namespace, port: int, token: str, prefix: str, owne
     await asyncio.gather(*tasks, return_exceptions=True)
     latencies = [x for v in viewers for x in v.latencies]
     return {"connected": connected, "errors": sum(v.errors for v in viewers), "sent": sent[0] if sent else 0,
-            "rejected": [v.rejected_s for v in viewers if v.rejected_s is not None],
+            "rejected": [v.rejected_s for v in viewers if v.rejected_s is not None], "baseline": baseline,
             "retry_after": sum(v.retry_after for v in viewers),
             "latencies": latencies, "probes": probes}
 
@@ -252,12 +270,13 @@ def main() -> None:
         print(f"delivery latency ms    p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  p99 {pct(lat, 99):.1f}  "
               f"max {max(lat):.1f}  mean {statistics.fmean(lat):.1f}")
     for label, key in (("/health", "health"), ("GET /api/v1/cron", "api")):
-        samples = result["probes"][key]
-        ms = [s * 1000 for s, _ in samples]
-        codes = sorted({c for _, c in samples})
-        if ms:
-            print(f"{label:<22} n={len(ms)} p50 {pct(ms, 50):.1f} ms  p99 {pct(ms, 99):.1f} ms  "
-                  f"max {max(ms):.1f} ms  statuses {codes}")
+        for when, probes in (("no viewers", result["baseline"]), ("streaming", result["probes"])):
+            samples = probes[key]
+            ms = [s * 1000 for s, _ in samples]
+            codes = sorted({c for _, c in samples})
+            if ms:
+                print(f"{label:<17}{when:>11} n={len(ms)} p50 {pct(ms, 50):.1f} ms  p99 {pct(ms, 99):.1f} ms  "
+                      f"max {max(ms):.1f} ms  statuses {codes}")
 
 
 if __name__ == "__main__":
