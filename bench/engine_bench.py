@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import requests
 from redis import Redis
@@ -40,6 +41,7 @@ class Bench:
         self.quick = quick
         self.ours_only = ours_only
         self.profile_dir = profile_dir
+        self.sustained_rate = 200
         self.db_name = f"cm_bench_{RUN}"
         self.db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
         self.prefix = f"cmbench-{RUN}"
@@ -249,11 +251,19 @@ class Bench:
                                  "ratio_completion_2000": round((n / bthroughput) / done, 1)}
 
     def query_exec(self, sql: str, *args: object) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, args)
+        """Bulk updates of jobs race the engine's own job updates; PostgreSQL may pick ours as a deadlock victim."""
+        for attempt in range(5):
+            try:
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, args)
+                return
+            except psycopg2.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
 
     def sustained(self) -> None:
-        n, seconds = 200, (20 if self.quick else 60)
+        n, seconds = self.sustained_rate, (20 if self.quick else 60)
         url = f"http://127.0.0.1:{self.target_port}/sustained?ms=50"
         procs = self.start_ours()
         stats0 = self.target_stats()
@@ -416,10 +426,12 @@ def main() -> None:
     parser.add_argument("--only", default="ceiling,burst,sustained,idle,scale")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
+    parser.add_argument("--sustained-rate", type=int, default=200, help="fires per second in 'sustained'")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="record py-spy profiles of the workers and the scheduler during the burst into DIR")
     args = parser.parse_args()
     bench = Bench(args.quick, args.ours_only, args.profile)
+    bench.sustained_rate = args.sustained_rate
     machine = {"cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
                "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat(timespec="seconds")}
     print(json.dumps({"machine": machine}), flush=True)
