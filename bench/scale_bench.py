@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,14 +31,14 @@ from cronmanager.scheduling.service import LEADER_TTL_MS
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 
 
-def start_workers(b: Bench, n: int, **env: str) -> list:
+def start_workers(b: Bench, n: int, **env: str) -> list[subprocess.Popen]:
     before = set(b.r.scan_iter(match=f"{b.prefix}:worker:alive:*"))
     procs = [b.spawn(f"worker{n}-{i}", [*FLASK, "worker"], {**b.env, **env}) for i in range(n)]
     b.wait(lambda: len(set(b.r.scan_iter(match=f"{b.prefix}:worker:alive:*")) - before) >= n, 60, "workers")
     return procs
 
 
-def start_scheduler(b: Bench, name: str) -> object:
+def start_scheduler(b: Bench, name: str) -> subprocess.Popen:
     proc = b.spawn(name, [*FLASK, "scheduler"])
     b.wait(lambda: list(b.r.scan_iter(match=f"{b.prefix}:scheduler:alive:*:{proc.pid}:*")), 60, f"{name} heartbeat")
     return proc
