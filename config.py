@@ -180,7 +180,7 @@ class Config:
         self.HEALTH_CORE_ONLY = env_bool("HEALTH_CORE_ONLY", False)
         self.PUBLIC_URL = env_str("PUBLIC_URL", "")
         self.SSE_HEARTBEAT_S = env_float("SSE_HEARTBEAT_S", 15.0, minimum=0.1)
-        self.SSE_MAX_STREAMS = env_int("SSE_MAX_STREAMS", 1000, minimum=1)
+        self.SSE_MAX_STREAMS = env_int("SSE_MAX_STREAMS", 500, minimum=1)
         self.SSE_MAX_STREAM_S = env_float("SSE_MAX_STREAM_S", 3600.0, minimum=1.0)
         self.REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200, minimum=10)
         self.ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")

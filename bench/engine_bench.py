@@ -1,6 +1,8 @@
 """Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
 
-    python bench/engine_bench.py [--only burst,sustained,idle,scale] [--quick]
+    .venv/bin/python -m bench.engine_bench [--only ceiling,burst,sustained,idle,scale] [--quick]
+
+(from the project root; the venv need not be activated: every process it starts runs on sys.executable)
 
 Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
 database and a private Redis prefix, prints every figure and the ratio to the baseline measured right after.
@@ -20,13 +22,14 @@ from pathlib import Path
 
 import psutil
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import requests
 from redis import Redis
 
+from bench.common import PG_ADMIN_URL, admin_exec, pct
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.common import PG_ADMIN_URL, admin_exec, pct  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RUN = uuid.uuid4().hex[:6]
@@ -34,9 +37,11 @@ LOGS = ROOT / "bench" / "results"
 
 
 class Bench:
-    def __init__(self, quick: bool, ours_only: bool = False) -> None:
+    def __init__(self, quick: bool, ours_only: bool = False, profile_dir: Path | None = None) -> None:
         self.quick = quick
         self.ours_only = ours_only
+        self.profile_dir = profile_dir
+        self.sustained_rate = 200
         self.db_name = f"cm_bench_{RUN}"
         self.db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
         self.prefix = f"cmbench-{RUN}"
@@ -109,11 +114,22 @@ class Bench:
         self.wait(lambda: self.r.get(f"{self.prefix}:scheduler:heartbeat"), 30, "scheduler")
         return procs
 
+    def profile(self, procs: list[subprocess.Popen], seconds: int) -> list[subprocess.Popen]:
+        """py-spy (not a project dependency: `.venv/bin/pip install py-spy`) on each process of ours, as
+        collapsed stacks; summarised by `python -m bench.profile_summary DIR`."""
+        py_spy = Path(sys.executable).with_name("py-spy")
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        return [subprocess.Popen([str(py_spy), "record", "--nonblocking", "-r", "25", "-d", str(seconds), "--format",
+                                  "raw", "-o", str(self.profile_dir / f"{p.bench_name}.txt"), "--pid", str(p.pid)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in procs]
+
     def start_naive(self, queue: str, sched_interval: float = 1.0) -> list[subprocess.Popen]:
         env = {**self.env}
-        return [self.spawn("naive-worker1", ["rq", "worker", "-u", REDIS_URL, queue], env),
-                self.spawn("naive-worker2", ["rq", "worker", "-u", REDIS_URL, queue], env),
-                self.spawn("naive-scheduler", ["rqscheduler", "-u", REDIS_URL, "-i", str(sched_interval)], env)]
+        rq = [sys.executable, "-m", "rq.cli"]
+        return [self.spawn("naive-worker1", [*rq, "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-worker2", [*rq, "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-scheduler", [sys.executable, "-m", "rq_scheduler.scripts.rqscheduler", "-u",
+                                               REDIS_URL, "-i", str(sched_interval)], env)]
 
     def teardown(self) -> None:
         for proc in list(self.procs):
@@ -157,10 +173,25 @@ class Bench:
             return cur.fetchall()
 
     # ---- scenarios ---------------------------------------------------------------------------------------------
+    def ceiling(self) -> None:
+        """The raw limit of this machine for the burst's work: the executor's HTTP client alone (2 processes x
+        200 threads, as the 2 workers hold) sending the burst's 2,000 requests to the same 250-ms target."""
+        n, procs, threads = 2000, 2, 200
+        url = f"http://127.0.0.1:{self.target_port}/ceiling?ms=250"
+        start_at = time.time() + 3
+        runs = [subprocess.Popen([sys.executable, "-m", "bench.ceiling_client", url, str(n // procs), str(threads),
+                                  str(start_at)], cwd=ROOT, env=self.env, stdout=subprocess.PIPE)
+                for _ in range(procs)]
+        out = [json.loads(p.communicate(timeout=300)[0]) for p in runs]
+        span = max(o["end"] for o in out) - min(o["start"] for o in out)
+        self.results["ceiling"] = {"requests": n, "in_flight": procs * threads, "ok": sum(o["ok"] for o in out),
+                                   "all_done_after_s": round(span, 2), "requests_per_s": round(n / span, 1)}
+
     def burst(self) -> None:
         n = 2000
         url = f"http://127.0.0.1:{self.target_port}/burst?ms=250"
         procs = self.start_ours()
+        profilers = self.profile(procs, seconds=20) if self.profile_dir else []
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
         expr = f"{due.second} {due.minute} {due.hour} * * *"
         ids = self.insert_jobs(n, expr, due, url)
@@ -173,6 +204,8 @@ class Bench:
         dupes = self.query("SELECT count(*) FROM (SELECT cron_job_id FROM cron_executions WHERE scheduled_for = %s "
                            "GROUP BY cron_job_id, attempt_number HAVING count(*) > 1) d", due)[0][0]
         self.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        for p in profilers:
+            p.wait(60)
         for p in procs:
             self.stop(p)
         placed = self.query("SELECT extract(epoch from max(created_at) - %s), extract(epoch from max(started_at) - %s)"
@@ -182,6 +215,8 @@ class Bench:
                 "duplicates": dupes, "throughput_per_s": round(n / done, 1),
                 "last_placed_vs_due_s": round(float(placed[0]), 2), "last_started_vs_due_s": round(float(placed[1]), 2),
                 "target_lag_p99_s": round(self.target_lags("/burst")["p99"], 3)}
+        if "ceiling" in self.results:  # engine/ceiling: the same 2,000 requests with and without the engine
+            ours["engine_vs_ceiling"] = round(ours["throughput_per_s"] / self.results["ceiling"]["requests_per_s"], 2)
         if self.ours_only:
             self.results["burst"] = {"ours": ours}
             return
@@ -216,11 +251,19 @@ class Bench:
                                  "ratio_completion_2000": round((n / bthroughput) / done, 1)}
 
     def query_exec(self, sql: str, *args: object) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, args)
+        """Bulk updates of jobs race the engine's own job updates; PostgreSQL may pick ours as a deadlock victim."""
+        for attempt in range(5):
+            try:
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, args)
+                return
+            except psycopg2.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
 
     def sustained(self) -> None:
-        n, seconds = 200, (20 if self.quick else 60)
+        n, seconds = self.sustained_rate, (20 if self.quick else 60)
         url = f"http://127.0.0.1:{self.target_port}/sustained?ms=50"
         procs = self.start_ours()
         stats0 = self.target_stats()
@@ -382,11 +425,15 @@ class Bench:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="burst,sustained,idle,scale")
+    parser.add_argument("--only", default="ceiling,burst,sustained,idle,scale")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
+    parser.add_argument("--sustained-rate", type=int, default=200, help="fires per second in 'sustained'")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record py-spy profiles of the workers and the scheduler during the burst into DIR")
     args = parser.parse_args()
-    bench = Bench(args.quick, args.ours_only)
+    bench = Bench(args.quick, args.ours_only, args.profile)
+    bench.sustained_rate = args.sustained_rate
     machine = {"cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
                "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat(timespec="seconds")}
     print(json.dumps({"machine": machine}), flush=True)

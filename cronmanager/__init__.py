@@ -163,12 +163,14 @@ def _security_headers(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from cronmanager.cli import users_cli
     from cronmanager.jobs.portable_cli import jobs_cli
+    from cronmanager.process_health import health_command
     from cronmanager.processes import scheduler_command, worker_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(health_command)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

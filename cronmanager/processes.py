@@ -22,6 +22,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
 
     from cronmanager.execution import dispatch
     from cronmanager.execution.executor import get_executor
+    from cronmanager.maintenance.worker import serve_maintenance
 
     app = current_app._get_current_object()
     executor = get_executor(app)
@@ -30,6 +31,9 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     connection = Redis.from_url(app.config["REDIS_URL"])
     queue = Queue(dispatch.queue_name(app.config["REDIS_PREFIX"]), connection=connection)
     click.echo(f"worker {executor.worker_id} listening on {queue.name}")
+    if not burst:
+        threading.Thread(target=serve_maintenance, args=(app, executor.worker_id), name="maintenance",
+                         daemon=True).start()
     try:
         while True:
             worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))

@@ -18,6 +18,7 @@ import time
 import uuid
 
 from flask import Flask
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cronmanager import create_app
 from cronmanager.events.publisher import channel
@@ -31,6 +32,7 @@ from cronmanager.models import utcnow
 log = logging.getLogger("cronmanager.executor")
 FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX = 500
+RECORD_RETRY_S = 1.0
 
 
 class Executor:
@@ -154,14 +156,16 @@ class Executor:
 
     # ---- recording ------------------------------------------------------------------------------------------
     def _record_loop(self) -> None:
+        carried: list[tuple[RecordKind, Fire]] = []  # results the database could not take yet; written first, in order
         while True:
-            items: list[tuple[RecordKind, Fire]] = []
-            try:
-                items.append(self._results.get(timeout=FLUSH_INTERVAL_S))
-            except queue.Empty:
-                if self._stop.is_set() and self._idle():
-                    return
-                continue
+            items, carried = carried, []
+            if not items:
+                try:
+                    items.append(self._results.get(timeout=FLUSH_INTERVAL_S))
+                except queue.Empty:
+                    if self._stop.is_set() and self._idle():
+                        return
+                    continue
             deadline = time.monotonic() + FLUSH_INTERVAL_S
             while len(items) < FLUSH_MAX and time.monotonic() < deadline:
                 try:
@@ -173,14 +177,23 @@ class Executor:
                 with self.app.app_context():
                     record_batch(self.worker_id, items)
                 log.debug("recorded %d items in %.3f s", len(items), time.monotonic() - flush_started)
+            except (OperationalError, InterfaceError):
+                # the database is unreachable (restart, failover): the requests already happened, so their
+                # outcomes are kept and written when it is back; dropping them would leave rows open for good
+                log.warning("database unreachable; keeping %d results to record later", len(items), exc_info=True)
+                with self.app.app_context():
+                    db.session.rollback()
+                carried = items
+                time.sleep(RECORD_RETRY_S)
             except Exception:  # noqa: BLE001 - keep recording; rows left behind are reconciled
                 log.exception("could not record %d results", len(items))
                 with self.app.app_context():
                     db.session.rollback()
             finally:
-                with self._cv:
-                    self._in_flight -= sum(1 for kind, _ in items if kind == RecordKind.FINAL)
-                    self._cv.notify_all()
+                if not carried:
+                    with self._cv:
+                        self._in_flight -= sum(1 for kind, _ in items if kind == RecordKind.FINAL)
+                        self._cv.notify_all()
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.is_set():

@@ -1,4 +1,8 @@
-"""Periodic system work, declared as data and registered idempotently in rq-scheduler (ids from the definition)."""
+"""Periodic system work, declared as data and registered idempotently in rq-scheduler (ids from the definition).
+
+System jobs run on a queue of their own (the maintenance queue), served by a separate thread in each worker
+process, so a long retention pass never holds up a batch of fires.
+"""
 
 from __future__ import annotations
 
@@ -32,14 +36,21 @@ SYSTEM_JOBS: tuple[SystemJob, ...] = (
 )
 
 
+def maintenance_queue_name(prefix: str) -> str:
+    return f"{prefix}-maintenance"
+
+
 def register(scheduler: Scheduler, prefix: str, jobs: tuple[SystemJob, ...] = SYSTEM_JOBS) -> list[str]:
-    """Add missing system jobs, cancel stale ones (ours, but no longer declared); restarts never duplicate them."""
+    """Add missing system jobs, cancel stale ones (ours but no longer declared, or registered for another queue
+    by an older release); restarts never duplicate them."""
+    queue = maintenance_queue_name(prefix)
     wanted = {j.job_id(prefix): j for j in jobs}
-    present = {job.id for job in scheduler.get_jobs() if job.id.startswith(f"{prefix}-system-")}
-    for stale in present - set(wanted):
-        scheduler.cancel(stale)
+    present = {job.id: job.origin for job in scheduler.get_jobs() if job.id.startswith(f"{prefix}-system-")}
+    for stale, origin in present.items():
+        if stale not in wanted or origin != queue:
+            scheduler.cancel(stale)
     for job_id, job in wanted.items():
-        if job_id not in present:
+        if present.get(job_id) != queue:
             scheduler.schedule(scheduled_time=utcnow(), func=job.func, interval=job.interval(), repeat=None,
-                               id=job_id, result_ttl=600, timeout=1800)
+                               id=job_id, result_ttl=600, timeout=1800, queue_name=queue)
     return sorted(wanted)
