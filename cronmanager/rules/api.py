@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from cronmanager.jobs.service import visible_jobs
 from cronmanager.models import CronJob, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
 from cronmanager.rules import engine
-from cronmanager.rules.params import PARAMS, Mode, RuleKind
+from cronmanager.rules.params import PARAMS, RULE_NAMES, Mode, RuleKind
 from cronmanager.rules.schemas import ProposalList, RuleList, RuleOut, RuleUpdate, SpreadIn, SpreadOut
 from cronmanager.rules.spread import Member, assign_offsets, crowded_groups
 from cronmanager.rules.stats import busiest_instants
@@ -59,11 +59,14 @@ def list_rules():  # noqa: ANN201
                     "interval_s": current_app.config["RULES_INTERVAL_S"]})
 
 
-@rules_api.put("/rules/<name>")
+@rules_api.put(f"/rules/<any({', '.join(RULE_NAMES)}):name>")
 @endpoint("admin", "rules.update")
 @spec.validate(json=RuleUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=RuleOut), tags=["rules"])
 def update_rule(name: str, json: RuleUpdate):  # noqa: ANN201
     """Enable or disable a rule, move it in the order, or change its parameters (validated per kind)."""
+    if not isinstance(request.get_json(silent=True), dict):  # spectree reads an absent or falsy body as {}
+        raise ApiError(422, "A JSON object body is required: {\"enabled\", \"priority\", \"params\"}",
+                       fields={"body": "required"})
     rule = db.session.get(Rule, name)
     if rule is None:
         raise ApiError(404, f"No rule named {name!r}", fields={"name": "unknown rule"})
