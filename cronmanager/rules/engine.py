@@ -200,8 +200,8 @@ def apply_decisions(decisions: list[Decision], now: datetime, pending: Pending, 
         d = by_id[job.id]
         if (job.throttle_factor, job.spread_offset_s) != (d.from_factor, d.from_offset):
             continue  # changed since the statistics were read: the next evaluation decides again
-        change_schedule(job, d.to_factor, d.to_offset, d.reason, now, source=source, changed_by=changed_by,
-                        pending=pending)
+        change_schedule(job, d.to_factor, d.to_offset, f"rule {d.rule}: {d.reason}", now, source=source,
+                        changed_by=changed_by, pending=pending)
         applied.append(Decision(**{**d.__dict__, "applied": True}))
     db.session.flush()
     return applied

@@ -59,8 +59,9 @@ def test_a_failing_job_is_throttled_to_every_second_slot_and_returns_when_it_rec
     changes = run_sql(app, "SELECT old_throttle_factor, new_throttle_factor, reason FROM schedule_changes"
                            " WHERE cron_job_id = :id AND source = 'rules-engine' ORDER BY id", id=job["id"])
     assert [(c[0], c[1]) for c in changes] == [(1, 2), (2, 1)]
-    assert changes[0][2].startswith("6 of the last 6 runs failed (100% > 50%)")
-    assert changes[1][2].startswith("6 of the last 6 runs succeeded (100% >= 95%)")
+    assert changes[0][2] == "rule failure: 6 of the last 6 runs failed (100% > 50%): every 2nd slot"
+    assert changes[1][2] == ("rule recovery: 6 of the last 6 runs succeeded (100% >= 95%): "
+                             "every slot (the original schedule)")
     notes = run_sql(app, "SELECT user_id, kind FROM notifications WHERE cron_job_id = :id"
                          " AND kind = 'schedule_changed'", id=job["id"])
     assert notes == [(owner.id, "schedule_changed")] * 2

@@ -44,7 +44,8 @@ def test_seven_failures_of_ten_throttle_the_job_with_every_effect(client, app, a
     assert after[0] == 2 and after[3] == before[2] == after[2], "counting starts at the first unplaced slot"
     change = run_sql(app, "SELECT source, reason, old_throttle_factor, new_throttle_factor, old_spread_offset_s,"
                           " new_spread_offset_s, changed_by FROM schedule_changes WHERE source = 'rules-engine'")
-    assert change == [("rules-engine", "7 of the last 10 runs failed (70% > 50%): every 2nd slot", 1, 2, 0, 0, None)]
+    assert change == [("rules-engine", "rule failure: 7 of the last 10 runs failed (70% > 50%): every 2nd slot",
+                       1, 2, 0, 0, None)]
     notes = run_sql(app, "SELECT user_id, kind, title, body FROM notifications")
     assert len(notes) == 1 and notes[0][0] == owner.id and notes[0][1] == "schedule_changed"
     assert "7 of the last 10 runs failed" in notes[0][3] and "every 2nd slot" in notes[0][3]
