@@ -123,7 +123,11 @@ def rules_update(name: str):  # noqa: ANN201
         priority = int(request.form.get("priority", rule.priority))
         if not 0 <= priority <= 1000:
             raise ValueError("priority must be 0-1000")
-    except (ValueError, ValidationError) as err:
+    except ValidationError as err:
+        problems = "; ".join(".".join(["params", *map(str, e["loc"])]) + f": {e['msg']}" for e in err.errors())
+        flash(f"Rule {name} not changed: {problems}", "error")
+        return redirect(url_for("web.rules_settings"))
+    except ValueError as err:
         flash(f"Rule {name} not changed: {err}", "error")
         return redirect(url_for("web.rules_settings"))
     rule.params, rule.priority = model.model_dump(), priority
