@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, publish_notifications, queue_alert
 from cronmanager.api.errors import ApiError
@@ -240,6 +240,29 @@ def after_commit(pending: Pending) -> None:
         publish_job_event("schedule:changed", job_json(job))
     publish_notifications([note_event(n) for n in pending.notes])
     dispatch(pending.deliveries)
+
+
+REBASE_AFTER = timedelta(hours=1)
+
+
+def rebase_anchors(now: datetime) -> int:
+    """Move old throttle anchors up to the job's next fire, keeping the phase, so counting slots stays short.
+
+    next_run_at is always a kept slot plus the offset (every writer uses the effective schedule), so it is a valid
+    anchor; the compare-and-set keeps a concurrent change from being overwritten.
+    """
+    rows = db.session.execute(select(CronJob.id, CronJob.next_run_at, CronJob.throttle_factor,
+                                     CronJob.spread_offset_s).where(
+        CronJob.throttle_factor > 1, CronJob.next_run_at.is_not(None),
+        CronJob.throttle_anchor_at < now - REBASE_AFTER)).all()
+    moved = 0
+    for row in rows:
+        moved += db.session.execute(update(CronJob).where(
+            CronJob.id == row.id, CronJob.next_run_at == row.next_run_at,
+            CronJob.throttle_factor == row.throttle_factor, CronJob.spread_offset_s == row.spread_offset_s,
+        ).values(throttle_anchor_at=row.next_run_at - timedelta(seconds=row.spread_offset_s))).rowcount
+    db.session.commit()
+    return moved
 
 
 @dataclass
