@@ -151,17 +151,18 @@ def evaluate(mode: Mode, now: datetime | None = None) -> list[Decision]:
     depth = max([1, *windows, *(r.params.cooldown_runs for r in rules if r.enabled)])
     stats = job_stats(None, windows, depth) if stat_rules else {}
     loads = _load_candidates(rules)
-    ids = sorted(set(stats) | set(loads))
+    states = {s.job_id: (s.throttle_factor, s.spread_offset_s, s.changed_by_rules) for s in stats.values()}
+    load_only = sorted(set(loads) - set(states))
+    for i in range(0, len(load_only), 5000):  # jobs without finished runs, on a crowded instant
+        for row in db.session.execute(select(CronJob.id, CronJob.throttle_factor, CronJob.spread_offset_s,
+                                             CronJob.rules_changed_at).where(CronJob.id.in_(load_only[i:i + 5000]))):
+            states[row.id] = (row.throttle_factor, row.spread_offset_s, row.rules_changed_at is not None)
     decisions: list[Decision] = []
-    for i in range(0, len(ids), 5000):
-        rows = db.session.execute(select(CronJob.id, CronJob.throttle_factor, CronJob.spread_offset_s,
-                                         CronJob.rules_changed_at).where(CronJob.id.in_(ids[i:i + 5000]))
-                                  .order_by(CronJob.id)).all()
-        for row in rows:
-            d = decide(rules, row.id, row.throttle_factor, row.spread_offset_s, stats.get(row.id),
-                       loads.get(row.id), row.rules_changed_at is not None)
-            if d is not None:
-                decisions.append(d)
+    for job_id in sorted(states):
+        factor, offset, changed = states[job_id]
+        d = decide(rules, job_id, factor, offset, stats.get(job_id), loads.get(job_id), changed)
+        if d is not None:
+            decisions.append(d)
     pending = Pending([], [], [])
     if mode is Mode.ON:
         decisions = apply_decisions(decisions, now, pending)
