@@ -38,6 +38,16 @@ def test_the_job_page_explains_a_rule_change_and_rules_can_be_read_and_edited(
     expect(effective).to_contain_text("by rule failure: 7 of the last 10 runs failed (70% > 50%)")
     expect(page.locator("[data-schedule-history]")).to_contain_text("×2 +0 s")
     shot(page, "rules-job-after")
+    page.goto("/jobs/new")
+    page.fill('input[name="cron_expression"]', "* * * * *")
+    page.fill('input[name="throttle_factor"]', "2")
+    page.fill('input[name="spread_offset_s"]', "15")
+    fires = page.locator("[data-preview-fires] li")
+    expect(fires.first).to_contain_text(":15")
+    texts = fires.all_inner_texts()
+    minutes = [int(t.split(" ")[1].split(":")[1]) for t in texts]
+    assert all(t.split(" ")[1].split(":")[2].startswith("15") for t in texts)
+    assert all((b - a) % 60 == 2 for a, b in zip(minutes, minutes[1:])), texts
     page.goto("/notifications")
     expect(page.locator("body")).to_contain_text("Schedule of 'Inventory sync' changed")
 
