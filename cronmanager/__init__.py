@@ -50,10 +50,9 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from cronmanager.api.converters import IdConverter, RuleNameConverter
+    from cronmanager.api.converters import IdConverter
 
     app.url_map.converters["uuid"] = IdConverter  # like werkzeug's, but ids stay strings
-    app.url_map.converters["rule_name"] = RuleNameConverter
     _register_blueprints(app)
     _register_execution_hooks(app)
     from cronmanager.audit import detectors

@@ -184,3 +184,23 @@ def make_token(client, persona: Persona, scopes: list[str], **extra: object) -> 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def keep_rules(app) -> Iterator[None]:  # noqa: ANN001
+    """The rules table is seeded by a migration and not wiped between tests: put it back as it was."""
+    from sqlalchemy import delete, insert, select
+
+    from cronmanager.extensions import db
+    from cronmanager.models.rules import Rule
+
+    columns = ("name", "kind", "priority", "enabled", "params", "updated_at")
+    with app.app_context():
+        saved = [{c: getattr(r, c) for c in columns} for r in db.session.execute(select(Rule)).scalars()]
+        db.session.remove()
+    yield
+    with app.app_context():
+        db.session.execute(delete(Rule))
+        if saved:
+            db.session.execute(insert(Rule), saved)
+        db.session.commit()

@@ -11,8 +11,3 @@ class IdConverter(BaseConverter):
     def to_python(self, value: str) -> str:
         return value.lower()
 
-
-class RuleNameConverter(BaseConverter):
-    """Rule names share `/rules/` with the fixed `/rules/proposals` and `/rules/evaluate` routes: never match those."""
-
-    regex = r"(?!(?:proposals|evaluate)(?:/|$))[A-Za-z0-9_.-]{1,64}"

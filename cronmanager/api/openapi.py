@@ -116,14 +116,6 @@ class _ApiPlugin(FlaskPlugin):
                 continue
             yield rule
 
-    def parse_path(self, route, path_parameter_descriptions):  # noqa: ANN001, ANN201
-        """Our own converters (e.g. `rule_name`) are plain strings to a client; spectree leaves their schema null."""
-        path, parameters = super().parse_path(route, path_parameter_descriptions)
-        for parameter in parameters:
-            if parameter["schema"] is None:
-                parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 64}
-        return path, parameters
-
 
 def _after(req: Any, resp: Any, resp_validation_error: Exception | None, *rest: Any) -> None:
     """A response that breaks its documented model is our bug: log it and answer the usual 500 shape."""

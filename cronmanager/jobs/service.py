@@ -214,8 +214,8 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     factor = changes.pop("throttle_factor", old_factor)
     offset = changes.pop("spread_offset_s", old_offset)
     expr_changed = changes.get("cron_expression", old_expr) != old_expr
-    if expr_changed and "throttle_factor" not in data:
-        factor = 1  # the owner rewrote the schedule: rules start again from the expression as written
+    if expr_changed and factor == old_factor:
+        factor = 1  # the owner rewrote the schedule: it runs as written unless a new factor comes with it
     _check_offset(changes.get("cron_expression", old_expr), changes.get("timezone", old_tz), offset)
     for key, value in changes.items():
         setattr(job, key, value if value is not None or key != "description" else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -15,10 +15,8 @@ from cronmanager.jobs.service import visible_jobs
 from cronmanager.models import CronJob, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
 from cronmanager.rules import engine
-from cronmanager.rules.params import PARAMS, Mode, RuleKind
+from cronmanager.rules.params import PARAMS, RULE_NAMES, Mode, RuleKind
 from cronmanager.rules.schemas import ProposalList, RuleList, RuleOut, RuleUpdate, SpreadIn, SpreadOut
-from cronmanager.rules.spread import Member, assign_offsets, crowded_groups
-from cronmanager.rules.stats import busiest_instants
 
 rules_api = Blueprint("rules_api", __name__)
 
@@ -59,11 +57,14 @@ def list_rules():  # noqa: ANN201
                     "interval_s": current_app.config["RULES_INTERVAL_S"]})
 
 
-@rules_api.put("/rules/<rule_name:name>")
+@rules_api.put(f"/rules/<any({', '.join(RULE_NAMES)}):name>")
 @endpoint("admin", "rules.update")
 @spec.validate(json=RuleUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=RuleOut), tags=["rules"])
 def update_rule(name: str, json: RuleUpdate):  # noqa: ANN201
     """Enable or disable a rule, move it in the order, or change its parameters (validated per kind)."""
+    if not isinstance(request.get_json(silent=True), dict):  # spectree reads an absent or falsy body as {}
+        raise ApiError(422, "A JSON object body is required: {\"enabled\", \"priority\", \"params\"}",
+                       fields={"body": "required"})
     rule = db.session.get(Rule, name)
     if rule is None:
         raise ApiError(404, f"No rule named {name!r}", fields={"name": "unknown rule"})
@@ -111,35 +112,9 @@ def evaluate_now():  # noqa: ANN201
 def spread(json: SpreadIn):  # noqa: ANN201
     """Spread the given jobs (default: every job on an instant shared by more than the load threshold) exactly
     as the load rule would, whatever the global mode."""
-    before = busiest_instants(1)
-    if json.job_ids is not None:
-        ids = sorted(set(json.job_ids))
-        rows = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone)
-                                  .where(CronJob.id.in_(ids))).all()
-        missing = set(ids) - {r.id for r in rows}
-        if missing:
-            raise ApiError(404, f"No such job: {sorted(missing)[0]}", fields={"job_ids": "unknown job id"})
-        groups = [[Member(r.id, r.cron_expression, r.timezone) for r in rows]]
-    else:
-        load = next((r for r in engine.load_rules() if r.kind is RuleKind.LOAD), None)
-        groups = crowded_groups(load.params.threshold if load else 20)  # type: ignore[union-attr]
-    offsets: dict[str, int] = {}
-    for group in groups:
-        offsets.update(assign_offsets(group, json.window_s))
-    now = utcnow()
-    p = principal()
-    pending = engine.Pending([], [], [])
-    jobs = db.session.execute(select(CronJob).where(CronJob.id.in_(list(offsets))).order_by(CronJob.id)
-                              .with_for_update()).scalars().all()
-    for job in jobs:
-        if job.spread_offset_s != offsets[job.id]:
-            engine.change_schedule(job, job.throttle_factor, offsets[job.id],
-                                   f"spread by hand over {json.window_s} s: +{offsets[job.id]} s", now,
-                                   source="api", changed_by=p.user.id, pending=pending)
-    db.session.flush()
-    after = busiest_instants(1)
-    audit_resource("cron", f"spread:{len(offsets)} jobs")  # the ids are in the audited request payload
-    after_commit(lambda: engine.after_commit(pending))
+    result = engine.spread(json.job_ids, json.window_s, principal().user.id)
+    audit_resource("cron", f"spread:{len(result.jobs)} jobs")  # the ids are in the audited request payload
+    after_commit(lambda: engine.after_commit(result.pending))
     return jsonify({"items": [{"id": j.id, "name": j.name, "spread_offset_s": j.spread_offset_s,
-                               "next_run_at": j.next_run_at} for j in jobs],
-                    "busiest_before": before[0][1] if before else 0, "busiest_after": after[0][1] if after else 0})
+                               "next_run_at": j.next_run_at} for j in result.jobs],
+                    "busiest_before": result.busiest_before, "busiest_after": result.busiest_after})

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 
 from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, publish_notifications, queue_alert
+from cronmanager.api.errors import ApiError
 from cronmanager.api.jsonprovider import iso
 from cronmanager.extensions import db
 from cronmanager.jobs.service import job_json, publish_job_event
 from cronmanager.models import CronJob, Notification, ScheduleChange, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
 from cronmanager.rules.params import PARAMS, LoadParams, Mode, RuleKind, StatsParams
-from cronmanager.rules.spread import assign_offsets, crowded_groups
-from cronmanager.rules.stats import JobStats, job_stats
+from cronmanager.rules.spread import Member, assign_offsets, crowded_groups, crowds
+from cronmanager.rules.stats import JobStats, busiest_instants, job_stats
 from cronmanager.scheduling import effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 
@@ -130,13 +131,9 @@ def _load_candidates(rules: list[RuleSpec]) -> dict[str, LoadCandidate]:
     for rule in rules:
         if rule.enabled and rule.kind is RuleKind.LOAD:
             assert isinstance(rule.params, LoadParams)
-            for group in crowded_groups(rule.params.threshold):
-                instant = db.session.execute(select(CronJob.next_run_at).where(
-                    CronJob.id == group[0].job_id)).scalar_one()
-                crowd = db.session.execute(select(CronJob.id).where(
-                    CronJob.is_active.is_(True), CronJob.next_run_at == instant)).all()
-                for job_id, off in assign_offsets(group, rule.params.window_s).items():
-                    out.setdefault(job_id, LoadCandidate(off, len(crowd), instant))
+            for crowd in crowds(rule.params.threshold):
+                for job_id, off in assign_offsets(crowd.members, rule.params.window_s).items():
+                    out.setdefault(job_id, LoadCandidate(off, crowd.size, crowd.instant))
     return out
 
 
@@ -154,25 +151,28 @@ def evaluate(mode: Mode, now: datetime | None = None) -> list[Decision]:
     depth = max([1, *windows, *(r.params.cooldown_runs for r in rules if r.enabled)])
     stats = job_stats(None, windows, depth) if stat_rules else {}
     loads = _load_candidates(rules)
-    ids = sorted(set(stats) | set(loads))
+    states = {s.job_id: (s.throttle_factor, s.spread_offset_s, s.changed_by_rules) for s in stats.values()}
+    load_only = sorted(set(loads) - set(states))
+    for i in range(0, len(load_only), 5000):  # jobs without finished runs, on a crowded instant
+        for row in db.session.execute(select(CronJob.id, CronJob.throttle_factor, CronJob.spread_offset_s,
+                                             CronJob.rules_changed_at).where(CronJob.id.in_(load_only[i:i + 5000]))):
+            states[row.id] = (row.throttle_factor, row.spread_offset_s, row.rules_changed_at is not None)
     decisions: list[Decision] = []
-    for i in range(0, len(ids), 5000):
-        rows = db.session.execute(select(CronJob.id, CronJob.throttle_factor, CronJob.spread_offset_s,
-                                         CronJob.rules_changed_at).where(CronJob.id.in_(ids[i:i + 5000]))
-                                  .order_by(CronJob.id)).all()
-        for row in rows:
-            d = decide(rules, row.id, row.throttle_factor, row.spread_offset_s, stats.get(row.id),
-                       loads.get(row.id), row.rules_changed_at is not None)
-            if d is not None:
-                decisions.append(d)
+    for job_id in sorted(states):
+        factor, offset, changed = states[job_id]
+        d = decide(rules, job_id, factor, offset, stats.get(job_id), loads.get(job_id), changed)
+        if d is not None:
+            decisions.append(d)
     pending = Pending([], [], [])
     if mode is Mode.ON:
         decisions = apply_decisions(decisions, now, pending)
     db.session.execute(delete(RuleProposal))
-    db.session.add_all([RuleProposal(cron_job_id=d.job_id, rule=d.rule, from_throttle_factor=d.from_factor,
-                                     from_spread_offset_s=d.from_offset, to_throttle_factor=d.to_factor,
-                                     to_spread_offset_s=d.to_offset, reason=d.reason, applied=d.applied,
-                                     evaluated_at=now) for d in decisions])
+    if decisions:
+        db.session.execute(insert(RuleProposal.__table__), [  # Core: no RETURNING of 10,000 ids
+            {"cron_job_id": d.job_id, "rule": d.rule, "from_throttle_factor": d.from_factor,
+             "from_spread_offset_s": d.from_offset, "to_throttle_factor": d.to_factor,
+             "to_spread_offset_s": d.to_offset, "reason": d.reason, "applied": d.applied, "evaluated_at": now}
+            for d in decisions])
     db.session.commit()
     after_commit(pending)
     return decisions
@@ -201,8 +201,8 @@ def apply_decisions(decisions: list[Decision], now: datetime, pending: Pending, 
         d = by_id[job.id]
         if (job.throttle_factor, job.spread_offset_s) != (d.from_factor, d.from_offset):
             continue  # changed since the statistics were read: the next evaluation decides again
-        change_schedule(job, d.to_factor, d.to_offset, d.reason, now, source=source, changed_by=changed_by,
-                        pending=pending)
+        change_schedule(job, d.to_factor, d.to_offset, f"rule {d.rule}: {d.reason}", now, source=source,
+                        changed_by=changed_by, pending=pending)
         applied.append(Decision(**{**d.__dict__, "applied": True}))
     db.session.flush()
     return applied
@@ -241,3 +241,68 @@ def after_commit(pending: Pending) -> None:
         publish_job_event("schedule:changed", job_json(job))
     publish_notifications([note_event(n) for n in pending.notes])
     dispatch(pending.deliveries)
+
+
+REBASE_AFTER = timedelta(hours=1)
+
+
+def rebase_anchors(now: datetime) -> int:
+    """Move old throttle anchors up to the job's next fire, keeping the phase, so counting slots stays short.
+
+    next_run_at is always a kept slot plus the offset (every writer uses the effective schedule), so it is a valid
+    anchor; the compare-and-set keeps a concurrent change from being overwritten.
+    """
+    rows = db.session.execute(select(CronJob.id, CronJob.next_run_at, CronJob.throttle_factor,
+                                     CronJob.spread_offset_s).where(
+        CronJob.throttle_factor > 1, CronJob.next_run_at.is_not(None),
+        CronJob.throttle_anchor_at < now - REBASE_AFTER)).all()
+    moved = 0
+    for row in rows:
+        moved += db.session.execute(update(CronJob).where(
+            CronJob.id == row.id, CronJob.next_run_at == row.next_run_at,
+            CronJob.throttle_factor == row.throttle_factor, CronJob.spread_offset_s == row.spread_offset_s,
+        ).values(throttle_anchor_at=row.next_run_at - timedelta(seconds=row.spread_offset_s))).rowcount
+    db.session.commit()
+    return moved
+
+
+@dataclass
+class SpreadResult:
+    jobs: list[CronJob]
+    busiest_before: int
+    busiest_after: int
+    pending: Pending
+
+
+def spread(job_ids: list[str] | None, window_s: int, actor_id: str) -> SpreadResult:
+    """Spread by hand exactly as the load rule would: the given jobs as one group, or every crowded instant.
+
+    Unknown ids are a 404 naming `job_ids` and nothing changes. The caller commits, then calls `after_commit`.
+    """
+    before = busiest_instants(1)
+    if job_ids is not None:
+        ids = sorted(set(job_ids))
+        rows = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone)
+                                  .where(CronJob.id.in_(ids))).all()
+        missing = set(ids) - {r.id for r in rows}
+        if missing:
+            raise ApiError(404, f"No such job: {sorted(missing)[0]}", fields={"job_ids": "unknown job id"})
+        groups = [[Member(r.id, r.cron_expression, r.timezone) for r in rows]]
+    else:
+        load = next((r for r in load_rules() if r.kind is RuleKind.LOAD), None)
+        groups = crowded_groups(load.params.threshold if load else LoadParams().threshold)  # type: ignore[union-attr]
+    offsets: dict[str, int] = {}
+    for group in groups:
+        offsets.update(assign_offsets(group, window_s))
+    now = utcnow()
+    pending = Pending([], [], [])
+    jobs = db.session.execute(select(CronJob).where(CronJob.id.in_(list(offsets))).order_by(CronJob.id)
+                              .with_for_update()).scalars().all()
+    for job in jobs:
+        if job.spread_offset_s != offsets[job.id]:
+            change_schedule(job, job.throttle_factor, offsets[job.id],
+                            f"spread by hand over {window_s} s: +{offsets[job.id]} s", now, source="api",
+                            changed_by=actor_id, pending=pending)
+    db.session.flush()
+    after = busiest_instants(1)
+    return SpreadResult(list(jobs), before[0][1] if before else 0, after[0][1] if after else 0, pending)

@@ -17,6 +17,10 @@ class RuleKind(enum.StrEnum):
     LOAD = "load"
 
 
+# the seeded rules (migration 0008): rules are configured, not created, so the route knows every name
+RULE_NAMES = ("timeout", "failure", "recovery", "load")
+
+
 class Mode(enum.StrEnum):
     """The global AUTO_RESCHEDULE setting."""
 

@@ -8,7 +8,8 @@ from flask import current_app, has_app_context
 
 from cronmanager import create_app
 from cronmanager.extensions import db, redis_client, rkey
-from cronmanager.rules.engine import evaluate
+from cronmanager.models import utcnow
+from cronmanager.rules.engine import evaluate, rebase_anchors
 from cronmanager.rules.params import Mode
 
 log = logging.getLogger("cronmanager.rules")
@@ -23,6 +24,7 @@ def run_rules() -> dict:
 
 
 def _run_locked() -> dict:
+    rebase_anchors(utcnow())  # in every mode: hand-set throttles need it too
     mode = Mode(current_app.config["AUTO_RESCHEDULE"])
     if mode is Mode.OFF:
         return {"mode": mode.value, "decisions": 0}

@@ -57,7 +57,7 @@ class ProposalList(BaseModel):
 
 class SpreadIn(StrictModel):
     job_ids: list[str] | None = Field(default=None, max_length=10000)
-    window_s: int = Field(default=60, ge=2, le=3600)
+    window_s: int = Field(ge=2, le=3600)
 
 
 class SpreadJob(BaseModel):

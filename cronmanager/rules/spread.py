@@ -45,15 +45,28 @@ def assign_offsets(members: Iterable[Member], window_s: int) -> dict[str, int]:
     return out
 
 
-def crowded_groups(threshold: int, only_following_rules: bool = True) -> list[list[Member]]:
-    """Jobs without an offset on instants shared by more than `threshold` active jobs."""
-    instants = select(CronJob.next_run_at).where(CronJob.is_active.is_(True), CronJob.next_run_at.is_not(None)) \
-        .group_by(CronJob.next_run_at).having(func.count() > threshold)
+@dataclass(frozen=True)
+class Crowd:
+    instant: datetime
+    size: int  # every active job firing then, movable or not
+    members: list[Member]  # the ones that may move: following the rules, no offset yet
+
+
+def crowds(threshold: int) -> list[Crowd]:
+    """Instants shared by more than `threshold` active jobs, in time order (two statements)."""
+    sizes = dict(db.session.execute(
+        select(CronJob.next_run_at, func.count()).where(CronJob.is_active.is_(True), CronJob.next_run_at.is_not(None))
+        .group_by(CronJob.next_run_at).having(func.count() > threshold)).all())
+    if not sizes:
+        return []
     stmt = select(CronJob.id, CronJob.cron_expression, CronJob.timezone, CronJob.next_run_at).where(
-        CronJob.is_active.is_(True), CronJob.spread_offset_s == 0, CronJob.next_run_at.in_(instants))
-    if only_following_rules:
-        stmt = stmt.where(CronJob.auto_reschedule == "on")
+        CronJob.is_active.is_(True), CronJob.spread_offset_s == 0, CronJob.auto_reschedule == "on",
+        CronJob.next_run_at.in_(list(sizes)))
     groups: dict[datetime, list[Member]] = defaultdict(list)
     for row in db.session.execute(stmt.order_by(CronJob.next_run_at, CronJob.id)):
         groups[row.next_run_at].append(Member(row.id, row.cron_expression, row.timezone))
-    return [groups[k] for k in sorted(groups)]
+    return [Crowd(k, sizes[k], groups[k]) for k in sorted(groups)]
+
+
+def crowded_groups(threshold: int) -> list[list[Member]]:
+    return [c.members for c in crowds(threshold)]

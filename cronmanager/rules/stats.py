@@ -35,6 +35,9 @@ class JobStats:
     job_id: str
     since_change: int  # finished runs after the last rules change (counted up to the largest window)
     windows: dict[int, WindowStats] = field(default_factory=dict)
+    throttle_factor: int = 1  # the job's current state, read in the same statement
+    spread_offset_s: int = 0
+    changed_by_rules: bool = False
 
 
 def _aggregates(windows: list[int]) -> str:
@@ -66,14 +69,16 @@ def job_stats(job_ids: list[str] | None, windows: list[int], depth: int) -> dict
         source = (f"cron_jobs j JOIN (SELECT e.cron_job_id, e.status, e.error_class, e.completed_at,"
                   f" ROW_NUMBER() OVER (PARTITION BY e.cron_job_id ORDER BY e.id DESC) AS rn"
                   f" FROM cron_executions e WHERE {_FINISHED}) t ON t.cron_job_id = j.id AND t.rn <= :depth")
-    stmt = text(f"SELECT j.id, {_aggregates(windows)} FROM {source} WHERE {where} GROUP BY j.id")
+    stmt = text(f"SELECT j.id, j.throttle_factor, j.spread_offset_s, j.rules_changed_at IS NOT NULL AS changed,"
+                f" {_aggregates(windows)} FROM {source} WHERE {where}"
+                f" GROUP BY j.id, j.throttle_factor, j.spread_offset_s, j.rules_changed_at")
     if job_ids is not None:
         stmt = stmt.bindparams(bindparam("ids", expanding=True))
     out: dict[str, JobStats] = {}
     for row in db.session.execute(stmt, params).mappings():
         out[row["id"]] = JobStats(row["id"], int(row["since_change"] or 0), {
             w: WindowStats(int(row[f"runs_{w}"] or 0), int(row[f"failed_{w}"] or 0), int(row[f"timeouts_{w}"] or 0))
-            for w in windows})
+            for w in windows}, int(row["throttle_factor"]), int(row["spread_offset_s"]), bool(row["changed"]))
     return out
 
 

@@ -41,6 +41,7 @@ def overview():  # noqa: ANN201
 
 
 # The other pages register their routes on the same blueprint.
+import cronmanager.rules.views  # noqa: E402, F401
 import cronmanager.web.audit_report  # noqa: E402, F401
 import cronmanager.web.jobs  # noqa: E402, F401
 import cronmanager.web.jobs_portable  # noqa: E402, F401

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert
 
 JOB = {"name": "ping", "cron_expression": "* * * * *", "endpoint_url": "https://target.example.com/ping"}
 
 
 @pytest.fixture(autouse=True)
-def _keep_rules(app) -> Iterator[None]:  # noqa: ANN001
-    """The rules table is seeded by the migration and not wiped between tests: put it back as it was."""
-    from cronmanager.extensions import db
-    from cronmanager.models.rules import Rule
-
-    columns = ("name", "kind", "priority", "enabled", "params", "updated_at")
-    with app.app_context():
-        saved = [{c: getattr(r, c) for c in columns} for r in db.session.execute(select(Rule)).scalars()]
-        db.session.remove()
-    yield
-    with app.app_context():
-        db.session.execute(delete(Rule))
-        if saved:
-            db.session.execute(insert(Rule), saved)
-        db.session.commit()
+def _keep_rules(keep_rules) -> None:  # noqa: ANN001
+    """Every test here may change the seeded rules."""
 
 
 def set_rule(client, admin, name: str, **params: object) -> None:  # noqa: ANN001

@@ -44,7 +44,8 @@ def test_seven_failures_of_ten_throttle_the_job_with_every_effect(client, app, a
     assert after[0] == 2 and after[3] == before[2] == after[2], "counting starts at the first unplaced slot"
     change = run_sql(app, "SELECT source, reason, old_throttle_factor, new_throttle_factor, old_spread_offset_s,"
                           " new_spread_offset_s, changed_by FROM schedule_changes WHERE source = 'rules-engine'")
-    assert change == [("rules-engine", "7 of the last 10 runs failed (70% > 50%): every 2nd slot", 1, 2, 0, 0, None)]
+    assert change == [("rules-engine", "rule failure: 7 of the last 10 runs failed (70% > 50%): every 2nd slot",
+                       1, 2, 0, 0, None)]
     notes = run_sql(app, "SELECT user_id, kind, title, body FROM notifications")
     assert len(notes) == 1 and notes[0][0] == owner.id and notes[0][1] == "schedule_changed"
     assert "7 of the last 10 runs failed" in notes[0][3] and "every 2nd slot" in notes[0][3]
@@ -157,3 +158,25 @@ def test_a_user_sees_only_proposals_about_own_jobs(client, app, admin, owner, ou
     assert len(evaluate(client, admin)) == 2
     items = client.get("/api/v1/rules/proposals", headers=owner.headers).get_json()["items"]
     assert [i["cron_job_id"] for i in items] == [mine["id"]]
+
+
+def test_old_anchors_move_up_to_the_next_fire_keeping_the_phase(client, app, owner):
+    from cronmanager.extensions import db
+    from cronmanager.models import CronJob, utcnow
+    from cronmanager.rules.engine import rebase_anchors
+    from cronmanager.scheduling import effective
+    from cronmanager.scheduling.effective import EffectiveSchedule
+
+    job = create(client, owner, cron_expression="* * * * *", throttle_factor=3, spread_offset_s=7)
+    run_sql(app, "UPDATE cron_jobs SET throttle_anchor_at = throttle_anchor_at - interval '3 days'")
+    now = utcnow()
+    with app.app_context():
+        row = db.session.get(CronJob, job["id"])
+        row.next_run_at = effective.next_fire(EffectiveSchedule.of(row), now)
+        db.session.commit()
+        expected = effective.next_fires(EffectiveSchedule.of(row), now, 4)
+        assert rebase_anchors(now) == 1
+        row = db.session.get(CronJob, job["id"])
+        assert row.throttle_anchor_at == row.next_run_at - timedelta(seconds=7)
+        assert effective.next_fires(EffectiveSchedule.of(row), now, 4) == expected
+        db.session.remove()

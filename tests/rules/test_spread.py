@@ -37,13 +37,15 @@ def test_spread_by_hand_moves_the_herd_and_reports_the_busiest_instant(client, a
     assert all(int(sec) == offsets[i] == off for i, off, sec in rows)
     changes = run_sql(app, "SELECT source, changed_by FROM schedule_changes WHERE new_spread_offset_s > 0")
     assert {c for c in changes} == {("api", admin.id)}
-    again = client.post("/api/v1/cron/spread", json={"job_ids": [j["id"] for j in jobs]}, headers=admin.headers)
+    again = client.post("/api/v1/cron/spread", json={"job_ids": [j["id"] for j in jobs], "window_s": 60},
+                        headers=admin.headers)
     assert {j["id"]: j["spread_offset_s"] for j in again.get_json()["items"]} == offsets, "stable on a second run"
 
 
 def test_spread_refuses_unknown_jobs_and_changes_nothing(client, app, admin, owner):
     job = create(client, owner)
-    resp = client.post("/api/v1/cron/spread", json={"job_ids": [job["id"], "00000000-0000-4000-8000-000000000000"]},
+    unknown = "00000000-0000-4000-8000-000000000000"
+    resp = client.post("/api/v1/cron/spread", json={"job_ids": [job["id"], unknown], "window_s": 60},
                        headers=admin.headers)
     assert resp.status_code == 404 and "job_ids" in resp.get_json()["error"]["fields"]
     assert client.post("/api/v1/cron/spread", json={"window_s": 1}, headers=admin.headers).status_code == 422
@@ -54,7 +56,7 @@ def test_the_load_rule_spreads_crowds_above_the_threshold_only(client, app, admi
     monkeypatch.setitem(app.config, "AUTO_RESCHEDULE", "on")
     client.put("/api/v1/rules/load", json={"params": {"threshold": 5}}, headers=admin.headers)
     crowd = _herd(client, app, owner, 6)
-    few = _herd(client, app, owner, 3, cron_expression="30 * * * * *")  # second 30: never the crowd's instant
+    few = _herd(client, app, owner, 3, cron_expression="0 0 1 1 *")  # another instant, 3 <= 5 jobs
     items = client.post("/api/v1/rules/evaluate", headers=admin.headers).get_json()["items"]
     moved = {i["cron_job_id"] for i in items if i["to"]["spread_offset_s"] > 0}
     assert {i["rule"] for i in items} == {"load"} and moved <= {j["id"] for j in crowd} and len(moved) >= 5
