@@ -84,6 +84,7 @@ class JobOut(BaseModel):
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    version: int = 1
     description_text: str | None = None
 
 

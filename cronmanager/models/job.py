@@ -60,6 +60,7 @@ class CronJob(db.Model):
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(8), default=JobStatus.PENDING.value)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # bumped on every config change
 
 
 class ScheduleChange(db.Model):

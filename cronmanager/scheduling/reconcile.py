@@ -77,7 +77,8 @@ def reconcile() -> Repairs:
 
     owned = db.session.execute(
         select(CronExecution.id, CronExecution.worker_id, CronExecution.status, CronExecution.cron_job_id,
-               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at)
+               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at,
+               CronExecution.first_attempt_id)
         .where(CronExecution.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
                CronExecution.worker_id.is_not(None))
     ).all()
@@ -89,7 +90,8 @@ def reconcile() -> Repairs:
                 continue
             repairs.lost += 1
             job = db.session.get(CronJob, row.cron_job_id)
-            retry = job and store.plan_retry(job.id, row.scheduled_for, row.attempt_number, job.retry_count)
+            retry = job and store.plan_retry(job.id, row.scheduled_for, row.attempt_number, job.retry_count,
+                                             row.first_attempt_id or row.id)
             if retry:
                 repairs.retries.append(retry)
         else:
