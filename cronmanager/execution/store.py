@@ -194,6 +194,21 @@ def fail_lost(execution_id: int, worker_id: str) -> bool:
              error_message="Worker lost while the request was running")).rowcount)
 
 
+# ---- repairs (the reconciler) ---------------------------------------------------------------------------------
+def release(execution_id: int, worker_id: str) -> None:
+    """Hand a claimed but unstarted row of a dead worker back, so the next claim can take it."""
+    db.session.execute(update(T).where(T.c.id == execution_id, T.c.status == ExecutionStatus.PENDING.value,
+                                       T.c.worker_id == worker_id).values(worker_id=None))
+
+
+def mark_missed(execution_id: int) -> int:
+    """Close an unclaimed row that can no longer run within its job's misfire grace; 1 if it was closed."""
+    return db.session.execute(update(T).where(
+        T.c.id == execution_id, T.c.status == ExecutionStatus.PENDING.value, T.c.worker_id.is_(None),
+    ).values(status=ExecutionStatus.MISSED.value, completed_at=utcnow(),
+             error_message="Missed: not picked up within the misfire grace period")).rowcount
+
+
 # ---- the job row ----------------------------------------------------------------------------------------------
 def update_jobs(finals: list[Fire]) -> None:
     """Job status, last run and the consecutive-failure counter, one batched statement for all jobs.

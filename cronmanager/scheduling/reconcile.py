@@ -95,9 +95,7 @@ def reconcile() -> Repairs:
             if retry:
                 repairs.retries.append(retry)
         else:
-            db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
-                CronExecution.worker_id == row.worker_id).values(worker_id=None))
+            store.release(row.id, row.worker_id)
 
     stale = db.session.execute(
         select(CronExecution.id, CronExecution.due_at, CronExecution.trigger, CronJob.misfire_grace_s)
@@ -109,11 +107,7 @@ def reconcile() -> Repairs:
     for row in stale:
         too_late = row.trigger == Trigger.SCHEDULE.value and row.due_at < now - timedelta(seconds=row.misfire_grace_s)
         if too_late:
-            repairs.missed += db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
-                CronExecution.worker_id.is_(None),
-            ).values(status=ExecutionStatus.MISSED.value, completed_at=now,
-                     error_message="Missed: not picked up within the misfire grace period")).rowcount
+            repairs.missed += store.mark_missed(row.id)
         else:
             repairs.requeued.append(row.id)
     db.session.commit()
