@@ -191,6 +191,8 @@ class Config:
         self.AUTO_RESCHEDULE = env_choice("AUTO_RESCHEDULE", "off", ("on", "off", "dry-run"))
         self.RULES_INTERVAL_S = env_int("RULES_INTERVAL_S", 60, minimum=1)
         self.MAX_CONCURRENT_EXECUTIONS = env_int("MAX_CONCURRENT_EXECUTIONS", 200, minimum=1)
+        # forensic run record (request as sent, phase timings, remote address); off only to measure its cost
+        self.EXECUTION_FORENSICS = env_bool("EXECUTION_FORENSICS", True)
         self.RETRY_BACKOFF_S = env_int_list("RETRY_BACKOFF_S", "60,300,900")
         self.RETRY_JITTER = env_float("RETRY_JITTER", 0.1)
         self.SCHEDULER_TICK_S = env_float("SCHEDULER_TICK_S", 0.2, minimum=0.01)

@@ -1,8 +1,9 @@
 """Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
 
-    .venv/bin/python -m bench.engine_bench [--only ceiling,burst,sustained,idle,scale] [--quick]
+    .venv/bin/python -m bench.engine_bench [--only ceiling,burst,recording,sustained,idle,scale] [--quick]
 
 (from the project root; the venv need not be activated: every process it starts runs on sys.executable)
+`recording` runs our burst with the forensic run record off and on (alternated) and prints its cost.
 
 Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
 database and a private Redis prefix, prints every figure and the ratio to the baseline measured right after.
@@ -106,10 +107,11 @@ class Bench:
                 raise TimeoutError(what)
             time.sleep(0.05)
 
-    def start_ours(self) -> list[subprocess.Popen]:
+    def start_ours(self, extra_env: dict[str, str] | None = None) -> list[subprocess.Popen]:
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-        procs = [self.spawn("worker1", [*flask, "worker"]), self.spawn("worker2", [*flask, "worker"]),
-                 self.spawn("scheduler", [*flask, "scheduler"])]
+        env = {**self.env, **(extra_env or {})}
+        procs = [self.spawn("worker1", [*flask, "worker"], env), self.spawn("worker2", [*flask, "worker"], env),
+                 self.spawn("scheduler", [*flask, "scheduler"], env)]
         self.wait(lambda: len(list(self.r.scan_iter(match=f"{self.prefix}:worker:alive:*"))) >= 2, 30, "workers")
         self.wait(lambda: self.r.get(f"{self.prefix}:scheduler:heartbeat"), 30, "scheduler")
         return procs
@@ -190,8 +192,31 @@ class Bench:
     def burst(self) -> None:
         n = 2000
         url = f"http://127.0.0.1:{self.target_port}/burst?ms=250"
-        procs = self.start_ours()
-        profilers = self.profile(procs, seconds=20) if self.profile_dir else []
+        ours = self._burst_ours(n, "/burst", profile=True)
+        if "ceiling" in self.results:  # engine/ceiling: the same 2,000 requests with and without the engine
+            ours["engine_vs_ceiling"] = round(ours["throughput_per_s"] / self.results["ceiling"]["requests_per_s"], 2)
+        if self.ours_only:
+            self.results["burst"] = {"ours": ours}
+            return
+        self._burst_baseline(n, url, ours)
+
+    def recording(self) -> None:
+        """What the forensic run record costs: the same burst with EXECUTION_FORENSICS off and on, in the order
+        off-on-on-off so a drift over the run (a growing executions table, other load) weighs on both alike."""
+        modes = ("off", "on") if self.quick else ("off", "on", "on", "off")
+        runs: dict[str, list[float]] = {"off": [], "on": []}
+        for i, mode in enumerate(modes):
+            ours = self._burst_ours(2000, f"/rec{i}", {"EXECUTION_FORENSICS": "1" if mode == "on" else "0"})
+            runs[mode].append(ours["throughput_per_s"])
+        off, on = sum(runs["off"]) / len(runs["off"]), sum(runs["on"]) / len(runs["on"])
+        self.results["recording"] = {"throughput_per_s_off": runs["off"], "throughput_per_s_on": runs["on"],
+                                     "ratio_on_vs_off": round(on / off, 3),
+                                     "throughput_cost_pct": round((1 - on / off) * 100, 1)}
+
+    def _burst_ours(self, n: int, path: str, extra_env: dict[str, str] | None = None, profile: bool = False) -> dict:
+        url = f"http://127.0.0.1:{self.target_port}{path}?ms=250"
+        procs = self.start_ours(extra_env)
+        profilers = self.profile(procs, seconds=20) if profile and self.profile_dir else []
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
         expr = f"{due.second} {due.minute} {due.hour} * * *"
         ids = self.insert_jobs(n, expr, due, url)
@@ -214,13 +239,11 @@ class Bench:
                 "lag_p99_s": round(pct(lags, 99), 3), "failed": sum(r[2] != "SUCCESS" for r in rows),
                 "duplicates": dupes, "throughput_per_s": round(n / done, 1),
                 "last_placed_vs_due_s": round(float(placed[0]), 2), "last_started_vs_due_s": round(float(placed[1]), 2),
-                "target_lag_p99_s": round(self.target_lags("/burst")["p99"], 3)}
-        if "ceiling" in self.results:  # engine/ceiling: the same 2,000 requests with and without the engine
-            ours["engine_vs_ceiling"] = round(ours["throughput_per_s"] / self.results["ceiling"]["requests_per_s"], 2)
-        if self.ours_only:
-            self.results["burst"] = {"ours": ours}
-            return
+                "target_lag_p99_s": round(self.target_lags(path)["p99"], 3)}
+        return ours
 
+    def _burst_baseline(self, n: int, url: str, ours: dict) -> None:
+        done = ours["all_recorded_after_s"]
         # baseline: rq-scheduler cron() at the next minute, 2 forking workers, one requests.get per job
         from rq_scheduler import Scheduler
 
@@ -425,7 +448,7 @@ class Bench:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="ceiling,burst,sustained,idle,scale")
+    parser.add_argument("--only", default="ceiling,burst,recording,sustained,idle,scale")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
     parser.add_argument("--sustained-rate", type=int, default=200, help="fires per second in 'sustained'")

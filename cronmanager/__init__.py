@@ -55,6 +55,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.converters["uuid"] = IdConverter  # like werkzeug's, but ids stay strings
     _register_blueprints(app)
     _register_execution_hooks(app)
+    _register_job_versioning()
     from cronmanager.audit import detectors
 
     detectors.install()  # audit analysis after every commit that wrote audit rows (SPEC §11)
@@ -78,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.jobs.api import jobs_api
     from cronmanager.jobs.bulk import jobs_bulk_api
     from cronmanager.jobs.portable_api import jobs_portable_api
+    from cronmanager.jobs.versions_api import job_versions_api
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
@@ -96,9 +98,10 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(rules_api)
     api_bp.register_blueprint(users_api)
     api_bp.register_blueprint(jobs_bulk_api)
+    api_bp.register_blueprint(job_versions_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
     for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
-                      rules_api, users_api, jobs_bulk_api):
+                      rules_api, users_api, jobs_bulk_api, job_versions_api):
         csrf.exempt(blueprint)
     csrf.exempt(jobs_portable_api)
     app.register_blueprint(api_bp)
@@ -123,6 +126,12 @@ def _register_execution_hooks(app: Flask) -> None:
     register_after_commit(app, publish_recorded)
     register_after_commit(app, lambda recorded: record_outcomes(recorded.finished))
     register_after_commit(app, lambda recorded: on_outcomes(recorded.finished))
+
+
+def _register_job_versioning() -> None:
+    from cronmanager.jobs.versions import register_versioning
+
+    register_versioning()
 
 
 def _mount_rq_dashboard(app: Flask) -> None:

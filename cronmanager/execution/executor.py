@@ -23,6 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from cronmanager import create_app
 from cronmanager.events.publisher import channel
 from cronmanager.execution import store
+from cronmanager.execution.http_client import Cancellation
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, RecordKind
 from cronmanager.execution.perform import perform_request
 from cronmanager.execution.recording import record_batch
@@ -43,11 +44,13 @@ class Executor:
         self.prefix = app.config["REDIS_PREFIX"]
         self.heartbeat_ttl_s = app.config["WORKER_HEARTBEAT_TTL_S"]
         self.allow_private = app.config["ALLOW_PRIVATE_TARGETS"]
+        self.forensics = app.config["EXECUTION_FORENSICS"]
         self._results: queue.Queue[tuple[RecordKind, Fire]] = queue.Queue()
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
         self._in_flight = 0
         self._cv = threading.Condition()
-        self._running_by_job: dict[str, set[int]] = {}
+        # running fires by job, each with the handle that closes its connection ('replace')
+        self._running_by_job: dict[str, dict[int, Cancellation]] = {}
         self._stop = threading.Event()
         self._halted: set[str] = set()  # jobs disabled or deleted since start, learnt from events
         self._threads = [
@@ -81,15 +84,20 @@ class Executor:
         self._results.put((RecordKind.FINAL, fire))
 
     def _follow_job_events(self) -> None:
-        """Learn of disabled and deleted jobs at once, so fires already claimed are skipped without a query."""
+        """Learn of disabled and deleted jobs at once, so fires already claimed are skipped without a query;
+        and of rows another worker's 'replace' closed, so their requests here are cancelled."""
         while not self._stop.is_set():
             try:
                 with self.app.app_context():
                     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(channel(self.prefix))
+                pubsub.subscribe(channel(self.prefix), cancel_channel(self.prefix))
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message:
+                    if not message:
+                        continue
+                    if message["channel"].decode() == cancel_channel(self.prefix):
+                        self._cancel_local(json.loads(message["data"]))
+                    else:
                         self._note_job_event(message["data"])
             except Exception:  # noqa: BLE001 - Redis away: keep trying; the claim-time check still applies
                 self._stop.wait(1.0)
@@ -120,8 +128,9 @@ class Executor:
                 self._finish(fire, ExecutionStatus.SKIPPED, skip)
                 return
             fire.started_at = utcnow()
+            cancellation = Cancellation()
             with self._cv:
-                self._running_by_job.setdefault(fire.job_id, set()).add(fire.execution_id)
+                self._running_by_job.setdefault(fire.job_id, {})[fire.execution_id] = cancellation
             self._results.put((RecordKind.START, fire))
             headers = {
                 "X-CronManager-Job": fire.job_id,
@@ -129,7 +138,8 @@ class Executor:
                 "X-CronManager-Execution": str(fire.execution_id),
                 "X-CronManager-Attempt": str(fire.attempt),
             }
-            fire.result = perform_request(fire.job, allow_private=self.allow_private, extra_headers=headers)
+            fire.result = perform_request(fire.job, allow_private=self.allow_private, extra_headers=headers,
+                                          cancellation=cancellation, details=self.forensics)
             self._finish(fire, ExecutionStatus.SUCCESS if fire.result.ok else ExecutionStatus.FAILED)
         except Exception as err:  # noqa: BLE001 - a fire must always end in a final row
             log.exception("fire %s crashed", fire.execution_id)
@@ -138,21 +148,41 @@ class Executor:
             with self._cv:
                 running = self._running_by_job.get(fire.job_id)
                 if running is not None:
-                    running.discard(fire.execution_id)
+                    running.pop(fire.execution_id, None)
                     if not running:
                         del self._running_by_job[fire.job_id]
             self._slots.release()
 
     def _gate(self, fire: Fire) -> str | None:
-        """Why this fire must not run (disabled job, overlap under 'forbid'), else None; 'replace' closes the old."""
+        """Why this fire must not run (disabled job, overlap under 'forbid'), else None.
+
+        Under 'replace' the older runs' rows are closed first, then their connections: here at once, in other
+        workers through the cancel channel, so the new request starts after the old one was told to stop.
+        """
         if fire.trigger.scheduled and fire.job_id in self._halted:
             return "job disabled"
         if fire.job.concurrency_policy == ConcurrencyPolicy.ALLOW:
             return None
         with self._cv:
-            running_here = bool(self._running_by_job.get(fire.job_id))
+            running_here = list(self._running_by_job.get(fire.job_id, {}))
         with self.app.app_context():
-            return store.gate(fire, running_here).skip
+            gate = store.gate(fire, running_here)
+            elsewhere = self._cancel_local(gate.replaced)
+            if elsewhere:
+                try:
+                    redis_client().publish(cancel_channel(self.prefix), json.dumps(elsewhere))
+                except Exception:  # noqa: BLE001 - the row is closed already; that worker's result will not land
+                    log.warning("could not broadcast the cancellation of %s", elsewhere, exc_info=True)
+        return gate.skip
+
+    def _cancel_local(self, execution_ids: list[int]) -> list[int]:
+        """Close the connections of those fires running here; returns the ids that are not."""
+        with self._cv:
+            local = {eid: c for running in self._running_by_job.values() for eid, c in running.items()}
+        for eid in execution_ids:
+            if eid in local:
+                local[eid].cancel()
+        return [eid for eid in execution_ids if eid not in local]
 
     # ---- recording ------------------------------------------------------------------------------------------
     def _record_loop(self) -> None:
@@ -243,6 +273,11 @@ def reset_executor() -> None:
     global _executor
     _executor = None
 
+
+
+def cancel_channel(prefix: str) -> str:
+    """Execution ids (a JSON list) whose running requests must be closed, wherever they run."""
+    return f"{prefix}:executions:cancel"
 
 
 def run_batch(execution_ids: list[int]) -> int:

@@ -43,6 +43,7 @@ based ``ok`` and sets ``truncated=True``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -50,19 +51,28 @@ import ssl
 import threading
 import time
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from http.client import HTTPException
 from http.cookiejar import CookiePolicy
 from typing import Self
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
 from urllib3.response import BaseHTTPResponse
 
-from cronmanager.execution.outcome import ErrorClass, HttpResult
+from cronmanager.audit.redaction import MASK, looks_secret
+from cronmanager.execution.outcome import ErrorClass, HttpResult, RequestRecord, Timings
 from cronmanager.execution.retry import parse_retry_after
-from cronmanager.execution.ssrf import GuardedAdapter, TargetRefused, refuse_literal, split_target
+from cronmanager.execution.ssrf import (
+    GuardedAdapter,
+    GuardedHTTPConnection,
+    GuardedHTTPSConnection,
+    TargetRefused,
+    refuse_literal,
+    split_target,
+)
 
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 MAX_REDIRECTS = 5
@@ -192,6 +202,131 @@ class _Deadline(Exception):
     """Overall deadline passed while streaming the body."""
 
 
+class Cancellation:
+    """Lets another thread end a request at once by shutting its socket down (concurrency policy 'replace').
+
+    The target sees the connection close; the request comes back as a `replaced` failure.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            self._shutdown()
+
+    def attach(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.cancelled:
+                self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Trace:
+    """What the connection saw during one request; lives in a thread-local while `HttpClient.request` runs."""
+
+    def __init__(self, cancellation: Cancellation | None) -> None:
+        self.cancellation = cancellation
+        self.phases: dict[str, int] = {}
+        self.remote_addr: str | None = None
+        self.prepared: requests.PreparedRequest | None = None
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        try:
+            self.remote_addr = str(sock.getpeername()[0])
+        except OSError:
+            pass
+        if self.cancellation is not None:
+            self.cancellation.attach(sock)
+
+
+_tracing = threading.local()
+
+
+def _trace() -> _Trace | None:
+    return getattr(_tracing, "trace", None)
+
+
+class _TracedMixin:
+    """Feeds the current request's _Trace: DNS and connect times (from the guard), TLS time, the socket."""
+
+    sock: socket.socket | None
+
+    def _phase(self, name: str, started: float, sock: socket.socket | None = None) -> None:
+        trace = _trace()
+        if trace is not None:
+            trace.phases[name] = _ms_since(started)
+            trace.attach(sock)
+
+    def connect(self) -> None:
+        started = time.monotonic()
+        try:
+            super().connect()  # type: ignore[misc]
+        finally:
+            trace = _trace()
+            if trace is not None and isinstance(self, HTTPSConnection) and "connect" in trace.phases:
+                trace.phases["tls"] = max(
+                    _ms_since(started) - trace.phases.get("dns", 0) - trace.phases["connect"], 0
+                )
+        if trace is not None:
+            trace.attach(self.sock)
+
+    def request(self, *args: object, **kwargs: object) -> None:
+        trace = _trace()
+        if trace is not None:
+            trace.attach(self.sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _TracedHTTPConnection(_TracedMixin, GuardedHTTPConnection):
+    pass
+
+
+class _TracedHTTPSConnection(_TracedMixin, GuardedHTTPSConnection):
+    pass
+
+
+class _OpenHTTPConnection(_TracedHTTPConnection):
+    check_addresses = False
+
+
+class _OpenHTTPSConnection(_TracedHTTPSConnection):
+    check_addresses = False
+
+
+def _masked_url(url: str) -> str:
+    """Secret-looking query values and any password in the URL replaced by the audit mask."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    query = urlencode([(k, MASK if looks_secret(k) and v else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _request_record(prepared: requests.PreparedRequest) -> RequestRecord:
+    body = prepared.body
+    data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+    return RequestRecord(
+        method=str(prepared.method), url=_masked_url(str(prepared.url)),
+        headers={k: (MASK if looks_secret(k) and v else v) for k, v in prepared.headers.items()},
+        body_size=len(data), body_sha256=hashlib.sha256(data).hexdigest() if data else None,
+    )
+
+
 class HttpClient:
     """Thread-safe, connection-pooling HTTP client with SSRF guard and hard limits.
 
@@ -223,11 +358,13 @@ class HttpClient:
         session.trust_env = False  # no env proxies (would bypass the guard), no .netrc
         session.cookies.set_policy(_RejectAllCookies())
         session.headers["User-Agent"] = user_agent
-        adapter_cls = HTTPAdapter if allow_private else GuardedAdapter
+        classes = (_OpenHTTPConnection, _OpenHTTPSConnection) if allow_private else (
+            _TracedHTTPConnection, _TracedHTTPSConnection)
         for prefix in ("http://", "https://"):
             session.mount(
                 prefix,
-                adapter_cls(
+                GuardedAdapter(
+                    connection_classes=classes,
                     pool_connections=pool_size,
                     pool_maxsize=pool_size,
                     pool_block=False,
@@ -262,6 +399,50 @@ class HttpClient:
         timeout_s: float = 30.0,
         expected_status: Collection[int] | None = None,
         follow_redirects: bool = False,
+        cancellation: Cancellation | None = None,
+        details: bool = True,
+    ) -> HttpResult:
+        """Send one request and always return an HttpResult for network-level problems.
+
+        With ``details`` the result carries the forensic record: the request as sent (secrets masked),
+        per-phase timings and the address connected to. ``cancellation`` lets another thread close the
+        connection; the result then says ``replaced``.
+        """
+        trace = _Trace(cancellation)
+        _tracing.trace = trace
+        try:
+            result = self._request(method, url, headers=headers, params=params, body=body, json_body=json_body,
+                                   timeout_s=timeout_s, expected_status=expected_status,
+                                   follow_redirects=follow_redirects, trace=trace)
+        finally:
+            _tracing.trace = None
+        if cancellation is not None and cancellation.cancelled:
+            result = replace(result, ok=False, error="Replaced by a newer fire (concurrency policy replace)",
+                             error_class=ErrorClass.REPLACED, transient=False)
+        if not details:
+            return result
+        phases = trace.phases
+        return replace(
+            result,
+            request=_request_record(trace.prepared) if trace.prepared is not None else None,
+            timings=Timings(dns=phases.get("dns"), connect=phases.get("connect"), tls=phases.get("tls"),
+                            ttfb=phases.get("ttfb"), total=result.elapsed_ms),
+            remote_addr=trace.remote_addr,
+        )
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None,
+        params: dict[str, str] | None,
+        body: str | None,
+        json_body: object | None,
+        timeout_s: float,
+        expected_status: Collection[int] | None,
+        follow_redirects: bool,
+        trace: _Trace,
     ) -> HttpResult:
         """Send one request and always return an HttpResult for network-level problems.
 
@@ -333,19 +514,23 @@ class HttpClient:
                 return fail(
                     f"Timed out after {_fmt_seconds(timeout_s)} s", ErrorClass.TIMEOUT, True
                 )
+            if trace.cancellation is not None and trace.cancellation.cancelled:
+                return fail("Replaced by a newer fire (concurrency policy replace)", ErrorClass.REPLACED, False)
             try:
-                resp = self._session.request(
-                    method_u,
-                    current_url,
-                    headers=req_headers,
-                    params=current_params,
-                    data=data,
+                trace.prepared = None
+                trace.phases.clear()
+                hop_started = time.monotonic()
+                trace.prepared = self._session.prepare_request(requests.Request(
+                    method_u, current_url, headers=req_headers, params=current_params, data=data))
+                resp = self._session.send(
+                    trace.prepared,
                     timeout=(remaining, remaining),
                     allow_redirects=False,
                     stream=True,
                     verify=True,
                     proxies={},
                 )
+                trace.phases["ttfb"] = _ms_since(hop_started)
             except (
                 TargetRefused,
                 requests.RequestException,

@@ -7,9 +7,8 @@ A leaf module: it imports nothing of the app, so the models, the HTTP client, th
 from __future__ import annotations
 
 import enum
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +66,28 @@ class RecordKind(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class RequestRecord:
+    """The request as actually sent (last hop), with secret-looking header and query values masked."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body_size: int
+    body_sha256: str | None
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds per phase; None where the phase did not happen (a reused connection has no dns/connect/tls)."""
+
+    dns: int | None = None
+    connect: int | None = None
+    tls: int | None = None
+    ttfb: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
 class HttpResult:
     """Outcome of one request; built for logging and retry decisions, never raised."""
 
@@ -80,6 +101,9 @@ class HttpResult:
     error_class: str | None  # an ErrorClass value (see http_client's docstring)
     transient: bool  # True if retrying later may help
     retry_after_s: float | None  # parsed Retry-After header, when present
+    request: RequestRecord | None = None  # None when nothing could be prepared (or details are off)
+    timings: Timings | None = None
+    remote_addr: str | None = None  # the address actually connected to
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,7 @@ class JobSnapshot:
     is_active: bool
     alert_after_failures: int
     auto_disable: bool
+    version: int = 1
 
     @classmethod
     def of(cls, job: Any) -> JobSnapshot:
@@ -114,7 +139,7 @@ class JobSnapshot:
             retry_count=get("retry_count") or 0,
             concurrency_policy=ConcurrencyPolicy(get("concurrency_policy") or ConcurrencyPolicy.ALLOW),
             is_active=bool(get("is_active", True)), alert_after_failures=get("alert_after_failures") or 0,
-            auto_disable=bool(get("auto_disable")),
+            auto_disable=bool(get("auto_disable")), version=get("version") or 1,
         )
 
 
@@ -135,7 +160,7 @@ class Fire:
     final_status: ExecutionStatus | None = None
     skip_reason: str | None = None
     retry_id: int | None = None  # the next attempt's row, when a retry was planned
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    first_attempt_id: int | None = None  # attempt 1 of this retry chain (None: this row is attempt 1)
 
     @property
     def fire_lag_ms(self) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from cronmanager.execution.http_client import HttpClient
+from cronmanager.execution.http_client import Cancellation, HttpClient
 from cronmanager.execution.outcome import HttpResult, JobSnapshot
 
 _clients: dict[bool, HttpClient] = {}
@@ -19,8 +19,8 @@ def client(allow_private: bool) -> HttpClient:
         return _clients[allow_private]
 
 
-def perform_request(job: JobSnapshot, *, allow_private: bool,
-                    extra_headers: dict[str, str] | None = None) -> HttpResult:
+def perform_request(job: JobSnapshot, *, allow_private: bool, extra_headers: dict[str, str] | None = None,
+                    cancellation: Cancellation | None = None, details: bool = True) -> HttpResult:
     return client(allow_private).request(
         job.http_method,
         job.endpoint_url,
@@ -29,4 +29,6 @@ def perform_request(job: JobSnapshot, *, allow_private: bool,
         body=job.body,
         timeout_s=job.timeout_ms / 1000.0,
         expected_status=job.expected_statuses,
+        cancellation=cancellation,
+        details=details,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit
 
 import urllib3.exceptions
@@ -167,26 +168,43 @@ def check_url(url: str, *, allow_private: bool) -> None:
 # --------------------------------------------------------------------------- #
 # Connection-level guard (closes the DNS-rebinding window)
 # --------------------------------------------------------------------------- #
-class _GuardMixin:
-    """Resolve once, check every address, connect only to a checked address."""
+class GuardMixin:
+    """Resolve once, check every address, connect only to a checked address.
 
+    `check_addresses = False` (ALLOW_PRIVATE_TARGETS) keeps the single resolution and the per-phase hooks but
+    skips the policy. `_phase(name, started, sock)` is called after DNS and after the TCP connect, failed or not
+    (a no-op here; the HTTP client records timings and the connected socket with it).
+    """
+
+    check_addresses = True
     _dns_host: str
     port: int
 
+    def _phase(self, name: str, started: float, sock: socket.socket | None = None) -> None:
+        pass
+
     def _new_conn(self) -> socket.socket:
         name = self._dns_host
+        started = time.monotonic()
         try:
             addresses = _resolve(name, self.port, allowed_gai_family())
         except socket.gaierror as exc:
+            self._phase("dns", started)
             raise urllib3.exceptions.NameResolutionError(name, self, exc) from exc  # type: ignore[arg-type]
-        _refuse_resolved(name, addresses)
+        if _parse_ip(name) is None:
+            self._phase("dns", started)
+        if self.check_addresses:
+            _refuse_resolved(name, addresses)
         last_exc: Exception | None = None
+        started = time.monotonic()
         for addr in addresses:
             # Connect to the checked literal.  `host` (SNI, cert check, Host
             # header) derives from _dns_host, so restore it before returning.
             self._dns_host = addr
             try:
-                return super()._new_conn()  # type: ignore[misc]
+                sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+                self._phase("connect", started, sock)
+                return sock
             except (
                 urllib3.exceptions.NewConnectionError,
                 urllib3.exceptions.ConnectTimeoutError,
@@ -195,32 +213,30 @@ class _GuardMixin:
             finally:
                 self._dns_host = name
         assert last_exc is not None  # getaddrinfo never returns an empty list
+        self._phase("connect", started)
         raise last_exc
 
 
-class _GuardedHTTPConnection(_GuardMixin, HTTPConnection):
+class GuardedHTTPConnection(GuardMixin, HTTPConnection):
     pass
 
 
-class _GuardedHTTPSConnection(_GuardMixin, HTTPSConnection):
+class GuardedHTTPSConnection(GuardMixin, HTTPSConnection):
     pass
-
-
-class _GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
 
 
 class GuardedAdapter(HTTPAdapter):
-    """HTTPAdapter whose pools open connections only to SSRF-checked addresses."""
+    """HTTPAdapter whose pools open connections only through `connection_classes` (guarded by default)."""
+
+    def __init__(self, *args: object, connection_classes: tuple[type[HTTPConnection], type[HTTPSConnection]] = (
+            GuardedHTTPConnection, GuardedHTTPSConnection), **kwargs: object) -> None:
+        self._connection_classes = connection_classes
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def init_poolmanager(self, *args: object, **kwargs: object) -> None:
         super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+        http_cls, https_cls = self._connection_classes
         self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPConnectionPool,
-            "https": _GuardedHTTPSConnectionPool,
+            "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_cls}),
+            "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_cls}),
         }
-

@@ -8,7 +8,7 @@ never overwritten. Callers pass their `worker_id`; nothing here knows about thre
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -44,7 +44,8 @@ def claim(worker_id: str, execution_ids: list[int]) -> list[Fire]:
                CronExecution.worker_id.is_(None))
         .values(worker_id=worker_id)
         .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
-                   CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number)
+                   CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number,
+                   CronExecution.first_attempt_id)
     ).all()
     db.session.commit()
     if not rows:
@@ -53,7 +54,7 @@ def claim(worker_id: str, execution_ids: list[int]) -> list[Fire]:
         select(CronJob).where(CronJob.id.in_({r.cron_job_id for r in rows}))).scalars()}
     db.session.rollback()
     return [Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), Trigger(r.trigger),
-                 r.attempt_number, jobs[r.cron_job_id])
+                 r.attempt_number, jobs[r.cron_job_id], first_attempt_id=r.first_attempt_id)
             for r in rows if r.cron_job_id in jobs]
 
 
@@ -66,8 +67,12 @@ class Gate:
     replaced: list[int] = field(default_factory=list)
 
 
-def gate(fire: Fire, running_here: bool) -> Gate:
-    """The job's live state and its concurrency policy, checked right before the request starts."""
+def gate(fire: Fire, running_here: list[int]) -> Gate:
+    """The job's live state and its concurrency policy, checked right before the request starts.
+
+    `running_here`: this worker's fires of the job already past their gate, whose RUNNING write may still be
+    in the recorder's queue; 'replace' closes them too.
+    """
     policy = fire.job.concurrency_policy
     if policy == ConcurrencyPolicy.ALLOW:
         return Gate()
@@ -78,10 +83,11 @@ def gate(fire: Fire, running_here: bool) -> Gate:
     if not active and fire.trigger.scheduled:
         db.session.rollback()
         return Gate("job disabled")
-    others = and_(T.c.cron_job_id == fire.job_id, T.c.status == ExecutionStatus.RUNNING.value,
-                  T.c.id != fire.execution_id)
+    others = and_(T.c.cron_job_id == fire.job_id, T.c.id != fire.execution_id,
+                  or_(T.c.status == ExecutionStatus.RUNNING.value,
+                      and_(T.c.status == ExecutionStatus.PENDING.value, T.c.id.in_(running_here))))
     if policy == ConcurrencyPolicy.FORBID:
-        busy = running_here or db.session.execute(select(T.c.id).where(others).limit(1)).first() is not None
+        busy = bool(running_here) or db.session.execute(select(T.c.id).where(others).limit(1)).first() is not None
         db.session.rollback()
         return Gate("previous run still going (concurrency policy forbid)" if busy else None)
     replaced = list(db.session.execute(update(T).where(others).values(
@@ -99,8 +105,10 @@ def write_starts(worker_id: str, fires: list[Fire]) -> None:
     db.session.execute(
         update(T).where(T.c.id == bindparam("eid"), T.c.status == ExecutionStatus.PENDING.value,
                         T.c.worker_id == worker_id)
-        .values(status=ExecutionStatus.RUNNING.value, started_at=bindparam("started"), fire_lag_ms=bindparam("lag")),
-        [{"eid": f.execution_id, "started": f.started_at, "lag": f.fire_lag_ms} for f in fires],
+        .values(status=ExecutionStatus.RUNNING.value, started_at=bindparam("started"), fire_lag_ms=bindparam("lag"),
+                job_version=bindparam("version")),
+        [{"eid": f.execution_id, "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version}
+         for f in fires],
     )
     db.session.execute(update(CronJob).where(CronJob.id.in_({f.job_id for f in fires}))
                        .values(status=JobStatus.RUNNING.value))
@@ -120,7 +128,9 @@ def write_finals(worker_id: str, fires: list[Fire]) -> list[Fire]:
             "rstatus": r.status_code if r else None, "rheaders": r.headers if r else None,
             "rbody": r.body if r else None, "trunc": bool(r and r.truncated), "err": f.error_message,
             "eclass": r.error_class if r else None, "ms": r.elapsed_ms if r else None,
-            "started": f.started_at, "lag": f.fire_lag_ms,
+            "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version,
+            "request": asdict(r.request) if r and r.request else None,
+            "timings": asdict(r.timings) if r and r.timings else None, "addr": r.remote_addr if r else None,
         })
     db.session.execute(
         update(T).where(T.c.id == bindparam("eid"), or_(*(T.c.status == s for s in _OPEN)),
@@ -129,7 +139,9 @@ def write_finals(worker_id: str, fires: list[Fire]) -> list[Fire]:
                 response_status=bindparam("rstatus"), response_headers=bindparam("rheaders"),
                 response_body=bindparam("rbody"), response_truncated=bindparam("trunc"),
                 error_message=bindparam("err"), error_class=bindparam("eclass"),
-                execution_time_ms=bindparam("ms"), started_at=bindparam("started"), fire_lag_ms=bindparam("lag")),
+                execution_time_ms=bindparam("ms"), started_at=bindparam("started"), fire_lag_ms=bindparam("lag"),
+                job_version=bindparam("version"), request=bindparam("request"), timings_ms=bindparam("timings"),
+                remote_addr=bindparam("addr")),
         params,
     )
     landed = {row.id for row in db.session.execute(
@@ -139,7 +151,7 @@ def write_finals(worker_id: str, fires: list[Fire]) -> list[Fire]:
 
 
 # ---- retries --------------------------------------------------------------------------------------------------
-def plan_retry(job_id: str, scheduled_for: datetime, attempt: int, retry_count: int,
+def plan_retry(job_id: str, scheduled_for: datetime, attempt: int, retry_count: int, first_attempt_id: int,
                retry_after_s: float | None = None) -> tuple[int, datetime] | None:
     """Insert attempt `attempt + 1` when the job allows it; (its id, due time) to schedule, else None.
 
@@ -153,7 +165,7 @@ def plan_retry(job_id: str, scheduled_for: datetime, attempt: int, retry_count: 
     insert = postgresql.insert(T) if db.engine.dialect.name == "postgresql" else sqlite.insert(T)
     stmt = insert.values(cron_job_id=job_id, scheduled_for=scheduled_for, trigger=Trigger.RETRY.value,
                          attempt_number=attempt + 1, due_at=due, status=ExecutionStatus.PENDING.value,
-                         created_at=utcnow(), response_truncated=False)
+                         created_at=utcnow(), response_truncated=False, first_attempt_id=first_attempt_id)
     stmt = stmt.on_conflict_do_nothing(index_elements=["cron_job_id", "scheduled_for", "attempt_number"])
     new_id = db.session.execute(stmt.returning(T.c.id)).scalar()
     return (new_id, due) if new_id is not None else None
@@ -166,7 +178,8 @@ def plan_retries(finals: list[Fire]) -> list[tuple[int, datetime]]:
         r = f.result
         if f.final_status != ExecutionStatus.FAILED or r is None or not r.transient or f.trigger == Trigger.TEST:
             continue
-        retry = plan_retry(f.job_id, f.scheduled_for, f.attempt, f.job.retry_count, r.retry_after_s)
+        retry = plan_retry(f.job_id, f.scheduled_for, f.attempt, f.job.retry_count,
+                           f.first_attempt_id or f.execution_id, r.retry_after_s)
         if retry is not None:
             f.retry_id = retry[0]
             planned.append(retry)
@@ -179,6 +192,21 @@ def fail_lost(execution_id: int, worker_id: str) -> bool:
         T.c.id == execution_id, T.c.status == ExecutionStatus.RUNNING.value, T.c.worker_id == worker_id,
     ).values(status=ExecutionStatus.FAILED.value, completed_at=utcnow(), error_class=ErrorClass.WORKER_LOST.value,
              error_message="Worker lost while the request was running")).rowcount)
+
+
+# ---- repairs (the reconciler) ---------------------------------------------------------------------------------
+def release(execution_id: int, worker_id: str) -> None:
+    """Hand a claimed but unstarted row of a dead worker back, so the next claim can take it."""
+    db.session.execute(update(T).where(T.c.id == execution_id, T.c.status == ExecutionStatus.PENDING.value,
+                                       T.c.worker_id == worker_id).values(worker_id=None))
+
+
+def mark_missed(execution_id: int) -> int:
+    """Close an unclaimed row that can no longer run within its job's misfire grace; 1 if it was closed."""
+    return db.session.execute(update(T).where(
+        T.c.id == execution_id, T.c.status == ExecutionStatus.PENDING.value, T.c.worker_id.is_(None),
+    ).values(status=ExecutionStatus.MISSED.value, completed_at=utcnow(),
+             error_message="Missed: not picked up within the misfire grace period")).rowcount
 
 
 # ---- the job row ----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
+from cronmanager.execution.outcome import JobSnapshot
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import (
     ExecuteOut,
@@ -106,7 +107,6 @@ def _preview_schedule(query: PreviewQuery, expression: str, start: datetime) -> 
 @spec.validate(json=JobTest, resp=responses("HTTP_422", HTTP_200=TestOut), tags=["jobs"])
 def test_job(json: JobTest):  # noqa: ANN201
     """Run an unsaved configuration once, now, through the same guarded client, and return the result."""
-    from cronmanager.execution.outcome import JobSnapshot
     from cronmanager.execution.perform import perform_request
 
     values = service.normalise({**service.DEFAULTS, **json.model_dump(exclude_unset=True, exclude_none=True)})

@@ -87,6 +87,7 @@ class JobOut(BaseModel):
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    version: int = 1
     description_text: str | None = None
     throttle_factor: int = 1
     spread_offset_s: int = 0

@@ -70,7 +70,7 @@ def job_json(job: CronJob, *, reveal: bool = False) -> dict:
         "auto_reschedule": job.auto_reschedule, "status": job.status,
         "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "created_by": job.created_by,
         "updated_by": job.updated_by, "last_run_at": job.last_run_at, "next_run_at": job.next_run_at,
-        "created_at": job.created_at, "updated_at": job.updated_at,
+        "created_at": job.created_at, "updated_at": job.updated_at, "version": job.version,
         "throttle_factor": job.throttle_factor, "spread_offset_s": job.spread_offset_s,
     }
 

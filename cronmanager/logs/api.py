@@ -16,12 +16,14 @@ logs_api = Blueprint("logs_api", __name__)
 
 COLUMNS = ("id", "cron_job_id", "scheduled_for", "trigger", "attempt_number", "status", "started_at",
            "completed_at", "response_status", "response_headers", "response_body", "response_truncated",
-           "error_message", "error_class", "execution_time_ms", "fire_lag_ms")
+           "error_message", "error_class", "execution_time_ms", "fire_lag_ms", "request", "timings_ms", "remote_addr",
+           "job_version")
 
 
 def execution_json(e: CronExecution, job_name: str | None = None) -> dict:
     data = {c: getattr(e, c) for c in COLUMNS}
     data["job_name"] = job_name
+    data["first_attempt_id"] = e.first_attempt_id or e.id
     return data
 
 

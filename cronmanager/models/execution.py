@@ -42,3 +42,9 @@ class CronExecution(db.Model):
     execution_time_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fire_lag_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # forensic run record (SPEC §5)
+    request: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    timings_ms: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    job_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    first_attempt_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # NULL: this row is attempt 1

@@ -65,6 +65,7 @@ class CronJob(db.Model):
     spread_offset_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     throttle_anchor_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # bumped on every config change
 
 
 class ScheduleChange(db.Model):

@@ -79,7 +79,8 @@ def reconcile() -> Repairs:
 
     owned = db.session.execute(
         select(CronExecution.id, CronExecution.worker_id, CronExecution.status, CronExecution.cron_job_id,
-               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at)
+               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at,
+               CronExecution.first_attempt_id)
         .where(CronExecution.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
                CronExecution.worker_id.is_not(None))
     ).all()
@@ -91,13 +92,12 @@ def reconcile() -> Repairs:
                 continue
             repairs.lost += 1
             job = db.session.get(CronJob, row.cron_job_id)
-            retry = job and store.plan_retry(job.id, row.scheduled_for, row.attempt_number, job.retry_count)
+            retry = job and store.plan_retry(job.id, row.scheduled_for, row.attempt_number, job.retry_count,
+                                             row.first_attempt_id or row.id)
             if retry:
                 repairs.retries.append(retry)
         else:
-            db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
-                CronExecution.worker_id == row.worker_id).values(worker_id=None))
+            store.release(row.id, row.worker_id)
 
     stale = db.session.execute(
         select(CronExecution.id, CronExecution.due_at, CronExecution.trigger, CronJob.misfire_grace_s)
@@ -109,11 +109,7 @@ def reconcile() -> Repairs:
     for row in stale:
         too_late = row.trigger == Trigger.SCHEDULE.value and row.due_at < now - timedelta(seconds=row.misfire_grace_s)
         if too_late:
-            repairs.missed += db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
-                CronExecution.worker_id.is_(None),
-            ).values(status=ExecutionStatus.MISSED.value, completed_at=now,
-                     error_message="Missed: not picked up within the misfire grace period")).rowcount
+            repairs.missed += store.mark_missed(row.id)
         else:
             repairs.requeued.append(row.id)
     db.session.commit()

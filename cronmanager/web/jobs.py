@@ -23,6 +23,7 @@ from cronmanager.rules.views import effective_view
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.web.blueprint import or_abort, page_args, viewer, web
+from cronmanager.web.forensics import failed_version_diff, timeline
 from cronmanager.web.forms import PRESETS, JobForm
 
 SORTS = ("name", "created_at", "next_run_at", "last_run_at", "status")
@@ -113,6 +114,7 @@ def job_detail(job_id: str):  # noqa: ANN201
     owner = db.session.get(User, job.owner_id)
     reveal = job.owner_id == current_user.id
     return render_template("web/job_detail.html", job=job, executions=executions, changes=changes, fires=fires,
+                           version_diff=failed_version_diff(job),
                            owner_email=owner.email if owner else "—", can_manage=can_manage(job),
                            headers=service.mask_headers(job.headers or {}, reveal), description=_describe(
                                job.cron_expression), filters=request.args, zone=cron.validate_timezone(job.timezone),
@@ -128,7 +130,7 @@ def execution_detail(job_id: str, execution_id: int):  # noqa: ANN201
     if execution is None or execution.cron_job_id != job.id:
         abort(404)
     template = "web/_execution.html" if request.args.get("fragment") else "web/execution.html"
-    return render_template(template, job=job, e=execution)
+    return render_template(template, job=job, e=execution, timeline=timeline(execution.timings_ms))
 
 
 # ---- create / edit / clone --------------------------------------------------------------------------------------
