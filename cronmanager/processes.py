@@ -27,7 +27,8 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     from rq import Queue, SimpleWorker
 
     from cronmanager.execution import dispatch
-    from cronmanager.execution.engine import get_executor
+    from cronmanager.execution.executor import get_executor
+    from cronmanager.maintenance.worker import serve_maintenance
 
     app = current_app._get_current_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # RQ's lines too
@@ -37,6 +38,9 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     connection = Redis.from_url(app.config["REDIS_URL"])
     queue = Queue(dispatch.queue_name(app.config["REDIS_PREFIX"]), connection=connection)
     log.info("worker %s listening on %s", executor.worker_id, queue.name)
+    if not burst:
+        threading.Thread(target=serve_maintenance, args=(app, executor.worker_id), name="maintenance",
+                         daemon=True).start()
     freeze_startup_heap()
     try:
         while True:
@@ -56,7 +60,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Place due fires, move delayed jobs, repair; SIGTERM/SIGINT stop it after the current tick."""
-    from cronmanager.scheduling.service import SchedulerService
+    from cronmanager.scheduling.scheduler import SchedulerService
 
     app = current_app._get_current_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # rq-scheduler's lines too

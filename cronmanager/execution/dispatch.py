@@ -12,7 +12,7 @@ from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.observability import tracing
 
-RUN_BATCH = "cronmanager.execution.runner.run_batch"
+RUN_BATCH = "cronmanager.execution.executor.run_batch"
 
 
 def queue_name(prefix: str) -> str:

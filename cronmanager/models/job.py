@@ -61,6 +61,12 @@ class CronJob(db.Model):
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(8), default=JobStatus.PENDING.value)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # effective schedule (SPEC §12): every Nth slot counted from the anchor slot, each fire moved by the offset
+    throttle_factor: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    spread_offset_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    throttle_anchor_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # bumped on every config change
 
 
 class ScheduleChange(db.Model):
@@ -75,4 +81,8 @@ class ScheduleChange(db.Model):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="api")
     changed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # retention
+    old_throttle_factor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_throttle_factor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    old_spread_offset_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_spread_offset_s: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -40,6 +40,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from cronmanager.audit.redaction import MASK, looks_secret
+from cronmanager.execution.outcome import ExecutionStatus, Fire, RecordKind
 from cronmanager.logging_setup import TRACE_ENVIRON, log_ids
 
 if TYPE_CHECKING:
@@ -242,31 +243,34 @@ def placements(rows: list[dict]) -> Iterator[Placements]:
 
 
 # ---- worker: claim, call, record --------------------------------------------------------------------------------
-_SPAN = "otel_span"
-_OPEN = "otel_span_open"  # popped by whichever of the fire's thread and the recorder ends the span first
+_end_lock = threading.Lock()  # the fire's thread and the recorder may both try to end a fire's span
 
 
-def start_fire(fire: Any, traceparent: str | None) -> None:
+def start_fire(fire: Fire, traceparent: str | None) -> None:
     """At claim time: the `cron.execute` span of this attempt, continuing the trace stored on its row."""
     if not enabled():
         return
-    fire.extra[_OPEN] = True
-    fire.extra[_SPAN] = _tracer().start_span(
+    fire.span = _tracer().start_span(
         "cron.execute", kind=SpanKind.CONSUMER, context=_context_from(traceparent),
-        attributes={"cron.job.id": fire.job_id, "cron.job.name": fire.job.get("name") or "",
+        attributes={"cron.job.id": fire.job_id, "cron.job.name": fire.job.name,
                     "cron.execution.id": fire.execution_id, "cron.scheduled_for": _iso(fire.scheduled_for),
-                    "cron.attempt": fire.attempt, "cron.trigger": fire.trigger})
+                    "cron.attempt": fire.attempt, "cron.trigger": str(fire.trigger)})
+    fire.span_open = True
 
 
-def fire_span(fire: Any) -> Span | None:
-    return fire.extra.get(_SPAN)
+def fire_span(fire: Fire) -> Span | None:
+    return fire.span
 
 
-def _end_fire_span(fire: Any) -> None:
-    span = fire_span(fire)
-    if span is None or fire.extra.pop(_OPEN, None) is None:
+def _end_fire_span(fire: Fire) -> None:
+    span = fire.span
+    if span is None:
         return
-    status = fire.final_status or ""
+    with _end_lock:
+        if not fire.span_open:
+            return
+        fire.span_open = False
+    status = str(fire.final_status or "")
     span.set_attribute("cron.status", status)
     if fire.skip_reason:
         span.set_attribute("cron.skip_reason", fire.skip_reason)
@@ -276,7 +280,7 @@ def _end_fire_span(fire: Any) -> None:
             span.set_attribute("http.response.status_code", result.status_code)
         if result.error_class:
             span.set_attribute("error.type", result.error_class)
-    if status == "FAILED":
+    if fire.final_status == ExecutionStatus.FAILED:
         span.set_status(Status(StatusCode.ERROR, (fire.skip_reason or (result.error if result else "") or "")[:200]))
     span.end()
 
@@ -286,17 +290,17 @@ def traced_fire(run: F) -> F:
     HTTP call's client span) sits under `cron.execute`, and a job that opted out sends no traceparent."""
 
     @functools.wraps(run)
-    def wrapper(self: Any, fire: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Any, fire: Fire, *args: Any, **kwargs: Any) -> Any:
         with log_ids(execution_id=fire.execution_id, job_id=fire.job_id), contextlib.ExitStack() as stack:
             span = fire_span(fire)
             if span is not None:
                 stack.enter_context(trace.use_span(span, end_on_exit=False))
-                if not fire.job.get("propagate_trace", True):
+                if not fire.job.propagate_trace:
                     stack.enter_context(suppress_http_instrumentation())
             try:
                 return run(self, fire, *args, **kwargs)
             finally:
-                failed = fire.final_status == "FAILED"
+                failed = fire.final_status == ExecutionStatus.FAILED
                 log.log(logging.INFO if failed else logging.DEBUG, "fire %s %s", fire.execution_id,
                         fire.final_status, extra={"event": "fire:done"})
                 _end_fire_span(fire)
@@ -305,25 +309,25 @@ def traced_fire(run: F) -> F:
 
 
 def traced_recording(record: F) -> F:
-    """Decorates the batch recorder `(executor, items: [(kind, fire)])`: a `cron.record` span per outcome."""
+    """Decorates the batch recorder `(worker_id, items: [(kind, fire)])`: a `cron.record` span per outcome."""
 
     @functools.wraps(record)
-    def wrapper(executor: Any, items: Sequence[tuple[str, Any]], *args: Any, **kwargs: Any) -> Any:
+    def wrapper(worker_id: str, items: Sequence[tuple[RecordKind, Fire]], *args: Any, **kwargs: Any) -> Any:
         if not enabled():
-            return record(executor, items, *args, **kwargs)
+            return record(worker_id, items, *args, **kwargs)
         spans = []
         tracer = _tracer()
         for kind, fire in items:
-            if kind != "final":
+            if kind != RecordKind.FINAL:
                 continue
             _end_fire_span(fire)  # fires skipped at claim time never ran
             parent = fire_span(fire)
             spans.append((fire, tracer.start_span(
                 "cron.record", context=trace.set_span_in_context(parent) if parent else None,
                 attributes={"cron.job.id": fire.job_id, "cron.execution.id": fire.execution_id,
-                            "cron.attempt": fire.attempt, "cron.status": fire.final_status or ""})))
+                            "cron.attempt": fire.attempt, "cron.status": str(fire.final_status or "")})))
         try:
-            result = record(executor, items, *args, **kwargs)
+            result = record(worker_id, items, *args, **kwargs)
         except BaseException as err:
             for _, span in spans:
                 span.record_exception(err)
@@ -331,16 +335,15 @@ def traced_recording(record: F) -> F:
                 span.end()
             raise
         for fire, span in spans:
-            retry_id = fire.extra.get("retry_id")
-            if retry_id is not None:
-                span.set_attribute("cron.retry.execution_id", retry_id)
+            if fire.retry_id is not None:
+                span.set_attribute("cron.retry.execution_id", fire.retry_id)
             span.end()
         return result
 
     return wrapper  # type: ignore[return-value]
 
 
-def retry_traceparent(fire: Any) -> str | None:
+def retry_traceparent(fire: Fire) -> str | None:
     """The context a retry row stores: the failed attempt's span, so the next attempt joins the same trace."""
     return traceparent_of(fire_span(fire))
 

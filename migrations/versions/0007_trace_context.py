@@ -1,14 +1,14 @@
 """trace context of each execution; per-job traceparent opt-out
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
