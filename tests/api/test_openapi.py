@@ -19,7 +19,7 @@ def api_schema(app):
 def _flask_to_openapi(rule: str) -> str:
     import re
 
-    return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
+    return re.sub(r"<(?:[^:<>]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
 def test_it_serves_openapi_3_1_listing_every_api_route(app, client):
