@@ -14,7 +14,10 @@ WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 COPY --chown=cronmanager:cronmanager . .
+# the archive volume's mount point: a fresh named volume copies this ownership
+RUN mkdir -p /data/archive && chown cronmanager:cronmanager /data/archive
 USER cronmanager
 EXPOSE 8000
+# web only: docker-compose.yml replaces it for worker and scheduler (`flask health --process ...`)
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=4)" || exit 1
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

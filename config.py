@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_SECRET = "dev-insecure-secret-change-me"
+DEFAULT_TOKEN_SALT = "cronmanager-token"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -106,6 +110,42 @@ def env_fernet_keys(name: str) -> list[str]:
     return keys
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_RE = re.compile(r"^\s*([A-Za-z]{3})(?:-([A-Za-z]{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Weekdays (0 = Monday) and a half-open local time range [start, end) in seconds of the day: with the
+    default `Mon-Fri 07:00-20:00`, 07:00:00 is inside and 20:00:00 is not; `24:00` ends at midnight."""
+
+    days: frozenset[int]
+    start_s: int
+    end_s: int
+
+    def contains(self, weekday: int, at: time) -> bool:
+        seconds = at.hour * 3600 + at.minute * 60 + at.second + at.microsecond / 1e6
+        return weekday in self.days and self.start_s <= seconds < self.end_s
+
+
+def env_business_hours(name: str, default: str) -> BusinessHours:
+    return parse_business_hours(os.environ.get(name, default).strip() or default, name)
+
+
+def parse_business_hours(raw: str, name: str = "BUSINESS_HOURS") -> BusinessHours:
+    """`Mon-Fri 07:00-20:00` style: a day or day range, then a time range within one day."""
+    m = _HOURS_RE.match(raw)
+    error = ConfigError(f"{name}={raw!r} must look like 'Mon-Fri 07:00-20:00'")
+    if not m or m[1].lower() not in _DAYS or (m[2] and m[2].lower() not in _DAYS):
+        raise error
+    first, last = _DAYS.index(m[1].lower()), _DAYS.index((m[2] or m[1]).lower())
+    days = frozenset(range(first, last + 1)) if first <= last else frozenset([*range(first, 7), *range(last + 1)])
+    start_s, end_s = int(m[3]) * 3600 + int(m[4]) * 60, int(m[5]) * 3600 + int(m[6]) * 60
+    if int(m[4]) > 59 or int(m[6]) > 59 or not 0 <= start_s < end_s <= 86400:
+        raise error
+    return BusinessHours(days, start_s, end_s)
+
+
 def database_url(raw: str) -> str:
     """Accept plain postgres URLs and pick the psycopg2 driver (SQLAlchemy 2.1 defaults to psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -126,7 +166,7 @@ class Config:
     def __init__(self) -> None:
         instance = BASE_DIR / "instance"
         self.SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET)
-        self.TOKEN_SALT = env_str("TOKEN_SALT", "cronmanager-token")
+        self.TOKEN_SALT = env_str("TOKEN_SALT", DEFAULT_TOKEN_SALT)
         self.ENCRYPTION_KEYS = env_fernet_keys("ENCRYPTION_KEY")  # empty: one key derived from SECRET_KEY
         self.SQLALCHEMY_DATABASE_URI = database_url(
             env_str("DATABASE_URL", f"sqlite:///{instance / 'cronmanager.sqlite'}")
@@ -156,7 +196,7 @@ class Config:
         self.HEALTH_CORE_ONLY = env_bool("HEALTH_CORE_ONLY", False)
         self.PUBLIC_URL = env_str("PUBLIC_URL", "")
         self.SSE_HEARTBEAT_S = env_float("SSE_HEARTBEAT_S", 15.0, minimum=0.1)
-        self.SSE_MAX_STREAMS = env_int("SSE_MAX_STREAMS", 1000, minimum=1)
+        self.SSE_MAX_STREAMS = env_int("SSE_MAX_STREAMS", 500, minimum=1)
         self.SSE_MAX_STREAM_S = env_float("SSE_MAX_STREAM_S", 3600.0, minimum=1.0)
         self.REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 200, minimum=10)
         self.ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
@@ -165,7 +205,10 @@ class Config:
         self.AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
         self.ARCHIVE_DIR = env_str("ARCHIVE_DIR", str(instance / "archive"))
         self.AUTO_RESCHEDULE = env_choice("AUTO_RESCHEDULE", "off", ("on", "off", "dry-run"))
+        self.RULES_INTERVAL_S = env_int("RULES_INTERVAL_S", 60, minimum=1)
         self.MAX_CONCURRENT_EXECUTIONS = env_int("MAX_CONCURRENT_EXECUTIONS", 200, minimum=1)
+        # forensic run record (request as sent, phase timings, remote address); off only to measure its cost
+        self.EXECUTION_FORENSICS = env_bool("EXECUTION_FORENSICS", True)
         self.RETRY_BACKOFF_S = env_int_list("RETRY_BACKOFF_S", "60,300,900")
         self.RETRY_JITTER = env_float("RETRY_JITTER", 0.1)
         self.SCHEDULER_TICK_S = env_float("SCHEDULER_TICK_S", 0.2, minimum=0.01)
@@ -174,11 +217,33 @@ class Config:
         self.WORKER_HEARTBEAT_TTL_S = env_int("WORKER_HEARTBEAT_TTL_S", 15, minimum=2)
         self.ACCESS_TOKEN_TTL_S = env_int("ACCESS_TOKEN_TTL_S", 900, minimum=1)
         self.REFRESH_TOKEN_TTL_S = env_int("REFRESH_TOKEN_TTL_S", 7 * 86400, minimum=1)
+        # audit analysis (SPEC §11): detector thresholds and windows
+        self.BUSINESS_HOURS = env_business_hours("BUSINESS_HOURS", "Mon-Fri 07:00-20:00")
+        self.DETECT_FAILED_AUTH_MAX = env_int("DETECT_FAILED_AUTH_MAX", 10, minimum=1)
+        self.DETECT_FAILED_AUTH_ACCOUNTS = env_int("DETECT_FAILED_AUTH_ACCOUNTS", 5, minimum=1)
+        self.DETECT_FAILED_AUTH_WINDOW_S = env_int("DETECT_FAILED_AUTH_WINDOW_S", 300, minimum=1)
+        self.DETECT_NEW_IP_DAYS = env_int("DETECT_NEW_IP_DAYS", 30, minimum=1)
+        self.DETECT_BULK_DELETE_MAX = env_int("DETECT_BULK_DELETE_MAX", 10, minimum=1)
+        self.DETECT_BULK_DELETE_WINDOW_S = env_int("DETECT_BULK_DELETE_WINDOW_S", 300, minimum=1)
+        self.DETECT_OFF_HOURS_WINDOW_S = env_int("DETECT_OFF_HOURS_WINDOW_S", 3600, minimum=1)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.WTF_CSRF_TIME_LIMIT = None
         self.JSON_SORT_KEYS = False
+        # observability (issue 13): tracing itself is configured by the standard OTEL_* variables
+        self.LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
+        self.TRACE_URL_TEMPLATE = env_str("TRACE_URL_TEMPLATE", "")
+        if self.TRACE_URL_TEMPLATE and "{trace_id}" not in self.TRACE_URL_TEMPLATE:
+            raise ConfigError("TRACE_URL_TEMPLATE must contain {trace_id}")
+        # abuse limits (SPEC §6)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
+        self.JOB_BODY_MAX_BYTES = env_int("JOB_BODY_MAX_BYTES", 64 * 1024, minimum=1)
+        self.AUDIT_PAYLOAD_MAX_BYTES = env_int("AUDIT_PAYLOAD_MAX_BYTES", 8 * 1024, minimum=256)
+        self.MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 1000, minimum=1)
+        self.MAX_TOKENS_PER_USER = env_int("MAX_TOKENS_PER_USER", 100, minimum=1)
+        self.MAX_CHANNELS_PER_USER = env_int("MAX_CHANNELS_PER_USER", 20, minimum=1)
+        self.SSE_MAX_STREAMS_PER_USER = env_int("SSE_MAX_STREAMS_PER_USER", 10, minimum=1)
 
 
 class DevelopmentConfig(Config):
@@ -202,6 +267,8 @@ class ProductionConfig(Config):
         super().__init__()
         if self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 16:
             raise ConfigError("SECRET_KEY must be set to a long random value in production")
+        if self.TOKEN_SALT == DEFAULT_TOKEN_SALT or len(self.TOKEN_SALT) < 16:
+            raise ConfigError("TOKEN_SALT must be set to a long random value in production")
         self.SESSION_COOKIE_SECURE = True
         self.REMEMBER_COOKIE_SECURE = True
 

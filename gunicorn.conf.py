@@ -14,7 +14,11 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))  # open requests/streams per worker
+# open connections per worker. Live streams are capped lower (SSE_MAX_STREAMS, then a fast 503 + Retry-After):
+# the rest is headroom for pages, the API, /health and those 503s. Were the two equal, a full house of
+# viewers would leave no connection to accept /health with (measured: 7.7 s at 4,000 viewers).
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS",
+                                        str(int(os.environ.get("SSE_MAX_STREAMS", "500")) + 1000)))
 timeout = 30  # gevent workers heartbeat from their own loop; long-lived streams are not killed by this
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "10"))  # then open streams are cut; clients reconnect
 keepalive = 5
@@ -22,6 +26,7 @@ accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 # path without the query string: `?token=` carries API tokens and must never reach a log
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
+logger_class = "cronmanager.logging_setup.GunicornLogger"  # JSON lines (LOG_FORMAT), ids included
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 preload_app = False
 

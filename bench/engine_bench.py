@@ -1,6 +1,10 @@
 """Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
 
-    python bench/engine_bench.py [--only burst,sustained,idle,scale] [--quick]
+    .venv/bin/python -m bench.engine_bench [--only ceiling,burst,recording,sustained,idle,scale,burst_tracing] [--quick]
+
+(from the project root; the venv need not be activated: every process it starts runs on sys.executable)
+`recording` runs our burst with the forensic run record off and on (alternated) and prints its cost.
+`burst_tracing` runs it with OpenTelemetry tracing off, on and sampled (alternated) and prints the ratios.
 
 Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
 database and a private Redis prefix, prints every figure and the ratio to the baseline measured right after.
@@ -20,13 +24,14 @@ from pathlib import Path
 
 import psutil
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import requests
 from redis import Redis
 
+from bench.common import PG_ADMIN_URL, admin_exec, pct
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.common import PG_ADMIN_URL, admin_exec, pct  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RUN = uuid.uuid4().hex[:6]
@@ -34,9 +39,11 @@ LOGS = ROOT / "bench" / "results"
 
 
 class Bench:
-    def __init__(self, quick: bool, ours_only: bool = False) -> None:
+    def __init__(self, quick: bool, ours_only: bool = False, profile_dir: Path | None = None) -> None:
         self.quick = quick
         self.ours_only = ours_only
+        self.profile_dir = profile_dir
+        self.sustained_rate = 200
         self.db_name = f"cm_bench_{RUN}"
         self.db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
         self.prefix = f"cmbench-{RUN}"
@@ -101,19 +108,31 @@ class Bench:
                 raise TimeoutError(what)
             time.sleep(0.05)
 
-    def start_ours(self) -> list[subprocess.Popen]:
+    def start_ours(self, extra_env: dict[str, str] | None = None) -> list[subprocess.Popen]:
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-        procs = [self.spawn("worker1", [*flask, "worker"]), self.spawn("worker2", [*flask, "worker"]),
-                 self.spawn("scheduler", [*flask, "scheduler"])]
+        env = {**self.env, **(extra_env or {})}
+        procs = [self.spawn("worker1", [*flask, "worker"], env), self.spawn("worker2", [*flask, "worker"], env),
+                 self.spawn("scheduler", [*flask, "scheduler"], env)]
         self.wait(lambda: len(list(self.r.scan_iter(match=f"{self.prefix}:worker:alive:*"))) >= 2, 30, "workers")
         self.wait(lambda: self.r.get(f"{self.prefix}:scheduler:heartbeat"), 30, "scheduler")
         return procs
 
+    def profile(self, procs: list[subprocess.Popen], seconds: int) -> list[subprocess.Popen]:
+        """py-spy (not a project dependency: `.venv/bin/pip install py-spy`) on each process of ours, as
+        collapsed stacks; summarised by `python -m bench.profile_summary DIR`."""
+        py_spy = Path(sys.executable).with_name("py-spy")
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        return [subprocess.Popen([str(py_spy), "record", "--nonblocking", "-r", "25", "-d", str(seconds), "--format",
+                                  "raw", "-o", str(self.profile_dir / f"{p.bench_name}.txt"), "--pid", str(p.pid)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in procs]
+
     def start_naive(self, queue: str, sched_interval: float = 1.0) -> list[subprocess.Popen]:
         env = {**self.env}
-        return [self.spawn("naive-worker1", ["rq", "worker", "-u", REDIS_URL, queue], env),
-                self.spawn("naive-worker2", ["rq", "worker", "-u", REDIS_URL, queue], env),
-                self.spawn("naive-scheduler", ["rqscheduler", "-u", REDIS_URL, "-i", str(sched_interval)], env)]
+        rq = [sys.executable, "-m", "rq.cli"]
+        return [self.spawn("naive-worker1", [*rq, "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-worker2", [*rq, "worker", "-u", REDIS_URL, queue], env),
+                self.spawn("naive-scheduler", [sys.executable, "-m", "rq_scheduler.scripts.rqscheduler", "-u",
+                                               REDIS_URL, "-i", str(sched_interval)], env)]
 
     def teardown(self) -> None:
         for proc in list(self.procs):
@@ -157,10 +176,48 @@ class Bench:
             return cur.fetchall()
 
     # ---- scenarios ---------------------------------------------------------------------------------------------
+    def ceiling(self) -> None:
+        """The raw limit of this machine for the burst's work: the executor's HTTP client alone (2 processes x
+        200 threads, as the 2 workers hold) sending the burst's 2,000 requests to the same 250-ms target."""
+        n, procs, threads = 2000, 2, 200
+        url = f"http://127.0.0.1:{self.target_port}/ceiling?ms=250"
+        start_at = time.time() + 3
+        runs = [subprocess.Popen([sys.executable, "-m", "bench.ceiling_client", url, str(n // procs), str(threads),
+                                  str(start_at)], cwd=ROOT, env=self.env, stdout=subprocess.PIPE)
+                for _ in range(procs)]
+        out = [json.loads(p.communicate(timeout=300)[0]) for p in runs]
+        span = max(o["end"] for o in out) - min(o["start"] for o in out)
+        self.results["ceiling"] = {"requests": n, "in_flight": procs * threads, "ok": sum(o["ok"] for o in out),
+                                   "all_done_after_s": round(span, 2), "requests_per_s": round(n / span, 1)}
+
     def burst(self) -> None:
         n = 2000
         url = f"http://127.0.0.1:{self.target_port}/burst?ms=250"
-        procs = self.start_ours()
+        ours = self._burst_ours(n, "/burst", profile=True)
+        if "ceiling" in self.results:  # engine/ceiling: the same 2,000 requests with and without the engine
+            ours["engine_vs_ceiling"] = round(ours["throughput_per_s"] / self.results["ceiling"]["requests_per_s"], 2)
+        if self.ours_only:
+            self.results["burst"] = {"ours": ours}
+            return
+        self._burst_baseline(n, url, ours)
+
+    def recording(self) -> None:
+        """What the forensic run record costs: the same burst with EXECUTION_FORENSICS off and on, in the order
+        off-on-on-off so a drift over the run (a growing executions table, other load) weighs on both alike."""
+        modes = ("off", "on") if self.quick else ("off", "on", "on", "off")
+        runs: dict[str, list[float]] = {"off": [], "on": []}
+        for i, mode in enumerate(modes):
+            ours = self._burst_ours(2000, f"/rec{i}", {"EXECUTION_FORENSICS": "1" if mode == "on" else "0"})
+            runs[mode].append(ours["throughput_per_s"])
+        off, on = sum(runs["off"]) / len(runs["off"]), sum(runs["on"]) / len(runs["on"])
+        self.results["recording"] = {"throughput_per_s_off": runs["off"], "throughput_per_s_on": runs["on"],
+                                     "ratio_on_vs_off": round(on / off, 3),
+                                     "throughput_cost_pct": round((1 - on / off) * 100, 1)}
+
+    def _burst_ours(self, n: int, path: str, extra_env: dict[str, str] | None = None, profile: bool = False) -> dict:
+        url = f"http://127.0.0.1:{self.target_port}{path}?ms=250"
+        procs = self.start_ours(extra_env)
+        profilers = self.profile(procs, seconds=20) if profile and self.profile_dir else []
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
         expr = f"{due.second} {due.minute} {due.hour} * * *"
         ids = self.insert_jobs(n, expr, due, url)
@@ -173,6 +230,8 @@ class Bench:
         dupes = self.query("SELECT count(*) FROM (SELECT cron_job_id FROM cron_executions WHERE scheduled_for = %s "
                            "GROUP BY cron_job_id, attempt_number HAVING count(*) > 1) d", due)[0][0]
         self.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        for p in profilers:
+            p.wait(60)
         for p in procs:
             self.stop(p)
         placed = self.query("SELECT extract(epoch from max(created_at) - %s), extract(epoch from max(started_at) - %s)"
@@ -181,11 +240,11 @@ class Bench:
                 "lag_p99_s": round(pct(lags, 99), 3), "failed": sum(r[2] != "SUCCESS" for r in rows),
                 "duplicates": dupes, "throughput_per_s": round(n / done, 1),
                 "last_placed_vs_due_s": round(float(placed[0]), 2), "last_started_vs_due_s": round(float(placed[1]), 2),
-                "target_lag_p99_s": round(self.target_lags("/burst")["p99"], 3)}
-        if self.ours_only:
-            self.results["burst"] = {"ours": ours}
-            return
+                "target_lag_p99_s": round(self.target_lags(path)["p99"], 3)}
+        return ours
 
+    def _burst_baseline(self, n: int, url: str, ours: dict) -> None:
+        done = ours["all_recorded_after_s"]
         # baseline: rq-scheduler cron() at the next minute, 2 forking workers, one requests.get per job
         from rq_scheduler import Scheduler
 
@@ -215,12 +274,60 @@ class Bench:
                                  "ratio_throughput": round(ours["throughput_per_s"] / bthroughput, 1),
                                  "ratio_completion_2000": round((n / bthroughput) / done, 1)}
 
+    def burst_tracing(self) -> None:
+        """Issue 13: burst throughput with tracing on (OTLP/HTTP to a local receiver process) against tracing off,
+        alternating the modes and their order round by round in the same run so machine load drifts into all
+        alike. `on` exports every fire (the default sampler); `sampled` is `parentbased_traceidratio` at 10 %."""
+        n = 2000
+        port = 19000 + os.getpid() % 1000
+        self.spawn("otlp-sink", [sys.executable, str(ROOT / "bench" / "otlp_sink.py"), str(port)])
+        sink = f"http://127.0.0.1:{port}/"
+        self.wait(lambda: self._answers(sink), 10, "otlp sink up")
+        on = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_SERVICE_NAME": "cronmanager-bench"}
+        modes = {"off": None, "on": on,
+                 "sampled": {**on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}}
+        runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+        for i in range(int(os.environ.get("BENCH_TRACING_ROUNDS", 2 if self.quick else 3))):
+            order = list(modes.items()) if i % 2 == 0 else list(modes.items())[::-1]  # ABC CBA: no mode always first
+            for mode, env in order:
+                runs[mode].append(self._burst_ours(n, f"/trace-{mode}-{i}", env))
+                print(json.dumps({f"burst_tracing_{mode}_{i}": runs[mode][-1]}), flush=True)
+        spans = requests.get(sink, timeout=5).json()
+
+        def median(mode: str, key: str) -> float:
+            return round(pct([r[key] for r in runs[mode]], 50), 3)
+
+        summary = {mode: {key: median(mode, key) for key in ("throughput_per_s", "all_recorded_after_s", "lag_p99_s")}
+                   for mode in runs}
+        off = summary["off"]["throughput_per_s"]
+        self.results["burst_tracing"] = {
+            **summary, "runs": runs, "exported": spans,
+            "throughput_on_vs_off": round(summary["on"]["throughput_per_s"] / off, 3),
+            "throughput_sampled_vs_off": round(summary["sampled"]["throughput_per_s"] / off, 3),
+            "per_round_on_vs_off": [round(a["throughput_per_s"] / b["throughput_per_s"], 3)
+                                    for a, b in zip(runs["on"], runs["off"], strict=True)]}
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        try:
+            return requests.get(url, timeout=1).ok
+        except requests.RequestException:
+            return False
+
     def query_exec(self, sql: str, *args: object) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, args)
+        """Bulk updates of jobs race the engine's own job updates; PostgreSQL may pick ours as a deadlock victim."""
+        for attempt in range(5):
+            try:
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, args)
+                return
+            except psycopg2.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
 
     def sustained(self) -> None:
-        n, seconds = 200, (20 if self.quick else 60)
+        n, seconds = self.sustained_rate, (20 if self.quick else 60)
         url = f"http://127.0.0.1:{self.target_port}/sustained?ms=50"
         procs = self.start_ours()
         stats0 = self.target_stats()
@@ -315,16 +422,18 @@ class Bench:
         os.environ.update({k: v for k, v in self.env.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX",
                                                                         "CRONMANAGER_ENV", "ALLOW_PRIVATE_TARGETS")})
         from cronmanager import create_app
-        from cronmanager.auth import tokens
+        from cronmanager.auth import sessions
+        from cronmanager.models import User
 
         app = create_app()
         app.config["RATELIMIT_ENABLED"] = False
         client = app.test_client()
         with app.app_context():
-            from cronmanager.extensions import limiter
+            from cronmanager.extensions import db, limiter
 
             limiter.enabled = False
-            access = tokens.issue_login_tokens(self.user_id, "x")["access_token"]
+            access = sessions.issue_login_tokens(db.session.get(User, self.user_id))["access_token"]
+            db.session.commit()
         headers = {"Authorization": f"Bearer {access}"}
         list_ms, create_ms = [], []
         for i in range(60):
@@ -380,11 +489,15 @@ class Bench:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="burst,sustained,idle,scale")
+    parser.add_argument("--only", default="ceiling,burst,recording,sustained,idle,scale")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
+    parser.add_argument("--sustained-rate", type=int, default=200, help="fires per second in 'sustained'")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record py-spy profiles of the workers and the scheduler during the burst into DIR")
     args = parser.parse_args()
-    bench = Bench(args.quick, args.ours_only)
+    bench = Bench(args.quick, args.ours_only, args.profile)
+    bench.sustained_rate = args.sustained_rate
     machine = {"cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
                "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat(timespec="seconds")}
     print(json.dumps({"machine": machine}), flush=True)

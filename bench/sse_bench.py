@@ -45,7 +45,7 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     from flask_migrate import upgrade
 
     from cronmanager import create_app
-    from cronmanager.auth import tokens
+    from cronmanager.auth import sessions
     from cronmanager.auth.users import create_user
     from cronmanager.extensions import db
     from cronmanager.models import CronJob
@@ -58,8 +58,9 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
         for i in range(20):
             db.session.add(CronJob(name=f"job {i}", cron_expression="0 3 * * *", timezone="UTC",
                                    endpoint_url="http://127.0.0.1:9/x", owner_id=user.id, is_active=False))
+        access = sessions.issue_login_tokens(user)["access_token"]
         db.session.commit()
-        return tokens.issue_login_tokens(user.id, user.password_hash)["access_token"], user.id
+        return access, user.id
 
 
 class Viewer:
@@ -67,9 +68,12 @@ class Viewer:
         self.latencies: list[float] = []
         self.connected = asyncio.Event()
         self.errors = 0
+        self.rejected_s: float | None = None  # a 503 past the server's cap: how long it took to get it
+        self.retry_after = False
 
 
 async def view(host: str, port: int, token: str, viewer: Viewer, stop: asyncio.Event) -> None:
+    started = time.perf_counter()
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError:
@@ -80,7 +84,12 @@ async def view(host: str, port: int, token: str, viewer: Viewer, stop: asyncio.E
     await writer.drain()
     try:
         head = await reader.readuntil(b"\r\n\r\n")
-        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        status_line = head.split(b"\r\n", 1)[0]
+        if b" 503 " in status_line:
+            viewer.rejected_s = time.perf_counter() - started
+            viewer.retry_after = b"\r\nretry-after:" in head.lower()
+            return
+        if b" 200 " not in status_line:
             viewer.errors += 1
             return
         buffer = b""
@@ -136,15 +145,34 @@ def publish_loop(rate: float, duration: float, prefix: str, owner_id: str, sent:
     sent.append(n)
 
 
+def probe_for(seconds: float, base: str, token: str) -> dict[str, list]:
+    """/health and the API with no viewer connected: the same-run baseline of the figures under load."""
+    probes: dict[str, list] = {"health": [], "api": []}
+    halt = threading.Event()
+    threads = [threading.Thread(target=probe, args=(f"{base}/health", {}, halt, probes["health"]), daemon=True),
+               threading.Thread(target=probe, args=(f"{base}/api/v1/cron?per_page=20",
+                                                    {"Authorization": f"Bearer {token}"}, halt, probes["api"]),
+                                daemon=True)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    halt.set()
+    for t in threads:
+        t.join()
+    return probes
+
+
 async def run(args: argparse.Namespace, port: int, token: str, prefix: str, owner_id: str) -> dict:
     stop = asyncio.Event()
+    baseline = await asyncio.to_thread(probe_for, 5.0, f"http://127.0.0.1:{port}", token)
     viewers = [Viewer() for _ in range(args.viewers)]
     tasks = []
     for v in viewers:
         tasks.append(asyncio.create_task(view("127.0.0.1", port, token, v, stop)))
         await asyncio.sleep(0.005)
     connect_deadline = time.monotonic() + 30
-    while sum(v.connected.is_set() for v in viewers) < args.viewers and time.monotonic() < connect_deadline:
+    while (sum(v.connected.is_set() or v.rejected_s is not None for v in viewers) < args.viewers
+           and time.monotonic() < connect_deadline):
         await asyncio.sleep(0.1)
     connected = sum(v.connected.is_set() for v in viewers)
     base = f"http://127.0.0.1:{port}"
@@ -172,6 +200,8 @@ async def run(args: argparse.Namespace, port: int, token: str, prefix: str, owne
     await asyncio.gather(*tasks, return_exceptions=True)
     latencies = [x for v in viewers for x in v.latencies]
     return {"connected": connected, "errors": sum(v.errors for v in viewers), "sent": sent[0] if sent else 0,
+            "rejected": [v.rejected_s for v in viewers if v.rejected_s is not None], "baseline": baseline,
+            "retry_after": sum(v.retry_after for v in viewers),
             "latencies": latencies, "probes": probes}
 
 
@@ -231,18 +261,23 @@ def main() -> None:
     print(f"gunicorn log           {log_path} (worker timeouts: {log_text.count('WORKER TIMEOUT')}, "
           f"errors: {log_text.count('Traceback')})")
     print(f"connected viewers      {result['connected']}/{args.viewers} (stream errors: {result['errors']})")
+    rejected = [x * 1000 for x in result["rejected"]]
+    if rejected:
+        print(f"past the cap (503)     {len(rejected)} viewers, {result['retry_after']} with Retry-After; answered in"
+              f" p50 {pct(rejected, 50):.1f} ms  p99 {pct(rejected, 99):.1f} ms  max {max(rejected):.1f} ms")
     print(f"events published       {result['sent']}")
     print(f"deliveries             {len(lat)} of {expected} expected ({len(lat) / max(expected, 1):.1%})")
     if lat:
         print(f"delivery latency ms    p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  p99 {pct(lat, 99):.1f}  "
               f"max {max(lat):.1f}  mean {statistics.fmean(lat):.1f}")
     for label, key in (("/health", "health"), ("GET /api/v1/cron", "api")):
-        samples = result["probes"][key]
-        ms = [s * 1000 for s, _ in samples]
-        codes = sorted({c for _, c in samples})
-        if ms:
-            print(f"{label:<22} n={len(ms)} p50 {pct(ms, 50):.1f} ms  p99 {pct(ms, 99):.1f} ms  "
-                  f"max {max(ms):.1f} ms  statuses {codes}")
+        for when, probes in (("no viewers", result["baseline"]), ("streaming", result["probes"])):
+            samples = probes[key]
+            ms = [s * 1000 for s, _ in samples]
+            codes = sorted({c for _, c in samples})
+            if ms:
+                print(f"{label:<17}{when:>11} n={len(ms)} p50 {pct(ms, 50):.1f} ms  p99 {pct(ms, 99):.1f} ms  "
+                      f"max {max(ms):.1f} ms  statuses {codes}")
 
 
 if __name__ == "__main__":

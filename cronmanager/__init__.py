@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Flask
-from redis import BlockingConnectionPool, Redis
+from typing import TYPE_CHECKING
 
 from config import BASE_DIR, Config, load_config
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 MIGRATIONS_DIR = BASE_DIR / "migrations"
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the app; nothing is connected or configured at import time."""
+    # Flask and redis import ssl: they are imported here, not with the package, because gunicorn's master imports
+    # cronmanager.logging_setup (its logger class) before the gevent workers patch ssl
+    from flask import Flask
+    from redis import BlockingConnectionPool, Redis
+
     from cronmanager.api.errors import register_error_handlers
     from cronmanager.api.jsonprovider import JSONProvider
     from cronmanager.extensions import csrf, db, limiter, login_manager, migrate
     from cronmanager.logging_setup import configure_logging
+    from cronmanager.observability.tracing import init_tracing
 
     app = Flask(__name__, instance_relative_config=False)
     app.json = JSONProvider(app)
@@ -23,6 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_object(cfg)
     app.config["ENV_NAME"] = cfg.ENV_NAME
     configure_logging(app)
+    init_tracing(app)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         from pathlib import Path
@@ -54,6 +63,11 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.url_map.converters["uuid"] = IdConverter  # like werkzeug's, but ids stay strings
     _register_blueprints(app)
+    _register_execution_hooks(app)
+    _register_job_versioning()
+    from cronmanager.audit import detectors
+
+    detectors.install()  # audit analysis after every commit that wrote audit rows (SPEC §11)
     register_error_handlers(app)
     _security_headers(app)
     _register_cli(app)
@@ -72,21 +86,33 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
     from cronmanager.jobs.api import jobs_api
+    from cronmanager.jobs.bulk import jobs_bulk_api
+    from cronmanager.jobs.portable_api import jobs_portable_api
+    from cronmanager.jobs.versions_api import job_versions_api
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
+    from cronmanager.rules.api import rules_api
+    from cronmanager.users.api import users_api
     from cronmanager.web.views import web
 
     api_bp.register_blueprint(auth_api)
     api_bp.register_blueprint(jobs_api)
+    api_bp.register_blueprint(jobs_portable_api)
     api_bp.register_blueprint(audit_api)
     api_bp.register_blueprint(logs_api)
     api_bp.register_blueprint(monitoring_api)
     api_bp.register_blueprint(alerts_api)
     api_bp.register_blueprint(events_api)
+    api_bp.register_blueprint(rules_api)
+    api_bp.register_blueprint(users_api)
+    api_bp.register_blueprint(jobs_bulk_api)
+    api_bp.register_blueprint(job_versions_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
-    for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api):
+    for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
+                      rules_api, users_api, jobs_bulk_api, job_versions_api):
         csrf.exempt(blueprint)
+    csrf.exempt(jobs_portable_api)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)
     app.register_blueprint(health_bp)
@@ -97,6 +123,24 @@ def _register_blueprints(app: Flask) -> None:
     for name in list(app.view_functions):
         if name.startswith(("openapi_", "doc_page")):
             csrf.exempt(app.view_functions[name])
+
+
+def _register_execution_hooks(app: Flask) -> None:
+    """What follows a committed batch of fire outcomes: live events, metrics, alerts (in that order)."""
+    from cronmanager.alerts.triggers import on_outcomes
+    from cronmanager.events.executions import publish_recorded
+    from cronmanager.execution.recording import register_after_commit
+    from cronmanager.monitoring.collect import record_outcomes
+
+    register_after_commit(app, publish_recorded)
+    register_after_commit(app, lambda recorded: record_outcomes(recorded.finished))
+    register_after_commit(app, lambda recorded: on_outcomes(recorded.finished))
+
+
+def _register_job_versioning() -> None:
+    from cronmanager.jobs.versions import register_versioning
+
+    register_versioning()
 
 
 def _mount_rq_dashboard(app: Flask) -> None:
@@ -135,13 +179,17 @@ def _security_headers(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from cronmanager.cli import users_cli
+    from cronmanager.jobs.portable_cli import jobs_cli
+    from cronmanager.process_health import health_command
     from cronmanager.processes import scheduler_command, worker_command
     from cronmanager.secrets.cli import secrets_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(secrets_cli)
+    app.cli.add_command(health_command)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -1,13 +1,15 @@
-"""`flask users create --email --password --role`: the way to get a first admin on a new install."""
+"""`flask users create|list|set-role|deactivate`: a first admin on a new install, and offboarding from a shell."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
+from cronmanager.api.errors import ApiError
 from cronmanager.audit.recorder import record
 from cronmanager.auth.users import UserError, create_user
 from cronmanager.extensions import db
+from cronmanager.users.service import UserRow, change_user, find_user, users_stmt
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -27,3 +29,43 @@ def create_user_command(email: str, password: str, role: str | None, timezone: s
                                                                               "via": "cli"})
     db.session.commit()
     click.echo(f"Created {user.role} {user.email} ({user.id})")
+
+
+@users_cli.command("list")
+def list_users_command() -> None:
+    """Every account: e-mail, role, active, last sign-in, live API tokens, jobs."""
+    rows = [UserRow(*r) for r in db.session.execute(users_stmt()).all()]
+    for r in rows:
+        last = r.last_sign_in_at.isoformat(timespec="seconds") if r.last_sign_in_at else "never"
+        click.echo(f"{r.user.id}  {r.user.email:<40} {r.user.role:<9} {'active' if r.user.is_active else 'INACTIVE':<8}"
+                   f"  last sign-in {last}  tokens {r.active_tokens}  jobs {r.jobs}")
+    click.echo(f"{len(rows)} user(s)")
+
+
+def _change(ref: str, **values: object) -> None:
+    try:
+        user = find_user(ref)
+        changes = change_user(user, **values)
+    except ApiError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from None
+    record("user.update", resource_type="user", resource_id=user.id, payload={**values, "via": "cli"},
+           changes=changes)
+    db.session.commit()
+    click.echo(f"{user.email}: role {user.role}, {'active' if user.is_active else 'deactivated'}")
+
+
+@users_cli.command("set-role")
+@click.argument("user")
+@click.argument("role", type=click.Choice(["ADMIN", "USER", "READ_ONLY"]))
+def set_role_command(user: str, role: str) -> None:
+    """USER is an id or e-mail. The last active ADMIN cannot be demoted."""
+    _change(user, role=role)
+
+
+@users_cli.command("deactivate")
+@click.argument("user")
+@click.option("--reactivate", is_flag=True, help="Let the account sign in again.")
+def deactivate_command(user: str, reactivate: bool) -> None:
+    """USER is an id or e-mail. Refused from the next request on (session, login and API tokens); jobs keep running."""
+    _change(user, is_active=reactivate)

@@ -49,7 +49,7 @@ def redis_prefix() -> Iterator[str]:
 
 def make_config(database_url: str, redis_prefix: str, **overrides: object):  # noqa: ANN201
     os.environ["CRONMANAGER_ENV"] = "testing"
-    from config import TestingConfig
+    from config import TestingConfig, parse_business_hours
 
     cfg = TestingConfig()
     cfg.SQLALCHEMY_DATABASE_URI = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
@@ -62,6 +62,7 @@ def make_config(database_url: str, redis_prefix: str, **overrides: object):  # n
     cfg.WTF_CSRF_ENABLED = False
     cfg.RETRY_BACKOFF_S = [1, 1, 1]
     cfg.RETRY_JITTER = 0.0
+    cfg.BUSINESS_HOURS = parse_business_hours("Mon-Sun 00:00-24:00")  # off-hours tests set their own
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg
@@ -129,15 +130,15 @@ def client(app):  # noqa: ANN001, ANN201
 
 class Persona:
     def __init__(self, app, email: str, role: str) -> None:  # noqa: ANN001
-        from cronmanager.auth import tokens
+        from cronmanager.auth import sessions
         from cronmanager.auth.users import create_user
         from cronmanager.extensions import db
 
         with app.test_request_context():
             user = create_user(email, "correct horse battery", role)
+            self.access = sessions.issue_login_tokens(user)["access_token"]
             db.session.commit()
             self.id, self.email, self.role = user.id, user.email, user.role
-            self.access = tokens.issue_login_tokens(user.id, user.password_hash)["access_token"]
 
     @property
     def headers(self) -> dict[str, str]:
@@ -183,3 +184,23 @@ def make_token(client, persona: Persona, scopes: list[str], **extra: object) -> 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def keep_rules(app) -> Iterator[None]:  # noqa: ANN001
+    """The rules table is seeded by a migration and not wiped between tests: put it back as it was."""
+    from sqlalchemy import delete, insert, select
+
+    from cronmanager.extensions import db
+    from cronmanager.models.rules import Rule
+
+    columns = ("name", "kind", "priority", "enabled", "params", "updated_at")
+    with app.app_context():
+        saved = [{c: getattr(r, c) for c in columns} for r in db.session.execute(select(Rule)).scalars()]
+        db.session.remove()
+    yield
+    with app.app_context():
+        db.session.execute(delete(Rule))
+        if saved:
+            db.session.execute(insert(Rule), saved)
+        db.session.commit()

@@ -1,4 +1,5 @@
-"""Helpers shared by test modules: serving the test app on a real socket, running the schemathesis CLI at it."""
+"""Helpers shared by test modules (fixtures live in conftest.py): serving the test app on a real socket, running
+the schemathesis CLI at it, certificates, jobs and their execution rows."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
 from werkzeug.serving import make_server
+
+from cronmanager.extensions import db
+from cronmanager.models import CronExecution
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +44,45 @@ def schemathesis_run(base_url: str, token: str, report_dir: Path, *extra: str,
                "-c", "all", "--phases", "examples,coverage,fuzzing,stateful", "-H", f"Authorization: Bearer {token}",
                "--report", "har", "--report-dir", str(report_dir), "--no-color", *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def self_signed_cert(directory: Path, name: str) -> tuple[str, str]:
+    """(cert path, key path) of a fresh self-signed certificate for `name`; clients must reject it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def create(client, persona, **fields):  # noqa: ANN001, ANN003, ANN201
+    """Create a job through the API as `persona` (201 asserted) and return its JSON."""
+    resp = client.post("/api/v1/cron", json={"name": "job", **fields}, headers=persona.headers)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def executions(app, job_id: str, **filters: object) -> list[CronExecution]:  # noqa: ANN001
+    """Execution rows of a job, detached from the session, optionally filtered by column values."""
+    with app.app_context():
+        stmt = select(CronExecution).where(CronExecution.cron_job_id == job_id)
+        for key, value in filters.items():
+            stmt = stmt.where(getattr(CronExecution, key) == value)
+        rows = db.session.execute(stmt.order_by(CronExecution.id)).scalars().all()
+        db.session.expunge_all()
+        db.session.remove()
+        return rows

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import select
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -14,6 +18,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from tests.helpers import self_signed_cert
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,13 +54,15 @@ class Hit:
 
 @dataclass
 class Target:
-    """A real HTTP server on 127.0.0.1; the path picks the behaviour: /ok, /status/<n>, /slow?ms=, /flaky/<k>?fail=N."""
+    """A real HTTP server on 127.0.0.1; the path picks the behaviour: /ok, /status/<n>, /slow?ms=, /flaky/<k>?fail=N,
+    /hold?ms= (waits for the client to hang up, recorded in `disconnects`, else answers after ms)."""
 
     server: ThreadingHTTPServer
     hits: list[Hit] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     counters: dict = field(default_factory=dict)
     entered: threading.Event = field(default_factory=threading.Event)
+    disconnects: list[Hit] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -79,8 +92,9 @@ def start_target() -> Target:
             body = self.rfile.read(length).decode() if length else ""
             parsed = urlparse(self.path)
             query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+            hit = Hit(self.command, parsed.path, query, dict(self.headers), body, time.time())
             with target.lock:
-                target.hits.append(Hit(self.command, parsed.path, query, dict(self.headers), body, time.time()))
+                target.hits.append(hit)
             parts = parsed.path.strip("/").split("/")
             status, payload = 200, b'{"ok": true}'
             if parts[0] == "status":
@@ -88,6 +102,13 @@ def start_target() -> Target:
             elif parts[0] == "slow":
                 target.entered.set()
                 time.sleep(int(query.get("ms", "1000")) / 1000)
+            elif parts[0] == "hold":
+                target.entered.set()
+                if _peer_hangs_up(self.connection, int(query.get("ms", "1000")) / 1000):
+                    with target.lock:
+                        target.disconnects.append(Hit(hit.method, hit.path, hit.query, hit.headers, "", time.time()))
+                    self.close_connection = True
+                    return
             elif parts[0] == "flaky":
                 with target.lock:
                     n = target.counters.get(parsed.path, 0) + 1
@@ -111,6 +132,48 @@ def start_target() -> Target:
     holder["t"] = target
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return target
+
+
+def _peer_hangs_up(sock: socket.socket, within_s: float) -> bool:
+    """True as soon as the client closes its side (EOF or reset), False if it is still there after within_s."""
+    deadline = time.monotonic() + within_s
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([sock], [], [], left)
+        if readable:
+            try:
+                return sock.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+    return False
+
+
+def start_tls_target(directory: Path) -> tuple[str, Callable[[], None]]:
+    """An https:// URL on 127.0.0.1 whose self-signed certificate every verifying client refuses; and its closer."""
+    cert, key = self_signed_cert(directory, "localhost")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with ctx.wrap_socket(conn, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass  # the client refused the certificate: what the tests want
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    def close() -> None:
+        stop.set()
+        listener.close()
+
+    return f"https://localhost:{listener.getsockname()[1]}", close
 
 
 def process_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
@@ -150,3 +213,86 @@ class Proc:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class ExportedSpan:
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: int
+    attributes: dict
+    service: str
+
+
+@dataclass
+class OtlpReceiver:
+    """A real OTLP/HTTP endpoint on 127.0.0.1: decodes each POST /v1/traces with opentelemetry-proto."""
+
+    server: ThreadingHTTPServer
+    spans: list[ExportedSpan] = field(default_factory=list)
+    posts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def in_trace(self, trace_id: str) -> list[ExportedSpan]:
+        with self.lock:
+            return [s for s in self.spans if s.trace_id == trace_id]
+
+    def named(self, name: str) -> list[ExportedSpan]:
+        with self.lock:
+            return [s for s in self.spans if s.name == name]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _any_value(value) -> object:  # noqa: ANN001 - an opentelemetry-proto AnyValue
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def start_otlp_receiver(port: int = 0) -> OtlpReceiver:
+    holder: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            receiver: OtlpReceiver = holder["r"]
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            request = ExportTraceServiceRequest.FromString(body)
+            spans = []
+            for resource_spans in request.resource_spans:
+                resource = {a.key: _any_value(a.value) for a in resource_spans.resource.attributes}
+                for scope_spans in resource_spans.scope_spans:
+                    for s in scope_spans.spans:
+                        spans.append(ExportedSpan(s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name,
+                                                  s.kind, {a.key: _any_value(a.value) for a in s.attributes},
+                                                  str(resource.get("service.name"))))
+            with receiver.lock:
+                receiver.posts += 1
+                receiver.spans.extend(spans)
+            payload = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    receiver = OtlpReceiver(server)
+    holder["r"] = receiver
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver

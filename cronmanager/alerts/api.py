@@ -7,6 +7,7 @@ but the caller's own inbox (a READ_ONLY user has notifications too).
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import Blueprint, jsonify
@@ -26,7 +27,7 @@ from cronmanager.alerts.schemas import (
     TestOut,
     UnreadOut,
 )
-from cronmanager.api import audit_resource
+from cronmanager.api import audit_resource, quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
@@ -53,18 +54,23 @@ def _get_channel(p: Principal, channel_id: str, manage: bool = False) -> AlertCh
     c = db.session.get(AlertChannel, channel_id)
     if c is None:
         raise ApiError(404, "No such channel")
-    if c.user_id != p.user.id and not p.user.is_admin:
+    if c.user_id != p.user.id and not p.is_admin:
         raise ApiError(404, "No such channel")  # someone else's or a global one: not revealed
     if manage and not p.user.can_write:
         raise ApiError(403, "Read-only users cannot change alert channels")
     return c
 
 
+# one address: a local part and a domain, nothing that could list a second recipient or inject a header
+ONE_ADDRESS = re.compile(r"[^@\s,;<>()\[\]\"']+@[^@\s,;<>()\[\]\"']+")
+
+
 def _check_target(kind: str, target: str) -> str:
     target = target.strip()
     if kind == "email":
-        if "@" not in target or " " in target or len(target.split("@")[-1]) < 1:
-            raise ApiError(422, "Not an e-mail address", fields={"target": "not an e-mail address"})
+        if not ONE_ADDRESS.fullmatch(target):
+            raise ApiError(422, "An e-mail channel takes exactly one address such as ops@example.com",
+                           fields={"target": "not exactly one e-mail address"})
         return target
     try:
         return validate_url(target)
@@ -79,7 +85,7 @@ def list_channels():
     """Your channels; administrators also see the global ones."""
     p = principal()
     cond = AlertChannel.user_id == p.user.id
-    if p.user.is_admin:
+    if p.is_admin:
         cond = or_(cond, AlertChannel.user_id.is_(None))
     rows = db.session.execute(select(AlertChannel).where(cond).order_by(AlertChannel.created_at)).scalars().all()
     return jsonify({"items": [channel_json(c) for c in rows], "total": len(rows)})
@@ -91,8 +97,10 @@ def list_channels():
 def create_channel(json: ChannelCreate):
     """E-mail or webhook channel; a webhook gets a signing secret (shown once) unless you give one."""
     p = principal()
-    if json.is_global and not p.user.is_admin:
+    if json.is_global and not p.is_admin:
         raise ApiError(403, "Only administrators create global channels")
+    if not json.is_global:
+        quotas.ensure_room(quotas.CHANNELS, p.user.id)
     config = json.config.model_dump(exclude_none=True) if json.config else {}
     secret = None
     if json.kind == "webhook":

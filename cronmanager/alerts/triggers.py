@@ -1,6 +1,6 @@
 """Turning recorded outcomes into alerts: failing (once, when the threshold is crossed), recovery, auto-disable.
 
-Called by the execution recorder after each committed batch (cronmanager.execution.recording). The job's
+Registered by create_app as an after-commit hook of the execution recorder (cronmanager.execution.recording). The job's
 consecutive_failures is already up to date; whether an alert goes out is decided by flipping the job's row in
 job_alert_states with a conditional write, so two workers finishing fires of the same job send one alert.
 """
@@ -27,7 +27,7 @@ from cronmanager.models import CronJob, utcnow
 from cronmanager.models.monitoring import JobAlertState
 
 if TYPE_CHECKING:
-    from cronmanager.execution.engine import Fire
+    from cronmanager.execution.outcome import Fire
 
 log = logging.getLogger("cronmanager.alerts")
 COUNTED = ("SUCCESS", "FAILED")
@@ -47,7 +47,7 @@ def _on_outcomes(finals: list[Fire]) -> None:
     for f in finals:
         if f.trigger == "test" or f.final_status not in COUNTED:
             continue
-        if f.final_status == "FAILED" and "retry_id" in f.extra:
+        if f.final_status == "FAILED" and f.retry_id is not None:
             continue  # a retry is planned: the fire has not failed yet
         prev = latest.get(f.job_id)
         if prev is None or _when(f) >= _when(prev):

@@ -10,3 +10,4 @@ class IdConverter(BaseConverter):
 
     def to_python(self, value: str) -> str:
         return value.lower()
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -54,6 +54,12 @@ def register_error_handlers(app: Flask) -> None:
         if not wants_json():
             return err
         return error_response(429, f"Rate limit exceeded ({err.description}); retry later")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(err: RequestEntityTooLarge):  # noqa: ANN202
+        if not wants_json():
+            return err
+        return error_response(413, f"Request body is over the {app.config['MAX_CONTENT_LENGTH']}-byte limit")
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):  # noqa: ANN202

@@ -11,22 +11,34 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cronmanager.api.errors import ApiError
-from cronmanager.auth import tokens
+from cronmanager.audit.kinds import SecurityKind
+from cronmanager.auth import sessions, throttle, tokens
 from cronmanager.extensions import csrf, db
-from cronmanager.models import ApiToken, User, utcnow
+from cronmanager.models import ApiToken, Role, User, utcnow
 
 
 @dataclass
 class Principal:
     user: User
     scopes: set[str]
-    via: str  # "token", "access" or "session"
+    via: str  # "token", "access", "session" or "cli"
     token: ApiToken | None = None
     extra: dict = field(default_factory=dict)
 
     @property
     def token_id(self) -> str | None:
         return self.token.id if self.token else None
+
+    @property
+    def role(self) -> str:
+        """The role this credential acts with: an ADMIN's token without the `admin` scope acts as a USER."""
+        if self.user.role == Role.ADMIN.value and "admin" not in self.scopes:
+            return Role.USER.value
+        return self.user.role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
 
 
 def presented_credential() -> str | None:
@@ -50,45 +62,48 @@ def _from_api_token(raw: str) -> Principal:
     now = utcnow()
     ip = request.remote_addr
     if token.revoked_at is not None or not token.is_active:
-        raise_event("revoked_token_used", "API token used after revocation", user_id=token.user_id,
+        raise_event(SecurityKind.TOKEN_REVOKED_USED, "API token used after revocation", user_id=token.user_id,
                     token_id=token.id, ip=ip)
         raise ApiError(401, "API token has been revoked")
     if token.expires_at is not None and token.expires_at <= now:
-        raise_event("expired_token_used", "Expired API token used", user_id=token.user_id, token_id=token.id, ip=ip)
+        raise_event(SecurityKind.TOKEN_EXPIRED_USED, "Expired API token used", user_id=token.user_id,
+                    token_id=token.id, ip=ip)
         raise ApiError(401, "API token has expired")
     if not tokens.ip_allowed(ip, token.ip_allowlist or []):
-        raise_event("token_ip_refused", f"API token used from {ip}, outside its allowlist",
+        raise_event(SecurityKind.TOKEN_IP_REFUSED, f"API token used from {ip}, outside its allowlist",
                     user_id=token.user_id, token_id=token.id, ip=ip)
         raise ApiError(403, f"API token is not allowed from {ip}")
     user = db.session.get(User, token.user_id)
     if user is None or not user.is_active:
         raise ApiError(401, "Token owner is disabled")
-    if token.last_used_ip and token.last_used_ip != ip:
-        raise_event("token_new_ip", f"API token {token.prefix}… used from a new address {ip}",
-                    user_id=user.id, token_id=token.id, ip=ip, severity="info")
     token.last_used_at = now
     token.last_used_ip = ip
     return Principal(user=user, scopes=set(token.scopes) & user.allowed_scopes(), via="token", token=token)
 
 
 def _from_access_token(raw: str) -> Principal:
-    try:
-        user_id, fingerprint = tokens.load_login_token(raw, "access")
-    except tokens.LoginTokenError as err:
-        raise ApiError(401, str(err).capitalize()) from None
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active or tokens.password_fingerprint(user.password_hash) != fingerprint:
-        raise ApiError(401, "Access token is no longer valid")
+    user = sessions.user_for_access_token(raw)
     return Principal(user=user, scopes=user.allowed_scopes(), via="access")
 
 
 def authenticate() -> Principal | None:
-    """Resolve the caller once per request; a presented but bad credential is a 401 even on public routes."""
-    raw = presented_credential()
+    """Resolve the caller once per request; a presented but bad credential is a 401 even on public routes, and
+    counts against the caller's address (see cronmanager.auth.throttle)."""
+    try:
+        raw = presented_credential()
+    except ApiError:
+        throttle.count_invalid_credential()
+        raise
     if raw:
-        if raw.startswith(tokens.API_TOKEN_PREFIX):
-            return _from_api_token(raw)
-        return _from_access_token(raw)
+        throttle.refuse_blocked_address()
+        try:
+            if raw.startswith(tokens.API_TOKEN_PREFIX):
+                return _from_api_token(raw)
+            return _from_access_token(raw)
+        except ApiError as err:
+            if err.status == 401:
+                throttle.count_invalid_credential()
+            raise
     if current_user.is_authenticated and current_user.is_active:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, select
 
-from cronmanager.api.openapi import PageQuery, responses, spec
-from cronmanager.api.security import endpoint
-from cronmanager.audit.schemas import AuditList, AuditQuery, SecurityEventList
+from cronmanager.api import audit_resource
+from cronmanager.api.errors import ApiError
+from cronmanager.api.openapi import responses, spec
+from cronmanager.api.security import endpoint, principal
+from cronmanager.audit.report import report_response, report_stmt
+from cronmanager.audit.schemas import (
+    AuditList,
+    AuditQuery,
+    ReportQuery,
+    SecurityEventList,
+    SecurityEventOut,
+    SecurityEventQuery,
+)
 from cronmanager.extensions import db
-from cronmanager.models import AuditLog, SecurityEvent, User
+from cronmanager.models import AuditLog, SecurityEvent, User, utcnow
 
 audit_api = Blueprint("audit_api", __name__)
 
@@ -50,7 +60,7 @@ def audit_json(entry: AuditLog, email: str | None) -> dict:
         "token_id": entry.token_id, "action": entry.action, "resource_type": entry.resource_type,
         "resource_id": entry.resource_id, "ip_address": entry.ip_address, "user_agent": entry.user_agent,
         "method": entry.method, "path": entry.path, "request_payload": entry.request_payload,
-        "response_status": entry.response_status,
+        "response_status": entry.response_status, "changes": entry.changes,
     }
 
 
@@ -64,13 +74,64 @@ def list_audit(query: AuditQuery):  # noqa: ANN201
                     "page": query.page, "per_page": query.per_page})
 
 
+def security_events_stmt(q: SecurityEventQuery) -> Select:
+    stmt = select(SecurityEvent)
+    if q.kind:
+        stmt = stmt.where(SecurityEvent.kind.startswith(q.kind) if q.kind.endswith(".")
+                          else SecurityEvent.kind == q.kind)
+    if q.severity:
+        stmt = stmt.where(SecurityEvent.severity == q.severity)
+    if q.user_id:
+        stmt = stmt.where(SecurityEvent.user_id == q.user_id)
+    if q.reviewed is not None:
+        stmt = stmt.where(SecurityEvent.reviewed_at.is_not(None) if q.reviewed else SecurityEvent.reviewed_at.is_(None))
+    return stmt.order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+
+
+def security_event_json(e: SecurityEvent) -> dict:
+    return {"id": e.id, "kind": e.kind, "severity": e.severity, "message": e.message, "user_id": e.user_id,
+            "token_id": e.token_id, "ip_address": e.ip_address, "details": e.details, "created_at": e.created_at,
+            "reviewed_at": e.reviewed_at, "reviewed_by": e.reviewed_by}
+
+
 @audit_api.get("/audit/security-events")
 @endpoint("admin", "audit.security_events")
-@spec.validate(query=PageQuery, resp=responses("HTTP_422", HTTP_200=SecurityEventList), tags=["audit"])
-def list_security_events(query: PageQuery):  # noqa: ANN201
-    """Security events raised by the auth layer and the audit analysis."""
-    stmt = select(SecurityEvent).order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
-    rows, total = paginate(stmt, query.page, query.per_page)
-    items = [{"id": e.id, "kind": e.kind, "severity": e.severity, "message": e.message, "user_id": e.user_id,
-              "token_id": e.token_id, "ip_address": e.ip_address, "created_at": e.created_at} for (e,) in rows]
-    return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})
+@spec.validate(query=SecurityEventQuery, resp=responses("HTTP_422", HTTP_200=SecurityEventList), tags=["audit"])
+def list_security_events(query: SecurityEventQuery):  # noqa: ANN201
+    """Security events from the auth layer and the audit detectors; filters kind, severity, user_id, reviewed."""
+    rows, total = paginate(security_events_stmt(query), query.page, query.per_page)
+    return jsonify({"items": [security_event_json(e) for (e,) in rows], "total": total, "page": query.page,
+                    "per_page": query.per_page})
+
+
+@audit_api.post("/audit/security-events/<int:event_id>/review")
+@endpoint("admin", "audit.security_event_review")
+@spec.validate(resp=responses("HTTP_404", HTTP_200=SecurityEventOut), tags=["audit"])
+def review_security_event(event_id: int):  # noqa: ANN201
+    """Mark an event reviewed (idempotent: the first review's time and reviewer stay)."""
+    event = mark_reviewed(event_id, principal().user.id)
+    audit_resource("security_event", event.id)
+    return jsonify(security_event_json(event))
+
+
+def mark_reviewed(event_id: int, reviewer_id: str) -> SecurityEvent:
+    event = db.session.get(SecurityEvent, event_id)
+    if event is None:
+        raise ApiError(404, "No such security event")
+    if event.reviewed_at is None:
+        event.reviewed_at = utcnow()
+        event.reviewed_by = reviewer_id
+        db.session.flush()
+    return event
+
+
+@audit_api.get("/audit/report")
+@endpoint("admin", "audit.report")
+@spec.validate(query=ReportQuery, resp=responses("HTTP_422", HTTP_200=None), tags=["audit"])
+def compliance_report(query: ReportQuery):  # noqa: ANN201
+    """Every change (not reads) in [from, to], optionally by one user: when, who, token, IP, action, resource and,
+    for job changes, each changed field's old and new value (secrets `***`). Streamed as JSON or CSV."""
+    if query.date_to < query.date_from:
+        raise ApiError(422, "to must not be before from", fields={"to": "before from"})
+    g.stream_response = report_response(report_stmt(query.date_from, query.date_to, query.user_id), query.format)
+    return jsonify({})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,6 +35,7 @@ class AuditOut(BaseModel):
     path: str | None
     request_payload: dict | None
     response_status: int | None
+    changes: dict | None = None
 
 
 class AuditList(BaseModel):
@@ -41,6 +43,15 @@ class AuditList(BaseModel):
     total: int
     page: int
     per_page: int
+
+
+class SecurityEventQuery(QueryModel):
+    kind: str | None = Field(default=None, max_length=48, description="exact kind, or a prefix ending in '.'")
+    severity: Literal["info", "warning", "critical"] | None = None
+    user_id: str | None = Field(default=None, max_length=36)
+    reviewed: bool | None = None
+    page: int = Field(default=1, ge=1, le=100000)
+    per_page: int = Field(default=50, ge=1, le=500)
 
 
 class SecurityEventOut(BaseModel):
@@ -51,7 +62,17 @@ class SecurityEventOut(BaseModel):
     user_id: str | None
     token_id: str | None
     ip_address: str | None
+    details: dict | None
     created_at: datetime
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+
+
+class ReportQuery(QueryModel):
+    date_from: datetime = Field(alias="from")
+    date_to: datetime = Field(alias="to")
+    user_id: str | None = Field(default=None, max_length=36)
+    format: Literal["json", "csv"] = "json"
 
 
 class SecurityEventList(BaseModel):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from cronmanager.api import audit_resource
+from cronmanager.api import audit_resource, quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import responses, spec
-from cronmanager.api.security import endpoint, principal
+from cronmanager.api.security import Principal, endpoint, principal
+from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
-from cronmanager.auth import lockout, tokens
+from cronmanager.auth import lockout, sessions, tokens
 from cronmanager.auth.schemas import (
     LoginIn,
     LoginOut,
@@ -22,7 +25,14 @@ from cronmanager.auth.schemas import (
     TokenOut,
     UserOut,
 )
-from cronmanager.auth.users import UserError, count_users, create_user, find_by_email, verify_password
+from cronmanager.auth.users import (
+    UserError,
+    count_users,
+    create_user,
+    find_by_email,
+    lock_user_creation,
+    verify_password,
+)
 from cronmanager.extensions import db, limiter
 from cronmanager.models import ApiToken, User, utcnow
 
@@ -56,6 +66,7 @@ def token_json(token: ApiToken, raw: str | None = None) -> dict:
                security={})
 def register(json: RegisterIn):  # noqa: ANN201
     """Create an account. The first account becomes ADMIN; later ones need REGISTRATION_OPEN or an admin caller."""
+    lock_user_creation()  # before counting: two racing first registrations must not both see an empty table
     caller = g.principal
     caller_is_admin = caller is not None and "admin" in caller.scopes
     if count_users() > 0 and not current_app.config["REGISTRATION_OPEN"] and not caller_is_admin:
@@ -79,22 +90,23 @@ def register(json: RegisterIn):  # noqa: ANN201
 def login(json: LoginIn):  # noqa: ANN201
     """Exchange e-mail and password for a 15-minute access token and a 7-day refresh token."""
     email = json.email.strip().lower()
-    wait = lockout.locked_for(email)
     user = find_by_email(email)
     g.audit_user_id = user.id if user else None
-    if wait:
+    attempt = lockout.begin_attempt(email)
+    if attempt.locked_for:
         g.audit_action = "auth.lockout"
-        raise ApiError(429, f"Too many failed logins; account locked for {wait} s", code="locked",
-                       headers={"Retry-After": str(wait)})
+        raise ApiError(429, f"Too many failed logins; account locked for {attempt.locked_for} s", code="locked",
+                       headers={"Retry-After": str(attempt.locked_for)})
     if not verify_password(user, json.password) or not user.is_active:
         g.audit_action = "auth.login_failed"
-        if lockout.register_failure(email):
-            raise_event("login_lockout", f"Account {email} locked after repeated failed logins",
+        audit_resource("account", email[:64])  # the account tried, for the auth.failed_burst detector
+        if attempt.locking:
+            raise_event(SecurityKind.AUTH_LOCKOUT, f"Account {email} locked after repeated failed logins",
                         user_id=user.id if user else None, ip=request.remote_addr)
         raise ApiError(401, "Invalid e-mail or password")
     lockout.clear(email)
     audit_resource("user", user.id)
-    return jsonify(tokens.issue_login_tokens(user.id, user.password_hash))
+    return jsonify(sessions.issue_login_tokens(user))
 
 
 @auth_api.post("/refresh")
@@ -102,16 +114,10 @@ def login(json: LoginIn):  # noqa: ANN201
 @endpoint(None, "auth.refresh")
 @spec.validate(json=RefreshIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"], security={})
 def refresh(json: RefreshIn):  # noqa: ANN201
-    """A new access/refresh pair from a valid refresh token."""
-    try:
-        user_id, fingerprint = tokens.load_login_token(json.refresh_token, "refresh")
-    except tokens.LoginTokenError as err:
-        raise ApiError(401, str(err).capitalize()) from None
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active or tokens.password_fingerprint(user.password_hash) != fingerprint:
-        raise ApiError(401, "Refresh token is no longer valid")
+    """A new access/refresh pair; the refresh token given is spent (presenting it again ends the session)."""
+    user, body = sessions.rotate_refresh_token(json.refresh_token)
     g.audit_user_id = user.id
-    return jsonify(tokens.issue_login_tokens(user.id, user.password_hash))
+    return jsonify(body)
 
 
 def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist: list[str]) -> tuple[ApiToken, str]:  # noqa: ANN001
@@ -125,6 +131,7 @@ def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist
         cidrs = tokens.normalise_cidrs(ip_allowlist)
     except ValueError as err:
         raise ApiError(422, str(err), fields={"ip_allowlist": str(err)}) from None
+    quotas.ensure_room(quotas.TOKENS, user.id)
     raw = tokens.generate_api_token()
     token = ApiToken(user_id=user.id, name=name.strip(), token_hash=tokens.hash_token(raw),
                      prefix=raw[: tokens.PREFIX_SHOWN], scopes=sorted(set(scopes)), expires_at=expires_at,
@@ -134,16 +141,41 @@ def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist
     return token, raw
 
 
+def refuse_broader_token(p: Principal, scopes: list[str], expires_at, ip_allowlist: list[str]) -> None:  # noqa: ANN001
+    """A credential never mints a token that can do more than itself: no extra scope, no later expiry, no wider
+    IP allowlist than the API token making the call (403 naming the field)."""
+    beyond = sorted(set(scopes) - p.scopes)
+    if beyond:
+        raise ApiError(403, f"You cannot grant scopes you do not hold: {', '.join(beyond)}",
+                       fields={"scopes": "exceeds your own"})
+    own = p.token
+    if own is None:
+        return
+    if own.expires_at is not None and (expires_at is None or expires_at > own.expires_at):
+        raise ApiError(403, "A token cannot create a token that outlives it", fields={"expires_at": "exceeds your own"})
+    if own.ip_allowlist:
+        try:
+            wanted = [ipaddress.ip_network(c, strict=False) for c in tokens.normalise_cidrs(ip_allowlist)]
+        except ValueError as err:
+            raise ApiError(422, str(err), fields={"ip_allowlist": str(err)}) from None
+        mine = [ipaddress.ip_network(c, strict=False) for c in own.ip_allowlist]
+        if not wanted or not all(any(_within(net, allowed) for allowed in mine) for net in wanted):
+            raise ApiError(403, "A token cannot create a token usable from more addresses than its own allowlist",
+                           fields={"ip_allowlist": "exceeds your own"})
+
+
+def _within(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+            allowed: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return net.version == allowed.version and net.subnet_of(allowed)  # type: ignore[arg-type]
+
+
 @auth_api.post("/tokens")
 @endpoint("read", "token.create", login_only=True)
 @spec.validate(json=TokenIn, resp=responses("HTTP_422", HTTP_201=TokenCreatedOut), tags=["tokens"])
 def create_token(json: TokenIn):  # noqa: ANN201
     """Create an API token; the token itself is in this response only."""
     p = principal()
-    beyond = sorted(set(json.scopes) - p.scopes)
-    if beyond:
-        raise ApiError(403, f"You cannot grant scopes you do not hold: {', '.join(beyond)}",
-                       fields={"scopes": "exceeds your own"})
+    refuse_broader_token(p, list(json.scopes), json.expires_at, json.ip_allowlist)
     token, raw = new_token(p.user, json.name, list(json.scopes), json.expires_at, json.ip_allowlist)
     audit_resource("token", token.id)
     return jsonify(token_json(token, raw)), 201
@@ -190,6 +222,10 @@ def revoke_token(token_id: str):  # noqa: ANN201
 def regenerate_token(token_id: str):  # noqa: ANN201
     """Revoke a token and issue a new one with the same name, scopes, expiry and allowlist."""
     old = find_own_token(token_id)
+    p = principal()
+    if old.user_id != p.user.id:
+        raise ApiError(403, "Only the token's owner can regenerate it; an administrator may revoke it")
+    refuse_broader_token(p, old.scopes, old.expires_at, old.ip_allowlist or [])
     if old.expires_at is not None and old.expires_at <= utcnow():
         raise ApiError(422, "The token has expired; create a new one", fields={"expires_at": "expired"})
     old.revoked_at = old.revoked_at or utcnow()

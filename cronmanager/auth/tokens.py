@@ -51,32 +51,28 @@ def normalise_cidrs(values: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class LoginClaims:
+    """What a signed login token says: whose it is, which server-side session it belongs to, and (for refresh
+    tokens) its place in the rotation chain."""
+
     user_id: str
-    kind: str
+    session_id: str
+    seq: int = 0
 
 
 def _serializer(kind: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"cronmanager-{kind}")
 
 
-def issue_login_tokens(user_id: str, password_hash: str) -> dict:
-    """The login response body; tokens carry a fingerprint of the password hash so a password change revokes them."""
-    fingerprint = hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-    payload = {"uid": user_id, "pf": fingerprint, "n": secrets.token_hex(4)}
-    return {
-        "access_token": _serializer("access").dumps(payload),
-        "refresh_token": _serializer("refresh").dumps(payload),
-        "token_type": "Bearer",
-        "expires_in": current_app.config["ACCESS_TOKEN_TTL_S"],
-    }
+def sign_login_token(kind: str, claims: LoginClaims) -> str:
+    return _serializer(kind).dumps({"uid": claims.user_id, "sid": claims.session_id, "seq": claims.seq})
 
 
 class LoginTokenError(Exception):
     pass
 
 
-def load_login_token(token: str, kind: str) -> tuple[str, str]:
-    """Returns (user_id, password fingerprint); raises LoginTokenError with a readable reason."""
+def load_login_token(token: str, kind: str) -> LoginClaims:
+    """Raises LoginTokenError with a readable reason (expired, forged, or from before sessions were server-side)."""
     max_age = current_app.config["ACCESS_TOKEN_TTL_S" if kind == "access" else "REFRESH_TOKEN_TTL_S"]
     try:
         payload = _serializer(kind).loads(token, max_age=max_age)
@@ -84,8 +80,6 @@ def load_login_token(token: str, kind: str) -> tuple[str, str]:
         raise LoginTokenError(f"{kind} token expired") from None
     except BadSignature:
         raise LoginTokenError(f"invalid {kind} token") from None
-    return payload["uid"], payload["pf"]
-
-
-def password_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+    if not isinstance(payload, dict) or "sid" not in payload:
+        raise LoginTokenError(f"invalid {kind} token")
+    return LoginClaims(user_id=payload["uid"], session_id=payload["sid"], seq=int(payload.get("seq", 0)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from cronmanager.extensions import db
@@ -12,6 +12,7 @@ from cronmanager.models import Role, User
 MIN_PASSWORD = 8
 # a real hash to compare against when the e-mail is unknown, so timing does not reveal which accounts exist
 _DUMMY_HASH: dict[str, str] = {}
+_USER_CREATION_LOCK = 0x63726F6E  # any fixed number: the advisory lock's name
 
 
 class UserError(ValueError):
@@ -32,9 +33,20 @@ def count_users() -> int:
     return db.session.execute(select(func.count(User.id))).scalar_one()
 
 
+def lock_user_creation() -> None:
+    """Serialise user creation until the caller's transaction ends, so two racing first registrations never make
+    two admins (each waits, then counts the users the other committed)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _USER_CREATION_LOCK})
+    else:  # SQLite: any write statement takes the database's one write lock until commit
+        db.session.execute(text("UPDATE users SET id = id WHERE 1 = 0"))
+
+
 def create_user(email: str, password: str, role: str | None = None, timezone: str = "UTC") -> User:
     """Adds the user to the session (caller commits); the very first user becomes ADMIN."""
     from cronmanager.scheduling.cron import CronError, validate_timezone
+
+    lock_user_creation()
 
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:

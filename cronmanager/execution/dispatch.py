@@ -10,8 +10,9 @@ from rq_scheduler import Scheduler
 
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.observability import tracing
 
-RUN_BATCH = "cronmanager.execution.runner.run_batch"
+RUN_BATCH = "cronmanager.execution.executor.run_batch"
 
 
 def queue_name(prefix: str) -> str:
@@ -51,7 +52,8 @@ def enqueue_at(when: datetime, execution_ids: list[int]) -> None:
 def create_manual_execution(job: CronJob) -> CronExecution:
     now = utcnow()
     execution = CronExecution(cron_job_id=job.id, scheduled_for=now, due_at=now, trigger=Trigger.MANUAL.value,
-                              attempt_number=1, status=ExecutionStatus.PENDING.value)
+                              attempt_number=1, status=ExecutionStatus.PENDING.value,
+                              traceparent=tracing.current_traceparent())  # the run continues the request's trace
     db.session.add(execution)
     db.session.flush()
     return execution

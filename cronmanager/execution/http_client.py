@@ -3,19 +3,9 @@
 Every user-configured request the scheduler fires goes through
 :class:`HttpClient`, so the safety rules live in one place:
 
-* **SSRF guard.** Only ``http``/``https`` URLs are accepted, and unless the
-  client was built with ``allow_private=True`` no connection is made to a
-  loopback, private, link-local, cloud-metadata, multicast, unspecified or
-  otherwise non-public address (including IPv4-mapped / NAT64 / 6to4 /
-  Teredo IPv6 forms of those).
-* **DNS rebinding.** The address check is done *inside* the connection
-  (``_GuardMixin._new_conn``): the host name is resolved once, every
-  resolved address is checked, and the socket is then opened to one of
-  those checked addresses.  The name is never resolved a second time, so a
-  rebinding DNS server cannot hand out a public address to the check and a
-  private one to the connect.  TLS SNI, certificate verification and the
-  ``Host`` header still use the original host name.  Redirect hops open new
-  connections and therefore pass through the same guard.
+* **SSRF guard.** Unless the client was built with ``allow_private=True``
+  its connections go through :mod:`cronmanager.execution.ssrf`, which
+  checks every resolved address inside the connection (DNS rebinding).
 * **Bounded work.** Bodies are streamed and cut at ``max_body`` bytes; the
   whole exchange (connect, headers, body, redirects) shares one deadline of
   ``timeout_s``.  Residual gap: the deadline is checked between socket reads
@@ -53,8 +43,7 @@ based ``ok`` and sets ``truncated=True``.
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
+import hashlib
 import json
 import re
 import socket
@@ -62,30 +51,28 @@ import ssl
 import threading
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import replace
 from http.client import HTTPException
 from http.cookiejar import CookiePolicy
 from typing import Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPSConnection
 from urllib3.response import BaseHTTPResponse
-from urllib3.util.connection import allowed_gai_family
 
-__all__ = [
-    "ALLOWED_METHODS",
-    "MAX_REDIRECTS",
-    "HttpClient",
-    "HttpResult",
-    "TargetRefused",
-    "check_url",
-    "parse_retry_after",
-]
+from cronmanager.execution.outcome import ErrorClass, HttpResult, RequestRecord, Timings
+from cronmanager.execution.retry import parse_retry_after
+from cronmanager.execution.ssrf import (
+    GuardedAdapter,
+    GuardedHTTPConnection,
+    GuardedHTTPSConnection,
+    TargetRefused,
+    refuse_literal,
+    split_target,
+)
+from cronmanager.secrets import fields
 
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 MAX_REDIRECTS = 5
@@ -93,227 +80,10 @@ MAX_RESPONSE_HEADERS = 50
 MAX_HEADER_VALUE = 1024
 _READ_CHUNK = 16384
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
-_ALLOW_HINT = "(set ALLOW_PRIVATE_TARGETS to allow)"
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SENSITIVE_ON_CROSS_ORIGIN = frozenset(
     {"authorization", "cookie", "proxy-authorization"}
 )
-
-# Cloud instance-metadata endpoints (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba).
-_METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")
-)
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-# --------------------------------------------------------------------------- #
-# Result type
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class HttpResult:
-    """Outcome of one request; built for logging and retry decisions, never raised."""
-
-    ok: bool  # status in the expected set (any 2xx when none given)
-    status_code: int | None  # None when no response was received
-    headers: dict[str, str]  # first 50 response headers, values capped at 1 KiB
-    body: str  # utf-8 (errors="replace"), at most max_body bytes before decoding
-    truncated: bool  # body was longer than max_body
-    elapsed_ms: int  # wall time for the whole exchange, redirects included
-    error: str | None  # short human-readable message, never contains header values
-    error_class: str | None  # see module docstring
-    transient: bool  # True if retrying later may help
-    retry_after_s: float | None  # parsed Retry-After header, when present
-
-
-class TargetRefused(ValueError):
-    """A URL the client will not contact; ``error_class`` says why (ssrf, invalid_url, dns)."""
-
-    def __init__(self, message: str, error_class: str = "ssrf") -> None:
-        super().__init__(message)
-        self.error_class = error_class
-
-
-# --------------------------------------------------------------------------- #
-# Address policy
-# --------------------------------------------------------------------------- #
-def _blocked_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Return why ``ip`` is not a public target ("a private address", ...) or None."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        # Addresses that embed an IPv4 address are judged by that address.
-        embedded: list[ipaddress.IPv4Address] = []
-        if ip.ipv4_mapped is not None:
-            embedded.append(ip.ipv4_mapped)
-        if ip in _NAT64:
-            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        if ip.sixtofour is not None:
-            embedded.append(ip.sixtofour)
-        if ip.teredo is not None:
-            embedded.append(ip.teredo[1])
-        for v4 in embedded:
-            reason = _blocked_reason(v4)
-            if reason:
-                return reason
-        if ip.ipv4_mapped is not None:
-            return None
-        if ip.scope_id:
-            ip = ipaddress.IPv6Address(ip.compressed.split("%", 1)[0])
-    if ip in _METADATA_ADDRESSES:
-        return "a cloud metadata address"
-    if ip.is_unspecified:
-        return "an unspecified address"
-    if ip.is_multicast:
-        return "a multicast address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_loopback or ip.is_private:
-        return "a private address"
-    if not ip.is_global:
-        return "a non-public address"
-    return None
-
-
-def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
-def _split_target(url: str) -> tuple[str, str, int]:
-    """Validate scheme/host/port without touching the network; return (scheme, host, port)."""
-    if not isinstance(url, str) or not url.strip():
-        raise TargetRefused("URL is empty", "invalid_url")
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        raise TargetRefused("Invalid URL (bad host or port)", "invalid_url") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        shown = f"{scheme!r}" if scheme else "(none)"
-        raise TargetRefused(
-            f"Unsupported URL scheme {shown}: only http and https are allowed",
-            "invalid_url",
-        )
-    host = parts.hostname
-    if not host:
-        raise TargetRefused("URL has no host name", "invalid_url")
-    return (
-        scheme,
-        host,
-        port if port is not None else (443 if scheme == "https" else 80),
-    )
-
-
-def _refuse_literal(host: str) -> None:
-    """Refuse an IP-literal host that is not public (no DNS involved)."""
-    ip = _parse_ip(host)
-    if ip is not None:
-        reason = _blocked_reason(ip)
-        if reason:
-            raise TargetRefused(f"Refused: {host} is {reason} {_ALLOW_HINT}")
-
-
-def _resolve(host: str, port: int, family: int = socket.AF_UNSPEC) -> list[str]:
-    """All addresses ``host`` resolves to, de-duplicated, in resolver order."""
-    infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-    seen: dict[str, None] = {}
-    for _family, _type, _proto, _canon, sockaddr in infos:
-        seen.setdefault(str(sockaddr[0]), None)
-    return list(seen)
-
-
-def _refuse_resolved(host: str, addresses: list[str]) -> None:
-    for addr in addresses:
-        ip = _parse_ip(addr)
-        reason = _blocked_reason(ip) if ip is not None else "an unparseable address"
-        if reason:
-            if _parse_ip(host) is not None:
-                raise TargetRefused(f"Refused: {host} is {reason} {_ALLOW_HINT}")
-            raise TargetRefused(
-                f"Refused: {host} resolves to {addr}, {reason} {_ALLOW_HINT}"
-            )
-
-
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Raise :class:`TargetRefused` unless ``url`` is an http(s) URL we may contact.
-
-    Used to validate job configuration up front; ``HttpClient`` enforces the
-    same policy again at connect time (which is what actually stops DNS
-    rebinding).  Every A/AAAA record is checked: one private record is enough
-    to refuse.  A name that does not resolve raises with ``error_class="dns"``.
-    """
-    _scheme, host, port = _split_target(url)
-    if not allow_private:
-        _refuse_literal(host)
-    try:
-        addresses = _resolve(host, port)
-    except (OSError, UnicodeError):
-        raise TargetRefused(f"DNS lookup failed for {host}", "dns") from None
-    if not allow_private:
-        _refuse_resolved(host, addresses)
-
-
-# --------------------------------------------------------------------------- #
-# Connection-level guard (closes the DNS-rebinding window)
-# --------------------------------------------------------------------------- #
-class _GuardMixin:
-    """Resolve once, check every address, connect only to a checked address."""
-
-    _dns_host: str
-    port: int
-
-    def _new_conn(self) -> socket.socket:
-        name = self._dns_host
-        try:
-            addresses = _resolve(name, self.port, allowed_gai_family())
-        except socket.gaierror as exc:
-            raise urllib3.exceptions.NameResolutionError(name, self, exc) from exc  # type: ignore[arg-type]
-        _refuse_resolved(name, addresses)
-        last_exc: Exception | None = None
-        for addr in addresses:
-            # Connect to the checked literal.  `host` (SNI, cert check, Host
-            # header) derives from _dns_host, so restore it before returning.
-            self._dns_host = addr
-            try:
-                return super()._new_conn()  # type: ignore[misc]
-            except (
-                urllib3.exceptions.NewConnectionError,
-                urllib3.exceptions.ConnectTimeoutError,
-            ) as exc:
-                last_exc = exc
-            finally:
-                self._dns_host = name
-        assert last_exc is not None  # getaddrinfo never returns an empty list
-        raise last_exc
-
-
-class _GuardedHTTPConnection(_GuardMixin, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_GuardMixin, HTTPSConnection):
-    pass
-
-
-class _GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _GuardedAdapter(HTTPAdapter):
-    """HTTPAdapter whose pools open connections only to SSRF-checked addresses."""
-
-    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
-        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPConnectionPool,
-            "https": _GuardedHTTPSConnectionPool,
-        }
 
 
 class _RejectAllCookies(CookiePolicy):
@@ -335,36 +105,6 @@ class _RejectAllCookies(CookiePolicy):
     def path_return_ok(self, path: str, request: object) -> bool:
         return False
 
-
-# --------------------------------------------------------------------------- #
-# Retry-After
-# --------------------------------------------------------------------------- #
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date).
-
-    Returns None for a missing/unparseable value; a date in the past gives 0.0.
-    ``now`` is injectable for tests (naive datetimes are taken as UTC).
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 # --------------------------------------------------------------------------- #
@@ -403,7 +143,7 @@ def _is_timeout(exc: BaseException) -> bool:
     )
 
 
-def _classify(exc: BaseException, host: str, timeout_s: float) -> tuple[str, str, bool]:
+def _classify(exc: BaseException, host: str, timeout_s: float) -> tuple[str, ErrorClass, bool]:
     """Map an exception to (message, error_class, transient) without leaking secrets."""
     chain = list(_exc_chain(exc))
 
@@ -415,11 +155,11 @@ def _classify(exc: BaseException, host: str, timeout_s: float) -> tuple[str, str
     if find(urllib3.exceptions.NameResolutionError, socket.gaierror) is not None:
         gai = find(socket.gaierror)
         transient = getattr(gai, "errno", None) == socket.EAI_AGAIN
-        return f"DNS lookup failed for {host}", "dns", transient
+        return f"DNS lookup failed for {host}", ErrorClass.DNS, transient
     # NB: urllib3's NewConnectionError subclasses ConnectTimeoutError, so a
     # refused connection must not be mistaken for a timeout.
     if any(_is_timeout(e) for e in chain):
-        return f"Timed out after {_fmt_seconds(timeout_s)} s", "timeout", True
+        return f"Timed out after {_fmt_seconds(timeout_s)} s", ErrorClass.TIMEOUT, True
     if find(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):
         ssl_exc = find(ssl.SSLError)
         detail = ""
@@ -429,30 +169,30 @@ def _classify(exc: BaseException, host: str, timeout_s: float) -> tuple[str, str
             detail = (
                 (ssl_exc.reason or ssl_exc.strerror or "").replace("_", " ").lower()
             )
-        return (f"TLS error: {detail}" if detail else "TLS error"), "tls", False
+        return (f"TLS error: {detail}" if detail else "TLS error"), ErrorClass.TLS, False
     if find(ConnectionRefusedError) is not None:
-        return "Connection refused", "connection", True
+        return "Connection refused", ErrorClass.CONNECTION, True
     if find(ConnectionResetError, ConnectionAbortedError, BrokenPipeError) is not None:
-        return "Connection reset by peer", "connection", True
+        return "Connection reset by peer", ErrorClass.CONNECTION, True
     if find(urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError):
-        return "Could not decode response body (Content-Encoding)", "protocol", False
+        return "Could not decode response body (Content-Encoding)", ErrorClass.PROTOCOL, False
     if find(
         urllib3.exceptions.LocationParseError,
         requests.exceptions.InvalidURL,
         requests.exceptions.MissingSchema,
         requests.exceptions.InvalidSchema,
     ):
-        return "Invalid URL", "invalid_url", False
+        return "Invalid URL", ErrorClass.INVALID_URL, False
     if find(
         urllib3.exceptions.IncompleteRead, requests.exceptions.ChunkedEncodingError
     ):
-        return "Connection broken while reading the response", "connection", True
+        return "Connection broken while reading the response", ErrorClass.CONNECTION, True
     if find(HTTPException, urllib3.exceptions.HeaderParsingError) is not None:
-        return "Invalid HTTP response from server", "protocol", False
+        return "Invalid HTTP response from server", ErrorClass.PROTOCOL, False
     oserr = next((e for e in chain if isinstance(e, OSError) and e.strerror), None)
     if oserr is not None:
-        return f"Connection failed: {oserr.strerror}", "connection", True
-    return f"Request failed ({type(exc).__name__})", "connection", True
+        return f"Connection failed: {oserr.strerror}", ErrorClass.CONNECTION, True
+    return f"Request failed ({type(exc).__name__})", ErrorClass.CONNECTION, True
 
 
 # --------------------------------------------------------------------------- #
@@ -460,6 +200,120 @@ def _classify(exc: BaseException, host: str, timeout_s: float) -> tuple[str, str
 # --------------------------------------------------------------------------- #
 class _Deadline(Exception):
     """Overall deadline passed while streaming the body."""
+
+
+class Cancellation:
+    """Lets another thread end a request at once by shutting its socket down (concurrency policy 'replace').
+
+    The target sees the connection close; the request comes back as a `replaced` failure.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            self._shutdown()
+
+    def attach(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.cancelled:
+                self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Trace:
+    """What the connection saw during one request; lives in a thread-local while `HttpClient.request` runs."""
+
+    def __init__(self, cancellation: Cancellation | None) -> None:
+        self.cancellation = cancellation
+        self.phases: dict[str, int] = {}
+        self.remote_addr: str | None = None
+        self.prepared: requests.PreparedRequest | None = None
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        try:
+            self.remote_addr = str(sock.getpeername()[0])
+        except OSError:
+            pass
+        if self.cancellation is not None:
+            self.cancellation.attach(sock)
+
+
+_tracing = threading.local()
+
+
+def _trace() -> _Trace | None:
+    return getattr(_tracing, "trace", None)
+
+
+class _TracedMixin:
+    """Feeds the current request's _Trace: DNS and connect times (from the guard), TLS time, the socket."""
+
+    sock: socket.socket | None
+
+    def _phase(self, name: str, started: float, sock: socket.socket | None = None) -> None:
+        trace = _trace()
+        if trace is not None:
+            trace.phases[name] = _ms_since(started)
+            trace.attach(sock)
+
+    def connect(self) -> None:
+        started = time.monotonic()
+        try:
+            super().connect()  # type: ignore[misc]
+        finally:
+            trace = _trace()
+            if trace is not None and isinstance(self, HTTPSConnection) and "connect" in trace.phases:
+                trace.phases["tls"] = max(
+                    _ms_since(started) - trace.phases.get("dns", 0) - trace.phases["connect"], 0
+                )
+        if trace is not None:
+            trace.attach(self.sock)
+
+    def request(self, *args: object, **kwargs: object) -> None:
+        trace = _trace()
+        if trace is not None:
+            trace.attach(self.sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _TracedHTTPConnection(_TracedMixin, GuardedHTTPConnection):
+    pass
+
+
+class _TracedHTTPSConnection(_TracedMixin, GuardedHTTPSConnection):
+    pass
+
+
+class _OpenHTTPConnection(_TracedHTTPConnection):
+    check_addresses = False
+
+
+class _OpenHTTPSConnection(_TracedHTTPSConnection):
+    check_addresses = False
+
+
+def _request_record(prepared: requests.PreparedRequest) -> RequestRecord:
+    body = prepared.body
+    data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+    masked = fields.split(dict(prepared.headers), None, str(prepared.url))  # the one rule for what is secret
+    return RequestRecord(
+        method=str(prepared.method), url=masked.endpoint_url or "", headers=masked.headers or {},
+        body_size=len(data), body_sha256=hashlib.sha256(data).hexdigest() if data else None,
+    )
 
 
 class HttpClient:
@@ -493,11 +347,13 @@ class HttpClient:
         session.trust_env = False  # no env proxies (would bypass the guard), no .netrc
         session.cookies.set_policy(_RejectAllCookies())
         session.headers["User-Agent"] = user_agent
-        adapter_cls = HTTPAdapter if allow_private else _GuardedAdapter
+        classes = (_OpenHTTPConnection, _OpenHTTPSConnection) if allow_private else (
+            _TracedHTTPConnection, _TracedHTTPSConnection)
         for prefix in ("http://", "https://"):
             session.mount(
                 prefix,
-                adapter_cls(
+                GuardedAdapter(
+                    connection_classes=classes,
                     pool_connections=pool_size,
                     pool_maxsize=pool_size,
                     pool_block=False,
@@ -532,6 +388,50 @@ class HttpClient:
         timeout_s: float = 30.0,
         expected_status: Collection[int] | None = None,
         follow_redirects: bool = False,
+        cancellation: Cancellation | None = None,
+        details: bool = True,
+    ) -> HttpResult:
+        """Send one request and always return an HttpResult for network-level problems.
+
+        With ``details`` the result carries the forensic record: the request as sent (secrets masked),
+        per-phase timings and the address connected to. ``cancellation`` lets another thread close the
+        connection; the result then says ``replaced``.
+        """
+        trace = _Trace(cancellation)
+        _tracing.trace = trace
+        try:
+            result = self._request(method, url, headers=headers, params=params, body=body, json_body=json_body,
+                                   timeout_s=timeout_s, expected_status=expected_status,
+                                   follow_redirects=follow_redirects, trace=trace)
+        finally:
+            _tracing.trace = None
+        if cancellation is not None and cancellation.cancelled:
+            result = replace(result, ok=False, error="Replaced by a newer fire (concurrency policy replace)",
+                             error_class=ErrorClass.REPLACED, transient=False)
+        if not details:
+            return result
+        phases = trace.phases
+        return replace(
+            result,
+            request=_request_record(trace.prepared) if trace.prepared is not None else None,
+            timings=Timings(dns=phases.get("dns"), connect=phases.get("connect"), tls=phases.get("tls"),
+                            ttfb=phases.get("ttfb"), total=result.elapsed_ms),
+            remote_addr=trace.remote_addr,
+        )
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None,
+        params: dict[str, str] | None,
+        body: str | None,
+        json_body: object | None,
+        timeout_s: float,
+        expected_status: Collection[int] | None,
+        follow_redirects: bool,
+        trace: _Trace,
     ) -> HttpResult:
         """Send one request and always return an HttpResult for network-level problems.
 
@@ -565,7 +465,7 @@ class HttpClient:
             data = body.encode("utf-8")
 
         def fail(
-            message: str, error_class: str, transient: bool, **extra: object
+            message: str, error_class: ErrorClass, transient: bool, **extra: object
         ) -> HttpResult:
             fields: dict[str, object] = {
                 "ok": False,
@@ -586,36 +486,40 @@ class HttpClient:
 
         bad_header = _invalid_header(req_headers)
         if bad_header is not None:
-            return fail(bad_header, "invalid_request", False)
+            return fail(bad_header, ErrorClass.INVALID_REQUEST, False)
 
         host = ""
         current_url = url
         current_params: dict[str, str] | None = params
         for hop in range(MAX_REDIRECTS + 1):
             try:
-                scheme, host, port = _split_target(current_url)
+                scheme, host, port = split_target(current_url)
                 if not self.allow_private:
-                    _refuse_literal(host)
+                    refuse_literal(host)
             except TargetRefused as exc:
                 return fail(str(exc), exc.error_class, False)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return fail(
-                    f"Timed out after {_fmt_seconds(timeout_s)} s", "timeout", True
+                    f"Timed out after {_fmt_seconds(timeout_s)} s", ErrorClass.TIMEOUT, True
                 )
+            if trace.cancellation is not None and trace.cancellation.cancelled:
+                return fail("Replaced by a newer fire (concurrency policy replace)", ErrorClass.REPLACED, False)
             try:
-                resp = self._session.request(
-                    method_u,
-                    current_url,
-                    headers=req_headers,
-                    params=current_params,
-                    data=data,
+                trace.prepared = None
+                trace.phases.clear()
+                hop_started = time.monotonic()
+                trace.prepared = self._session.prepare_request(requests.Request(
+                    method_u, current_url, headers=req_headers, params=current_params, data=data))
+                resp = self._session.send(
+                    trace.prepared,
                     timeout=(remaining, remaining),
                     allow_redirects=False,
                     stream=True,
                     verify=True,
                     proxies={},
                 )
+                trace.phases["ttfb"] = _ms_since(hop_started)
             except (
                 TargetRefused,
                 requests.RequestException,
@@ -633,7 +537,7 @@ class HttpClient:
                 if hop == MAX_REDIRECTS:
                     return fail(
                         f"Too many redirects (more than {MAX_REDIRECTS})",
-                        "redirect",
+                        ErrorClass.REDIRECT,
                         False,
                         status_code=resp.status_code,
                     )
@@ -650,7 +554,7 @@ class HttpClient:
                         if k.lower() not in ("content-type", "content-length")
                     }
                 try:
-                    n_scheme, n_host, n_port = _split_target(next_url)
+                    n_scheme, n_host, n_port = split_target(next_url)
                 except TargetRefused as exc:
                     return fail(
                         f"Redirect refused: {exc}",
@@ -690,7 +594,7 @@ class HttpClient:
         chunks: list[bytes] = []
         total = 0
         truncated = False
-        error: tuple[str, str, bool] | None = None
+        error: tuple[str, ErrorClass, bool] | None = None
         raw = resp.raw
         try:
             while True:
@@ -709,7 +613,7 @@ class HttpClient:
                     truncated = True
                     break
         except _Deadline:
-            error = (f"Timed out after {_fmt_seconds(timeout_s)} s", "timeout", True)
+            error = (f"Timed out after {_fmt_seconds(timeout_s)} s", ErrorClass.TIMEOUT, True)
         except (
             requests.RequestException,
             urllib3.exceptions.HTTPError,
@@ -730,7 +634,7 @@ class HttpClient:
         if error is None and not is_ok:
             hint = " (redirect not followed)" if resp.is_redirect else ""
             transient = status >= 500 or status in _TRANSIENT_STATUSES
-            error = (f"HTTP {status}{hint}", "http_status", transient)
+            error = (f"HTTP {status}{hint}", ErrorClass.HTTP_STATUS, transient)
         return HttpResult(
             ok=is_ok and error is None,
             status_code=status,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-from cronmanager.execution.http_client import HttpClient, HttpResult
+from cronmanager.execution.http_client import Cancellation, HttpClient
+from cronmanager.execution.outcome import HttpResult, JobSnapshot
 
 _clients: dict[bool, HttpClient] = {}
 _lock = threading.Lock()
@@ -19,16 +19,16 @@ def client(allow_private: bool) -> HttpClient:
         return _clients[allow_private]
 
 
-def perform_request(job: Any, *, allow_private: bool, extra_headers: dict[str, str] | None = None) -> HttpResult:
-    """`job` is a CronJob or a dict with the same field names."""
-    get = job.get if isinstance(job, dict) else lambda k, d=None: getattr(job, k, d)
-    headers = {**(get("headers") or {}), **(extra_headers or {})}
+def perform_request(job: JobSnapshot, *, allow_private: bool, extra_headers: dict[str, str] | None = None,
+                    cancellation: Cancellation | None = None, details: bool = True) -> HttpResult:
     return client(allow_private).request(
-        get("http_method") or "GET",
-        get("endpoint_url"),
-        headers=headers,
-        params=get("query_params") or None,
-        body=get("body"),
-        timeout_s=(get("timeout_ms") or 30000) / 1000.0,
-        expected_status=get("expected_statuses") or None,
+        job.http_method,
+        job.endpoint_url,
+        headers={**job.headers, **(extra_headers or {})},
+        params=job.query_params or None,
+        body=job.body,
+        timeout_s=job.timeout_ms / 1000.0,
+        expected_status=job.expected_statuses,
+        cancellation=cancellation,
+        details=details,
     )

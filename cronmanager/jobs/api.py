@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
-from cronmanager.extensions import db
+from cronmanager.execution.outcome import JobSnapshot
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import (
     ExecuteOut,
@@ -29,7 +29,8 @@ from cronmanager.jobs.schemas import (
     ToggleIn,
 )
 from cronmanager.models import ScheduleChange, utcnow
-from cronmanager.scheduling import cron
+from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
 
 jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
@@ -76,12 +77,29 @@ def preview(query: PreviewQuery):  # noqa: ANN201
     start = query.start or utcnow()
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    fires = cron.next_fires(expression, query.timezone, start, query.count)
+    fires = effective.next_fires(_preview_schedule(query, expression, start), start, query.count)
     return jsonify({
         "description": cron.describe(expression), "timezone": query.timezone, "expression": expression,
         "fires": [{"local": f.astimezone(zone).isoformat(),
                    "utc": f.astimezone(UTC).isoformat().replace("+00:00", "Z")} for f in fires],
     })
+
+
+def _preview_schedule(query: PreviewQuery, expression: str, start: datetime) -> EffectiveSchedule:
+    """The saved job's own schedule (its throttle anchor) when `job_id` names it, else the factor and offset given,
+    counted from the first slot after `start`."""
+    if query.job_id:
+        job = service.get_visible(principal(), query.job_id)
+        sched = EffectiveSchedule.of(job)
+        if (sched.expression, sched.timezone) == (expression, query.timezone):
+            return sched
+    try:
+        effective.validate_offset(expression, query.timezone, query.spread_offset_s)
+    except cron.CronError as err:
+        raise ApiError(422, str(err), fields={err.field: str(err)}) from None
+    anchor = effective.anchor_after(expression, query.timezone, start - timedelta(seconds=query.spread_offset_s))
+    return EffectiveSchedule(expression, query.timezone, query.throttle_factor, query.spread_offset_s,
+                             anchor if query.throttle_factor > 1 else None)
 
 
 @jobs_api.post("/test")
@@ -97,13 +115,14 @@ def test_job(json: JobTest):  # noqa: ANN201
     data = json.model_dump(exclude_unset=True, exclude_none=True)
     stored = service.get_manageable(principal(), data.pop("job_id")) if "job_id" in data else None
     sealed = vault.seal(service.normalise({**service.DEFAULTS, **data}), stored=stored)
-    result = perform_request(vault.revealed(sealed), allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
-    hide = vault.scrubber(sealed)  # a target that echoes the request must not reveal a stored secret
+    result = perform_request(JobSnapshot.of(vault.revealed(sealed)),
+                             allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
+    # a target that echoes the request must not reveal a stored secret
+    result = result.scrubbed(vault.scrubber(sealed))
     return jsonify({
         "ok": result.ok, "status": "SUCCESS" if result.ok else "FAILED", "response_status": result.status_code,
-        "response_headers": {k: hide(v) for k, v in result.headers.items()}, "response_body": hide(result.body),
-        "truncated": result.truncated, "error_message": hide(result.error), "error_class": result.error_class,
-        "execution_time_ms": result.elapsed_ms,
+        "response_headers": result.headers, "response_body": result.body, "truncated": result.truncated,
+        "error_message": result.error, "error_class": result.error_class, "execution_time_ms": result.elapsed_ms,
     })
 
 
@@ -119,6 +138,7 @@ def get_job(job_id: str):  # noqa: ANN201
     return jsonify(data)
 
 
+@jobs_api.patch("/<uuid:job_id>")
 @jobs_api.put("/<uuid:job_id>")
 @endpoint("write", "cron.update")
 @spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
@@ -142,9 +162,7 @@ def delete_job(job_id: str):  # noqa: ANN201
     """Delete a job and its history; pending fires are dropped at once."""
     job = service.get_manageable(principal(), job_id)
     audit_resource("cron", job.id)
-    data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
-    db.session.delete(job)
-    db.session.flush()
+    data = service.delete_job(job)
     after_commit(lambda: service.publish_job_event("cron:deleted", data))
     return "", 204
 
@@ -189,5 +207,6 @@ def schedule_changes(job_id: str, query: PageQuery):  # noqa: ANN201
     rows, total = paginate(stmt, query.page, query.per_page)
     items = [{c: getattr(s, c) for c in ("id", "cron_job_id", "old_cron_expression", "new_cron_expression",
                                           "old_timezone", "new_timezone", "reason", "source", "changed_by",
-                                          "changed_at")} for (s,) in rows]
+                                          "changed_at", "old_throttle_factor", "new_throttle_factor",
+                                          "old_spread_offset_s", "new_spread_offset_s")} for (s,) in rows]
     return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})

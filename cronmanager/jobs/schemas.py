@@ -35,6 +35,9 @@ class JobFields(StrictModel):
     alert_after_failures: int | None = Field(default=None, ge=1, le=1000)
     auto_disable: bool | None = None
     auto_reschedule: Reschedule | None = None
+    propagate_trace: bool | None = None  # send W3C traceparent to the target when tracing is on
+    throttle_factor: int | None = Field(default=None, ge=1, le=64)
+    spread_offset_s: int | None = Field(default=None, ge=0, le=3599)
 
 
 class JobCreate(JobFields):
@@ -45,6 +48,7 @@ class JobCreate(JobFields):
 
 class JobUpdate(JobFields):
     reason: str | None = Field(default=None, max_length=1000)
+    owner_id: str | None = Field(default=None, min_length=1, max_length=36, description="ADMIN only")
 
 
 class JobTest(JobFields):
@@ -77,6 +81,7 @@ class JobOut(BaseModel):
     alert_after_failures: int
     auto_disable: bool
     auto_reschedule: str
+    propagate_trace: bool
     status: str
     consecutive_failures: int
     owner_id: str
@@ -86,7 +91,10 @@ class JobOut(BaseModel):
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    version: int = 1
     description_text: str | None = None
+    throttle_factor: int = 1
+    spread_offset_s: int = 0
 
 
 class JobList(BaseModel):
@@ -112,6 +120,9 @@ class PreviewQuery(QueryModel):
     timezone: TimeZone = "UTC"
     count: int = Field(default=5, ge=1, le=100)
     start: datetime | None = None
+    throttle_factor: int = Field(default=1, ge=1, le=64)
+    spread_offset_s: int = Field(default=0, ge=0, le=3599)
+    job_id: str | None = Field(default=None, max_length=36)
 
 
 class Fire(BaseModel):
@@ -154,6 +165,10 @@ class ScheduleChangeOut(BaseModel):
     source: str
     changed_by: str | None
     changed_at: datetime
+    old_throttle_factor: int | None = None
+    new_throttle_factor: int | None = None
+    old_spread_offset_s: int | None = None
+    new_spread_offset_s: int | None = None
 
 
 class ScheduleChangeList(BaseModel):

@@ -9,17 +9,22 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, or_, select
 
+from cronmanager.api import quotas
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
+from cronmanager.audit import changes as audit_changes
 from cronmanager.extensions import db, redis_client
-from cronmanager.models import CronJob, JobStatus, ScheduleChange, utcnow
-from cronmanager.scheduling import cron
+from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
+from cronmanager.models.types import new_id
+from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
 
 DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
     "retry_count": 0, "timeout_ms": 30000, "concurrency_policy": "allow", "misfire_grace_s": 60,
-    "expected_statuses": None, "alert_after_failures": 3, "auto_disable": False, "auto_reschedule": "off",
+    "expected_statuses": None, "alert_after_failures": 3, "auto_disable": False, "auto_reschedule": "on",
+    "throttle_factor": 1, "spread_offset_s": 0, "propagate_trace": True,
 }
 EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 
@@ -27,7 +32,7 @@ EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 def visible_jobs(p: Principal) -> Select:
     """ADMIN and READ_ONLY see every job; USER sees own jobs only."""
     stmt = select(CronJob)
-    if p.user.role == "USER":
+    if p.role == "USER":
         stmt = stmt.where(CronJob.owner_id == p.user.id)
     return stmt
 
@@ -35,14 +40,14 @@ def visible_jobs(p: Principal) -> Select:
 def get_visible(p: Principal, job_id: str) -> CronJob:
     """Someone else's job is a 404 to a USER, never a 403 (its existence is not revealed)."""
     job = db.session.get(CronJob, job_id)
-    if job is None or (p.user.role == "USER" and job.owner_id != p.user.id):
+    if job is None or (p.role == "USER" and job.owner_id != p.user.id):
         raise ApiError(404, "No such job")
     return job
 
 
 def get_manageable(p: Principal, job_id: str) -> CronJob:
     job = get_visible(p, job_id)
-    if not (p.user.role == "ADMIN" or job.owner_id == p.user.id):
+    if not (p.role == "ADMIN" or job.owner_id == p.user.id):
         raise ApiError(403, "Only the owner or an administrator can change this job")
     return job
 
@@ -57,10 +62,11 @@ def job_json(job: CronJob) -> dict:
         "timeout_ms": job.timeout_ms, "concurrency_policy": job.concurrency_policy,
         "misfire_grace_s": job.misfire_grace_s, "expected_statuses": job.expected_statuses,
         "alert_after_failures": job.alert_after_failures, "auto_disable": job.auto_disable,
-        "auto_reschedule": job.auto_reschedule, "status": job.status,
+        "auto_reschedule": job.auto_reschedule, "propagate_trace": job.propagate_trace, "status": job.status,
         "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "created_by": job.created_by,
         "updated_by": job.updated_by, "last_run_at": job.last_run_at, "next_run_at": job.next_run_at,
-        "created_at": job.created_at, "updated_at": job.updated_at,
+        "created_at": job.created_at, "updated_at": job.updated_at, "version": job.version,
+        "throttle_factor": job.throttle_factor, "spread_offset_s": job.spread_offset_s,
     }
 
 
@@ -69,7 +75,7 @@ def _field_error(field: str, message: str) -> ApiError:
 
 
 def validate_url(url: str) -> str:
-    from cronmanager.execution.http_client import TargetRefused, check_url
+    from cronmanager.execution.ssrf import TargetRefused, check_url
 
     url = url.strip()
     try:
@@ -117,57 +123,151 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
     for key in ("headers", "query_params"):
         if key in out and out[key] is None:
             out[key] = {}
+    check_body_size(out.get("body"))
     return out
 
 
+def check_body_size(body: str | None) -> None:
+    """Job bodies are capped (JOB_BODY_MAX_BYTES, 64 KiB): every fire, version and export carries them."""
+    limit = current_app.config["JOB_BODY_MAX_BYTES"]
+    if isinstance(body, str) and len(body.encode()) > limit:
+        raise _field_error("body", f"at most {limit} bytes")
+
+
 def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | None:
+    """The job's next effective fire (throttle and offset applied), the one function placement uses too."""
     if not job.is_active:
         return None
-    return cron.next_fire(job.cron_expression, job.timezone, after or utcnow())
+    return effective.next_fire(EffectiveSchedule.of(job), after or utcnow())
 
 
-def create_job(p: Principal, data: dict[str, Any], source: str = "api", clone_of: CronJob | None = None) -> CronJob:
-    """`clone_of`: the job being copied, whose secrets a `***` in `data` keeps (same destination only)."""
-    values = {**DEFAULTS, "timezone": p.user.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
+def _check_pinned(p: Principal, current: str | None, wanted: str | None) -> None:
+    """Only an ADMIN pins a job or releases it (SPEC §12)."""
+    if wanted is None or wanted == current or p.is_admin:
+        return
+    if "pinned" in (current, wanted):
+        raise ApiError(403, "auto_reschedule: only an administrator can set or clear 'pinned'",
+                       fields={"auto_reschedule": "only an administrator can set or clear 'pinned'"})
+
+
+def _check_offset(expression: str, timezone: str, offset_s: int) -> None:
+    try:
+        effective.validate_offset(expression, timezone, offset_s)
+    except cron.CronError as err:
+        raise _field_error(err.field, str(err)) from None
+
+
+def _apply_effective(job: CronJob, factor: int, offset_s: int, old_next: datetime | None) -> None:
+    """Hand-set factor/offset: counting starts at the first slot not placed yet, no slot fires twice."""
+    new, nxt = effective.rescheduled(EffectiveSchedule.of(job), factor, offset_s, old_next, utcnow())
+    job.throttle_factor, job.spread_offset_s, job.throttle_anchor_at = factor, offset_s, new.anchor
+    job.next_run_at = nxt if job.is_active else None
+
+
+def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner: User | None = None,
+               reason: str = "created", flush: bool = True, quota_checked: bool = False,
+               clone_of: CronJob | None = None) -> CronJob:
+    """`clone_of`: the job being copied, whose secrets a `***` in `data` keeps (same destination only).
+    `owner` lets an ADMIN create a job for someone else (import with ?owner_id=); default the caller.
+    `flush=False` leaves the INSERTs to one flush by the caller (an import of thousands of jobs), which then checks
+    the job cap once for the whole batch (`quota_checked`)."""
+    owner = owner or p.user
+    if not quota_checked:
+        quotas.ensure_room(quotas.JOBS, owner.id)
+    values = {**DEFAULTS, "timezone": owner.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = vault.seal(normalise(values), stored=clone_of)
-    job = CronJob(**{k: values[k] for k in EDITABLE}, owner_id=p.user.id, created_by=p.user.id,
-                  updated_by=p.user.id, status=JobStatus.PENDING.value, sealed_secrets=values["sealed_secrets"])
+    _check_pinned(p, None if values["auto_reschedule"] != "pinned" else "on", values["auto_reschedule"])
+    _check_offset(values["cron_expression"], values["timezone"], values["spread_offset_s"])
+    job = CronJob(**{k: values[k] for k in EDITABLE}, id=new_id(), owner_id=owner.id, created_by=p.user.id,
+                  updated_by=p.user.id, status=JobStatus.PENDING.value,
+                  sealed_secrets=values["sealed_secrets"])
     job.created_at = job.updated_at = utcnow()
+    if job.throttle_factor > 1:
+        job.throttle_anchor_at = effective.anchor_after(job.cron_expression, job.timezone, job.created_at)
     job.next_run_at = compute_next_run(job)
     db.session.add(job)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=None,
                                   new_cron_expression=job.cron_expression, old_timezone=None,
-                                  new_timezone=job.timezone, reason="created", source=source,
-                                  changed_by=p.user.id))
+                                  new_timezone=job.timezone, reason=reason, source=source,
+                                  changed_by=p.user.id, new_throttle_factor=job.throttle_factor,
+                                  new_spread_offset_s=job.spread_offset_s))
+    audit_changes.note(audit_changes.diff({}, audit_changes.job_snapshot(job)))
     return job
 
 
 def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | None = None,
-               source: str = "api") -> bool:
+               source: str = "api", *, flush: bool = True) -> bool:
     """Partial update; returns True when the schedule (expression or zone) changed."""
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
     changes = vault.seal(normalise(changes), stored=job)
+    _check_pinned(p, job.auto_reschedule, changes.get("auto_reschedule"))
+    before = audit_changes.job_snapshot(job)
+    if data.get("owner_id") is not None:
+        transfer_owner(p, job, data["owner_id"])
     old_expr, old_tz, was_active = job.cron_expression, job.timezone, job.is_active
+    old_factor, old_offset, old_next = job.throttle_factor, job.spread_offset_s, job.next_run_at
+    factor = changes.pop("throttle_factor", old_factor)
+    offset = changes.pop("spread_offset_s", old_offset)
+    expr_changed = changes.get("cron_expression", old_expr) != old_expr
+    if expr_changed and factor == old_factor:
+        factor = 1  # the owner rewrote the schedule: it runs as written unless a new factor comes with it
+    _check_offset(changes.get("cron_expression", old_expr), changes.get("timezone", old_tz), offset)
     for key, value in changes.items():
         setattr(job, key, value if value is not None or key != "description" else "")
     schedule_changed = (job.cron_expression, job.timezone) != (old_expr, old_tz)
-    if schedule_changed or job.is_active != was_active:
-        job.next_run_at = compute_next_run(job)
+    effective_changed = (factor, offset) != (old_factor, old_offset)
     if schedule_changed:
+        job.throttle_factor, job.spread_offset_s = factor, offset
+        job.throttle_anchor_at = effective.anchor_after(job.cron_expression, job.timezone, utcnow()) \
+            if factor > 1 else None
+        job.next_run_at = compute_next_run(job)
+    elif effective_changed:
+        _apply_effective(job, factor, offset, old_next if was_active else None)
+        if job.is_active != was_active:
+            job.next_run_at = compute_next_run(job)
+    elif job.is_active != was_active:
+        job.next_run_at = compute_next_run(job)
+    if schedule_changed or effective_changed:
         db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=old_expr,
                                       new_cron_expression=job.cron_expression, old_timezone=old_tz,
                                       new_timezone=job.timezone, reason=reason, source=source,
-                                      changed_by=p.user.id))
+                                      changed_by=p.user.id, old_throttle_factor=old_factor,
+                                      new_throttle_factor=job.throttle_factor, old_spread_offset_s=old_offset,
+                                      new_spread_offset_s=job.spread_offset_s))
     job.updated_by = p.user.id
     job.updated_at = utcnow()
-    db.session.flush()
-    return schedule_changed
+    if flush:
+        db.session.flush()
+    audit_changes.note(audit_changes.diff(before, audit_changes.job_snapshot(job)))
+    return schedule_changed or effective_changed
+
+
+def delete_job(job: CronJob, *, flush: bool = True) -> dict:
+    """Delete a job with its history; returns what the `cron:deleted` event carries once committed."""
+    data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
+    audit_changes.note(audit_changes.diff(audit_changes.job_snapshot(job), {}))
+    db.session.delete(job)
+    if flush:
+        db.session.flush()
+    return data
+
+
+def transfer_owner(p: Principal, job: CronJob, owner_id: str) -> None:
+    """Admins hand a job to another active user (offboarding); the job keeps its schedule and keeps firing."""
+    if not p.is_admin:
+        raise ApiError(403, "Only an administrator can change a job's owner", fields={"owner_id": "admin only"})
+    owner = db.session.get(User, owner_id)
+    if owner is None or not owner.is_active:
+        raise _field_error("owner_id", "no active user with this id")
+    job.owner_id = owner.id
 
 
 def set_active(p: Principal, job: CronJob, active: bool) -> None:
     if job.is_active != active:
+        audit_changes.note({"is_active": {"old": job.is_active, "new": active}})
         job.is_active = active
         if active:
             job.consecutive_failures = 0

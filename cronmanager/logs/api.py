@@ -16,7 +16,8 @@ logs_api = Blueprint("logs_api", __name__)
 
 COLUMNS = ("id", "cron_job_id", "scheduled_for", "trigger", "attempt_number", "status", "started_at",
            "completed_at", "response_status", "response_headers", "response_body", "response_truncated",
-           "error_message", "error_class", "execution_time_ms", "fire_lag_ms")
+           "error_message", "error_class", "execution_time_ms", "fire_lag_ms", "request", "timings_ms", "remote_addr",
+           "job_version", "trace_id")
 
 
 @amend_document
@@ -33,13 +34,14 @@ def _document_csv_exports(doc: dict) -> None:
 def execution_json(e: CronExecution, job_name: str | None = None) -> dict:
     data = {c: getattr(e, c) for c in COLUMNS}
     data["job_name"] = job_name
+    data["first_attempt_id"] = e.first_attempt_id or e.id
     return data
 
 
 def executions_stmt(p: Principal, q: ExecutionQuery, job_id: str | None = None) -> Select:
     """Visibility follows the jobs: a USER sees executions of own jobs only."""
     stmt = select(CronExecution, CronJob.name).join(CronJob, CronJob.id == CronExecution.cron_job_id)
-    if p.user.role == "USER":
+    if p.role == "USER":
         stmt = stmt.where(CronJob.owner_id == p.user.id)
     job_id = job_id or q.job_id
     if job_id:

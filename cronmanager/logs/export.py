@@ -19,6 +19,17 @@ EXPORT_COLUMNS = ("id", "cron_job_id", "job_name", "scheduled_for", "trigger", "
                   "error_class", "error_message")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)` in a job name or an error message)
+    gets a leading apostrophe, so it is shown as text (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_response(stmt: Select, fmt: str) -> Response:
     """CSV: the export columns. JSON: the documented list envelope with every execution field, streamed
     (`total` comes after the items, counted on the way; everything is one page)."""
@@ -44,7 +55,7 @@ def export_response(stmt: Select, fmt: str) -> Response:
             writer = csv.DictWriter(buf, fieldnames=list(EXPORT_COLUMNS), extrasaction="ignore")
             writer.writeheader()
             for i, item in enumerate(flat_rows(), 1):
-                writer.writerow(item)
+                writer.writerow({k: neutralise_cell(v) for k, v in item.items()})
                 if i % 500 == 0:
                     yield buf.getvalue()
                     buf.seek(0)

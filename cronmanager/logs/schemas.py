@@ -42,6 +42,12 @@ class ExecutionOut(BaseModel):
     error_class: str | None
     execution_time_ms: int | None
     fire_lag_ms: int | None
+    trace_id: str | None = None
+    request: dict | None = None  # {method, url, headers, body_size, body_sha256} as sent, secrets masked
+    timings_ms: dict | None = None  # {dns, connect, tls, ttfb, total}, null where a phase did not happen
+    remote_addr: str | None = None
+    job_version: int | None = None
+    first_attempt_id: int | None = None
 
 
 class ExecutionList(BaseModel):

@@ -22,13 +22,15 @@ from pathlib import Path
 from flask import current_app, has_app_context
 from sqlalchemy import Table, delete, func, select
 
+from cronmanager.auth.sessions import prune_ended_sessions
 from cronmanager.extensions import db, redis_client, rkey
-from cronmanager.models import AuditLog, CronExecution, utcnow
+from cronmanager.models import AuditLog, CronExecution, Notification, ScheduleChange, SecurityEvent, utcnow
 from cronmanager.models.monitoring import AlertDelivery
 
 log = logging.getLogger("cronmanager.retention")
 DELETE_BATCH = 5000
 STREAM_BATCH = 2000
+ARCHIVE_MODE = 0o600  # archives hold execution records and audit payloads: readable by the service user only
 _NAME = re.compile(r"^(?P<kind>[a-z_]+)-(?P<day>\d{4}-\d{2}-\d{2})\.jsonl\.gz$")
 
 
@@ -44,6 +46,10 @@ class Archived:
 KINDS = (
     Archived("executions", CronExecution.__table__, "created_at", "EXECUTION_RETENTION_DAYS", 30),
     Archived("audit", AuditLog.__table__, "timestamp", "AUDIT_RETENTION_DAYS", 365),
+    # what the audit analysis and alerting derived from the trail follows the trail's retention (SPEC §11)
+    Archived("security_events", SecurityEvent.__table__, "created_at", "AUDIT_RETENTION_DAYS", 365),
+    Archived("notifications", Notification.__table__, "created_at", "AUDIT_RETENTION_DAYS", 365),
+    Archived("schedule_changes", ScheduleChange.__table__, "changed_at", "AUDIT_RETENTION_DAYS", 365),
 )
 
 
@@ -83,13 +89,15 @@ def run(now: datetime) -> dict:
         summary[kind.kind] = archive_older_than(kind, _day_start(now) - timedelta(days=days))
         summary[kind.kind]["archives_deleted"] = prune_archives(kind, now, days)
     summary["alert_deliveries_deleted"] = _prune_deliveries(now)
+    summary["login_sessions_deleted"] = prune_ended_sessions(now)
+    db.session.commit()
     log.info("retention done: %s", json.dumps(summary))
     return summary
 
 
 def archive_dir(kind: str) -> Path:
     path = Path(current_app.config.get("ARCHIVE_DIR", "instance/archive")) / kind
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -128,7 +136,9 @@ def archive_day(kind: Archived, day: date) -> tuple[int, int]:
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     ids: set[int] = set()
     written = 0
-    with open(tmp, "wb") as raw:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, ARCHIVE_MODE)
+    os.fchmod(fd, ARCHIVE_MODE)  # also when a stale temporary file was left with wider permissions
+    with os.fdopen(fd, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz, \
                 io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as out:
             if final.exists():

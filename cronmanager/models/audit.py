@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cronmanager.extensions import db
@@ -17,6 +17,12 @@ class AuditLog(db.Model):
         Index("ix_audit_timestamp", "timestamp"),
         Index("ix_audit_user_timestamp", "user_id", "timestamp"),
         Index("ix_audit_action_timestamp", "action", "timestamp"),
+        # detectors (cronmanager.audit.detectors): one index seek each, never a scan of the trail
+        Index("ix_audit_token_network", "token_id", "ip_network", "timestamp"),
+        Index("ix_audit_user_network", "user_id", "token_id", "ip_network", "timestamp"),
+        Index("ix_audit_auth_failures", "ip_address", "timestamp",
+              postgresql_where=text("action IN ('auth.login_failed', 'auth.credential_failed')"),
+              sqlite_where=text("action IN ('auth.login_failed', 'auth.credential_failed')")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -32,10 +38,13 @@ class AuditLog(db.Model):
     request_payload: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_network: Mapped[str | None] = mapped_column(String(49), nullable=True)  # /24 or /64 of ip_address
+    changes: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {field: {"old", "new"}}, secrets masked
 
 
 class SecurityEvent(db.Model):
     __tablename__ = "security_events"
+    __table_args__ = (Index("ix_security_events_subject", "kind", "subject", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(48), index=True)
@@ -46,3 +55,6 @@ class SecurityEvent(db.Model):
     details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    subject: Mapped[str | None] = mapped_column(String(160), nullable=True)  # what "once per window" is keyed on
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)

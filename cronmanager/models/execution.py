@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cronmanager.execution.outcome import ExecutionStatus, Trigger
 from cronmanager.extensions import db
 from cronmanager.models.types import BigId, UTCDateTime, utcnow
-
-
-class ExecutionStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"
-    MISSED = "MISSED"
-
-
-class Trigger(enum.StrEnum):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
-    RETRY = "retry"
-    TEST = "test"
-
 
 FINAL_STATUSES = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.SKIPPED, ExecutionStatus.MISSED)
 
@@ -59,3 +42,15 @@ class CronExecution(db.Model):
     execution_time_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fire_lag_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # W3C traceparent of the span that created the row: the worker and any retry continue that trace
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.traceparent[3:35] if self.traceparent else None
+    # forensic run record (SPEC §5)
+    request: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    timings_ms: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    job_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    first_attempt_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # NULL: this row is attempt 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cronmanager.extensions import db
@@ -51,6 +51,7 @@ class CronJob(db.Model):
     alert_after_failures: Mapped[int] = mapped_column(Integer, default=3)
     auto_disable: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_reschedule: Mapped[str] = mapped_column(String(8), default="off")
+    propagate_trace: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
@@ -62,6 +63,12 @@ class CronJob(db.Model):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # Fernet token of the job's secret values; headers/query_params/endpoint_url hold `***` in their place
     sealed_secrets: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # effective schedule (SPEC §12): every Nth slot counted from the anchor slot, each fire moved by the offset
+    throttle_factor: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    spread_offset_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    throttle_anchor_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # bumped on every config change
 
 
 class ScheduleChange(db.Model):
@@ -76,4 +83,8 @@ class ScheduleChange(db.Model):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="api")
     changed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # retention
+    old_throttle_factor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_throttle_factor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    old_spread_offset_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_spread_offset_s: Mapped[int | None] = mapped_column(Integer, nullable=True)

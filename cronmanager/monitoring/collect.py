@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from cronmanager.extensions import redis_client, rkey
 
 if TYPE_CHECKING:
-    from cronmanager.execution.engine import Fire
+    from cronmanager.execution.outcome import Fire
 
 log = logging.getLogger("cronmanager.metrics")
 

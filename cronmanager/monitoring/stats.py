@@ -27,7 +27,7 @@ def _pg() -> bool:
 
 
 def _visible(stmt: Select, p: Principal, job_id: str | None) -> Select:
-    if p.user.role == "USER":
+    if p.role == "USER":
         stmt = stmt.where(J.owner_id == p.user.id)
     if job_id:
         stmt = stmt.where(J.id == job_id)

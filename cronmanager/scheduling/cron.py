@@ -4,13 +4,19 @@ croniter is the engine, but it is only ever asked about *naive wall-clock*
 times, where it is reliable.  Mapping wall-clock fires onto real instants is
 done here, following Debian cron (cronsim is the reference implementation):
 
-* A fixed-time job (5 fields, minute and hour fields not starting with ``*``)
-  whose wall-clock time falls in a spring-forward gap fires once, at the first
-  instant after the jump; in a repeated (fall-back) period it fires once, at
-  the first occurrence.
-* Any other job (wildcard minute or hour, or a 6-field expression) fires at
-  every real instant whose local wall-clock time matches: skipped times never
-  fire and repeated times fire at each occurrence.
+* A fixed-time job (minute and hour fields not starting with ``*``, with or
+  without a seconds field) whose wall-clock time falls in a spring-forward gap
+  fires once, at the first instant after the jump (several skipped slots that
+  land on that instant fire once there); in a repeated (fall-back) period it
+  fires once, at the first occurrence.
+* Any other job (wildcard minute or hour) fires at every real instant whose
+  local wall-clock time matches: skipped times never fire and repeated times
+  fire at each occurrence.
+
+cronsim, the reference, applies the fixed-time rule to 5-field expressions
+only; SPEC §4 extends it to the minute and hour fields of 6-field ones, so a
+6-field expression with a fixed seconds field fires exactly when its 5-field
+counterpart does.
 
 croniter used on aware datetimes gets both cases wrong in places (it fires
 fixed-time jobs twice on fall-back days and fires wildcard jobs at the jump
@@ -220,7 +226,7 @@ def _compile(expression: str) -> _Compiled:
     return _Compiled(
         normalised=normalised,
         fields=fields,
-        fixed_time=len(fields) == 5 and not minute.startswith("*") and not hour.startswith("*"),
+        fixed_time=not minute.startswith("*") and not hour.startswith("*"),
         day_or=day_or,
         template=template,
     )

@@ -15,7 +15,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.scheduling import cron
+from cronmanager.observability import tracing
+from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.effective import EffectiveSchedule
 
 log = logging.getLogger("cronmanager.scheduler")
 T = CronExecution.__table__
@@ -37,27 +39,35 @@ def _insert():  # noqa: ANN202
     return postgresql.insert(T) if db.engine.dialect.name == "postgresql" else sqlite.insert(T)
 
 
-def plan_slots(expr: str, tz: str, next_run_at: datetime, now: datetime, horizon: datetime,
-               grace_s: int) -> tuple[list[datetime], list[datetime], datetime]:
-    """Pure: (fires to run, fires to record MISSED, new next_run_at) for one job.
+def plan_slots(expr: str | EffectiveSchedule, tz: str | None, next_run_at: datetime, now: datetime,
+               horizon: datetime, grace_s: int,
+               live_since: datetime | None = None) -> tuple[list[datetime], list[datetime], datetime]:
+    """Pure: (fires to run, fires to record MISSED, new next_run_at) for one job (an expression and zone, or its
+    effective schedule).
 
-    Fires that fell due while nothing ran: the latest one runs once if within the grace period, the others
-    are recorded MISSED; never a burst of catch-up fires.
+    Fires that fell due while nothing ran (before `live_since`, when this scheduler started): the latest one
+    runs once if within the grace period, the others are recorded MISSED; never a burst of catch-up fires.
+    Fires that fell due while the scheduler ran but could not place them (the database was unreachable) each
+    run once, late, if within the grace period: the service was up, so none of them may be lost.
     """
+    sched = expr if isinstance(expr, EffectiveSchedule) else EffectiveSchedule(expr, tz or "UTC")
     to_fire: list[datetime] = []
     missed: list[datetime] = []
     slot = next_run_at
     if slot < now - timedelta(seconds=min(grace_s, LATE_TOLERANCE_S)):
-        overdue = [slot, *cron.fires_between(expr, tz, slot, now, 10_000)]
+        overdue = [slot, *effective.fires_between(sched, slot, now, 10_000, known=sched.slot_of(slot))]
+        grace = timedelta(seconds=grace_s)
+        down = [s for s in overdue if live_since is None or s < live_since]
+        while_up = overdue[len(down):]
+        if down and now - down[-1] <= grace:
+            to_fire.append(down.pop())
+        missed = down + [s for s in while_up if now - s > grace]
+        to_fire += [s for s in while_up if now - s <= grace]
         latest = overdue[-1]
-        if now - latest <= timedelta(seconds=grace_s):
-            to_fire.append(latest)
-            overdue = overdue[:-1]
-        missed = overdue
-        slot = cron.next_fire(expr, tz, max(now, latest))
+        slot = effective.next_fire(sched, max(now, latest), known=sched.slot_of(latest))
     while slot <= horizon:
         to_fire.append(slot)
-        slot = cron.next_fire(expr, tz, slot)
+        slot = effective.next_fire(sched, slot, known=sched.slot_of(slot))
     return to_fire, missed, slot
 
 
@@ -81,12 +91,15 @@ def _claim_each(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
     return won
 
 
-def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT) -> Placed:
-    """One scheduler tick: claim due slots of active jobs, insert rows, return the batches to enqueue."""
+def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: datetime | None = None) -> Placed:
+    """One scheduler tick: claim due slots of active jobs, insert rows, return the batches to enqueue.
+
+    `live_since`: when the calling scheduler started (see plan_slots)."""
     now = utcnow()
     horizon = now + timedelta(seconds=lookahead_s)
     jobs = db.session.execute(
-        select(CronJob.id, CronJob.cron_expression, CronJob.timezone, CronJob.next_run_at, CronJob.misfire_grace_s)
+        select(CronJob.id, CronJob.cron_expression, CronJob.timezone, CronJob.next_run_at, CronJob.misfire_grace_s,
+               CronJob.throttle_factor, CronJob.spread_offset_s, CronJob.throttle_anchor_at)
         .where(CronJob.is_active.is_(True), CronJob.next_run_at <= horizon)
         .order_by(CronJob.next_run_at).limit(scan_limit)
     ).all()
@@ -95,8 +108,8 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT) -> Placed:
     claims: list[tuple[str, datetime, datetime]] = []
     for job in jobs:
         try:
-            to_fire, missed, new_next = plan_slots(job.cron_expression, job.timezone, job.next_run_at, now,
-                                                   horizon, job.misfire_grace_s)
+            to_fire, missed, new_next = plan_slots(EffectiveSchedule.of(job), None, job.next_run_at, now,
+                                                   horizon, job.misfire_grace_s, live_since)
         except (cron.CronError, ValueError):
             log.exception("job %s has an unusable schedule; it is not placed", job.id)
             db.session.execute(update(CronJob).where(CronJob.id == job.id).values(next_run_at=None))
@@ -129,11 +142,13 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT) -> Placed:
             index_elements=conflict))
     placed.missed = len(missed_rows)
     new_ids: list[tuple[datetime, int]] = []
-    for i in range(0, len(fire_rows), INSERT_CHUNK):
-        rows = db.session.execute(_insert().values(fire_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
-            index_elements=conflict).returning(T.c.id, T.c.due_at)).all()
-        new_ids += [(due, eid) for eid, due in rows]
-    db.session.commit()
+    with tracing.placements(fire_rows) as placing:  # one cron.place span (trace) per fire; rows get traceparent
+        for i in range(0, len(fire_rows), INSERT_CHUNK):
+            rows = db.session.execute(_insert().values(fire_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
+                index_elements=conflict).returning(T.c.id, T.c.due_at, T.c.traceparent)).all()
+            new_ids += [(due, eid) for eid, due, _ in rows]
+            placing.inserted(rows)
+        db.session.commit()
     placed.fires = len(new_ids)
     new_ids.sort()
     ids = [i for _, i in new_ids]

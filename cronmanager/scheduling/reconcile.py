@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, text, update
 
-from cronmanager.execution.retry import backoff_s
+from cronmanager.execution import store
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.scheduling import cron
+from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.effective import EffectiveSchedule
 
 log = logging.getLogger("cronmanager.reconcile")
 STALE_PENDING_S = 30  # longer than a busy queue holds a batch; shorter than the default misfire grace
@@ -24,7 +24,7 @@ class Repairs:
     requeued: list[int] = field(default_factory=list)
     missed: int = 0
     lost: int = 0
-    retries: list[tuple[int, object]] = field(default_factory=list)
+    retries: list[tuple[int, datetime]] = field(default_factory=list)
 
 
 def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
@@ -51,22 +51,21 @@ def live_workers() -> set[str]:
 
 def reconcile() -> Repairs:
     """Fix next_run_at, release rows of dead workers, requeue orphans, close what can no longer run."""
-    from cronmanager.execution.recording import insert_retry
-
     now = utcnow()
     repairs = Repairs()
-    unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone).where(
-        CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
+    unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone,
+                                         CronJob.throttle_factor, CronJob.spread_offset_s, CronJob.throttle_anchor_at)
+                                  .where(CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
     # jobs sharing an expression and zone share their next fire: compute it once per distinct schedule
-    nexts: dict[tuple[str, str], datetime | None] = {}
+    nexts: dict[EffectiveSchedule, datetime | None] = {}
     pairs: list[tuple[str, datetime]] = []
     for job in unplaced:
-        key = (job.cron_expression, job.timezone)
+        key = EffectiveSchedule.of(job)
         if key not in nexts:
             try:
-                nexts[key] = cron.next_fire(job.cron_expression, job.timezone, now)
+                nexts[key] = effective.next_fire(key, now)
             except (cron.CronError, ValueError):
-                log.error("job %s has an invalid schedule %r in %s", job.id, *key)
+                log.error("job %s has an invalid schedule %r in %s", job.id, key.expression, key.timezone)
                 nexts[key] = None
         if nexts[key] is not None:
             pairs.append((job.id, nexts[key]))
@@ -80,34 +79,26 @@ def reconcile() -> Repairs:
 
     owned = db.session.execute(
         select(CronExecution.id, CronExecution.worker_id, CronExecution.status, CronExecution.cron_job_id,
-               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at)
+               CronExecution.scheduled_for, CronExecution.attempt_number, CronExecution.started_at,
+               CronExecution.first_attempt_id, CronExecution.traceparent)
         .where(CronExecution.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
                CronExecution.worker_id.is_not(None))
     ).all()
-    cfg = current_app.config
     for row in owned:
         if row.worker_id in alive:
             continue
         if row.status == ExecutionStatus.RUNNING.value:
-            closed = db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.RUNNING.value,
-                CronExecution.worker_id == row.worker_id,
-            ).values(status=ExecutionStatus.FAILED.value, completed_at=now, error_class="worker_lost",
-                     error_message="Worker lost while the request was running")).rowcount
-            if not closed:
+            if not store.fail_lost(row.id, row.worker_id):
                 continue
             repairs.lost += 1
             job = db.session.get(CronJob, row.cron_job_id)
-            if job is not None and row.attempt_number <= job.retry_count:
-                due = now + timedelta(seconds=backoff_s(row.attempt_number, cfg["RETRY_BACKOFF_S"],
-                                                        cfg["RETRY_JITTER"]))
-                new_id = insert_retry(job.id, row.scheduled_for, row.attempt_number + 1, due)
-                if new_id is not None:
-                    repairs.retries.append((new_id, due))
+            retry = job and store.plan_retry(job.id, row.scheduled_for, row.attempt_number, job.retry_count,
+                                             row.first_attempt_id or row.id,
+                                             traceparent=row.traceparent)  # the retry stays in the lost fire's trace
+            if retry:
+                repairs.retries.append(retry)
         else:
-            db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
-                CronExecution.worker_id == row.worker_id).values(worker_id=None))
+            store.release(row.id, row.worker_id)
 
     stale = db.session.execute(
         select(CronExecution.id, CronExecution.due_at, CronExecution.trigger, CronJob.misfire_grace_s)
@@ -119,11 +110,7 @@ def reconcile() -> Repairs:
     for row in stale:
         too_late = row.trigger == Trigger.SCHEDULE.value and row.due_at < now - timedelta(seconds=row.misfire_grace_s)
         if too_late:
-            repairs.missed += db.session.execute(update(CronExecution).where(
-                CronExecution.id == row.id, CronExecution.status == ExecutionStatus.PENDING.value,
-                CronExecution.worker_id.is_(None),
-            ).values(status=ExecutionStatus.MISSED.value, completed_at=now,
-                     error_message="Missed: not picked up within the misfire grace period")).rowcount
+            repairs.missed += store.mark_missed(row.id)
         else:
             repairs.requeued.append(row.id)
     db.session.commit()

@@ -17,11 +17,19 @@ from cronmanager.secrets.names import MASK
 Secrets = dict[str, str | list[str]]
 
 
+def _open(token: str | None) -> Secrets:
+    return json.loads(keyring().decrypt(token.encode())) if token else {}
+
+
 def opened(job: CronJob | None) -> Secrets:
     """The stored secrets of a job (path -> value); empty when it has none."""
-    if job is None or not job.sealed_secrets:
-        return {}
-    return json.loads(keyring().decrypt(job.sealed_secrets.encode()))
+    return _open(job.sealed_secrets) if job is not None else {}
+
+
+def changed(sealed: dict[str, Any], stored: CronJob | None) -> list[str]:
+    """The paths whose value an output of `seal` sets differently from `stored` (a plan shows them as changed)."""
+    new, old = _open(sealed.get("sealed_secrets")), opened(stored)
+    return sorted(path for path in {*new, *old} if new.get(path) != old.get(path))
 
 
 def seal_text(secrets: Secrets) -> str | None:
@@ -70,7 +78,9 @@ def seal(values: dict[str, Any], stored: CronJob | None) -> dict[str, Any]:
     for name in ("headers", "query_params", "endpoint_url"):
         if getattr(split, name) is not None:
             out[name] = getattr(split, name)
-    out["sealed_secrets"] = seal_text(result)
+    # the same secrets keep the same token: a Fernet token differs on every encryption, and a new one would read
+    # as a change of configuration (job versions)
+    out["sealed_secrets"] = stored.sealed_secrets if stored is not None and result == previous else seal_text(result)
     return out
 
 
@@ -78,7 +88,7 @@ def scrubber(sealed: CronJob | dict[str, Any]) -> Callable[[str | None], str | N
     """Masks the secrets of a job (or an output of `seal`) in text a target sent back, e.g. an echo of headers."""
     token = sealed.sealed_secrets if isinstance(sealed, CronJob) else sealed.get("sealed_secrets")
     values: set[str] = set()
-    for value in (json.loads(keyring().decrypt(token.encode())) if token else {}).values():
+    for value in _open(token).values():
         for item in value if isinstance(value, list) else [value]:
             values |= {item, unquote(item)}
             if ":" in item:  # URL userinfo goes out as Basic auth
@@ -100,8 +110,7 @@ def revealed(job: CronJob | dict[str, Any]) -> dict[str, Any]:
     configuration may use `***` for a saved job's secrets under the same rules). Never show or store the result.
     """
     values = {c.key: getattr(job, c.key) for c in CronJob.__table__.columns} if isinstance(job, CronJob) else dict(job)
-    token = values.pop("sealed_secrets", None)
-    secrets = json.loads(keyring().decrypt(token.encode())) if token else {}
+    secrets = _open(values.pop("sealed_secrets", None))
     headers, params, url = fields.reveal(values.get("headers") or {}, values.get("query_params") or {},
                                          values.get("endpoint_url") or "", secrets)
     values.update(headers=headers, query_params=params, endpoint_url=url)

@@ -20,6 +20,7 @@ NAV = (  # (endpoint, label, icon, admin only)
     ("web.jobs", "Jobs", "clock", False),
     ("web.logs", "Logs", "list", False),
     ("web.audit", "Audit", "shield", True),
+    ("web.users", "Users", "users", True),
     ("web.tokens", "API tokens", "key", False),
     ("web.notifications", "Notifications", "bell", False),
     ("web.settings", "Settings", "cog", False),

@@ -56,6 +56,8 @@ class JobForm(FlaskForm):
                                      choices=[(p, POLICY_LABELS[p]) for p in CONCURRENCY_POLICIES])
     expected_statuses = StringField("Expected HTTP statuses", validators=[Optional(), Length(max=400)])
     misfire_grace_s = IntegerField("Misfire grace (seconds)", default=60, validators=[NumberRange(0, 86400)])
+    throttle_factor = IntegerField("Run every Nth slot", default=1, validators=[Optional(), NumberRange(1, 64)])
+    spread_offset_s = IntegerField("Offset (seconds)", default=0, validators=[Optional(), NumberRange(0, 3599)])
     alert_after_failures = IntegerField("Alert after failed runs", default=3, validators=[NumberRange(1, 1000)])
     auto_disable = BooleanField("Disable the job when it alerts", default=False)
     is_active = BooleanField("Enabled", default=True)

@@ -18,8 +18,11 @@ from cronmanager.jobs import service
 from cronmanager.logs.api import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
 from cronmanager.models import CronExecution, CronJob, ScheduleChange, User, utcnow
-from cronmanager.scheduling import cron
+from cronmanager.rules.views import effective_view
+from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.web.blueprint import or_abort, page_args, viewer, web
+from cronmanager.web.forensics import failed_version_diff, timeline
 from cronmanager.web.forms import PRESETS, JobForm
 
 SORTS = ("name", "created_at", "next_run_at", "last_run_at", "status")
@@ -29,6 +32,7 @@ FORM_FIELDS = {  # service field -> form field, for errors raised by the shared 
     "retry_count": "retry_count", "concurrency_policy": "concurrency_policy",
     "expected_statuses": "expected_statuses", "alert_after_failures": "alert_after_failures",
     "auto_disable": "auto_disable", "misfire_grace_s": "misfire_grace_s",
+    "throttle_factor": "throttle_factor", "spread_offset_s": "spread_offset_s",
 }
 
 
@@ -105,12 +109,14 @@ def job_detail(job_id: str):  # noqa: ANN201
         select(ScheduleChange, User.email).outerjoin(User, User.id == ScheduleChange.changed_by)
         .where(ScheduleChange.cron_job_id == job.id)
         .order_by(ScheduleChange.changed_at.desc(), ScheduleChange.id.desc()).limit(50)).all()
-    fires = cron.next_fires(job.cron_expression, job.timezone, utcnow(), 5) if job.is_active else []
+    fires = effective.next_fires(EffectiveSchedule.of(job), utcnow(), 5) if job.is_active else []
     owner = db.session.get(User, job.owner_id)
     return render_template("web/job_detail.html", job=job, executions=executions, changes=changes, fires=fires,
+                           version_diff=failed_version_diff(job),
                            owner_email=owner.email if owner else "—", can_manage=can_manage(job),
                            headers=job.headers or {}, description=_describe(
-                               job.cron_expression), filters=request.args, zone=cron.validate_timezone(job.timezone))
+                               job.cron_expression), filters=request.args, zone=cron.validate_timezone(job.timezone),
+                           effective_view=effective_view(job))
 
 
 @web.get("/jobs/<job_id>/executions/<int:execution_id>")
@@ -122,7 +128,7 @@ def execution_detail(job_id: str, execution_id: int):  # noqa: ANN201
     if execution is None or execution.cron_job_id != job.id:
         abort(404)
     template = "web/_execution.html" if request.args.get("fragment") else "web/execution.html"
-    return render_template(template, job=job, e=execution)
+    return render_template(template, job=job, e=execution, timeline=timeline(execution.timings_ms))
 
 
 # ---- create / edit / clone --------------------------------------------------------------------------------------
@@ -158,6 +164,7 @@ def _job_values(form: JobForm, headers: list[tuple[str, str]],
         "is_active": form.is_active.data, "expected_statuses": form.statuses(),
         "alert_after_failures": form.alert_after_failures.data, "auto_disable": form.auto_disable.data,
         "misfire_grace_s": form.misfire_grace_s.data,
+        "throttle_factor": form.throttle_factor.data or 1, "spread_offset_s": form.spread_offset_s.data or 0,
     }
     return data, errors
 
@@ -232,7 +239,7 @@ def job_new():  # noqa: ANN201
 def _fill(form: JobForm, job: CronJob) -> None:
     for field in ("name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "body",
                   "retry_count", "concurrency_policy", "is_active", "alert_after_failures", "auto_disable",
-                  "misfire_grace_s"):
+                  "misfire_grace_s", "throttle_factor", "spread_offset_s"):
         getattr(form, field).data = getattr(job, field)
     form.expected_statuses.data = ", ".join(str(s) for s in job.expected_statuses or [])
     form.timeout_s.data = max(1, math.ceil((job.timeout_ms or 30000) / 1000))

@@ -11,12 +11,13 @@ from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from cronmanager.audit.api import audit_json, audit_query, paginate
-from cronmanager.audit.schemas import AuditQuery
+from cronmanager.audit.api import audit_json, audit_query, paginate, security_events_stmt
+from cronmanager.audit.kinds import SecurityKind, Severity
+from cronmanager.audit.schemas import AuditQuery, SecurityEventQuery
 from cronmanager.extensions import db
 from cronmanager.logs.api import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
-from cronmanager.models import SCOPES, ApiToken, CronJob, Notification, SecurityEvent
+from cronmanager.models import SCOPES, ApiToken, CronJob, Notification, User
 from cronmanager.web.blueprint import page_args, viewer, viewer_zone, web
 
 
@@ -58,13 +59,27 @@ def logs():  # noqa: ANN201
     page, per_page = page_args(50)
     rows, total = paginate(executions_stmt(p, query), page, per_page)
     jobs_stmt = select(CronJob.id, CronJob.name).order_by(CronJob.name).limit(500)
-    if p.user.role == "USER":
+    if p.role == "USER":
         jobs_stmt = jobs_stmt.where(CronJob.owner_id == p.user.id)
     job_options = db.session.execute(jobs_stmt).all()
     export = {fmt: "/api/v1/logs?" + urlencode({**api_args, "format": fmt}) for fmt in ("csv", "json")}
     return render_template("web/logs.html", rows=rows, total=total, page=page, per_page=per_page,
                            pages=max(1, math.ceil(total / per_page)), filters=args, job_options=job_options,
                            export=export, live_ok=page == 1)
+
+
+def _security_filters() -> tuple[SecurityEventQuery, str | None]:
+    """The page's filter fields as the API's query; what the API would refuse is reported, not a 500."""
+    raw = {k: v.strip() for k, v in request.args.items() if k in ("kind", "severity", "user_id", "reviewed")
+           and v.strip()}
+    try:
+        return SecurityEventQuery.model_validate(raw), None
+    except ValidationError as err:
+        return SecurityEventQuery(), "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+
+
+def _user_options() -> list:
+    return db.session.execute(select(User.id, User.email).order_by(User.email).limit(1000)).all()
 
 
 @web.get("/audit")
@@ -76,8 +91,8 @@ def audit():  # noqa: ANN201
     tab = "security" if request.args.get("tab") == "security" else "actions"
     error = None
     if tab == "security":
-        stmt = select(SecurityEvent).order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
-        rows, total = paginate(stmt, page, per_page)
+        query, error = _security_filters()
+        rows, total = paginate(security_events_stmt(query), page, per_page)
         items = [e for (e,) in rows]
     else:
         raw = {k: v.strip() for k, v in request.args.items() if k in ("user", "action", "status") and v.strip()}
@@ -93,7 +108,8 @@ def audit():  # noqa: ANN201
         rows, total = paginate(audit_query(query), page, per_page)
         items = [audit_json(e, email) for e, email in rows]
     return render_template("web/audit.html", tab=tab, items=items, total=total, page=page, per_page=per_page,
-                           pages=max(1, math.ceil(total / per_page)), filters=request.args, error=error)
+                           pages=max(1, math.ceil(total / per_page)), filters=request.args, error=error,
+                           kinds=list(SecurityKind), severities=list(Severity), users=_user_options())
 
 
 @web.get("/tokens")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import or_, select
 
 from cronmanager.audit.recorder import record
+from cronmanager.auth.sessions import end_all_sessions, sign_in
 from cronmanager.auth.users import hash_password, verify_password
 from cronmanager.extensions import db
 from cronmanager.models import AlertChannel, utcnow
@@ -78,6 +79,21 @@ def settings_password():  # noqa: ANN201
     user.updated_at = utcnow()
     record("user.password_change", status=200, resource_type="user", resource_id=user.id,
            payload={"via": "dashboard"})
+    end_all_sessions(user)
+    sign_in(user, remember=False)  # this browser goes on in a fresh session; every other one is signed out
     db.session.commit()
-    flash("Password changed. Access tokens issued by the API login are no longer valid.", "success")
+    flash("Password changed. Every other session, API login and API token of yours has been ended.", "success")
     return redirect(url_for("web.settings"))
+
+
+@web.post("/settings/sign-out-everywhere")
+@login_required
+def settings_sign_out_everywhere():  # noqa: ANN201
+    user = current_user._get_current_object()
+    record("auth.logout_everywhere", status=302, user_id=user.id, resource_type="user", resource_id=user.id,
+           payload={"via": "dashboard"})
+    end_all_sessions(user)
+    logout_user()
+    db.session.commit()
+    flash("You are signed out everywhere; your API tokens are revoked.", "info")
+    return redirect(url_for("auth.login"))

@@ -20,18 +20,18 @@ from cronmanager.web.blueprint import viewer, viewer_zone, web
 def overview():  # noqa: ANN201
     p = viewer()
     job_counts = select(CronJob.is_active, func.count()).group_by(CronJob.is_active)
-    if p.user.role == "USER":
+    if p.role == "USER":
         job_counts = job_counts.where(CronJob.owner_id == p.user.id)
     counts = dict(db.session.execute(job_counts).all())
     midnight = utcnow().astimezone(viewer_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
     today = (select(CronExecution.status, func.count()).join(CronJob, CronJob.id == CronExecution.cron_job_id)
              .where(CronExecution.created_at >= midnight.astimezone(UTC)).group_by(CronExecution.status))
-    if p.user.role == "USER":
+    if p.role == "USER":
         today = today.where(CronJob.owner_id == p.user.id)
     by_status = dict(db.session.execute(today).all())
     recent = db.session.execute(executions_stmt(p, ExecutionQuery()).limit(15)).all()
     failing = select(CronJob).where(CronJob.status == "FAILED", CronJob.is_active.is_(True))
-    if p.user.role == "USER":
+    if p.role == "USER":
         failing = failing.where(CronJob.owner_id == p.user.id)
     failing_jobs = db.session.execute(failing.order_by(CronJob.last_run_at.desc()).limit(5)).scalars().all()
     return render_template(
@@ -41,6 +41,10 @@ def overview():  # noqa: ANN201
 
 
 # The other pages register their routes on the same blueprint.
+import cronmanager.rules.views  # noqa: E402, F401
+import cronmanager.web.audit_report  # noqa: E402, F401
 import cronmanager.web.jobs  # noqa: E402, F401
+import cronmanager.web.jobs_portable  # noqa: E402, F401
 import cronmanager.web.pages  # noqa: E402, F401
 import cronmanager.web.settings  # noqa: E402, F401
+import cronmanager.web.users  # noqa: E402, F401

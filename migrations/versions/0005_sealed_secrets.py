@@ -1,11 +1,12 @@
 """job secrets encrypted at rest: cron_jobs.sealed_secrets, existing values moved into it
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0007
 
 Existing secret values (SPEC §6) are moved out of headers, query_params and endpoint_url into a Fernet token
 under the app's keys (ENCRYPTION_KEY, or the key derived from SECRET_KEY), leaving `***` in their place.
-Downgrade puts them back in clear.
+Downgrade puts them back in clear. The configurations kept per job version (0006) are masked the same way
+(history shows `***`; downgrade cannot bring those back, and does not need to).
 """
 
 import json
@@ -18,13 +19,14 @@ from cronmanager.secrets import fields
 from cronmanager.secrets.keyring import keyring
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 jobs = sa.table("cron_jobs", sa.column("id", sa.String), sa.column("headers", sa.JSON),
                 sa.column("query_params", sa.JSON), sa.column("endpoint_url", sa.String),
                 sa.column("sealed_secrets", sa.Text))
+versions = sa.table("job_versions", sa.column("id", sa.Integer), sa.column("config", sa.JSON))
 
 
 def upgrade():
@@ -38,6 +40,13 @@ def upgrade():
             conn.execute(jobs.update().where(jobs.c.id == row.id).values(
                 headers=split.headers, query_params=split.query_params, endpoint_url=split.endpoint_url,
                 sealed_secrets=ring.encrypt(json.dumps(split.found, sort_keys=True).encode()).decode()))
+    for row in conn.execute(sa.select(versions.c.id, versions.c.config)).all():
+        config = dict(row.config or {})
+        split = fields.split(config.get("headers") or {}, config.get("query_params") or {},
+                             config.get("endpoint_url") or "")
+        if split.found:
+            config.update(headers=split.headers, query_params=split.query_params, endpoint_url=split.endpoint_url)
+            conn.execute(versions.update().where(versions.c.id == row.id).values(config=config))
 
 
 def downgrade():

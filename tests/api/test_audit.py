@@ -54,7 +54,7 @@ def test_it_names_token_and_login_actions(app, client, owner):
     assert rows == [
         ("token.create", "token", token_id, owner.id, None, 201),
         ("token.revoke", "token", token_id, owner.id, None, 200),
-        ("auth.login_failed", None, None, owner.id, None, 401),
+        ("auth.login_failed", "account", owner.email, owner.id, None, 401),
         ("auth.login", "user", owner.id, owner.id, None, 200),
     ]
 
@@ -240,5 +240,5 @@ def test_it_lists_security_events_for_admins(app, client, admin, owner):
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["total"] == 1
-    assert (body["items"][0]["kind"], body["items"][0]["token_id"]) == ("revoked_token_used", token["id"])
+    assert (body["items"][0]["kind"], body["items"][0]["token_id"]) == ("token.revoked_used", token["id"])
     assert client.get("/api/v1/audit/security-events", headers=owner.headers).status_code == 403

@@ -114,6 +114,7 @@ def test_it_sends_hsts_only_in_production(monkeypatch, database_url, redis_prefi
     from cronmanager import create_app
 
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    monkeypatch.setenv("TOKEN_SALT", "s" * 48)
     cfg = ProductionConfig()
     for key, value in vars(make_config(database_url, redis_prefix)).items():
         if key.startswith(("SQLALCHEMY_", "REDIS_", "API_RATE", "AUTH_RATE", "PASSWORD_HASH")):

@@ -200,6 +200,25 @@ def test_it_refuses_viewers_beyond_the_per_process_limit_and_frees_slots(app, cl
         app.config.pop("SSE_MAX_STREAMS")
 
 
+def test_viewers_past_the_cap_get_a_503_before_authentication_and_auditing(app, client, owner, fast_heartbeat):  # noqa: ANN001
+    from cronmanager.events.stream import OPEN_STREAMS
+    from tests.conftest import run_sql
+
+    app.config["SSE_MAX_STREAMS"] = OPEN_STREAMS.count + 1
+    try:
+        first = _open(client, owner.headers)
+        audited = run_sql(app, "SELECT count(*) FROM audit_logs")[0][0]
+        for headers in (owner.headers, {}, {"Authorization": "Bearer not-a-token"}):
+            resp = client.get("/api/v1/events", headers=headers)
+            assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+            assert resp.get_json()["error"]["code"] == "unavailable"
+        assert run_sql(app, "SELECT count(*) FROM audit_logs")[0][0] == audited
+        first.close()
+        assert client.get("/api/v1/events").status_code == 401  # below the cap: authentication as usual
+    finally:
+        app.config.pop("SSE_MAX_STREAMS")
+
+
 def test_it_skips_malformed_payloads_on_the_channel(app, client, owner, fast_heartbeat):  # noqa: ANN001
     stream = _open(client, owner.headers)
     try:

@@ -59,7 +59,7 @@ def test_it_locks_an_account_after_repeated_api_login_failures(app, client, owne
     assert statuses == [401] * limit + [429]
     users = {r[0] for r in _sql(app, "SELECT user_id FROM audit_logs")}
     assert users == {owner.id}
-    events = _sql(app, "SELECT user_id, ip_address FROM security_events WHERE kind = 'login_lockout'")
+    events = _sql(app, "SELECT user_id, ip_address FROM security_events WHERE kind = 'auth.lockout'")
     assert [tuple(e) for e in events] == [(owner.id, "127.0.0.1")]
 
 
@@ -149,7 +149,7 @@ def test_it_locks_the_dashboard_login_after_repeated_failures(csrf_app, owner):
     assert client.get("/").status_code == 302
     assert _actions(csrf_app) == ["auth.login_failed"] * limit + ["auth.lockout"]
     kinds = [r[0] for r in _sql(csrf_app, "SELECT kind FROM security_events")]
-    assert kinds == ["login_lockout"]
+    assert kinds == ["auth.lockout"]
 
 
 def test_it_signs_out_only_by_post_with_csrf(csrf_app, owner):

@@ -12,7 +12,7 @@ SKIP_ENDPOINT_PREFIXES = ("openapi",)  # spectree's own spec and doc pages
 def _flask_to_openapi(rule: str) -> str:
     import re
 
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+    return re.sub(r"<(?:[^:<>]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
 def test_it_serves_openapi_3_1_listing_every_api_route(app, client):

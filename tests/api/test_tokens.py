@@ -98,7 +98,7 @@ def test_it_revokes_immediately_and_raises_a_security_event(app, client, owner):
     resp = client.get("/api/v1/auth/me", headers=bearer(created["token"]))
     assert resp.status_code == 401
     assert resp.get_json()["error"] == {"code": "unauthorized", "message": "API token has been revoked"}
-    events = _security_events(app, "revoked_token_used")
+    events = _security_events(app, "token.revoked_used")
     assert [(e.user_id, e.token_id, e.ip_address) for e in events] == [(owner.id, created["id"], "127.0.0.1")]
 
 
@@ -126,7 +126,7 @@ def test_it_refuses_an_expired_token_and_raises_a_security_event(app, client, ow
     resp = client.get("/api/v1/auth/me", headers=bearer(created["token"]))
     assert resp.status_code == 401
     assert resp.get_json()["error"]["message"] == "API token has expired"
-    assert [e.token_id for e in _security_events(app, "expired_token_used")] == [created["id"]]
+    assert [e.token_id for e in _security_events(app, "token.expired_used")] == [created["id"]]
 
 
 # --- IP allowlist ---------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_it_refuses_a_caller_outside_the_ip_allowlist(app, client, owner):
     resp = client.get("/api/v1/auth/me", headers=bearer(raw))
     assert resp.status_code == 403
     assert "127.0.0.1" in resp.get_json()["error"]["message"]
-    assert len(_security_events(app, "token_ip_refused")) == 1
+    assert len(_security_events(app, "token.ip_refused")) == 1
     resp = client.get("/api/v1/auth/me", headers=bearer(raw), environ_base={"REMOTE_ADDR": "10.20.30.40"})
     assert resp.status_code == 200
 
@@ -234,11 +234,12 @@ def test_it_does_not_mix_up_refresh_and_access_tokens(client, owner):
 def test_it_invalidates_login_tokens_when_the_password_changes(app, client, owner):
     login = _login(client, owner)
     assert client.get("/api/v1/auth/me", headers=bearer(login["access_token"])).status_code == 200
-    from cronmanager.auth.users import hash_password
-
-    with app.app_context():
-        new_hash = hash_password("another password entirely")
-    run_sql(app, "UPDATE users SET password_hash = :h WHERE id = :i", h=new_hash, i=owner.id)
+    browser = app.test_client()
+    assert browser.post("/login", data={"email": owner.email, "password": PASSWORD}).status_code == 302
+    resp = browser.post("/settings/password", data={"password-current_password": PASSWORD,
+                                                    "password-new_password": "another password entirely",
+                                                    "password-confirm": "another password entirely"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
     assert client.get("/api/v1/auth/me", headers=bearer(login["access_token"])).status_code == 401
     assert client.get("/api/v1/auth/me", headers=owner.headers).status_code == 401
     resp = client.post("/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})

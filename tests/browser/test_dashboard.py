@@ -314,7 +314,7 @@ def test_settings_change_the_timezone_and_the_password(page: Page, app, owner, e
     page.get_by_role("button", name="Change password").click()
     expect(page.locator("#toasts")).to_contain_text("Password changed")
     page.locator("[data-user-menu] summary").click()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_url(re.compile(r"/login"))
     login(page, owner, password="a new long password")
     expect(page.locator("meta[name=user-tz]")).to_have_attribute("content", "Asia/Tokyo")

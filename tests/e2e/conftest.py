@@ -1,7 +1,15 @@
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg2
 import pytest
 
 from tests.conftest import TEST_REDIS_URL
@@ -48,3 +56,65 @@ def stack(app, database_url, redis_prefix, tmp_path):  # noqa: ANN001, ANN201
         proc.stop()
     for proc in started:
         print(f"----- {proc.name} -----\n{proc.output()[-3000:]}")
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (own data dir and port) that a chaos test may stop and start; the shared
+    server on 5432 is never touched. initdb/pg_ctl refuse to run as root, so they run as `postgres` then."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.port = free_port()
+        self.bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]).parent
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/cronmanager"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+        conn = psycopg2.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE cronmanager")
+        conn.close()
+
+    def start(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
+                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        """Fast shutdown, as `pg_ctl stop` (and a service manager) does: sessions are cut, nothing waits."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def up(self) -> bool:
+        try:
+            psycopg2.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=1).close()
+            return True
+        except psycopg2.OperationalError:
+            return False
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    root = Path(tempfile.mkdtemp(prefix="cm-pg-"))
+    pg = PrivatePostgres(root)
+    pg.init()
+    yield pg
+    if pg.up():
+        pg.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -9,26 +9,10 @@ from sqlalchemy import func, select
 
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution
+from tests.helpers import create, executions
 from tests.stack import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def create(client, persona, **fields):  # noqa: ANN001, ANN003, ANN201
-    resp = client.post("/api/v1/cron", json={"name": "job", **fields}, headers=persona.headers)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()
-
-
-def executions(app, job_id: str, **filters: object) -> list[CronExecution]:
-    with app.app_context():
-        stmt = select(CronExecution).where(CronExecution.cron_job_id == job_id)
-        for key, value in filters.items():
-            stmt = stmt.where(getattr(CronExecution, key) == value)
-        rows = db.session.execute(stmt.order_by(CronExecution.id)).scalars().all()
-        db.session.expunge_all()
-        db.session.remove()
-        return rows
 
 
 def test_it_fires_every_two_seconds_with_the_configured_request_and_stops_on_toggle_and_delete(

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from redis import Redis
 
-from tests.e2e.test_engine import create, executions
+from tests.helpers import create, executions
 from tests.stack import Proc, process_env, wait_for
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from tests.e2e.test_engine import create, executions
+from tests.helpers import create, executions
 from tests.stack import wait_for
 
 pytestmark = pytest.mark.slow

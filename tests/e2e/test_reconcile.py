@@ -9,7 +9,7 @@ from sqlalchemy import update
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, CronJob, utcnow
 from cronmanager.scheduling.reconcile import reconcile
-from tests.e2e.test_engine import create
+from tests.helpers import create
 
 
 def test_it_places_jobs_that_lost_their_next_run(app, client, owner):

@@ -98,10 +98,12 @@ def make_job(app, owner_id: str, **fields):
         return job.id
 
 
+RECORDER_WORKER = "tests-recorder"
+
+
 def make_fire(app, job_id: str, status: str, minute: int, *, http_status: int = 500, trigger: str = "schedule"):
-    """An execution row in its final state and the Fire the engine would hand to the recorder."""
-    from cronmanager.execution.engine import _JOB_FIELDS, Fire
-    from cronmanager.execution.http_client import HttpResult
+    """A RUNNING execution row owned by RECORDER_WORKER and the finished Fire the executor would hand the recorder."""
+    from cronmanager.execution.outcome import ExecutionStatus, Fire, HttpResult, JobSnapshot, Trigger
     from cronmanager.extensions import db
     from cronmanager.models import CronExecution, CronJob, utcnow
 
@@ -110,15 +112,12 @@ def make_fire(app, job_id: str, status: str, minute: int, *, http_status: int = 
         when = base + timedelta(minutes=minute)
         ok = status == "SUCCESS"
         row = CronExecution(cron_job_id=job_id, scheduled_for=when, due_at=when, trigger=trigger, attempt_number=1,
-                            status=status, started_at=when, completed_at=when + timedelta(milliseconds=120),
-                            response_status=200 if ok else http_status, execution_time_ms=120, fire_lag_ms=15,
-                            error_message=None if ok else f"HTTP {http_status}",
-                            error_class=None if ok else "http_status")
+                            status="RUNNING", started_at=when, worker_id=RECORDER_WORKER)
         db.session.add(row)
         db.session.commit()
         job = db.session.get(CronJob, job_id)
-        fire = Fire(row.id, job_id, when, when, trigger, 1, {f: getattr(job, f) for f in _JOB_FIELDS},
-                    started_at=when, final_status=status)
+        fire = Fire(row.id, job_id, when, when, Trigger(trigger), 1, JobSnapshot.of(job), started_at=when,
+                    final_status=ExecutionStatus(status))
         fire.result = HttpResult(ok=ok, status_code=200 if ok else http_status, headers={}, body="", truncated=False,
                                  elapsed_ms=120, error=None if ok else f"HTTP {http_status}",
                                  error_class=None if ok else "http_status", transient=not ok,
@@ -128,14 +127,11 @@ def make_fire(app, job_id: str, status: str, minute: int, *, http_status: int = 
 
 
 def record(app, fires: list) -> None:
-    """What the recorder does after writing outcomes: update the job counters, commit, then call on_outcomes."""
-    from cronmanager.alerts.triggers import on_outcomes
-    from cronmanager.execution.recording import _update_jobs
-    from cronmanager.extensions import db
+    """The real recorder with the hooks create_app registered (events, metrics, alerts)."""
+    from cronmanager.execution.outcome import RecordKind
+    from cronmanager.execution.recording import record_batch
 
     with app.app_context():
-        _update_jobs(fires, [])
-        db.session.commit()
-        on_outcomes(fires)
+        record_batch(RECORDER_WORKER, [(RecordKind.FINAL, f) for f in fires])
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.monitoring.conftest import free_port, make_fire, make_job, wait_for
+from tests.monitoring.conftest import free_port, make_fire, make_job, record, wait_for
 
 
 class PrivateRedis:
@@ -121,14 +121,12 @@ def _value(family, suffix: str = "", **labels) -> float:  # noqa: ANN001, ANN003
 def test_metrics_expose_real_numbers(app, client, owner):
     from cronmanager.alerts.delivery import _count
     from cronmanager.extensions import redis_client, rkey
-    from cronmanager.monitoring.collect import record_outcomes
-
     job_id = make_job(app, owner.id)
     make_job(app, owner.id, name="off", is_active=False)
     fires = [make_fire(app, job_id, "SUCCESS", i) for i in range(3)] + [make_fire(app, job_id, "FAILED", 3)]
     fires[0].result = fires[0].result.__class__(**{**fires[0].result.__dict__, "elapsed_ms": 3000})
+    record(app, fires)
     with app.app_context():
-        record_outcomes(fires)
         _count("email", "sent")
         redis_client().set(rkey("worker", "alive", "w1"), "1", ex=15)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
 
+from cronmanager.api.security import Principal
 from tests.monitoring.conftest import make_job
 
 INSERT = """
@@ -103,7 +103,7 @@ def test_sqlite_fallback_computes_the_same_figures(tmp_path, redis_prefix, keep_
             db.session.add(CronExecution(cron_job_id=job.id, scheduled_for=t, due_at=t, created_at=t,
                                          status="FAILED" if i % 4 == 0 else "SUCCESS", execution_time_ms=i))
         db.session.commit()
-        data = stats(SimpleNamespace(user=user), zone="UTC", now=now)
+        data = stats(Principal(user=user, scopes=user.allowed_scopes(), via="session"), zone="UTC", now=now)
         row = data["per_job"][0]
         assert row["runs"] == 100 and row["success"] == 75 and row["avg_ms"] == 50.5
         assert row["p95_ms"] == 95  # nearest rank

@@ -296,23 +296,33 @@ def test_a_malformed_encryption_key_stops_the_start_naming_the_variable(monkeypa
 # ---- the worker opens them only for the request; the dump shows none ----------------------------------------------
 
 @pytest.mark.slow
-def test_the_worker_sends_the_real_values_and_the_dump_holds_none_in_clear(app, client, owner, target, database_url,
-                                                                          redis_prefix, tmp_path):
+def test_the_worker_sends_the_real_values_and_the_dump_holds_none_in_clear(app, client, owner, target, mirror,
+                                                                          database_url, redis_prefix, tmp_path):
     from tests.conftest import TEST_REDIS_URL
 
     job = _create(client, owner, target.url)
+    echoed = _create(client, owner, mirror, name="echoed", http_method="GET")
     worker = Proc("worker", process_env(database_url, TEST_REDIS_URL, redis_prefix), tmp_path, "worker")
     try:
-        assert client.post(f"/api/v1/cron/{job['id']}/execute", headers=owner.headers).status_code == 202
-        wait_for(lambda: run_sql(app, "SELECT status FROM cron_executions WHERE status IN ('SUCCESS', 'FAILED')"),
-                 60, message=f"the manual run to finish\n{worker.output()}")
+        for j in (job, echoed):
+            assert client.post(f"/api/v1/cron/{j['id']}/execute", headers=owner.headers).status_code == 202
+        wait_for(lambda: len(run_sql(app, "SELECT status FROM cron_executions WHERE status IN ('SUCCESS', 'FAILED')"))
+                 == 2, 60, message=f"the manual runs to finish\n{worker.output()}")
     finally:
         worker.stop()
     hit = target.hits_for("/echo")[-1]
     assert hit.headers["X-Auth-Token"] == AUTH and hit.headers["X-Api-Key"] == API_KEY
     assert hit.headers["Authorization"] == _basic(f"svc:{PASSWORD}")
     assert hit.query == {"token": URL_TOKEN, "plain": "1", "api_key": PARAM, "page": "1"}
-    assert run_sql(app, "SELECT status FROM cron_executions")[0][0] == "SUCCESS"
+    assert [r[0] for r in run_sql(app, "SELECT status FROM cron_executions")] == ["SUCCESS", "SUCCESS"]
+    # the forensic record shows the request as sent with every secret as ***, and the echo is scrubbed
+    [(request, headers, body)] = run_sql(app, "SELECT request, response_headers, response_body FROM cron_executions "
+                                              "WHERE cron_job_id = :id", id=echoed["id"])
+    host = mirror.removeprefix("http://")
+    assert request["url"] == f"http://***@{host}/echo?token=***&plain=1&api_key=***&page=1"
+    assert request["headers"]["X-Auth-Token"] == request["headers"]["Authorization"] == "***"
+    assert headers["X-Seen-Auth"] == "***" and "/echo?token=***" in body
+    assert _leaks(json.dumps([request, headers, body])) == [] and _basic(f"svc:{PASSWORD}").split()[1] not in body
     dump = subprocess.run(["pg_dump", "--data-only", database_url], capture_output=True, text=True, timeout=60)
     assert dump.returncode == 0, dump.stderr
     assert "sk-live" not in dump.stdout and _leaks(dump.stdout) == []
@@ -332,7 +342,7 @@ def test_the_migration_encrypts_existing_values_and_its_downgrade_restores_them(
     cfg.SQLALCHEMY_DATABASE_URI = url
     migrated = create_app(cfg)
     runner = migrated.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade", "0003"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade", "0007"]).exit_code == 0  # the revision before 0005
     engine = create_engine(url)
     clear_url = f"https://svc:{PASSWORD}@example.com/x?token={URL_TOKEN}"
     with engine.begin() as conn:
@@ -347,6 +357,10 @@ def test_the_migration_encrypts_existing_values_and_its_downgrade_restores_them(
             "1000, 'allow', 60, 3, 0, 'off', 'u1', '2026-01-01', '2026-01-01', 'PENDING', 0)"),
             {"url": clear_url, "headers": json.dumps({"X-Auth-Token": AUTH, "Accept": "text/plain"}),
              "params": json.dumps({"api_key": PARAM})})
+        conn.execute(text("INSERT INTO job_versions (id, cron_job_id, version, config, created_at) VALUES "
+                          "(1, 'j1', 1, :config, '2026-01-01')"),
+                     {"config": json.dumps({"endpoint_url": clear_url, "headers": {"X-Auth-Token": AUTH},
+                                            "query_params": {"api_key": PARAM}, "name": "n"})})
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
@@ -355,7 +369,11 @@ def test_the_migration_encrypts_existing_values_and_its_downgrade_restores_them(
     assert json.loads(row["headers"]) == {"X-Auth-Token": "***", "Accept": "text/plain"}
     assert row["endpoint_url"] == "https://***@example.com/x?token=***"
     assert _sealed(migrated, "j1")["query_params.api_key"] == PARAM
-    assert runner.invoke(args=["db", "downgrade", "0003"]).exit_code == 0
+    with engine.connect() as conn:  # the history of versions is masked too
+        config = json.loads(conn.execute(text("SELECT config FROM job_versions")).scalar())
+    assert _leaks(json.dumps(config)) == [] and config["endpoint_url"] == "https://***@example.com/x?token=***"
+    assert config["name"] == "n" and config["headers"] == {"X-Auth-Token": "***"}
+    assert runner.invoke(args=["db", "downgrade", "0007"]).exit_code == 0
     with engine.connect() as conn:
         row = conn.execute(text("SELECT endpoint_url, headers FROM cron_jobs")).one()
     assert row[0] == clear_url and json.loads(row[1])["X-Auth-Token"] == AUTH

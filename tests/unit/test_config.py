@@ -9,7 +9,8 @@ from config import ConfigError, database_url, env_bool, env_int, env_rate
 
 ENV_NAMES = ("CRONMANAGER_ENV", "DATABASE_URL", "SECRET_KEY", "REGISTRATION_OPEN", "API_RATE_LIMIT", "PORT",
              "ALLOW_PRIVATE_TARGETS", "AUTO_RESCHEDULE", "LOG_LEVEL", "EXECUTION_RETENTION_DAYS", "CORS_ORIGINS",
-             "SECRET_KEY_FILE", "RETRY_JITTER", "RETRY_BACKOFF_S", "SCHEDULER_TICK_S", "SCHEDULER_LOOKAHEAD_S")
+             "SECRET_KEY_FILE", "RETRY_JITTER", "RETRY_BACKOFF_S", "SCHEDULER_TICK_S", "SCHEDULER_LOOKAHEAD_S",
+             "TOKEN_SALT", "MAX_CONTENT_LENGTH")
 
 
 @pytest.fixture(autouse=True)
@@ -122,14 +123,40 @@ def test_it_refuses_the_default_secret_in_production(monkeypatch):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         config.ProductionConfig()
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("TOKEN_SALT", "t" * 40)
     cfg = config.ProductionConfig()
     assert cfg.SESSION_COOKIE_SECURE is True and cfg.ENV_NAME == "production"
+
+
+def test_it_refuses_the_default_token_salt_in_production(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    with pytest.raises(ConfigError, match="TOKEN_SALT"):
+        config.ProductionConfig()
+    monkeypatch.setenv("TOKEN_SALT", config.DEFAULT_TOKEN_SALT)
+    with pytest.raises(ConfigError, match="TOKEN_SALT"):
+        config.ProductionConfig()
+    monkeypatch.setenv("TOKEN_SALT", "t" * 40)
+    assert config.ProductionConfig().TOKEN_SALT == "t" * 40
+    assert config.DevelopmentConfig().TOKEN_SALT == "t" * 40
+    monkeypatch.delenv("TOKEN_SALT")
+    assert config.DevelopmentConfig().TOKEN_SALT == config.DEFAULT_TOKEN_SALT  # only production insists
+
+
+def test_it_reads_the_abuse_limits(monkeypatch):
+    cfg = config.DevelopmentConfig()
+    assert (cfg.MAX_CONTENT_LENGTH, cfg.JOB_BODY_MAX_BYTES, cfg.AUDIT_PAYLOAD_MAX_BYTES) == (1048576, 65536, 8192)
+    assert (cfg.MAX_JOBS_PER_USER, cfg.MAX_TOKENS_PER_USER, cfg.MAX_CHANNELS_PER_USER,
+            cfg.SSE_MAX_STREAMS_PER_USER) == (1000, 100, 20, 10)
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "12")
+    with pytest.raises(ConfigError, match="MAX_CONTENT_LENGTH"):
+        config.DevelopmentConfig()
 
 
 def test_it_reads_the_secret_from_a_file(monkeypatch, tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("s" * 40 + "\n")
     monkeypatch.setenv("SECRET_KEY_FILE", str(secret))
+    monkeypatch.setenv("TOKEN_SALT", "t" * 40)
     assert config.ProductionConfig().SECRET_KEY == "s" * 40
 
 
@@ -147,7 +174,7 @@ def test_it_refuses_an_unknown_environment(monkeypatch):
 
 def test_it_loads_a_dotenv_file_without_overriding_the_environment(monkeypatch, tmp_path):
     (tmp_path / ".env").write_text(
-        "CRONMANAGER_ENV=production\nSECRET_KEY=from-dotenv-0123456789abcdef\n"
+        "CRONMANAGER_ENV=production\nSECRET_KEY=from-dotenv-0123456789abcdef\nTOKEN_SALT=salt-from-dotenv-0123456789\n"
         "API_RATE_LIMIT=7/minute\nREGISTRATION_OPEN=yes\n"
     )
     monkeypatch.setenv("API_RATE_LIMIT", "9/minute")
@@ -160,7 +187,7 @@ def test_it_loads_a_dotenv_file_without_overriding_the_environment(monkeypatch, 
     finally:  # load_dotenv wrote into os.environ directly; undo what monkeypatch does not know about
         import os
 
-        for name in ("CRONMANAGER_ENV", "SECRET_KEY", "REGISTRATION_OPEN"):
+        for name in ("CRONMANAGER_ENV", "SECRET_KEY", "REGISTRATION_OPEN", "TOKEN_SALT"):
             os.environ.pop(name, None)
 
 

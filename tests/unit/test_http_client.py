@@ -16,14 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cronmanager.execution import http_client
-from cronmanager.execution.http_client import (
-    HttpClient,
-    HttpResult,
-    TargetRefused,
-    check_url,
-    parse_retry_after,
-)
+from cronmanager.execution import http_client, ssrf
+from cronmanager.execution.http_client import HttpClient
+from cronmanager.execution.outcome import HttpResult
+from cronmanager.execution.retry import parse_retry_after
+from cronmanager.execution.ssrf import TargetRefused, check_url
+from tests.helpers import self_signed_cert
 
 
 # --------------------------------------------------------------------------- #
@@ -433,9 +431,9 @@ def test_it_connects_to_the_checked_address_with_original_host(
 ) -> None:
     # Treat 127.0.0.1 as public so a guarded client can reach the test server
     # through a name: the Host header must still carry the name.
-    real = http_client._blocked_reason
+    real = ssrf._blocked_reason
     monkeypatch.setattr(
-        http_client,
+        ssrf,
         "_blocked_reason",
         lambda ip: None if str(ip) == "127.0.0.1" else real(ip),
     )
@@ -449,9 +447,9 @@ def test_it_connects_to_the_checked_address_with_original_host(
 def test_it_rechecks_every_redirect_hop(
     guarded: HttpClient, server: _Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = http_client._blocked_reason
+    real = ssrf._blocked_reason
     monkeypatch.setattr(
-        http_client,
+        ssrf,
         "_blocked_reason",
         lambda ip: None if str(ip) == "127.0.0.1" else real(ip),
     )
@@ -524,44 +522,10 @@ def test_it_check_url_rejects_bad_urls(url: str, error_class: str) -> None:
     assert info.value.error_class == error_class
 
 
-def _self_signed_cert(tmp_path, name: str) -> tuple[str, str]:
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 def test_it_pins_https_with_original_sni_and_verifies_tls(
     guarded: HttpClient, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cert, key = _self_signed_cert(tmp_path, "tls.example")
+    cert, key = self_signed_cert(tmp_path, "tls.example")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     seen_sni: list[str | None] = []
@@ -579,9 +543,9 @@ def test_it_pins_https_with_original_sni_and_verifies_tls(
 
     thread = threading.Thread(target=serve_one, daemon=True)
     thread.start()
-    real = http_client._blocked_reason
+    real = ssrf._blocked_reason
     monkeypatch.setattr(
-        http_client,
+        ssrf,
         "_blocked_reason",
         lambda ip: None if str(ip) == "127.0.0.1" else real(ip),
     )

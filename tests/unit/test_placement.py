@@ -46,6 +46,25 @@ def test_it_records_everything_missed_beyond_grace_and_never_bursts():
     assert nxt == NOW.replace(minute=15, second=0)
 
 
+def test_slots_due_while_the_scheduler_ran_but_could_not_place_each_fire_once_late():
+    # the scheduler has run since 11:59:00; the database was unreachable from 12:00:10 to 12:00:30
+    live_since = NOW - timedelta(seconds=90)
+    fire, missed, nxt = plan_slots("* * * * * *", "UTC", NOW - timedelta(seconds=20), NOW, NOW, 60, live_since)
+    assert fire == [NOW - timedelta(seconds=s) for s in range(20, -1, -1)] and missed == []
+    assert nxt == NOW + timedelta(seconds=1)
+
+
+def test_catch_up_of_a_live_scheduler_stops_at_the_grace_period_and_coalesces_what_fell_due_before_it_started():
+    live_since = NOW - timedelta(seconds=5)
+    fire, missed, _ = plan_slots("* * * * * *", "UTC", NOW - timedelta(seconds=20), NOW, NOW, 3, live_since)
+    # 12:00:10-12:00:24 fell due before the scheduler started: one of them would run, but all are beyond grace
+    assert missed == [NOW - timedelta(seconds=s) for s in range(20, 3, -1)]
+    assert fire == [NOW - timedelta(seconds=s) for s in range(3, -1, -1)]
+    fire, missed, _ = plan_slots("* * * * * *", "UTC", NOW - timedelta(seconds=20), NOW, NOW, 60, live_since)
+    assert fire[0] == NOW - timedelta(seconds=6) and len(fire) == 7  # latest down slot once, then every live one
+    assert missed == [NOW - timedelta(seconds=s) for s in range(20, 6, -1)]
+
+
 def test_it_follows_the_jobs_timezone_across_a_dst_change():
     # 30 2 * * * in New York on spring-forward day 2027-03-14: 02:30 does not exist, fires at 03:00 EDT = 07:00Z
     start = datetime(2027, 3, 13, 7, 30, tzinfo=UTC)  # 02:30 EST the day before

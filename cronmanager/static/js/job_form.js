@@ -26,6 +26,11 @@
       }
       preview.dataset.state = "loading";
       const params = new URLSearchParams({ expression: value, timezone: tz.value || "UTC", count: "5" });
+      // the effective schedule: every Nth slot from now, each fire moved by the offset
+      for (const name of ["throttle_factor", "spread_offset_s"]) {
+        const input = form.querySelector(`[name="${name}"]`);
+        if (input && /^\d+$/.test(input.value.trim())) params.set(name, input.value.trim());
+      }
       try {
         const data = await CM.api("GET", `/api/v1/cron/preview?${params}`);
         if (mine !== seq) return;
@@ -50,6 +55,7 @@
     const schedule = () => { clearTimeout(timer); timer = setTimeout(updatePreview, 300); };
     expr.addEventListener("input", schedule);
     tz.addEventListener("change", updatePreview);
+    form.querySelectorAll('[name="throttle_factor"], [name="spread_offset_s"]').forEach((i) => i.addEventListener("input", schedule));
     form.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => {
       expr.value = b.dataset.preset;
       updatePreview();

@@ -30,18 +30,28 @@
         if (!ok) return;
       }
       CM.busy(button, true);
+      if (kind === "delete") {  // one call, one audited cron.bulk_delete listing every id; all or nothing
+        try {
+          const result = await CM.api("POST", "/api/v1/cron/bulk-delete", { ids: ids });
+          sessionStorage.setItem("cm:toast", `${result.count} job${result.count > 1 ? "s" : ""} deleted.`);
+          window.location.reload();
+        } catch (err) {
+          CM.busy(button, false);
+          CM.toast(`Nothing deleted: ${err.message}`, "error");
+        }
+        return;
+      }
       const call = (id) => {
         const base = `/api/v1/cron/${encodeURIComponent(id)}`;
         if (kind === "enable") return CM.api("POST", `${base}/toggle`, { is_active: true });
         if (kind === "disable") return CM.api("POST", `${base}/toggle`, { is_active: false });
-        if (kind === "run") return CM.api("POST", `${base}/execute`);
-        return CM.api("DELETE", base);
+        return CM.api("POST", `${base}/execute`);
       };
       const results = await Promise.allSettled(ids.map(call));
       CM.busy(button, false);
       const failed = results.filter((r) => r.status === "rejected");
       const done = results.length - failed.length;
-      const verb = { enable: "enabled", disable: "disabled", run: "queued to run", delete: "deleted" }[kind];
+      const verb = { enable: "enabled", disable: "disabled", run: "queued to run" }[kind];
       if (done) sessionStorage.setItem("cm:toast", `${done} job${done > 1 ? "s" : ""} ${verb}.`);
       if (failed.length) CM.toast(`${failed.length} failed: ${failed[0].reason.message}`, "error");
       if (kind === "run") {

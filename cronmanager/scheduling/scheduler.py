@@ -13,12 +13,14 @@ from flask import Flask
 
 from cronmanager.execution import dispatch
 from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.models import utcnow
 from cronmanager.scheduling import system_jobs
 from cronmanager.scheduling.placement import place_due
 from cronmanager.scheduling.reconcile import reconcile
 
 log = logging.getLogger("cronmanager.scheduler")
 LEADER_TTL_MS = 5000
+PROCESS_HEARTBEAT_TTL_S = 15
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
@@ -34,7 +36,11 @@ class SchedulerService:
         self.lookahead_s = app.config["SCHEDULER_LOOKAHEAD_S"]
         self._last_reconcile = 0.0
         self._leader = False
+        self._last_beat = 0.0
         self._unsent: list[list[int]] = []  # batches placed while Redis was unreachable
+        # slots due after this instant fell due while a scheduler ran: an outage of the database must not
+        # coalesce them as if the service had been down (placement.plan_slots)
+        self.live_since = utcnow()
 
     def is_leader(self) -> bool:
         """Redis lease with takeover on death; without Redis every instance proceeds (the database still
@@ -52,7 +58,7 @@ class SchedulerService:
 
     def tick(self) -> int:
         started = time.monotonic()
-        placed = place_due(self.lookahead_s)
+        placed = place_due(self.lookahead_s, live_since=self.live_since)
         if placed.fires or placed.missed:
             log.debug("placed %d fires (%d missed) in %.3f s", placed.fires, placed.missed, time.monotonic() - started)
         self._unsent.extend(placed.batches or [])
@@ -88,6 +94,17 @@ class SchedulerService:
             db.session.rollback()
             log.warning("reconcile failed; will retry", exc_info=True)
 
+    def _beat(self) -> None:
+        """This process's own heartbeat (leader or standby, database reachable or not), read by
+        `flask health --process scheduler`; /health reads the leader's tick heartbeat instead."""
+        if time.monotonic() - self._last_beat < 1.0:
+            return
+        self._last_beat = time.monotonic()
+        try:
+            redis_client().set(rkey("scheduler", "alive", self.identity), str(time.time()), ex=PROCESS_HEARTBEAT_TTL_S)
+        except Exception:  # noqa: BLE001 - Redis away: the health command reports it
+            pass
+
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
         log.info("scheduler %s started (tick %.2f s, lookahead %.2f s)", self.identity, self.tick_s,
@@ -103,9 +120,11 @@ class SchedulerService:
                     log.exception("scheduler tick failed")
                 finally:
                     db.session.remove()
+                self._beat()
                 stop.wait(max(self.tick_s - (time.monotonic() - started), 0.01))
             try:
                 r = redis_client()
+                r.delete(rkey("scheduler", "alive", self.identity))
                 if r.get(rkey("scheduler", "leader")) == self.identity.encode():
                     r.delete(rkey("scheduler", "leader"))
             except Exception:  # noqa: BLE001

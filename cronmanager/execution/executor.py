@@ -16,42 +16,25 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import and_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from cronmanager.execution.http_client import HttpResult
+from cronmanager import create_app
+from cronmanager.events.publisher import channel
+from cronmanager.execution import store
+from cronmanager.execution.http_client import Cancellation
+from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, RecordKind
 from cronmanager.execution.perform import perform_request
+from cronmanager.execution.recording import record_batch
 from cronmanager.extensions import db, redis_client, rkey
-from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.secrets import vault
+from cronmanager.models import utcnow
+from cronmanager.observability import tracing
 
 log = logging.getLogger("cronmanager.executor")
 FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX = 500
-
-
-@dataclass
-class Fire:
-    execution_id: int
-    job_id: str
-    scheduled_for: datetime
-    due_at: datetime
-    trigger: str
-    attempt: int
-    job: dict
-    started_at: datetime | None = None
-    result: HttpResult | None = None
-    final_status: str | None = None
-    skip_reason: str | None = None
-    extra: dict = field(default_factory=dict)
-
-
-_JOB_FIELDS = ("id", "name", "owner_id", "http_method", "endpoint_url", "headers", "body", "query_params",
-               "timeout_ms", "expected_statuses", "retry_count", "concurrency_policy", "is_active",
-               "alert_after_failures", "auto_disable")
+RECORD_RETRY_S = 1.0
 
 
 class Executor:
@@ -62,11 +45,13 @@ class Executor:
         self.prefix = app.config["REDIS_PREFIX"]
         self.heartbeat_ttl_s = app.config["WORKER_HEARTBEAT_TTL_S"]
         self.allow_private = app.config["ALLOW_PRIVATE_TARGETS"]
-        self._results: queue.Queue[tuple[str, Fire]] = queue.Queue()
+        self.forensics = app.config["EXECUTION_FORENSICS"]
+        self._results: queue.Queue[tuple[RecordKind, Fire]] = queue.Queue()
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
         self._in_flight = 0
         self._cv = threading.Condition()
-        self._running_by_job: dict[str, set[int]] = {}
+        # running fires by job, each with the handle that closes its connection ('replace')
+        self._running_by_job: dict[str, dict[int, Cancellation]] = {}
         self._stop = threading.Event()
         self._halted: set[str] = set()  # jobs disabled or deleted since start, learnt from events
         self._threads = [
@@ -82,60 +67,39 @@ class Executor:
         """Claim the rows still PENDING and unowned, then start a thread per fire; returns how many were claimed."""
         started = time.monotonic()
         with self.app.app_context():
-            fires = self._claim(execution_ids)
+            fires = store.claim(self.worker_id, execution_ids)
         log.debug("claimed %d/%d in %.3f s", len(fires), len(execution_ids), time.monotonic() - started)
         for fire in fires:
-            self._slots.acquire()  # back-pressure: never more than max_in_flight in this process
+            tracing.start_fire(fire, fire.traceparent)  # cron.execute span, continuing the placement's trace
             with self._cv:
                 self._in_flight += 1
+            if not fire.job.is_active and fire.trigger.scheduled:
+                self._finish(fire, ExecutionStatus.SKIPPED, "job disabled")
+                continue
+            self._slots.acquire()  # back-pressure: never more than max_in_flight in this process
             threading.Thread(target=self._run_fire, args=(fire,), name=f"fire-{fire.execution_id}",
                              daemon=True).start()
         return len(fires)
 
-    def _claim(self, ids: list[int]) -> list[Fire]:
-        rows = db.session.execute(
-            update(CronExecution)
-            .where(CronExecution.id.in_(ids), CronExecution.status == ExecutionStatus.PENDING.value,
-                   CronExecution.worker_id.is_(None))
-            .values(worker_id=self.worker_id)
-            .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
-                       CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number)
-        ).all()
-        db.session.commit()
-        if not rows:
-            return []
-        job_ids = {r.cron_job_id for r in rows}
-        jobs = {j.id: {f: v for f, v in vault.revealed(j).items() if f in _JOB_FIELDS}
-                for j in db.session.execute(select(CronJob).where(CronJob.id.in_(job_ids))).scalars()}
-        db.session.rollback()
-        fires = []
-        for r in rows:
-            job = jobs.get(r.cron_job_id)
-            if job is None:
-                continue
-            fire = Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), r.trigger,
-                        r.attempt_number, job)
-            if not job["is_active"] and r.trigger in (Trigger.SCHEDULE.value, Trigger.RETRY.value):
-                fire.final_status, fire.skip_reason = ExecutionStatus.SKIPPED.value, "job disabled"
-                self._results.put(("final", fire))
-                with self._cv:
-                    self._in_flight += 1
-                continue
-            fires.append(fire)
-        return fires
+    def _finish(self, fire: Fire, status: ExecutionStatus, reason: str | None = None) -> None:
+        fire.final_status, fire.skip_reason = status, reason
+        self._results.put((RecordKind.FINAL, fire))
 
     def _follow_job_events(self) -> None:
-        """Learn of disabled and deleted jobs at once, so fires already claimed are skipped without a query."""
-        from cronmanager.events.publisher import channel
-
+        """Learn of disabled and deleted jobs at once, so fires already claimed are skipped without a query;
+        and of rows another worker's 'replace' closed, so their requests here are cancelled."""
         while not self._stop.is_set():
             try:
                 with self.app.app_context():
                     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(channel(self.prefix))
+                pubsub.subscribe(channel(self.prefix), cancel_channel(self.prefix))
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message:
+                    if not message:
+                        continue
+                    if message["channel"].decode() == cancel_channel(self.prefix):
+                        self._cancel_local(json.loads(message["data"]))
+                    else:
                         self._note_job_event(message["data"])
             except Exception:  # noqa: BLE001 - Redis away: keep trying; the claim-time check still applies
                 self._stop.wait(1.0)
@@ -156,82 +120,85 @@ class Executor:
             self._halted.discard(job_id)
 
     # ---- one fire -----------------------------------------------------------------------------------------
+    @tracing.traced_fire  # span + log ids around the fire; honours the job's traceparent opt-out
     def _run_fire(self, fire: Fire) -> None:
         try:
             delay = (fire.due_at - utcnow()).total_seconds()
             if delay > 0:
                 self._stop.wait(min(delay, 60))
-            skip = self._policy_check(fire)
+            skip = self._gate(fire)
             if skip:
-                fire.final_status, fire.skip_reason = ExecutionStatus.SKIPPED.value, skip
-                self._results.put(("final", fire))
+                self._finish(fire, ExecutionStatus.SKIPPED, skip)
                 return
             fire.started_at = utcnow()
+            cancellation = Cancellation()
             with self._cv:
-                self._running_by_job.setdefault(fire.job_id, set()).add(fire.execution_id)
-            self._results.put(("start", fire))
+                self._running_by_job.setdefault(fire.job_id, {})[fire.execution_id] = cancellation
+            self._results.put((RecordKind.START, fire))
             headers = {
                 "X-CronManager-Job": fire.job_id,
                 "X-CronManager-Scheduled-For": fire.scheduled_for.isoformat().replace("+00:00", "Z"),
                 "X-CronManager-Execution": str(fire.execution_id),
                 "X-CronManager-Attempt": str(fire.attempt),
             }
-            fire.result = perform_request(fire.job, allow_private=self.allow_private, extra_headers=headers)
-            fire.final_status = (ExecutionStatus.SUCCESS if fire.result.ok else ExecutionStatus.FAILED).value
-            self._results.put(("final", fire))
+            fire.result = perform_request(fire.job, allow_private=self.allow_private, extra_headers=headers,
+                                          cancellation=cancellation, details=self.forensics).scrubbed(fire.scrub)
+            self._finish(fire, ExecutionStatus.SUCCESS if fire.result.ok else ExecutionStatus.FAILED)
         except Exception as err:  # noqa: BLE001 - a fire must always end in a final row
             log.exception("fire %s crashed", fire.execution_id)
-            fire.final_status = ExecutionStatus.FAILED.value
-            fire.skip_reason = f"internal error: {type(err).__name__}"
-            self._results.put(("final", fire))
+            self._finish(fire, ExecutionStatus.FAILED, f"internal error: {type(err).__name__}")
         finally:
             with self._cv:
                 running = self._running_by_job.get(fire.job_id)
                 if running is not None:
-                    running.discard(fire.execution_id)
+                    running.pop(fire.execution_id, None)
                     if not running:
                         del self._running_by_job[fire.job_id]
             self._slots.release()
 
-    def _policy_check(self, fire: Fire) -> str | None:
-        """Why this fire must not run (disabled job, overlap under 'forbid'), else None; 'replace' closes the old."""
-        scheduled = fire.trigger in (Trigger.SCHEDULE.value, Trigger.RETRY.value)
-        if scheduled and fire.job_id in self._halted:
+    def _gate(self, fire: Fire) -> str | None:
+        """Why this fire must not run (disabled job, overlap under 'forbid'), else None.
+
+        Under 'replace' the older runs' rows are closed first, then their connections: here at once, in other
+        workers through the cancel channel, so the new request starts after the old one was told to stop.
+        """
+        if fire.trigger.scheduled and fire.job_id in self._halted:
             return "job disabled"
-        policy = fire.job["concurrency_policy"]
-        if policy == "allow":
+        if fire.job.concurrency_policy == ConcurrencyPolicy.ALLOW:
             return None
+        with self._cv:
+            running_here = list(self._running_by_job.get(fire.job_id, {}))
         with self.app.app_context():
-            active = db.session.execute(select(CronJob.is_active).where(CronJob.id == fire.job_id)).scalar()
-            if active is None:
-                return "job deleted"
-            if not active and scheduled:
-                return "job disabled"
-            others = and_(CronExecution.cron_job_id == fire.job_id,
-                          CronExecution.status == ExecutionStatus.RUNNING.value,
-                          CronExecution.id != fire.execution_id)
-            with self._cv:
-                local_running = bool(self._running_by_job.get(fire.job_id))
-            if policy == "forbid":
-                busy = local_running or db.session.execute(select(CronExecution.id).where(others).limit(1)).first()
-                db.session.rollback()
-                return "previous run still going (concurrency policy forbid)" if busy else None
-            db.session.execute(update(CronExecution).where(others).values(
-                status=ExecutionStatus.FAILED.value, completed_at=utcnow(), error_class="replaced",
-                error_message="Replaced by a newer fire (concurrency policy replace)"))
-            db.session.commit()
-            return None
+            gate = store.gate(fire, running_here)
+            elsewhere = self._cancel_local(gate.replaced)
+            if elsewhere:
+                try:
+                    redis_client().publish(cancel_channel(self.prefix), json.dumps(elsewhere))
+                except Exception:  # noqa: BLE001 - the row is closed already; that worker's result will not land
+                    log.warning("could not broadcast the cancellation of %s", elsewhere, exc_info=True)
+        return gate.skip
+
+    def _cancel_local(self, execution_ids: list[int]) -> list[int]:
+        """Close the connections of those fires running here; returns the ids that are not."""
+        with self._cv:
+            local = {eid: c for running in self._running_by_job.values() for eid, c in running.items()}
+        for eid in execution_ids:
+            if eid in local:
+                local[eid].cancel()
+        return [eid for eid in execution_ids if eid not in local]
 
     # ---- recording ------------------------------------------------------------------------------------------
     def _record_loop(self) -> None:
+        carried: list[tuple[RecordKind, Fire]] = []  # results the database could not take yet; written first, in order
         while True:
-            items: list[tuple[str, Fire]] = []
-            try:
-                items.append(self._results.get(timeout=FLUSH_INTERVAL_S))
-            except queue.Empty:
-                if self._stop.is_set() and self._idle():
-                    return
-                continue
+            items, carried = carried, []
+            if not items:
+                try:
+                    items.append(self._results.get(timeout=FLUSH_INTERVAL_S))
+                except queue.Empty:
+                    if self._stop.is_set() and self._idle():
+                        return
+                    continue
             deadline = time.monotonic() + FLUSH_INTERVAL_S
             while len(items) < FLUSH_MAX and time.monotonic() < deadline:
                 try:
@@ -241,18 +208,25 @@ class Executor:
             try:
                 flush_started = time.monotonic()
                 with self.app.app_context():
-                    from cronmanager.execution.recording import record_batch
-
-                    record_batch(self, items)
+                    record_batch(self.worker_id, items)
                 log.debug("recorded %d items in %.3f s", len(items), time.monotonic() - flush_started)
+            except (OperationalError, InterfaceError):
+                # the database is unreachable (restart, failover): the requests already happened, so their
+                # outcomes are kept and written when it is back; dropping them would leave rows open for good
+                log.warning("database unreachable; keeping %d results to record later", len(items), exc_info=True)
+                with self.app.app_context():
+                    db.session.rollback()
+                carried = items
+                time.sleep(RECORD_RETRY_S)
             except Exception:  # noqa: BLE001 - keep recording; rows left behind are reconciled
                 log.exception("could not record %d results", len(items))
                 with self.app.app_context():
                     db.session.rollback()
             finally:
-                with self._cv:
-                    self._in_flight -= sum(1 for kind, _ in items if kind == "final")
-                    self._cv.notify_all()
+                if not carried:
+                    with self._cv:
+                        self._in_flight -= sum(1 for kind, _ in items if kind == RecordKind.FINAL)
+                        self._cv.notify_all()
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.is_set():
@@ -285,12 +259,6 @@ class Executor:
         return drained
 
 
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 _executor: Executor | None = None
 _executor_lock = threading.Lock()
 
@@ -300,11 +268,7 @@ def get_executor(app: Flask | None = None) -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            if app is None:
-                from cronmanager import create_app
-
-                app = create_app()
-            _executor = Executor(app)
+            _executor = Executor(app or create_app())
         return _executor
 
 
@@ -312,3 +276,13 @@ def reset_executor() -> None:
     global _executor
     _executor = None
 
+
+
+def cancel_channel(prefix: str) -> str:
+    """Execution ids (a JSON list) whose running requests must be closed, wherever they run."""
+    return f"{prefix}:executions:cancel"
+
+
+def run_batch(execution_ids: list[int]) -> int:
+    """The RQ job function: hand a batch of execution rows to this process's executor."""
+    return get_executor().submit_batch([int(i) for i in execution_ids])

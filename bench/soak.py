@@ -1,0 +1,164 @@
+"""Soak (SPEC §16): the real stack at a steady 100 fires/s for a long time; resources must stay flat.
+
+    .venv/bin/python -m bench.soak --minutes 30 [--rate 100] [--warmup 5]
+
+Starts 2 `flask worker`, 1 `flask scheduler` and the web process (gunicorn as the Procfile does, its /health
+polled every second) on a throw-away database; `--rate` jobs fire every second against a target answering
+after 20 ms. Every minute it prints, per process (gunicorn counted with its workers), the resident memory,
+open file descriptors and TCP connections to PostgreSQL. It fails (exit 1) if, after the warm-up, a
+process's RSS grew by 10% or more over its value at the end of the warm-up, or its descriptors or database
+connections ended above the most it had during the warm-up; and if any fire was lost (a slot without a
+successful row) or doubled (two rows for a slot, or two requests for it at the target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
+
+import psutil
+import requests
+
+from bench.engine_bench import LOGS, RUN, Bench
+from bench.sse_bench import free_port
+
+FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
+RSS_GROWTH_LIMIT = 0.10
+
+
+@dataclass
+class Sample:
+    minute: int
+    rss_mb: float
+    fds: int
+    db_conns: int
+
+
+@dataclass
+class Watched:
+    name: str
+    proc: object
+    samples: list[Sample] = field(default_factory=list)
+
+
+def measure(pid: int, pg_port: int) -> tuple[float, int, int]:
+    """RSS, open descriptors and connections to PostgreSQL of a process and its children."""
+    root = psutil.Process(pid)
+    rss, fds, conns = 0.0, 0, 0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            rss += p.memory_info().rss / 2**20
+            fds += p.num_fds()
+            conns += sum(1 for c in p.net_connections(kind="tcp") if c.raddr and c.raddr.port == pg_port)
+        except psutil.NoSuchProcess:
+            continue
+    return rss, fds, conns
+
+
+def verdict(w: Watched, warmup: float) -> list[str]:
+    """Why this process failed the soak (empty when it passed)."""
+    warm = [s for s in w.samples if s.minute <= warmup]
+    after = [s for s in w.samples if s.minute > warmup]
+    if not warm or not after:
+        return [f"{w.name}: not enough samples after the warm-up"]
+    base, last = warm[-1], after[-1]
+    problems = []
+    if last.rss_mb >= base.rss_mb * (1 + RSS_GROWTH_LIMIT):
+        growth = last.rss_mb / base.rss_mb - 1
+        problems.append(f"{w.name}: RSS {base.rss_mb:.1f} -> {last.rss_mb:.1f} MB (+{growth:.0%})")
+    if last.fds > max(s.fds for s in warm):
+        problems.append(f"{w.name}: open files {max(s.fds for s in warm)} -> {last.fds}")
+    if last.db_conns > max(s.db_conns for s in warm):
+        problems.append(f"{w.name}: database connections {max(s.db_conns for s in warm)} -> {last.db_conns}")
+    return problems
+
+
+def poll_health(port: int, stop: threading.Event, codes: dict[int, int]) -> None:
+    while not stop.wait(1.0):
+        try:
+            code = requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code
+        except requests.RequestException:
+            code = 0
+        codes[code] = codes.get(code, 0) + 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--rate", type=int, default=100, help="jobs firing every second")
+    parser.add_argument("--warmup", type=float, default=None, help="minutes (default: 5, or a third of short runs)")
+    args = parser.parse_args()
+    warmup = args.warmup if args.warmup is not None else min(5.0, args.minutes / 3)
+    b = Bench(quick=False, ours_only=True)
+    pg_port = urlparse(b.db_url).port or 5432
+    print(json.dumps({"machine": {"cpus": os.cpu_count(), "load_1m": os.getloadavg()[0],
+                                  "when": datetime.now(UTC).isoformat(timespec="seconds")},
+                      "minutes": args.minutes, "rate": args.rate, "warmup_min": warmup}), flush=True)
+    b.setup()
+    stop = threading.Event()
+    health: dict[int, int] = {}
+    failures: list[str] = []
+    try:
+        web_port = free_port()
+        watched = [Watched("worker1", b.spawn("soak-worker1", [*FLASK, "worker"])),
+                   Watched("worker2", b.spawn("soak-worker2", [*FLASK, "worker"])),
+                   Watched("scheduler", b.spawn("soak-scheduler", [*FLASK, "scheduler"])),
+                   Watched("web", b.spawn("soak-web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+                                                       "wsgi:app"], {**b.env, "PORT": str(web_port)}))]
+        b.wait(lambda: len(list(b.r.scan_iter(match=f"{b.prefix}:worker:alive:*"))) >= 2, 60, "workers")
+        b.wait(lambda: b.r.get(f"{b.prefix}:scheduler:heartbeat"), 60, "scheduler")
+        threading.Thread(target=poll_health, args=(web_port, stop, health), daemon=True).start()
+        t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        ids = b.insert_jobs(args.rate, "* * * * * *", t0, f"http://127.0.0.1:{b.target_port}/soak?ms=20")
+        started = time.monotonic()
+        print(f"\n{'min':>5} " + " ".join(f"{w.name + ' MB/fd/db':>22}" for w in watched), flush=True)
+        minute = 0
+        while minute < args.minutes:
+            minute += 1
+            time.sleep(max(started + minute * 60 - time.monotonic(), 0))
+            cells = []
+            for w in watched:
+                rss, fds, conns = measure(w.proc.pid, pg_port)
+                w.samples.append(Sample(minute, rss, fds, conns))
+                cells.append(f"{rss:9.1f} /{fds:4d} /{conns:3d}")
+            print(f"{minute:>5} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+        t_end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+        b.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        b.wait(lambda: b.query("SELECT count(*) FROM cron_executions WHERE status IN ('PENDING','RUNNING')")[0][0]
+               == 0, 120, "soak drained")
+        rows = b.query("SELECT cron_job_id, scheduled_for, status, fire_lag_ms FROM cron_executions"
+                       " WHERE attempt_number = 1 AND scheduled_for >= %s AND scheduled_for < %s", t0, t_end)
+        expected = int((t_end - t0).total_seconds()) * args.rate
+        per_slot: dict[tuple, int] = {}
+        for job_id, slot, *_ in rows:
+            per_slot[(job_id, slot)] = per_slot.get((job_id, slot), 0) + 1
+        ok = sum(1 for r in rows if r[2] == "SUCCESS")
+        doubled = sum(1 for n in per_slot.values() if n > 1) + b.target_stats()["duplicates"]
+        lags = sorted(r[3] for r in rows if r[3] is not None)
+        outcome = {"fires_expected": expected, "fires_ok": ok, "lost": expected - ok, "doubled": doubled,
+                   "lag_p50_ms": lags[len(lags) // 2] if lags else None,
+                   "lag_p99_ms": lags[int(len(lags) * 0.99) - 1] if lags else None, "health_codes": health}
+        print("\n" + json.dumps(outcome), flush=True)
+        if outcome["lost"]:
+            failures.append(f"{outcome['lost']} fires lost")
+        if doubled:
+            failures.append(f"{doubled} fires doubled")
+        for w in watched:
+            failures += verdict(w, warmup)
+    finally:
+        stop.set()
+        b.teardown()
+    (LOGS / f"soak-{RUN}.json").write_text(json.dumps({"failures": failures}, indent=1))
+    print("\nPASS" if not failures else "\nFAIL\n" + "\n".join(failures), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,248 @@
+"""Every write to execution rows on a fire's path: claim, policy checks, start and final writes, retry planning.
+
+Exactly-once comes from here: a row is claimed with a conditional UPDATE (PENDING and unowned), and every later
+write is conditional on the same worker still owning it, so a row the reconciler or a 'replace' closed is
+never overwritten. Callers pass their `worker_id`; nothing here knows about threads or queues.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cronmanager.execution.outcome import (
+    ConcurrencyPolicy,
+    ErrorClass,
+    ExecutionStatus,
+    Fire,
+    JobSnapshot,
+    Trigger,
+)
+from cronmanager.execution.retry import backoff_s
+from cronmanager.extensions import db
+from cronmanager.models import CronExecution, CronJob, JobStatus, utcnow
+from cronmanager.observability import tracing
+from cronmanager.secrets import vault
+
+T = CronExecution.__table__
+_OPEN = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# ---- claim ----------------------------------------------------------------------------------------------------
+def claim(worker_id: str, execution_ids: list[int]) -> list[Fire]:
+    """Take the rows still PENDING and unowned; each comes back with a snapshot of its job (deleted jobs: dropped)."""
+    rows = db.session.execute(
+        update(CronExecution)
+        .where(CronExecution.id.in_(execution_ids), CronExecution.status == ExecutionStatus.PENDING.value,
+               CronExecution.worker_id.is_(None))
+        .values(worker_id=worker_id)
+        .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
+                   CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number,
+                   CronExecution.first_attempt_id, CronExecution.traceparent)
+    ).all()
+    db.session.commit()
+    if not rows:
+        return []
+    # the request goes out with the real secrets; what comes back is masked with the same values
+    jobs = {j.id: (JobSnapshot.of(vault.revealed(j)), vault.scrubber(j)) for j in db.session.execute(
+        select(CronJob).where(CronJob.id.in_({r.cron_job_id for r in rows}))).scalars()}
+    db.session.rollback()
+    return [Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), Trigger(r.trigger),
+                 r.attempt_number, jobs[r.cron_job_id][0], first_attempt_id=r.first_attempt_id,
+                 traceparent=r.traceparent, scrub=jobs[r.cron_job_id][1])
+            for r in rows if r.cron_job_id in jobs]
+
+
+# ---- policy checks --------------------------------------------------------------------------------------------
+@dataclass
+class Gate:
+    """Whether a fire may start: `skip` says why not; `replaced` lists the rows a 'replace' just closed."""
+
+    skip: str | None = None
+    replaced: list[int] = field(default_factory=list)
+
+
+def gate(fire: Fire, running_here: list[int]) -> Gate:
+    """The job's live state and its concurrency policy, checked right before the request starts.
+
+    `running_here`: this worker's fires of the job already past their gate, whose RUNNING write may still be
+    in the recorder's queue; 'replace' closes them too.
+    """
+    policy = fire.job.concurrency_policy
+    if policy == ConcurrencyPolicy.ALLOW:
+        return Gate()
+    active = db.session.execute(select(CronJob.is_active).where(CronJob.id == fire.job_id)).scalar()
+    if active is None:
+        db.session.rollback()
+        return Gate("job deleted")
+    if not active and fire.trigger.scheduled:
+        db.session.rollback()
+        return Gate("job disabled")
+    others = and_(T.c.cron_job_id == fire.job_id, T.c.id != fire.execution_id,
+                  or_(T.c.status == ExecutionStatus.RUNNING.value,
+                      and_(T.c.status == ExecutionStatus.PENDING.value, T.c.id.in_(running_here))))
+    if policy == ConcurrencyPolicy.FORBID:
+        busy = bool(running_here) or db.session.execute(select(T.c.id).where(others).limit(1)).first() is not None
+        db.session.rollback()
+        return Gate("previous run still going (concurrency policy forbid)" if busy else None)
+    replaced = list(db.session.execute(update(T).where(others).values(
+        status=ExecutionStatus.FAILED.value, completed_at=utcnow(), error_class=ErrorClass.REPLACED.value,
+        error_message="Replaced by a newer fire (concurrency policy replace)").returning(T.c.id)).scalars())
+    db.session.commit()
+    return Gate(replaced=replaced)
+
+
+# ---- start and final writes -----------------------------------------------------------------------------------
+def write_starts(worker_id: str, fires: list[Fire]) -> None:
+    """RUNNING rows and RUNNING jobs, one statement each."""
+    if not fires:
+        return
+    db.session.execute(
+        update(T).where(T.c.id == bindparam("eid"), T.c.status == ExecutionStatus.PENDING.value,
+                        T.c.worker_id == worker_id)
+        .values(status=ExecutionStatus.RUNNING.value, started_at=bindparam("started"), fire_lag_ms=bindparam("lag"),
+                job_version=bindparam("version")),
+        [{"eid": f.execution_id, "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version}
+         for f in fires],
+    )
+    db.session.execute(update(CronJob).where(CronJob.id.in_({f.job_id for f in fires}))
+                       .values(status=JobStatus.RUNNING.value))
+
+
+def write_finals(worker_id: str, fires: list[Fire]) -> list[Fire]:
+    """Final rows in one statement; returns the fires whose outcome landed (a 'replace' may have closed a row)."""
+    if not fires:
+        return []
+    now = utcnow()
+    params = []
+    for f in fires:
+        r = f.result
+        f.completed_at = now
+        params.append({
+            "eid": f.execution_id, "status": f.final_status.value if f.final_status else None, "completed": now,
+            "rstatus": r.status_code if r else None, "rheaders": r.headers if r else None,
+            "rbody": r.body if r else None, "trunc": bool(r and r.truncated), "err": f.error_message,
+            "eclass": r.error_class if r else None, "ms": r.elapsed_ms if r else None,
+            "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version,
+            "request": asdict(r.request) if r and r.request else None,
+            "timings": asdict(r.timings) if r and r.timings else None, "addr": r.remote_addr if r else None,
+        })
+    db.session.execute(
+        update(T).where(T.c.id == bindparam("eid"), or_(*(T.c.status == s for s in _OPEN)),
+                        T.c.worker_id == worker_id)
+        .values(status=bindparam("status"), completed_at=bindparam("completed"),
+                response_status=bindparam("rstatus"), response_headers=bindparam("rheaders"),
+                response_body=bindparam("rbody"), response_truncated=bindparam("trunc"),
+                error_message=bindparam("err"), error_class=bindparam("eclass"),
+                execution_time_ms=bindparam("ms"), started_at=bindparam("started"), fire_lag_ms=bindparam("lag"),
+                job_version=bindparam("version"), request=bindparam("request"), timings_ms=bindparam("timings"),
+                remote_addr=bindparam("addr")),
+        params,
+    )
+    landed = {row.id for row in db.session.execute(
+        select(T.c.id, T.c.completed_at).where(T.c.id.in_([f.execution_id for f in fires]))
+    ) if row.completed_at is not None and abs((_aware(row.completed_at) - now).total_seconds()) < 0.001}
+    return [f for f in fires if f.execution_id in landed]
+
+
+# ---- retries --------------------------------------------------------------------------------------------------
+def plan_retry(job_id: str, scheduled_for: datetime, attempt: int, retry_count: int, first_attempt_id: int,
+               retry_after_s: float | None = None, traceparent: str | None = None) -> tuple[int, datetime] | None:
+    """Insert attempt `attempt + 1` when the job allows it; (its id, due time) to schedule, else None.
+
+    The one home of retry planning: the recorder (transient failures) and the reconciler (worker lost) both call
+    it. The unique key makes planning the same retry twice harmless. `traceparent`: the trace the retry joins.
+    """
+    if attempt > retry_count:
+        return None
+    cfg = current_app.config
+    due = utcnow() + timedelta(seconds=backoff_s(attempt, cfg["RETRY_BACKOFF_S"], cfg["RETRY_JITTER"], retry_after_s))
+    insert = postgresql.insert(T) if db.engine.dialect.name == "postgresql" else sqlite.insert(T)
+    stmt = insert.values(cron_job_id=job_id, scheduled_for=scheduled_for, trigger=Trigger.RETRY.value,
+                         attempt_number=attempt + 1, due_at=due, status=ExecutionStatus.PENDING.value,
+                         created_at=utcnow(), response_truncated=False, first_attempt_id=first_attempt_id,
+                         traceparent=traceparent)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["cron_job_id", "scheduled_for", "attempt_number"])
+    new_id = db.session.execute(stmt.returning(T.c.id)).scalar()
+    return (new_id, due) if new_id is not None else None
+
+
+def plan_retries(finals: list[Fire]) -> list[tuple[int, datetime]]:
+    """Next attempts for failed fires worth retrying (transient errors, not tests); sets each fire's retry_id."""
+    planned = []
+    for f in finals:
+        r = f.result
+        if f.final_status != ExecutionStatus.FAILED or r is None or not r.transient or f.trigger == Trigger.TEST:
+            continue
+        retry = plan_retry(f.job_id, f.scheduled_for, f.attempt, f.job.retry_count,
+                           f.first_attempt_id or f.execution_id, r.retry_after_s,
+                           traceparent=tracing.retry_traceparent(f))  # the retry joins this attempt's trace
+        if retry is not None:
+            f.retry_id = retry[0]
+            planned.append(retry)
+    return planned
+
+
+def fail_lost(execution_id: int, worker_id: str) -> bool:
+    """Close a RUNNING row whose worker died; False when someone else closed it first."""
+    return bool(db.session.execute(update(T).where(
+        T.c.id == execution_id, T.c.status == ExecutionStatus.RUNNING.value, T.c.worker_id == worker_id,
+    ).values(status=ExecutionStatus.FAILED.value, completed_at=utcnow(), error_class=ErrorClass.WORKER_LOST.value,
+             error_message="Worker lost while the request was running")).rowcount)
+
+
+# ---- repairs (the reconciler) ---------------------------------------------------------------------------------
+def release(execution_id: int, worker_id: str) -> None:
+    """Hand a claimed but unstarted row of a dead worker back, so the next claim can take it."""
+    db.session.execute(update(T).where(T.c.id == execution_id, T.c.status == ExecutionStatus.PENDING.value,
+                                       T.c.worker_id == worker_id).values(worker_id=None))
+
+
+def mark_missed(execution_id: int) -> int:
+    """Close an unclaimed row that can no longer run within its job's misfire grace; 1 if it was closed."""
+    return db.session.execute(update(T).where(
+        T.c.id == execution_id, T.c.status == ExecutionStatus.PENDING.value, T.c.worker_id.is_(None),
+    ).values(status=ExecutionStatus.MISSED.value, completed_at=utcnow(),
+             error_message="Missed: not picked up within the misfire grace period")).rowcount
+
+
+# ---- the job row ----------------------------------------------------------------------------------------------
+def update_jobs(finals: list[Fire]) -> None:
+    """Job status, last run and the consecutive-failure counter, one batched statement for all jobs.
+
+    A failed fire that will be retried is not counted yet; a success resets the counter to the failures after it.
+    """
+    by_job: dict[str, list[Fire]] = defaultdict(list)
+    for f in finals:
+        if f.trigger != Trigger.TEST and f.final_status in (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED):
+            by_job[f.job_id].append(f)
+    params = []
+    for job_id, fires in by_job.items():
+        fires.sort(key=lambda f: f.started_at or f.scheduled_for)
+        tail_failures = 0
+        for f in reversed(fires):
+            if f.final_status == ExecutionStatus.SUCCESS:
+                break
+            if f.retry_id is None:
+                tail_failures += 1
+        reset = any(f.final_status == ExecutionStatus.SUCCESS for f in fires)
+        last = fires[-1]
+        params.append({"jid": job_id, "st": last.final_status.value, "lr": last.started_at, "n": tail_failures,
+                       "keep": 0 if reset else 1})
+    if params:
+        jobs = CronJob.__table__
+        db.session.execute(
+            update(jobs).where(jobs.c.id == bindparam("jid")).values(
+                status=bindparam("st"), last_run_at=bindparam("lr"),
+                consecutive_failures=jobs.c.consecutive_failures * bindparam("keep") + bindparam("n")),
+            params,
+        )

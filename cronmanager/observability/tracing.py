@@ -1,0 +1,354 @@
+"""OpenTelemetry tracing: off unless an OTLP endpoint is set, then one trace per fire (issue 13).
+
+Configuration is the SDK's own: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) switches it on,
+`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_EXPORTER_OTLP_HEADERS`,
+`OTEL_BSP_*` mean what the specification says. Without an endpoint no provider is installed: the API's no-op
+tracer answers, no instrumentation is applied and nothing leaves the process.
+
+A fire's trace: the scheduler's `cron.place` span (one per fire, a new trace) → its W3C traceparent is stored
+on the execution row → the worker's `cron.execute` span continues it (claim, wait for the due instant, the
+HTTP call, whose client span comes from the requests instrumentation and sends `traceparent` to the target
+unless the job opts out) → `cron.record` when the outcome is written. A retry row stores the failed
+attempt's context, so every attempt of a fire stays in one trace. Manual runs continue the web request's trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import current_app
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from cronmanager.audit.redaction import MASK, looks_secret
+from cronmanager.execution.outcome import ExecutionStatus, Fire, RecordKind
+from cronmanager.logging_setup import TRACE_ENVIRON, log_ids
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger("cronmanager.tracing")
+TRACER = "cronmanager"
+_propagator = TraceContextTextMapPropagator()
+_provider: TracerProvider | None = None
+_lock = threading.Lock()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ---- switching on -------------------------------------------------------------------------------------------
+def otlp_configured(environ: dict[str, str] | os._Environ = os.environ) -> bool:
+    """The OTel SDK's switches: an OTLP endpoint set, the SDK not disabled, the exporter not `none`."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    if environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+        return False
+    return bool(environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
+def enabled() -> bool:
+    return _provider is not None
+
+
+def init_tracing(app: Flask) -> None:
+    """Called by create_app: the viewer's trace link always; the SDK and instrumentations only when configured."""
+    app.jinja_env.globals["trace_url"] = trace_url
+    if not otlp_configured():
+        return
+    _install_provider()
+    FlaskInstrumentor().instrument_app(app, request_hook=_web_request_hook, response_hook=_web_response_hook)
+
+
+def trace_url(trace_id: str | None) -> str | None:
+    """The viewer's link: TRACE_URL_TEMPLATE (a Jaeger, DataDog, ... URL with `{trace_id}`) filled in."""
+    template = current_app.config.get("TRACE_URL_TEMPLATE", "")
+    return template.replace("{trace_id}", trace_id) if template and trace_id else None
+
+
+def _install_provider() -> None:
+    """Once per process (gunicorn workers and CLI processes each build their own app after forking)."""
+    global _provider
+    with _lock:
+        if _provider is not None:
+            return
+        resource = Resource.create({})  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+        if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+            resource = resource.merge(Resource({SERVICE_NAME: "cronmanager"}))
+        # the SDK's own parser of OTEL_TRACES_SAMPLER(_ARG) (default parentbased_always_on)
+        sampler = OrphanClientSpansDropped(sampling._get_from_env_or_default())
+        provider = TracerProvider(resource=resource, sampler=sampler)
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+        RequestsInstrumentor().instrument(request_hook=_client_request_hook)
+        RedisInstrumentor().instrument()
+        # declared for SQLAlchemy < 2.1; its engine events are unchanged in 2.1 (checked by tests/observability)
+        SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+        _provider = provider
+
+
+class OrphanClientSpansDropped(sampling.Sampler):
+    """Drops database/Redis/HTTP client spans that have no parent, then defers to the configured sampler.
+
+    The scheduler polls Redis and the database five times a second and the worker heartbeats: as roots those
+    calls would each be a trace of one span, drowning the fires. Inside a fire or a web request they are kept.
+    """
+
+    def __init__(self, base: sampling.Sampler) -> None:
+        self.base = base
+
+    def should_sample(self, parent_context: otel_context.Context | None, trace_id: int, name: str,
+                      kind: SpanKind | None = None, attributes: Any = None, links: Any = None,
+                      trace_state: Any = None) -> sampling.SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if kind is SpanKind.CLIENT and not parent.is_valid:
+            return sampling.SamplingResult(sampling.Decision.DROP)
+        return self.base.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"OrphanClientSpansDropped{{{self.base.get_description()}}}"
+
+
+# ---- secrets never reach a span ---------------------------------------------------------------------------
+def redact_url(url: str) -> str:
+    """Mask the values of secret-looking query parameters (`?token=` on our API, `api_key=` on a target)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, MASK if looks_secret(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+
+
+def _redact_span_urls(span: Span) -> None:
+    attributes = getattr(span, "attributes", None) or {}
+    for key in ("http.url", "url.full", "http.target"):
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, redact_url(value))
+    query = attributes.get("url.query")
+    if isinstance(query, str):
+        span.set_attribute("url.query", urlsplit(redact_url("?" + query)).query)
+
+
+def _web_request_hook(span: Span, environ: dict) -> None:
+    ctx = span.get_span_context()
+    if ctx.is_valid:
+        environ[TRACE_ENVIRON] = (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
+
+
+def _web_response_hook(span: Span, status: str, response_headers: list) -> None:
+    _redact_span_urls(span)  # not in the request hook: the instrumentation sets the URL attributes after it
+
+
+def _client_request_hook(span: Span, request: Any) -> None:
+    _redact_span_urls(span)
+
+
+# ---- trace context carried by execution rows ------------------------------------------------------------------
+def traceparent_of(span: Span | None) -> str | None:
+    if span is None or not span.get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent")
+
+
+def current_traceparent() -> str | None:
+    """The current span's context (a web request creating a manual run), or None when tracing is off."""
+    return traceparent_of(trace.get_current_span()) if enabled() else None
+
+
+def _context_from(traceparent: str | None) -> otel_context.Context | None:
+    return _propagator.extract({"traceparent": traceparent}) if traceparent else None
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER)
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value else ""
+
+
+# ---- scheduler: placement ------------------------------------------------------------------------------------
+class Placements:
+    """One `cron.place` span per fire row; each row gets its traceparent before the INSERT."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self._by_parent: dict[str, tuple[Span, str]] = {}  # traceparent -> (span, job id)
+        if not enabled():
+            return
+        tracer = _tracer()
+        for row in rows:
+            span = tracer.start_span("cron.place", kind=SpanKind.PRODUCER, context=otel_context.Context(),
+                                     attributes={"cron.job.id": row["cron_job_id"],
+                                                 "cron.scheduled_for": _iso(row["scheduled_for"]),
+                                                 "cron.attempt": row["attempt_number"],
+                                                 "cron.trigger": row["trigger"]})
+            row["traceparent"] = traceparent_of(span)
+            self._by_parent[row["traceparent"]] = (span, row["cron_job_id"])
+
+    def inserted(self, rows: Iterable[Any]) -> None:
+        """Rows as returned by the INSERT (id, ..., traceparent last): the span learns its execution id."""
+        for row in rows:
+            placed = self._by_parent.pop(row[-1], None) if row[-1] else None
+            if placed is None:
+                continue
+            span, job_id = placed  # a sampled-out span is a NonRecordingSpan: only its context can be read
+            span.set_attribute("cron.execution.id", row[0])
+            ctx = span.get_span_context()
+            log.debug("placed fire", extra={"execution_id": row[0], "job_id": job_id,
+                                            "trace_id": format(ctx.trace_id, "032x"),
+                                            "span_id": format(ctx.span_id, "016x")})
+            span.end()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Fires not inserted were placed by another scheduler already (the unique key refused them)."""
+        for span, _ in self._by_parent.values():
+            if error is not None:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            else:
+                span.set_attribute("cron.duplicate", True)
+            span.end()
+        self._by_parent.clear()
+
+
+@contextlib.contextmanager
+def placements(rows: list[dict]) -> Iterator[Placements]:
+    placing = Placements(rows)
+    try:
+        yield placing
+    except BaseException as err:
+        placing.close(err)
+        raise
+    placing.close()
+
+
+# ---- worker: claim, call, record --------------------------------------------------------------------------------
+_end_lock = threading.Lock()  # the fire's thread and the recorder may both try to end a fire's span
+
+
+def start_fire(fire: Fire, traceparent: str | None) -> None:
+    """At claim time: the `cron.execute` span of this attempt, continuing the trace stored on its row."""
+    if not enabled():
+        return
+    fire.span = _tracer().start_span(
+        "cron.execute", kind=SpanKind.CONSUMER, context=_context_from(traceparent),
+        attributes={"cron.job.id": fire.job_id, "cron.job.name": fire.job.name,
+                    "cron.execution.id": fire.execution_id, "cron.scheduled_for": _iso(fire.scheduled_for),
+                    "cron.attempt": fire.attempt, "cron.trigger": str(fire.trigger)})
+    fire.span_open = True
+
+
+def fire_span(fire: Fire) -> Span | None:
+    return fire.span
+
+
+def _end_fire_span(fire: Fire) -> None:
+    span = fire.span
+    if span is None:
+        return
+    with _end_lock:
+        if not fire.span_open:
+            return
+        fire.span_open = False
+    status = str(fire.final_status or "")
+    span.set_attribute("cron.status", status)
+    if fire.skip_reason:
+        span.set_attribute("cron.skip_reason", fire.skip_reason)
+    result = fire.result
+    if result is not None:
+        if result.status_code is not None:
+            span.set_attribute("http.response.status_code", result.status_code)
+        if result.error_class:
+            span.set_attribute("error.type", result.error_class)
+    if fire.final_status == ExecutionStatus.FAILED:
+        span.set_status(Status(StatusCode.ERROR, (fire.skip_reason or (result.error if result else "") or "")[:200]))
+    span.end()
+
+
+def traced_fire(run: F) -> F:
+    """Decorates the executor's per-fire method `(self, fire)`: its logs carry the fire's ids, its work (and the
+    HTTP call's client span) sits under `cron.execute`, and a job that opted out sends no traceparent."""
+
+    @functools.wraps(run)
+    def wrapper(self: Any, fire: Fire, *args: Any, **kwargs: Any) -> Any:
+        with log_ids(execution_id=fire.execution_id, job_id=fire.job_id), contextlib.ExitStack() as stack:
+            span = fire_span(fire)
+            if span is not None:
+                stack.enter_context(trace.use_span(span, end_on_exit=False))
+                if not fire.job.propagate_trace:
+                    stack.enter_context(suppress_http_instrumentation())
+            try:
+                return run(self, fire, *args, **kwargs)
+            finally:
+                failed = fire.final_status == ExecutionStatus.FAILED
+                log.log(logging.INFO if failed else logging.DEBUG, "fire %s %s", fire.execution_id,
+                        fire.final_status, extra={"event": "fire:done"})
+                _end_fire_span(fire)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def traced_recording(record: F) -> F:
+    """Decorates the batch recorder `(worker_id, items: [(kind, fire)])`: a `cron.record` span per outcome."""
+
+    @functools.wraps(record)
+    def wrapper(worker_id: str, items: Sequence[tuple[RecordKind, Fire]], *args: Any, **kwargs: Any) -> Any:
+        if not enabled():
+            return record(worker_id, items, *args, **kwargs)
+        spans = []
+        tracer = _tracer()
+        for kind, fire in items:
+            if kind != RecordKind.FINAL:
+                continue
+            _end_fire_span(fire)  # fires skipped at claim time never ran
+            parent = fire_span(fire)
+            spans.append((fire, tracer.start_span(
+                "cron.record", context=trace.set_span_in_context(parent) if parent else None,
+                attributes={"cron.job.id": fire.job_id, "cron.execution.id": fire.execution_id,
+                            "cron.attempt": fire.attempt, "cron.status": str(fire.final_status or "")})))
+        try:
+            result = record(worker_id, items, *args, **kwargs)
+        except BaseException as err:
+            for _, span in spans:
+                span.record_exception(err)
+                span.set_status(Status(StatusCode.ERROR, type(err).__name__))
+                span.end()
+            raise
+        for fire, span in spans:
+            if fire.retry_id is not None:
+                span.set_attribute("cron.retry.execution_id", fire.retry_id)
+            span.end()
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def retry_traceparent(fire: Fire) -> str | None:
+    """The context a retry row stores: the failed attempt's span, so the next attempt joins the same trace."""
+    return traceparent_of(fire_span(fire))
+
+
+def force_flush(timeout_ms: int = 5000) -> None:
+    """Export what is buffered (worker shutdown, tests); harmless when tracing is off."""
+    if _provider is not None:
+        _provider.force_flush(timeout_ms)

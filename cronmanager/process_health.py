@@ -1,0 +1,65 @@
+"""`flask health --process worker|scheduler`: the container health check of the two background processes.
+
+They serve no HTTP, so the image's HTTP check cannot see them; each writes a heartbeat key in Redis named
+after its host (worker: every WORKER_HEARTBEAT_TTL_S / 3, with that TTL; scheduler: every second, 15 s TTL,
+leader or standby, database reachable or not). The command exits 0 when a process of that kind on this host
+has a live heartbeat, 1 otherwise (including when Redis cannot be reached).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from enum import StrEnum
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from redis import Redis
+
+from cronmanager.extensions import rkey
+
+PROBE_TIMEOUT_S = 2.0
+
+
+class Process(StrEnum):
+    WORKER = "worker"
+    SCHEDULER = "scheduler"
+
+
+def heartbeat_pattern(process: Process, host: str) -> str:
+    """Both processes name themselves host:pid:random; the key ends with that name."""
+    kind = "worker" if process is Process.WORKER else "scheduler"
+    return rkey(kind, "alive", f"{host}:*")
+
+
+def live_heartbeats(r: Redis, process: Process, host: str) -> dict[str, float]:
+    """Heartbeat keys of that kind of process on `host` -> seconds since their last beat."""
+    ages = {}
+    for key in r.scan_iter(match=heartbeat_pattern(process, host), count=1000):
+        value = r.get(key)
+        if value is not None:
+            ages[key.decode()] = time.time() - float(value)
+    return ages
+
+
+@click.command("health")
+@click.option("--process", "process", type=click.Choice([p.value for p in Process]), required=True,
+              help="Which background process on this host to check.")
+@with_appcontext
+def health_command(process: str) -> None:
+    """Exit 0 if a worker/scheduler on this host has a live heartbeat, else 1."""
+    kind = Process(process)
+    host = socket.gethostname()
+    r = Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=PROBE_TIMEOUT_S,
+                       socket_timeout=PROBE_TIMEOUT_S, retry_on_timeout=False)
+    try:
+        ages = live_heartbeats(r, kind, host)
+    except Exception as err:  # noqa: BLE001 - any Redis failure means "cannot tell": unhealthy
+        click.echo(f"unhealthy: redis unavailable ({type(err).__name__})", err=True)
+        raise SystemExit(1) from None
+    if not ages:
+        click.echo(f"unhealthy: no live {kind.value} heartbeat on {host}", err=True)
+        raise SystemExit(1)
+    freshest = min(ages.values())
+    click.echo(f"ok: {len(ages)} {kind.value} process(es) on {host}, last beat {freshest:.1f} s ago")

@@ -1,0 +1,73 @@
+"""Request and response models of the rules API (SPEC §12)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cronmanager.api.openapi import StrictModel
+
+
+class RuleOut(BaseModel):
+    name: str
+    kind: str
+    priority: int
+    enabled: bool
+    params: dict[str, Any]
+    updated_at: datetime
+    updated_by: str | None
+
+
+class RuleList(BaseModel):
+    items: list[RuleOut]
+    mode: str
+    interval_s: int
+
+
+class RuleUpdate(StrictModel):
+    """Partial: params are merged into the rule's current ones, then validated as a whole."""
+
+    enabled: bool | None = None
+    priority: int | None = Field(default=None, ge=0, le=1000)
+    params: dict[str, Any] | None = None
+
+
+class Effective(BaseModel):
+    throttle_factor: int
+    spread_offset_s: int
+
+
+class ProposalOut(BaseModel):
+    cron_job_id: str
+    job_name: str | None = None
+    rule: str
+    from_: Effective = Field(alias="from")
+    to: Effective
+    reason: str
+    applied: bool
+    evaluated_at: datetime
+
+
+class ProposalList(BaseModel):
+    items: list[ProposalOut]
+    mode: str
+
+
+class SpreadIn(StrictModel):
+    job_ids: list[str] | None = Field(default=None, max_length=10000)
+    window_s: int = Field(ge=2, le=3600)
+
+
+class SpreadJob(BaseModel):
+    id: str
+    name: str
+    spread_offset_s: int
+    next_run_at: datetime | None
+
+
+class SpreadOut(BaseModel):
+    items: list[SpreadJob]
+    busiest_before: int
+    busiest_after: int

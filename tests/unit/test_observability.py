@@ -1,0 +1,83 @@
+"""Observability pieces that need no processes: switches, redaction, the sampler, log line contents."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
+from opentelemetry.trace import SpanKind
+
+import config
+from config import ConfigError
+from cronmanager.logging_setup import JsonFormatter, TextFormatter, log_ids
+from cronmanager.observability.tracing import OrphanClientSpansDropped, otlp_configured, redact_url
+
+
+@pytest.mark.parametrize(("env", "on"), [
+    ({}, False),
+    ({"OTEL_SERVICE_NAME": "x", "OTEL_TRACES_SAMPLER": "always_on"}, False),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, True),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, False),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"}, False),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": "none"}, False),
+])
+def test_tracing_is_switched_on_by_an_otlp_endpoint_only(env, on):
+    assert otlp_configured(env) is on
+
+
+def test_secret_looking_query_values_are_masked_in_span_urls():
+    assert redact_url("https://x.test/api/v1/cron?token=tasker_abc&page=2") == \
+        "https://x.test/api/v1/cron?token=***&page=2"
+    assert "s3cr3t" not in redact_url("/hook?api_key=s3cr3t&x=1")
+    assert redact_url("https://x.test/plain") == "https://x.test/plain"
+
+
+def _sample(kind: SpanKind, parent: trace.Span | None) -> Decision:
+    sampler = OrphanClientSpansDropped(ALWAYS_ON)
+    ctx = trace.set_span_in_context(parent) if parent else None
+    return sampler.should_sample(ctx, 1, "x", kind).decision
+
+
+def test_client_spans_without_a_parent_are_dropped_and_everything_else_is_left_to_the_configured_sampler():
+    parent = TracerProvider().get_tracer("t").start_span("fire")
+    assert _sample(SpanKind.CLIENT, None) is Decision.DROP
+    assert _sample(SpanKind.CLIENT, parent) is Decision.RECORD_AND_SAMPLE
+    assert _sample(SpanKind.SERVER, None) is Decision.RECORD_AND_SAMPLE
+    assert _sample(SpanKind.PRODUCER, None) is Decision.RECORD_AND_SAMPLE
+
+
+def _record(msg: str = "hello", **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("cronmanager.test", logging.INFO, __file__, 1, msg, None, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_log_lines_carry_the_current_span_and_the_bound_fire_ids():
+    span = TracerProvider().get_tracer("t").start_span("fire")
+    ctx = span.get_span_context()
+    with trace.use_span(span), log_ids(execution_id=42, job_id="j-1"):
+        entry = json.loads(JsonFormatter().format(_record()))
+        text = TextFormatter().format(_record())
+    assert entry["trace_id"] == format(ctx.trace_id, "032x") and entry["span_id"] == format(ctx.span_id, "016x")
+    assert entry["execution_id"] == 42 and entry["job_id"] == "j-1" and entry["msg"] == "hello"
+    assert "execution_id=42" in text and "job_id=j-1" in text and not text.startswith("{")
+    outside = json.loads(JsonFormatter().format(_record(job_id="j-2")))
+    assert "trace_id" not in outside and "execution_id" not in outside and outside["job_id"] == "j-2"
+
+
+def test_config_refuses_a_trace_url_template_without_the_placeholder_and_unknown_log_formats(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "BASE_DIR", tmp_path)
+    monkeypatch.setenv("TRACE_URL_TEMPLATE", "http://jaeger:16686/trace/")
+    with pytest.raises(ConfigError, match="TRACE_URL_TEMPLATE"):
+        config.Config()
+    monkeypatch.setenv("TRACE_URL_TEMPLATE", "http://jaeger:16686/trace/{trace_id}")
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        config.Config()
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    assert config.Config().LOG_FORMAT == "text"
