@@ -93,7 +93,7 @@ def list_channels():
 
 @alerts_api.post("/alert-channels")
 @endpoint("write", "alerts.channel_create")
-@spec.validate(json=ChannelCreate, resp=responses("HTTP_422", HTTP_201=ChannelOut), tags=["alerts"])
+@spec.validate(json=ChannelCreate, resp=responses("HTTP_409", "HTTP_422", HTTP_201=ChannelOut), tags=["alerts"])
 def create_channel(json: ChannelCreate):
     """E-mail or webhook channel; a webhook gets a signing secret (shown once) unless you give one."""
     p = principal()

@@ -189,7 +189,8 @@ def _text_without_nul(node: Any) -> None:
 
 @amend_document
 def _truthful_inputs(doc: dict[str, Any]) -> None:
-    """Free text refuses NUL; a JSON body whose model requires nothing may be left out (it reads as `{}`)."""
+    """Free text refuses NUL; a JSON body whose model requires nothing (no field, no minimum count) may be left
+    out (it reads as `{}`)."""
     _text_without_nul(doc["components"]["schemas"])
     _text_without_nul(doc["paths"])
     schemas = doc["components"]["schemas"]
@@ -200,7 +201,7 @@ def _truthful_inputs(doc: dict[str, Any]) -> None:
                 continue
             ref = body.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
             model = schemas.get(ref.rsplit("/", 1)[-1], {})
-            if ref and not model.get("required"):
+            if ref and not model.get("required") and not model.get("minProperties"):
                 body["required"] = False
 
 

@@ -171,7 +171,7 @@ def _within(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
 
 @auth_api.post("/tokens")
 @endpoint("read", "token.create", login_only=True)
-@spec.validate(json=TokenIn, resp=responses("HTTP_422", HTTP_201=TokenCreatedOut), tags=["tokens"])
+@spec.validate(json=TokenIn, resp=responses("HTTP_409", "HTTP_422", HTTP_201=TokenCreatedOut), tags=["tokens"])
 def create_token(json: TokenIn):  # noqa: ANN201
     """Create an API token; the token itself is in this response only."""
     p = principal()

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from cronmanager.api import after_commit, takes_documents
 from cronmanager.api.errors import ApiError
-from cronmanager.api.openapi import QueryModel, responses, spec
+from cronmanager.api.openapi import QueryModel, amend_document, responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
 from cronmanager.extensions import db
 from cronmanager.jobs import portable
@@ -78,6 +78,23 @@ def export_jobs(query: ExportQuery):  # noqa: ANN201
     response = Response(body, mimetype=portable.MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="cron-jobs.{fmt.value}"'
     return response
+
+
+@amend_document
+def _document_import_body(doc: dict[str, Any]) -> None:
+    """The import reads its body itself (YAML or JSON): the envelope is checked strictly (422), each job as
+    POST /cron checks it, its errors listed in the plan (so a job entry is any mapping here)."""
+    operation = doc["paths"].get("/api/v1/cron/import", {}).get("post")
+    if operation is None:
+        return
+    document = {"type": "object", "required": ["version", "jobs"], "additionalProperties": False, "properties": {
+        "version": {"type": "integer", "enum": [portable.FORMAT_VERSION]},
+        "jobs": {"type": "array", "items": {"type": "object", "description": "a job as exported: the fields of "
+                                                                             "POST /cron"}}}}
+    operation["requestBody"] = {"required": True, "description": "the export document, at most "
+                                f"{portable.MAX_DOCUMENT_BYTES // 1024} KiB",
+                                "content": {"application/yaml": {"schema": document},
+                                            "application/json": {"schema": document}}}
 
 
 @jobs_portable_api.post("/import")

@@ -200,6 +200,10 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner
 def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | None = None,
                source: str = "api", *, flush: bool = True) -> bool:
     """Partial update; returns True when the schedule (expression or zone) changed."""
+    if flush:
+        # concurrent updates of one job take turns, so each makes exactly one new version (an import locks its
+        # owner instead and flushes thousands of jobs at once)
+        db.session.refresh(job, with_for_update=True)
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
     changes = vault.seal(normalise(changes), stored=job)
@@ -260,7 +264,9 @@ def transfer_owner(p: Principal, job: CronJob, owner_id: str) -> None:
     if not p.is_admin:
         raise ApiError(403, "Only an administrator can change a job's owner", fields={"owner_id": "admin only"})
     owner = db.session.get(User, owner_id)
-    if owner is None or not owner.is_active:
+    if owner is None:  # a well-formed id naming nobody: not found, as any other id
+        raise ApiError(404, "owner_id: no user with this id", fields={"owner_id": "no user with this id"})
+    if not owner.is_active:
         raise _field_error("owner_id", "no active user with this id")
     job.owner_id = owner.id
 

@@ -35,7 +35,9 @@ def export_response(stmt: Select, fmt: str) -> Response:
     (`total` comes after the items, counted on the way; everything is one page)."""
     from cronmanager.models import CronExecution, CronJob
 
-    names = [c for c in (EXPORT_COLUMNS if fmt == "csv" else COLUMNS) if c != "job_name"]
+    names = [c for c in (EXPORT_COLUMNS if fmt == "csv" else COLUMNS) if c not in ("job_name", "trace_id")]
+    if fmt != "csv":  # derived as execution_json derives them
+        names += ["traceparent", "first_attempt_id"]
     flat = stmt.with_only_columns(*[getattr(CronExecution, c) for c in names], CronJob.name)
     names.append("job_name")
 
@@ -47,6 +49,10 @@ def export_response(stmt: Select, fmt: str) -> Response:
                 item = dict(zip(names, row, strict=True))
                 for key in ("scheduled_for", "started_at", "completed_at"):
                     item[key] = iso(item[key]) if item[key] is not None else None
+                if "traceparent" in item:
+                    traceparent = item.pop("traceparent")
+                    item["trace_id"] = traceparent[3:35] if traceparent else None
+                    item["first_attempt_id"] = item["first_attempt_id"] or item["id"]
                 yield item
 
     if fmt == "csv":

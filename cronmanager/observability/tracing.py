@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from flask import current_app
 from opentelemetry import context as otel_context
@@ -39,9 +39,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from cronmanager.audit.redaction import MASK, looks_secret
 from cronmanager.execution.outcome import ExecutionStatus, Fire, RecordKind
 from cronmanager.logging_setup import TRACE_ENVIRON, log_ids
+from cronmanager.secrets import fields
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -128,12 +128,9 @@ class OrphanClientSpansDropped(sampling.Sampler):
 
 # ---- secrets never reach a span ---------------------------------------------------------------------------
 def redact_url(url: str) -> str:
-    """Mask the values of secret-looking query parameters (`?token=` on our API, `api_key=` on a target)."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, MASK if looks_secret(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+    """Secret-looking query values (`?token=` on our API, `api_key=` on a target) and any userinfo as `***`: the
+    job secrets' one rule (cronmanager/secrets/fields.py)."""
+    return fields.split_url(url)[0]
 
 
 def _redact_span_urls(span: Span) -> None:

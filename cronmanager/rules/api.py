@@ -62,7 +62,7 @@ def list_rules():  # noqa: ANN201
 @spec.validate(json=RuleUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=RuleOut), tags=["rules"])
 def update_rule(name: str, json: RuleUpdate):  # noqa: ANN201
     """Enable or disable a rule, move it in the order, or change its parameters (validated per kind)."""
-    if not isinstance(request.get_json(silent=True), dict):  # spectree reads an absent or falsy body as {}
+    if not request.get_json(silent=True):  # spectree reads an absent or falsy body as {}; `{}` names nothing
         raise ApiError(422, "A JSON object body is required: {\"enabled\", \"priority\", \"params\"}",
                        fields={"body": "required"})
     rule = db.session.get(Rule, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cronmanager.api.openapi import StrictModel
 
@@ -27,7 +27,10 @@ class RuleList(BaseModel):
 
 
 class RuleUpdate(StrictModel):
-    """Partial: params are merged into the rule's current ones, then validated as a whole."""
+    """Partial: params are merged into the rule's current ones, then validated as a whole. At least one field:
+    an update that names nothing is refused (documented, so the body is required)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     enabled: bool | None = None
     priority: int | None = Field(default=None, ge=0, le=1000)
