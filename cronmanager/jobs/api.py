@@ -63,7 +63,7 @@ def create_job(json: JobCreate):  # noqa: ANN201
 
 @jobs_api.get("/preview")
 @endpoint("read", "cron.preview")
-@spec.validate(query=PreviewQuery, resp=responses("HTTP_422", HTTP_200=PreviewOut), tags=["jobs"])
+@spec.validate(query=PreviewQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=PreviewOut), tags=["jobs"])
 def preview(query: PreviewQuery):  # noqa: ANN201
     """Next fire times strictly after `start` (default now), local and UTC, plus an English description."""
     try:
