@@ -16,6 +16,7 @@ if [ -z "${SECRET_KEY:-}" ]; then
   export SECRET_KEY_FILE="$ROOT/instance/secret_key"
 fi
 
+export LOG_FORMAT=${LOG_FORMAT:-text}  # a terminal reads lines; deployments keep the JSON default
 export REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
 redis_ok() { python -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL'], socket_connect_timeout=1).ping()" 2>/dev/null; }
 if ! redis_ok; then

@@ -77,7 +77,23 @@ def app(database_url: str, redis_prefix: str):  # noqa: ANN201
     application = create_app(make_config(database_url, redis_prefix))
     with application.app_context():
         upgrade()
+        SEEDED_RULES.extend(_rule_rows())
     return application
+
+
+RULE_COLUMNS = ("name", "kind", "priority", "enabled", "params", "updated_at")
+SEEDED_RULES: list[dict] = []  # the rules as the migration seeded them, before any test changed one
+
+
+def _rule_rows() -> list[dict]:
+    from sqlalchemy import select
+
+    from cronmanager.extensions import db
+    from cronmanager.models.rules import Rule
+
+    rows = [{c: getattr(r, c) for c in RULE_COLUMNS} for r in db.session.execute(select(Rule)).scalars()]
+    db.session.remove()
+    return rows
 
 
 TABLES = ("audit_logs", "security_events", "notifications", "alert_channels", "schedule_changes",
@@ -188,19 +204,20 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def keep_rules(app) -> Iterator[None]:  # noqa: ANN001
-    """The rules table is seeded by a migration and not wiped between tests: put it back as it was."""
-    from sqlalchemy import delete, insert, select
+    """The rules table is seeded by a migration and not wiped between tests (the OpenAPI fuzzer changes rules too):
+    each test using this starts from the seeded rules and leaves them so."""
+    from sqlalchemy import delete, insert
 
     from cronmanager.extensions import db
     from cronmanager.models.rules import Rule
 
-    columns = ("name", "kind", "priority", "enabled", "params", "updated_at")
-    with app.app_context():
-        saved = [{c: getattr(r, c) for c in columns} for r in db.session.execute(select(Rule)).scalars()]
-        db.session.remove()
+    def reseed() -> None:
+        with app.app_context():
+            db.session.execute(delete(Rule))
+            if SEEDED_RULES:
+                db.session.execute(insert(Rule), SEEDED_RULES)
+            db.session.commit()
+
+    reseed()
     yield
-    with app.app_context():
-        db.session.execute(delete(Rule))
-        if saved:
-            db.session.execute(insert(Rule), saved)
-        db.session.commit()
+    reseed()

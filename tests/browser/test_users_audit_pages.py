@@ -79,7 +79,7 @@ def test_admin_creates_promotes_deactivates_and_reactivates_users(page: Page, ap
     row.get_by_role("button", name="Reactivate").click()
     dialog.get_by_role("button", name="Reactivate").click()
     expect(row.locator("[data-user-status]")).to_have_text("active")
-    assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401  # deactivation ended it for good
     assert not [e for e in errors if "409" not in e and "422" not in e], errors
 
     page.set_viewport_size({"width": 390, "height": 844})
