@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cronmanager.api import formats
-from cronmanager.execution.http_client import TargetRefused, check_url
+from cronmanager.execution.ssrf import TargetRefused, check_url
 from cronmanager.scheduling import cron
 
 CRON = re.compile(formats.cron_pattern())
