@@ -83,23 +83,24 @@ def join_url(masked: str, secrets: dict[str, str | list[str]]) -> str:
     return head + middle + (f"?{query}" if query or "?" in masked.partition("#")[0] else "") + fragment
 
 
+def _mask_named(values: dict[str, str], field: str, found: dict[str, str]) -> dict[str, str]:
+    """Headers and query parameters alike: a value under a secret-looking name becomes `***` (kept in `found`)."""
+    masked = {}
+    for name, value in values.items():
+        if looks_secret(name):
+            found[f"{field}.{name}"] = value
+            value = MASK
+        masked[name] = value
+    return masked
+
+
 def split(headers: dict[str, str] | None, query_params: dict[str, str] | None, endpoint_url: str | None) -> Split:
     """Mask whichever of the three fields is given (None: not part of this change)."""
     out = Split()
     if headers is not None:
-        out.headers = {}
-        for name, value in headers.items():
-            if looks_secret(name):
-                out.found[f"headers.{name}"] = value
-                value = MASK
-            out.headers[name] = value
+        out.headers = _mask_named(headers, "headers", out.found)
     if query_params is not None:
-        out.query_params = {}
-        for name, value in query_params.items():
-            if looks_secret(name):
-                out.found[f"query_params.{name}"] = value
-                value = MASK
-            out.query_params[name] = value
+        out.query_params = _mask_named(query_params, "query_params", out.found)
     if endpoint_url is not None:
         out.endpoint_url, found = split_url(endpoint_url)
         out.found.update(found)
