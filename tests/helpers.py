@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from cronsim import CronSim
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -86,3 +88,14 @@ def executions(app, job_id: str, **filters: object) -> list[CronExecution]:  # n
         db.session.expunge_all()
         db.session.remove()
         return rows
+
+
+def cronsim_fires(expression: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
+    """The reference oracle (cronsim, Debian cron's DST rules): fires of `expression` in `zone` in (start, end]."""
+    fires = []
+    for local in CronSim(expression, start.astimezone(ZoneInfo(zone))):
+        instant = local.astimezone(UTC)
+        if instant > end:
+            return fires
+        fires.append(instant)
+    return fires

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from cronsim import CronSim
 
 from cronmanager.scheduling.cron import (
     CronError,
@@ -19,6 +18,7 @@ from cronmanager.scheduling.cron import (
     validate_expression,
     validate_timezone,
 )
+from tests.helpers import cronsim_fires
 
 
 def utc(*args: int) -> datetime:
@@ -243,23 +243,13 @@ DST_DAYS = [
 ]
 
 
-def _cronsim_fires(expression: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
-    fires = []
-    for local in CronSim(expression, start.astimezone(ZoneInfo(zone))):
-        instant = local.astimezone(UTC)
-        if instant > end:
-            return fires
-        fires.append(instant)
-    return fires
-
-
 @pytest.mark.parametrize(("zone", "day"), DST_DAYS, ids=[f"{z}-{d}" for z, d in DST_DAYS])
 @pytest.mark.parametrize("expression", DST_EXPRESSIONS)
 def test_it_matches_cronsim_across_dst(expression: str, zone: str, day: date) -> None:
     tz = ZoneInfo(zone)
     start = datetime.combine(day - timedelta(days=1), datetime.min.time(), tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=2), datetime.min.time(), tz).astimezone(UTC)
-    expected = _cronsim_fires(expression, zone, start, end)
+    expected = cronsim_fires(expression, zone, start, end)
     assert expected, "sanity: window must contain fires"
     assert fires_between(expression, zone, start, end, 10_000) == expected
     # Stepping fire by fire from arbitrary points must agree too.

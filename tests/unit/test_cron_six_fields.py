@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from cronsim import CronSim
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cronmanager.scheduling.cron import fires_between, next_fire
+from tests.helpers import cronsim_fires
 
 NY = "America/New_York"
 ZONES = (
@@ -52,16 +52,6 @@ def transitions(zone: str) -> list[datetime]:
             found.append(hi.replace(microsecond=0))
         day = nxt
     return found
-
-
-def cronsim_fires(expression: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
-    fires = []
-    for local in CronSim(expression, start.astimezone(ZoneInfo(zone))):
-        instant = local.astimezone(UTC)
-        if instant > end:
-            return fires
-        fires.append(instant)
-    return fires
 
 
 def check(five: str, zone: str, start: datetime, end: datetime) -> None:
