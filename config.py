@@ -234,6 +234,9 @@ class Config:
         # observability (issue 13): tracing itself is configured by the standard OTEL_* variables
         self.LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
         self.TRACE_URL_TEMPLATE = env_str("TRACE_URL_TEMPLATE", "")
+        # a worker's span batches wait for its fires to finish, this long at most; the SDK's queue holds them
+        self.TRACE_EXPORT_DEFER_MAX_S = env_float("TRACE_EXPORT_DEFER_MAX_S", 10.0)
+        self.OTEL_BSP_MAX_QUEUE_SIZE = env_int("OTEL_BSP_MAX_QUEUE_SIZE", 16384, minimum=1)
         if self.TRACE_URL_TEMPLATE and "{trace_id}" not in self.TRACE_URL_TEMPLATE:
             raise ConfigError("TRACE_URL_TEMPLATE must contain {trace_id}")
         # abuse limits (SPEC §6)

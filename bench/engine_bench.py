@@ -122,7 +122,8 @@ class Bench:
         collapsed stacks; summarised by `python -m bench.profile_summary DIR`."""
         py_spy = Path(sys.executable).with_name("py-spy")
         self.profile_dir.mkdir(parents=True, exist_ok=True)
-        return [subprocess.Popen([str(py_spy), "record", "--nonblocking", "-r", "25", "-d", str(seconds), "--format",
+        rate = os.environ.get("BENCH_PYSPY_RATE", "25")  # samples per second
+        return [subprocess.Popen([str(py_spy), "record", "--nonblocking", "-r", rate, "-d", str(seconds), "--format",
                                   "raw", "-o", str(self.profile_dir / f"{p.bench_name}.txt"), "--pid", str(p.pid)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in procs]
 

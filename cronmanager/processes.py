@@ -29,6 +29,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     from cronmanager.execution import dispatch
     from cronmanager.execution.executor import get_executor
     from cronmanager.maintenance.worker import serve_maintenance
+    from cronmanager.observability.tracing import untraced_batch_io
 
     app = current_app._get_current_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # RQ's lines too
@@ -42,24 +43,26 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
         threading.Thread(target=serve_maintenance, args=(app, executor.worker_id), name="maintenance",
                          daemon=True).start()
     freeze_startup_heap()
-    try:
-        while True:
-            worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
-            worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
-            if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
-                break
-            # RQ quits its loop on some Redis errors; a Procfile process must outlive a Redis restart
-            log.warning("worker loop ended without a shutdown request; restarting in 1 s")
-            time.sleep(1)
-    finally:
-        drained = executor.shutdown(timeout=drain_timeout)
-        log.info("worker stopped (%s)", "drained" if drained else "drain timed out; reconciler will close rows")
+    with untraced_batch_io():  # the claim and RQ's own calls; each fire's thread is traced
+        try:
+            while True:
+                worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
+                worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
+                if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
+                    break
+                # RQ quits its loop on some Redis errors; a Procfile process must outlive a Redis restart
+                log.warning("worker loop ended without a shutdown request; restarting in 1 s")
+                time.sleep(1)
+        finally:
+            drained = executor.shutdown(timeout=drain_timeout)
+            log.info("worker stopped (%s)", "drained" if drained else "drain timed out; reconciler will close rows")
 
 
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
     """Place due fires, move delayed jobs, repair; SIGTERM/SIGINT stop it after the current tick."""
+    from cronmanager.observability.tracing import untraced_batch_io
     from cronmanager.scheduling.scheduler import SchedulerService
 
     app = current_app._get_current_object()
@@ -69,8 +72,9 @@ def scheduler_command() -> None:
         signal.signal(sig, lambda *_: stop.set())
     service = SchedulerService(app)
     freeze_startup_heap()
-    service.repair()
-    service.run(stop)
+    with untraced_batch_io():  # cron.place spans are made explicitly; the loop's SQL and Redis are not traced
+        service.repair()
+        service.run(stop)
 
 
 def freeze_startup_heap() -> None:

@@ -61,6 +61,7 @@ class Executor:
         ]
         for t in self._threads:
             t.start()
+        tracing.defer_exports_while_busy(self.wait_idle)
 
     # ---- intake -------------------------------------------------------------------------------------------
     def submit_batch(self, execution_ids: list[int]) -> int:
@@ -85,6 +86,7 @@ class Executor:
         fire.final_status, fire.skip_reason = status, reason
         self._results.put((RecordKind.FINAL, fire))
 
+    @tracing.untraced_batch_io()
     def _follow_job_events(self) -> None:
         """Learn of disabled and deleted jobs at once, so fires already claimed are skipped without a query;
         and of rows another worker's 'replace' closed, so their requests here are cancelled."""
@@ -188,6 +190,7 @@ class Executor:
         return [eid for eid in execution_ids if eid not in local]
 
     # ---- recording ------------------------------------------------------------------------------------------
+    @tracing.untraced_batch_io()
     def _record_loop(self) -> None:
         carried: list[tuple[RecordKind, Fire]] = []  # results the database could not take yet; written first, in order
         while True:
@@ -228,6 +231,7 @@ class Executor:
                         self._in_flight -= sum(1 for kind, _ in items if kind == RecordKind.FINAL)
                         self._cv.notify_all()
 
+    @tracing.untraced_batch_io()
     def _heartbeat_loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -249,6 +253,7 @@ class Executor:
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Let running requests finish (bounded), record them, then stop; leftovers are reconciled later."""
         drained = self.wait_idle(timeout)
+        tracing.defer_exports_while_busy(None)
         self._stop.set()
         self._threads[0].join(timeout=10)
         try:

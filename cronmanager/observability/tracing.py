@@ -32,10 +32,10 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.instrumentation.utils import suppress_http_instrumentation
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider, sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -50,6 +50,8 @@ log = logging.getLogger("cronmanager.tracing")
 TRACER = "cronmanager"
 _propagator = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
+_tracer_of_provider: trace.Tracer | None = None
+_wait_idle: Callable[[float], bool] | None = None  # the executor's, in a worker process
 _lock = threading.Lock()
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,7 +75,7 @@ def init_tracing(app: Flask) -> None:
     app.jinja_env.globals["trace_url"] = trace_url
     if not otlp_configured():
         return
-    _install_provider()
+    _install_provider(app.config["OTEL_BSP_MAX_QUEUE_SIZE"], app.config["TRACE_EXPORT_DEFER_MAX_S"])
     FlaskInstrumentor().instrument_app(app, request_hook=_web_request_hook, response_hook=_web_response_hook)
 
 
@@ -83,9 +85,9 @@ def trace_url(trace_id: str | None) -> str | None:
     return template.replace("{trace_id}", trace_id) if template and trace_id else None
 
 
-def _install_provider() -> None:
+def _install_provider(max_queue_size: int, defer_max_s: float) -> None:
     """Once per process (gunicorn workers and CLI processes each build their own app after forking)."""
-    global _provider
+    global _provider, _tracer_of_provider
     with _lock:
         if _provider is not None:
             return
@@ -95,13 +97,47 @@ def _install_provider() -> None:
         # the SDK's own parser of OTEL_TRACES_SAMPLER(_ARG) (default parentbased_always_on)
         sampler = OrphanClientSpansDropped(sampling._get_from_env_or_default())
         provider = TracerProvider(resource=resource, sampler=sampler)
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        # the queue holds a burst's spans while IdleTimeExporter waits for the burst to end
+        provider.add_span_processor(BatchSpanProcessor(IdleTimeExporter(OTLPSpanExporter(), defer_max_s),
+                                                       max_queue_size=max_queue_size))
         trace.set_tracer_provider(provider)
         RequestsInstrumentor().instrument(request_hook=_client_request_hook)
         RedisInstrumentor().instrument()
         # declared for SQLAlchemy < 2.1; its engine events are unchanged in 2.1 (checked by tests/observability)
         SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+        _tracer_of_provider = provider.get_tracer(TRACER)
         _provider = provider
+
+
+def defer_exports_while_busy(wait_idle: Callable[[float], bool] | None) -> None:
+    """The executor's `wait_idle(timeout)`: span batches wait for its fires to finish (see IdleTimeExporter)."""
+    global _wait_idle
+    _wait_idle = wait_idle
+
+
+class IdleTimeExporter(SpanExporter):
+    """Holds each batch while this process has fires in flight, for at most `max_defer_s`.
+
+    Encoding a span for OTLP costs about as much CPU as creating it, and a burst of same-second fires is
+    CPU-bound: exported during the burst, the spans would delay the fires they describe. Waiting moves that
+    work into the quiet after the burst; under steady load a batch leaves at the latest after `max_defer_s`.
+    """
+
+    def __init__(self, inner: SpanExporter, max_defer_s: float) -> None:
+        self.inner = inner
+        self.max_defer_s = max_defer_s
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        wait_idle = _wait_idle
+        if wait_idle is not None and self.max_defer_s > 0:
+            wait_idle(self.max_defer_s)
+        return self.inner.export(spans)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 class OrphanClientSpansDropped(sampling.Sampler):
@@ -126,6 +162,16 @@ class OrphanClientSpansDropped(sampling.Sampler):
         return f"OrphanClientSpansDropped{{{self.base.get_description()}}}"
 
 
+@contextlib.contextmanager
+def untraced_batch_io() -> Iterator[None]:
+    """For the loops that serve many fires at once (RQ's loop and the claim, the recorder, heartbeats, the
+    scheduler): their database and Redis calls have no parent span, so the sampler would drop them anyway;
+    suppressed, the instrumentations skip even building them. Threads started inside begin unsuppressed
+    (a new thread has a fresh context), so a fire's own calls stay traced. Also a decorator."""
+    with suppress_instrumentation():
+        yield
+
+
 # ---- secrets never reach a span ---------------------------------------------------------------------------
 def redact_url(url: str) -> str:
     """Secret-looking query values (`?token=` on our API, `api_key=` on a target) and any userinfo as `***`: the
@@ -135,13 +181,17 @@ def redact_url(url: str) -> str:
 
 def _redact_span_urls(span: Span) -> None:
     attributes = getattr(span, "attributes", None) or {}
+    masked: dict[str, str] = {}
     for key in ("http.url", "url.full", "http.target"):
         value = attributes.get(key)
-        if isinstance(value, str):
-            span.set_attribute(key, redact_url(value))
+        if isinstance(value, str) and ("?" in value or "@" in value):  # else nothing there can be secret
+            masked[key] = redact_url(value)
     query = attributes.get("url.query")
     if isinstance(query, str):
-        span.set_attribute("url.query", urlsplit(redact_url("?" + query)).query)
+        masked["url.query"] = urlsplit(redact_url("?" + query)).query
+    changed = {key: value for key, value in masked.items() if value != attributes.get(key)}
+    if changed:
+        span.set_attributes(changed)
 
 
 def _web_request_hook(span: Span, environ: dict) -> None:
@@ -177,7 +227,7 @@ def _context_from(traceparent: str | None) -> otel_context.Context | None:
 
 
 def _tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER)
+    return _tracer_of_provider or trace.get_tracer(TRACER)
 
 
 def _iso(value: datetime | None) -> str:
@@ -267,16 +317,16 @@ def _end_fire_span(fire: Fire) -> None:
         if not fire.span_open:
             return
         fire.span_open = False
-    status = str(fire.final_status or "")
-    span.set_attribute("cron.status", status)
+    attributes: dict[str, str | int] = {"cron.status": str(fire.final_status or "")}
     if fire.skip_reason:
-        span.set_attribute("cron.skip_reason", fire.skip_reason)
+        attributes["cron.skip_reason"] = fire.skip_reason
     result = fire.result
     if result is not None:
         if result.status_code is not None:
-            span.set_attribute("http.response.status_code", result.status_code)
+            attributes["http.response.status_code"] = result.status_code
         if result.error_class:
-            span.set_attribute("error.type", result.error_class)
+            attributes["error.type"] = result.error_class
+    span.set_attributes(attributes)  # one lock and one pass, not one per attribute
     if fire.final_status == ExecutionStatus.FAILED:
         span.set_status(Status(StatusCode.ERROR, (fire.skip_reason or (result.error if result else "") or "")[:200]))
     span.end()

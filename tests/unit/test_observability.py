@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
 from opentelemetry.trace import SpanKind
 
 import config
 from config import ConfigError
 from cronmanager.logging_setup import JsonFormatter, TextFormatter, log_ids
-from cronmanager.observability.tracing import OrphanClientSpansDropped, otlp_configured, redact_url
+from cronmanager.observability import tracing
+from cronmanager.observability.tracing import (
+    IdleTimeExporter,
+    OrphanClientSpansDropped,
+    otlp_configured,
+    redact_url,
+    untraced_batch_io,
+)
 
 
 @pytest.mark.parametrize(("env", "on"), [
@@ -81,3 +91,49 @@ def test_config_refuses_a_trace_url_template_without_the_placeholder_and_unknown
         config.Config()
     monkeypatch.setenv("LOG_FORMAT", "text")
     assert config.Config().LOG_FORMAT == "text"
+
+
+def _finished_span(name: str = "cron.execute"):
+    span = TracerProvider().get_tracer("t").start_span(name)
+    span.end()
+    return span
+
+
+def test_span_batches_wait_for_the_fires_in_flight_and_leave_when_they_are_done():
+    idle = threading.Event()
+    tracing.defer_exports_while_busy(lambda timeout: idle.wait(timeout))
+    inner = InMemorySpanExporter()
+    exporter = IdleTimeExporter(inner, max_defer_s=30)
+    try:
+        sender = threading.Thread(target=exporter.export, args=([_finished_span()],))
+        sender.start()
+        sender.join(0.3)
+        assert sender.is_alive() and inner.get_finished_spans() == ()  # held while fires are in flight
+        idle.set()
+        sender.join(10)
+        assert not sender.is_alive()
+        assert [s.name for s in inner.get_finished_spans()] == ["cron.execute"]
+    finally:
+        tracing.defer_exports_while_busy(None)
+
+
+def test_a_span_batch_waits_at_most_max_defer_under_steady_load_and_not_at_all_outside_a_worker():
+    inner = InMemorySpanExporter()
+    tracing.defer_exports_while_busy(lambda timeout: threading.Event().wait(timeout))  # never idle
+    try:
+        IdleTimeExporter(inner, max_defer_s=0.05).export([_finished_span("a")])
+    finally:
+        tracing.defer_exports_while_busy(None)
+    IdleTimeExporter(inner, max_defer_s=3600).export([_finished_span("b")])  # no executor: no wait
+    assert [s.name for s in inner.get_finished_spans()] == ["a", "b"]
+
+
+def test_batch_loops_skip_instrumentation_but_the_threads_they_start_are_traced():
+    seen: dict[str, bool] = {}
+    with untraced_batch_io():
+        seen["loop"] = is_instrumentation_enabled()
+        fire = threading.Thread(target=lambda: seen.setdefault("fire thread", is_instrumentation_enabled()))
+        fire.start()
+        fire.join(10)
+    seen["after"] = is_instrumentation_enabled()
+    assert seen == {"loop": False, "fire thread": True, "after": True}
