@@ -8,7 +8,7 @@ only threads that were running or runnable, so idle waits are mostly absent.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections import Counter
 from pathlib import Path
 
@@ -48,4 +48,6 @@ def main(directory: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    parser = argparse.ArgumentParser(description="Group py-spy stacks (engine_bench --profile DIR) by engine stage.")
+    parser.add_argument("directory", help="the --profile DIR of bench.engine_bench")
+    main(parser.parse_args().directory)

@@ -24,10 +24,9 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from cronmanager.scheduling.service import LEADER_TTL_MS
-
 from bench.common import pct
 from bench.engine_bench import LOGS, RUN, Bench
+from cronmanager.scheduling.scheduler import LEADER_TTL_MS
 
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 
