@@ -44,6 +44,7 @@ class Bench:
         self.ours_only = ours_only
         self.profile_dir = profile_dir
         self.sustained_rate = 200
+        self.scale_jobs = 0  # 0: 100,000 (20,000 with --quick)
         self.db_name = f"cm_bench_{RUN}"
         self.db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
         self.prefix = f"cmbench-{RUN}"
@@ -415,7 +416,7 @@ class Bench:
                                 "ratio_p99": round(base["lag_p99_ms"] / max(ours["lag_p99_ms"], 0.1), 1)}
 
     def scale(self) -> None:
-        n = 20_000 if self.quick else 100_000
+        n = self.scale_jobs or (20_000 if self.quick else 100_000)
         far = datetime.now(UTC) + timedelta(days=1)
         t = time.perf_counter()
         self.insert_jobs(n, None, far, "http://127.0.0.1:9/x")
@@ -428,6 +429,7 @@ class Bench:
 
         app = create_app()
         app.config["RATELIMIT_ENABLED"] = False
+        app.config["MAX_JOBS_PER_USER"] = n + 1000  # one owner holds the whole population here
         client = app.test_client()
         with app.app_context():
             from cronmanager.extensions import db, limiter
@@ -454,7 +456,7 @@ class Bench:
         t = time.perf_counter()
         sched = self.spawn("scheduler-scale", [*flask, "scheduler"])
         unplaced = "SELECT count(*) FROM cron_jobs WHERE is_active AND next_run_at IS NULL"
-        self.wait(lambda: self.query(unplaced)[0][0] == 0, 120, "cold-start reconcile")
+        self.wait(lambda: self.query(unplaced)[0][0] == 0, max(120.0, n / 2000), "cold-start reconcile")
         reconcile_s = time.perf_counter() - t
         time.sleep(3)  # a few ticks over 100k jobs before reading RSS
         rss_mb = psutil.Process(sched.pid).memory_info().rss / 2**20
@@ -462,6 +464,9 @@ class Bench:
         ours = {"jobs": n, "bulk_insert_s": round(insert_s, 1), "list_p95_ms": round(pct(list_ms, 95), 1),
                 "create_p95_ms": round(pct(create_ms, 95), 1), "cold_start_reconcile_s": round(reconcile_s, 2),
                 "scheduler_rss_mb": round(rss_mb, 1)}
+        if self.ours_only:
+            self.results["scale"] = {"ours": ours}
+            return
 
         from rq_scheduler import Scheduler
 
@@ -475,7 +480,8 @@ class Bench:
         t = time.perf_counter()
         listed = list(sched_b.get_jobs())
         list_all_s = time.perf_counter() - t
-        proc = self.spawn("naive-scheduler-scale", ["rqscheduler", "-u", REDIS_URL, "-i", "1"])
+        proc = self.spawn("naive-scheduler-scale", [sys.executable, "-m", "rq_scheduler.scripts.rqscheduler", "-u",
+                                                    REDIS_URL, "-i", "1"])
         time.sleep(3)
         b_rss = psutil.Process(proc.pid).memory_info().rss / 2**20
         self.stop(proc)
@@ -494,11 +500,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines (while tuning)")
     parser.add_argument("--sustained-rate", type=int, default=200, help="fires per second in 'sustained'")
+    parser.add_argument("--scale-jobs", type=int, default=0, help="registered jobs in 'scale' (default 100,000)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="record py-spy profiles of the workers and the scheduler during the burst into DIR")
     args = parser.parse_args()
     bench = Bench(args.quick, args.ours_only, args.profile)
     bench.sustained_rate = args.sustained_rate
+    bench.scale_jobs = args.scale_jobs
     machine = {"cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
                "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat(timespec="seconds")}
     print(json.dumps({"machine": machine}), flush=True)

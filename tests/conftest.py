@@ -97,7 +97,7 @@ def _rule_rows() -> list[dict]:
 
 
 TABLES = ("audit_logs", "security_events", "notifications", "alert_channels", "schedule_changes",
-          "cron_executions", "cron_jobs", "api_tokens", "users")
+          "cron_executions", "cron_jobs", "job_counts", "api_tokens", "users")
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,8 @@ from sqlalchemy import ColumnElement, func, select
 
 from cronmanager.api.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.models import AlertChannel, ApiToken, CronJob
+from cronmanager.jobs import counts
+from cronmanager.models import AlertChannel, ApiToken
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,6 @@ CHANNELS = Quota("MAX_CHANNELS_PER_USER", "alert channels")
 
 
 def _owned(quota: Quota, user_id: str) -> ColumnElement[bool]:
-    if quota is JOBS:
-        return CronJob.owner_id == user_id
     if quota is TOKENS:
         return (ApiToken.user_id == user_id) & ApiToken.revoked_at.is_(None)
     return AlertChannel.user_id == user_id
@@ -37,7 +36,10 @@ def _owned(quota: Quota, user_id: str) -> ColumnElement[bool]:
 def ensure_room(quota: Quota, user_id: str) -> None:
     """409 `limit_reached` when the user already holds the maximum; called before adding one more."""
     limit = int(current_app.config[quota.setting])
-    held = db.session.execute(select(func.count()).where(_owned(quota, user_id))).scalar_one()
+    if quota is JOBS:
+        held = counts.owned_jobs(user_id)  # a counter row: an owner may hold a million jobs
+    else:
+        held = db.session.execute(select(func.count()).where(_owned(quota, user_id))).scalar_one()
     if held >= limit:
         raise ApiError(409, f"You already have {held} {quota.noun}, the limit is {limit}; remove some first",
                        code="limit_reached")

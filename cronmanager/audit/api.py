@@ -24,9 +24,10 @@ from cronmanager.models import AuditLog, SecurityEvent, User, utcnow
 audit_api = Blueprint("audit_api", __name__)
 
 
-def paginate(stmt: Select, page: int, per_page: int) -> tuple[list, int]:
-    """Rows of one page and the total, counted by the database."""
-    total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+def paginate(stmt: Select, page: int, per_page: int, total: int | None = None) -> tuple[list, int]:
+    """Rows of one page and the total, counted by the database unless the caller knows it."""
+    if total is None:
+        total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return rows, total
 

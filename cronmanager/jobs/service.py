@@ -14,6 +14,7 @@ from cronmanager.api.errors import ApiError
 from cronmanager.api.security import Principal
 from cronmanager.audit import changes as audit_changes
 from cronmanager.extensions import db, redis_client
+from cronmanager.jobs import counts
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
 from cronmanager.models.types import new_id
 from cronmanager.scheduling import cron, effective
@@ -305,6 +306,17 @@ def job_list_stmt(p: Principal, *, status: str | None, is_active: bool | None, q
         order = order.nulls_last()
     # the tie-breaker runs the same way, so (created_at, id) is one index scan, not a sort of every job
     return stmt.order_by(order, CronJob.id.desc() if descending else CronJob.id.asc())
+
+
+def job_list_total(p: Principal, *, status: str | None, is_active: bool | None, q: str | None,
+                   owner_id: str | None) -> int | None:
+    """The unfiltered list's total from the job counters (the visibility rule of visible_jobs); None when a
+    filter narrows the list and its rows must be counted."""
+    if status or is_active is not None or q:
+        return None
+    if p.role == "USER":
+        return counts.owned_jobs(p.user.id) if owner_id in (None, p.user.id) else 0
+    return counts.owned_jobs(owner_id) if owner_id else counts.all_jobs()
 
 
 def publish_job_event(event_type: str, job: CronJob | dict) -> None:
