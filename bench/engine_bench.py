@@ -289,7 +289,7 @@ class Bench:
         modes = {"off": None, "on": on,
                  "sampled": {**on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}}
         runs: dict[str, list[dict]] = {mode: [] for mode in modes}
-        for i in range(int(os.environ.get("BENCH_TRACING_ROUNDS", 2 if self.quick else 3))):
+        for i in range(int(os.environ.get("BENCH_TRACING_ROUNDS", 2 if self.quick else 5))):
             order = list(modes.items()) if i % 2 == 0 else list(modes.items())[::-1]  # ABC CBA: no mode always first
             for mode, env in order:
                 runs[mode].append(self._burst_ours(n, f"/trace-{mode}-{i}", env))
