@@ -220,7 +220,9 @@ def main() -> None:
     database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     port = free_port()
     env = {"CRONMANAGER_ENV": "development", "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL,
-           "REDIS_PREFIX": prefix, "API_RATE_LIMIT": "1000000/minute", "LOG_LEVEL": "warning"}
+           "REDIS_PREFIX": prefix, "API_RATE_LIMIT": "1000000/minute", "LOG_LEVEL": "warning",
+           # every viewer here is the same user: the per-user cap (SPEC §6) would refuse all but 10
+           "SSE_MAX_STREAMS_PER_USER": str(args.viewers + 10)}
     gunicorn = None
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"{prefix}-gunicorn.log"
     log_file = open(log_path, "wb")  # noqa: SIM115
