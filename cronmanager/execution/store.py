@@ -39,23 +39,28 @@ def _aware(value: datetime) -> datetime:
 
 # ---- claim ----------------------------------------------------------------------------------------------------
 def claim(worker_id: str, execution_ids: list[int]) -> list[Fire]:
-    """Take the rows still PENDING and unowned; each comes back with a snapshot of its job (deleted jobs: dropped)."""
-    rows = db.session.execute(
-        update(CronExecution)
-        .where(CronExecution.id.in_(execution_ids), CronExecution.status == ExecutionStatus.PENDING.value,
-               CronExecution.worker_id.is_(None))
-        .values(worker_id=worker_id)
-        .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
-                   CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number,
-                   CronExecution.first_attempt_id, CronExecution.traceparent)
-    ).all()
-    db.session.commit()
-    if not rows:
-        return []
-    # the request goes out with the real secrets; what comes back is masked with the same values
-    jobs = {j.id: (JobSnapshot.of(vault.revealed(j)), vault.scrubber(j)) for j in db.session.execute(
-        select(CronJob).where(CronJob.id.in_({r.cron_job_id for r in rows}))).scalars()}
-    db.session.rollback()
+    """Take the rows still PENDING and unowned; each comes back with a snapshot of its job (deleted jobs: dropped).
+
+    The jobs are read before the claim commits: were the database lost in between, committed rows would stay
+    owned by a live worker that never received them; uncommitted, they stay unowned and are re-enqueued.
+    """
+    try:
+        rows = db.session.execute(
+            update(CronExecution)
+            .where(CronExecution.id.in_(execution_ids), CronExecution.status == ExecutionStatus.PENDING.value,
+                   CronExecution.worker_id.is_(None))
+            .values(worker_id=worker_id)
+            .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
+                       CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number,
+                       CronExecution.first_attempt_id, CronExecution.traceparent)
+        ).all()
+        # the request goes out with the real secrets; what comes back is masked with the same values
+        jobs = {j.id: (JobSnapshot.of(vault.revealed(j)), vault.scrubber(j)) for j in db.session.execute(
+            select(CronJob).where(CronJob.id.in_({r.cron_job_id for r in rows}))).scalars()} if rows else {}
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
     return [Fire(r.id, r.cron_job_id, _aware(r.scheduled_for), _aware(r.due_at), Trigger(r.trigger),
                  r.attempt_number, jobs[r.cron_job_id][0], first_attempt_id=r.first_attempt_id,
                  traceparent=r.traceparent, scrub=jobs[r.cron_job_id][1])
