@@ -23,6 +23,21 @@ def channel(prefix: str) -> str:
     return f"{prefix}:events"
 
 
+_TYPE_HEAD = b'{"type": "'
+
+
+def event_type_of(payload: bytes) -> str | None:
+    """A published payload's type read off its first key (the envelopes below start with it), or None.
+
+    Workers follow the channel for job changes; the two execution events of every fire, theirs and the other
+    workers', would otherwise each be parsed by every worker during a burst.
+    """
+    if not payload.startswith(_TYPE_HEAD):
+        return None
+    end = payload.find(b'"', len(_TYPE_HEAD), 64)
+    return payload[len(_TYPE_HEAD):end].decode() if end > 0 else None
+
+
 def publish(r: Redis, prefix: str, event_type: str, data: dict, *, owner_id: str | None = None,
             user_id: str | None = None) -> str | None:
     """Best effort: a Redis hiccup must never fail the change that caused the event."""

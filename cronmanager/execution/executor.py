@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cronmanager import create_app
-from cronmanager.events.publisher import channel
+from cronmanager.events.publisher import channel, event_type_of
 from cronmanager.execution import store
 from cronmanager.execution.http_client import Cancellation
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, RecordKind
@@ -101,7 +101,7 @@ class Executor:
                         continue
                     if message["channel"].decode() == cancel_channel(self.prefix):
                         self._cancel_local(json.loads(message["data"]))
-                    else:
+                    elif (event_type_of(message["data"]) or "cron:").startswith("cron:"):
                         self._note_job_event(message["data"])
             except Exception:  # noqa: BLE001 - Redis away: keep trying; the claim-time check still applies
                 self._stop.wait(1.0)

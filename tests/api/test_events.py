@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cronmanager.events.publisher import channel, publish
+from cronmanager.events.publisher import channel, event_type_of, publish, publish_many
 
 
 @pytest.fixture
@@ -229,3 +229,19 @@ def test_it_skips_malformed_payloads_on_the_channel(app, client, owner, fast_hea
         assert [e["id"] for e in stream.events(1)] == [event_id]
     finally:
         stream.close()
+
+
+def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):  # noqa: ANN001
+    r, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    pubsub = r.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel(prefix))
+    publish(r, prefix, "cron:updated", {"id": "j", "name": '{"type": "x"}'}, owner_id="u")
+    publish_many(r, prefix, [("execution:started", {"id": 1}, "u"), ("notification", {}, None)])
+    seen, deadline = [], time.monotonic() + 10
+    while len(seen) < 3 and time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=1.0)
+        if message:
+            seen.append((event_type_of(message["data"]), json.loads(message["data"])["type"]))
+    pubsub.close()
+    assert seen == [("cron:updated", "cron:updated"), ("execution:started", "execution:started"),
+                    ("notification", "notification")]
