@@ -119,6 +119,7 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
     if not claims:
         db.session.rollback()
         return placed
+    claims.sort()  # job rows locked in id order, as the recorder's job updates: no deadlock between them
     won = _claim_pg(claims) if db.engine.dialect.name == "postgresql" else _claim_each(claims)
     missed_rows, fire_rows = [], []
     for job_id in won:

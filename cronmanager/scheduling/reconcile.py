@@ -30,6 +30,7 @@ class Repairs:
 def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
     """One UPDATE over unnest()ed arrays per chunk on PostgreSQL (two bind parameters, whatever the size);
     row by row elsewhere (the embedded SQLite)."""
+    pairs = sorted(pairs)  # job rows locked in id order, as everywhere else
     if db.engine.dialect.name == "postgresql":
         # COALESCE rather than "WHERE next_run_at IS NULL": right after a mass reset the planner's statistics
         # still say no row is NULL and it would drive the join from that index (minutes instead of milliseconds)
