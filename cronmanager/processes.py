@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
-import os
 import signal
 import threading
 import time
@@ -36,7 +33,6 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
 
     app = current_app._get_current_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # RQ's lines too
-    limit_malloc_arenas()  # before the executor starts its threads
     executor = get_executor(app)
     # a connection of its own: RQ raises the socket timeout above its BLPOP timeout, which only reaches
     # connections opened afterwards (redis-py 8 defaults to 5 s, and the shared pool is already warm)
@@ -79,25 +75,6 @@ def scheduler_command() -> None:
     with untraced_batch_io():  # cron.place spans are made explicitly; the loop's SQL and Redis are not traced
         service.repair()
         service.run(stop)
-
-
-M_ARENA_MAX = -8  # glibc's mallopt() parameter number
-
-
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas, as MALLOC_ARENA_MAX=2 would (an operator's own setting wins).
-
-    glibc gives threads that allocate their own arenas, up to 8 per core, and memory freed in one arena is not
-    reused by the others. A worker runs a thread per fire (a hundred alive at 100 fires/s, thousands a
-    minute): in the 30-minute soak its RSS crept up ~1 MB a minute over 15 arenas. Elsewhere than glibc
-    nothing happens.
-    """
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):
-        log.debug("mallopt unavailable; malloc arenas left as they are")
 
 
 def freeze_startup_heap() -> None:
