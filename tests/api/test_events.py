@@ -249,7 +249,7 @@ def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):  #
 
 def test_redis_replies_are_parsed_by_hiredis(app):  # noqa: ANN001
     """redis-py's pure-Python parser keeps a pub/sub connection's read buffer until it is read to the end, which
-    never happens under steady traffic: each worker's event follower grew ~1 MB a minute in the soak."""
+    never happens under steady traffic: each worker's event follower grew by ~0.5 MB a minute in the soak."""
     from redis.utils import HIREDIS_AVAILABLE
 
     pool = app.extensions["redis"].connection_pool
