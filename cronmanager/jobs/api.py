@@ -41,9 +41,10 @@ jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
 @spec.validate(query=JobListQuery, resp=responses("HTTP_422", HTTP_200=JobList), tags=["jobs"])
 def list_jobs(query: JobListQuery):  # noqa: ANN201
     """Jobs you may see, filtered (status, is_active, q), sorted and paginated."""
+    p = principal()
     filters = {"status": query.status, "is_active": query.is_active, "q": query.q, "owner_id": query.owner_id}
-    stmt = service.job_list_stmt(principal(), **filters, sort=query.sort)
-    rows, total = paginate(stmt, query.page, query.per_page, service.job_list_total(principal(), **filters))
+    stmt = service.job_list_stmt(p, **filters, sort=query.sort)
+    rows, total = paginate(stmt, query.page, query.per_page, service.job_list_total(p, **filters))
     return jsonify({"items": [service.job_json(j) for (j,) in rows], "total": total, "page": query.page,
                     "per_page": query.per_page})
 
