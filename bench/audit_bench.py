@@ -51,7 +51,7 @@ NAIVE = ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"
          "SET LOCAL enable_indexonlyscan = off")
 
 
-def build(url: str, rows: int, now: datetime):  # noqa: ANN201
+def build(url: str, rows: int, now: datetime):
     os.environ["CRONMANAGER_ENV"] = "testing"
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
     from flask_migrate import upgrade
@@ -79,7 +79,7 @@ def build(url: str, rows: int, now: datetime):  # noqa: ANN201
     return app
 
 
-def samples(conn, n: int, now: datetime) -> list:  # noqa: ANN001
+def samples(conn, n: int, now: datetime) -> list:
     """(name, statement) pairs: every detector's statements for random subjects and instants."""
     from cronmanager.audit.detectors import AuditFacts, deletes_query, failed_auth_query, network_queries
     from cronmanager.models import User
@@ -107,7 +107,7 @@ def samples(conn, n: int, now: datetime) -> list:  # noqa: ANN001
     return out
 
 
-def timed(conn, statements: list, naive: bool, slowest: dict | None = None) -> dict[str, list[float]]:  # noqa: ANN001
+def timed(conn, statements: list, naive: bool, slowest: dict | None = None) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
     for name, stmt in statements:
         with conn.begin():
@@ -123,7 +123,7 @@ def timed(conn, statements: list, naive: bool, slowest: dict | None = None) -> d
     return results
 
 
-def plan(conn, stmt) -> list[str]:  # noqa: ANN001
+def plan(conn, stmt) -> list[str]:
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     return conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {compiled}")).scalars().all()[:3]
 

@@ -87,7 +87,7 @@ class Bench:
         return requests.get(f"http://127.0.0.1:{self.target_port}/__stats", timeout=5).json()
 
     def spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(LOGS / f"{name}-{RUN}.log", "ab")  # noqa: SIM115
+        log = open(LOGS / f"{name}-{RUN}.log", "ab")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT)
         proc.bench_name = name  # type: ignore[attr-defined]
         self.procs.append(proc)
@@ -102,7 +102,7 @@ class Bench:
         self.procs.remove(proc)
 
     @staticmethod
-    def wait(pred, timeout: float, what: str) -> None:  # noqa: ANN001
+    def wait(pred, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not pred():
             if time.monotonic() > deadline:
@@ -141,7 +141,7 @@ class Bench:
             self.stop(proc)
         try:
             self.conn.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         admin_exec(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         for key in self.r.scan_iter(match=f"{self.prefix}*", count=1000):

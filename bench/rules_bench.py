@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
-def _setup(db_url: str, prefix: str):  # noqa: ANN202
+def _setup(db_url: str, prefix: str):
     env = {**os.environ, "CRONMANAGER_ENV": "testing", "DATABASE_URL": db_url, "REDIS_URL": REDIS_URL,
            "REDIS_PREFIX": prefix, "AUTO_RESCHEDULE": "dry-run"}
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
@@ -88,7 +88,7 @@ def _python_baseline() -> float:
     return time.perf_counter() - started
 
 
-def bench_evaluation(app, jobs: int, runs: int, rounds: int) -> None:  # noqa: ANN001
+def bench_evaluation(app, jobs: int, runs: int, rounds: int) -> None:
     with app.app_context():
         t0 = time.perf_counter()
         _seed(jobs, runs)
@@ -114,7 +114,7 @@ def bench_evaluation(app, jobs: int, runs: int, rounds: int) -> None:  # noqa: A
     print(f"  baseline, the same statistics by loading runs into Python: median {b:.3f} s  -> {b / s:.1f}x slower")
 
 
-def bench_placement(app, n: int, rounds: int) -> None:  # noqa: ANN001
+def bench_placement(app, n: int, rounds: int) -> None:
     """n plain jobs and n jobs with factor 2 and a 17 s offset, each placing one fire per tick, same code path."""
     with app.app_context():
         db.session.execute(text("UPDATE cron_jobs SET is_active = false"))

@@ -225,7 +225,7 @@ def main() -> None:
            "SSE_MAX_STREAMS_PER_USER": str(args.viewers + 10)}
     gunicorn = None
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"{prefix}-gunicorn.log"
-    log_file = open(log_path, "wb")  # noqa: SIM115
+    log_file = open(log_path, "wb")
     try:
         token, owner_id = prepare(env)
         gunicorn = subprocess.Popen(

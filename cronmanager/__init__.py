@@ -202,7 +202,7 @@ def _sqlite_pragmas(app: Flask) -> None:
 
     with app.app_context():
         @event.listens_for(db.engine, "connect")
-        def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        def _on_connect(dbapi_conn, _record) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")

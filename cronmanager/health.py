@@ -65,7 +65,7 @@ def check_health() -> tuple[bool, dict]:
 
 
 @health_bp.get("/health")
-def health():  # noqa: ANN201
+def health():
     healthy, checks = check_health()
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return jsonify(body), 200 if healthy else 503, {"Cache-Control": "no-store"}

@@ -156,7 +156,7 @@ class GunicornLogger(GunicornBaseLogger):
     instrumentation's request hook put them (the span has already ended when gunicorn writes the line).
     """
 
-    def setup(self, cfg) -> None:  # noqa: ANN001 - gunicorn's Config
+    def setup(self, cfg) -> None:  # gunicorn's Config
         super().setup(cfg)
         fmt = log_format_from_env()
         if fmt is LogFormat.JSON:

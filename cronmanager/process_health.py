@@ -55,7 +55,7 @@ def health_command(process: str) -> None:
                        socket_timeout=PROBE_TIMEOUT_S, retry_on_timeout=False)
     try:
         ages = live_heartbeats(r, kind, host)
-    except Exception as err:  # noqa: BLE001 - any Redis failure means "cannot tell": unhealthy
+    except Exception as err:  # any Redis failure means "cannot tell": unhealthy
         click.echo(f"unhealthy: redis unavailable ({type(err).__name__})", err=True)
         raise SystemExit(1) from None
     if not ages:

@@ -47,7 +47,7 @@ def redis_prefix() -> Iterator[str]:
             r.srem(registry, *stale)
 
 
-def make_config(database_url: str, redis_prefix: str, **overrides: object):  # noqa: ANN201
+def make_config(database_url: str, redis_prefix: str, **overrides: object):
     os.environ["CRONMANAGER_ENV"] = "testing"
     from config import TestingConfig, parse_business_hours
 
@@ -69,7 +69,7 @@ def make_config(database_url: str, redis_prefix: str, **overrides: object):  # n
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, redis_prefix: str):  # noqa: ANN201
+def app(database_url: str, redis_prefix: str):
     from flask_migrate import upgrade
 
     from cronmanager import create_app
@@ -115,7 +115,7 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.remove()
 
 
-def _wipe(application) -> None:  # noqa: ANN001
+def _wipe(application) -> None:
     from cronmanager.extensions import db
 
     with application.app_context():
@@ -140,12 +140,12 @@ def keep_limiter() -> Iterator[None]:
 
 
 @pytest.fixture
-def client(app):  # noqa: ANN001, ANN201
+def client(app):
     return app.test_client()
 
 
 class Persona:
-    def __init__(self, app, email: str, role: str) -> None:  # noqa: ANN001
+    def __init__(self, app, email: str, role: str) -> None:
         from cronmanager.auth import sessions
         from cronmanager.auth.users import create_user
         from cronmanager.extensions import db
@@ -162,26 +162,26 @@ class Persona:
 
 
 @pytest.fixture
-def admin(app):  # noqa: ANN001, ANN201
+def admin(app):
     return Persona(app, "admin@example.com", "ADMIN")
 
 
 @pytest.fixture
-def owner(app, admin):  # noqa: ANN001, ANN201
+def owner(app, admin):
     return Persona(app, "owner@example.com", "USER")
 
 
 @pytest.fixture
-def outsider(app, admin):  # noqa: ANN001, ANN201
+def outsider(app, admin):
     return Persona(app, "outsider@example.com", "USER")
 
 
 @pytest.fixture
-def readonly(app, admin):  # noqa: ANN001, ANN201
+def readonly(app, admin):
     return Persona(app, "viewer@example.com", "READ_ONLY")
 
 
-def run_sql(app, sql: str, **params: object) -> list:  # noqa: ANN001
+def run_sql(app, sql: str, **params: object) -> list:
     """Raw SQL in its own committed transaction: tests read and bend rows the API does not expose."""
     from cronmanager.extensions import db
 
@@ -192,7 +192,7 @@ def run_sql(app, sql: str, **params: object) -> list:  # noqa: ANN001
         return rows
 
 
-def make_token(client, persona: Persona, scopes: list[str], **extra: object) -> str:  # noqa: ANN001
+def make_token(client, persona: Persona, scopes: list[str], **extra: object) -> str:
     resp = client.post("/api/v1/auth/tokens", json={"name": "t", "scopes": scopes, **extra}, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()["token"]
@@ -203,7 +203,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def keep_rules(app) -> Iterator[None]:  # noqa: ANN001
+def keep_rules(app) -> Iterator[None]:
     """The rules table is seeded by a migration and not wiped between tests (the OpenAPI fuzzer changes rules too):
     each test using this starts from the seeded rules and leaves them so."""
     from sqlalchemy import delete, insert

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def served(app) -> Iterator[str]:  # noqa: ANN001
+def served(app) -> Iterator[str]:
     """The app on 127.0.0.1 (threaded werkzeug), for clients that speak real HTTP; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -71,14 +71,14 @@ def self_signed_cert(directory: Path, name: str) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
-def create(client, persona, **fields):  # noqa: ANN001, ANN003, ANN201
+def create(client, persona, **fields):
     """Create a job through the API as `persona` (201 asserted) and return its JSON."""
     resp = client.post("/api/v1/cron", json={"name": "job", **fields}, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
-def executions(app, job_id: str, **filters: object) -> list[CronExecution]:  # noqa: ANN001
+def executions(app, job_id: str, **filters: object) -> list[CronExecution]:
     """Execution rows of a job, detached from the session, optionally filtered by column values."""
     with app.app_context():
         stmt = select(CronExecution).where(CronExecution.cron_job_id == job_id)

@@ -193,7 +193,7 @@ class Proc:
     def __init__(self, command: str, env: dict[str, str], log_dir: Path, name: str) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self._log = open(self.log_path, "wb")
         self.popen = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *command.split()],
                                       cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
@@ -252,7 +252,7 @@ class OtlpReceiver:
         self.server.server_close()
 
 
-def _any_value(value) -> object:  # noqa: ANN001 - an opentelemetry-proto AnyValue
+def _any_value(value) -> object:  # an opentelemetry-proto AnyValue
     kind = value.WhichOneof("value")
     return getattr(value, kind) if kind else None
 

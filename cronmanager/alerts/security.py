@@ -22,7 +22,7 @@ def alert_admins(kind: str, message: str, *, severity: str, subject: str | None)
     try:
         if not redis_client().set(rkey("security-alert", kind, subject or "-"), "1", nx=True, ex=THROTTLE_S):
             return  # one alert per kind and subject per 10 minutes: a brute force must not become a mail storm
-    except Exception:  # noqa: BLE001 - without Redis we still alert, unthrottled
+    except Exception:  # without Redis we still alert, unthrottled
         pass
     app = current_app._get_current_object()
     threading.Thread(target=_send, args=(app, kind, message, severity), daemon=True,
@@ -45,7 +45,7 @@ def _send(app: Flask, kind: str, message: str, severity: str) -> None:
             db.session.commit()
             publish_notifications([note_event(n) for n in notes])
             dispatch(delivery_ids)
-        except Exception:  # noqa: BLE001
+        except Exception:
             db.session.rollback()
             log.exception("could not alert admins about %s", kind)
         finally:

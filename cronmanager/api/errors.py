@@ -46,23 +46,23 @@ def register_error_handlers(app: Flask) -> None:
     """JSON for the API, the default HTML pages elsewhere (content negotiation in one place)."""
 
     @app.errorhandler(ApiError)
-    def _api_error(err: ApiError):  # noqa: ANN202
+    def _api_error(err: ApiError):
         return error_response(err.status, err.message, code=err.code, fields=err.fields, headers=err.headers)
 
     @app.errorhandler(RateLimitExceeded)
-    def _rate_limited(err: RateLimitExceeded):  # noqa: ANN202
+    def _rate_limited(err: RateLimitExceeded):
         if not wants_json():
             return err
         return error_response(429, f"Rate limit exceeded ({err.description}); retry later")
 
     @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(err: RequestEntityTooLarge):  # noqa: ANN202
+    def _too_large(err: RequestEntityTooLarge):
         if not wants_json():
             return err
         return error_response(413, f"Request body is over the {app.config['MAX_CONTENT_LENGTH']}-byte limit")
 
     @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):  # noqa: ANN202
+    def _http_error(err: HTTPException):
         if not wants_json():
             return err
         status = err.code or 500
@@ -73,7 +73,7 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(Exception)
-    def _unhandled(err: Exception):  # noqa: ANN202
+    def _unhandled(err: Exception):
         from cronmanager.extensions import db
 
         db.session.rollback()

@@ -137,7 +137,7 @@ def _raise_validation(req: Any, resp: Any, err: Exception | None, instance: Any,
 class _ApiPlugin(FlaskPlugin):
     """spectree leaves out every rule under its doc path; ours is /api/v1 itself, so skip only its own pages."""
 
-    def find_routes(self):  # noqa: ANN201
+    def find_routes(self):
         for rule in self.get_current_app().url_map.iter_rules():
             if rule.endpoint.startswith("openapi") or str(rule).startswith("/static"):
                 continue

@@ -123,7 +123,7 @@ def endpoint(scope: str | None, action: str | None = None, *, login_only: bool =
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
-        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def wrapper(*args, **kwargs):
             if action:
                 g.audit_action = action
             if scope is not None:

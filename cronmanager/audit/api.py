@@ -68,7 +68,7 @@ def audit_json(entry: AuditLog, email: str | None) -> dict:
 @audit_api.get("/audit")
 @endpoint("admin", "audit.list")
 @spec.validate(query=AuditQuery, resp=responses("HTTP_422", HTTP_200=AuditList), tags=["audit"])
-def list_audit(query: AuditQuery):  # noqa: ANN201
+def list_audit(query: AuditQuery):
     """Audit trail, newest first; filters by user (id or e-mail), action, resource, status and time range."""
     rows, total = paginate(audit_query(query), query.page, query.per_page)
     return jsonify({"items": [audit_json(e, email) for e, email in rows], "total": total,
@@ -98,7 +98,7 @@ def security_event_json(e: SecurityEvent) -> dict:
 @audit_api.get("/audit/security-events")
 @endpoint("admin", "audit.security_events")
 @spec.validate(query=SecurityEventQuery, resp=responses("HTTP_422", HTTP_200=SecurityEventList), tags=["audit"])
-def list_security_events(query: SecurityEventQuery):  # noqa: ANN201
+def list_security_events(query: SecurityEventQuery):
     """Security events from the auth layer and the audit detectors; filters kind, severity, user_id, reviewed."""
     rows, total = paginate(security_events_stmt(query), query.page, query.per_page)
     return jsonify({"items": [security_event_json(e) for (e,) in rows], "total": total, "page": query.page,
@@ -108,7 +108,7 @@ def list_security_events(query: SecurityEventQuery):  # noqa: ANN201
 @audit_api.post("/audit/security-events/<int:event_id>/review")
 @endpoint("admin", "audit.security_event_review")
 @spec.validate(resp=responses("HTTP_404", HTTP_200=SecurityEventOut), tags=["audit"])
-def review_security_event(event_id: int):  # noqa: ANN201
+def review_security_event(event_id: int):
     """Mark an event reviewed (idempotent: the first review's time and reviewer stay)."""
     event = mark_reviewed(event_id, principal().user.id)
     audit_resource("security_event", event.id)
@@ -129,7 +129,7 @@ def mark_reviewed(event_id: int, reviewer_id: str) -> SecurityEvent:
 @audit_api.get("/audit/report")
 @endpoint("admin", "audit.report")
 @spec.validate(query=ReportQuery, resp=responses("HTTP_422", HTTP_200=None), tags=["audit"])
-def compliance_report(query: ReportQuery):  # noqa: ANN201
+def compliance_report(query: ReportQuery):
     """Every change (not reads) in [from, to], optionally by one user: when, who, token, IP, action, resource and,
     for job changes, each changed field's old and new value (secrets `***`). Streamed as JSON or CSV."""
     if query.date_to < query.date_from:

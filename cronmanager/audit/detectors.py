@@ -205,7 +205,7 @@ def _analyse_committed(session: Session) -> None:
         with db.engine.connect() as conn:  # the committing session cannot run SQL inside its after_commit hook
             for facts in pending:
                 analyse(facts, conn)
-    except Exception:  # noqa: BLE001 - analysis must never fail the change it looks at
+    except Exception:  # analysis must never fail the change it looks at
         log.exception("audit analysis failed")
 
 

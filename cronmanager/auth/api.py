@@ -64,7 +64,7 @@ def token_json(token: ApiToken, raw: str | None = None) -> dict:
 @endpoint(None, "auth.register")
 @spec.validate(json=RegisterIn, resp=responses("HTTP_409", "HTTP_422", HTTP_201=UserOut), tags=["auth"],
                security={})
-def register(json: RegisterIn):  # noqa: ANN201
+def register(json: RegisterIn):
     """Create an account. The first account becomes ADMIN; later ones need REGISTRATION_OPEN or an admin caller."""
     lock_user_creation()  # before counting: two racing first registrations must not both see an empty table
     caller = g.principal
@@ -87,7 +87,7 @@ def register(json: RegisterIn):  # noqa: ANN201
 @limiter.limit(_auth_limit, key_func=_by_ip)
 @endpoint(None, "auth.login")
 @spec.validate(json=LoginIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"], security={})
-def login(json: LoginIn):  # noqa: ANN201
+def login(json: LoginIn):
     """Exchange e-mail and password for a 15-minute access token and a 7-day refresh token."""
     email = json.email.strip().lower()
     user = find_by_email(email)
@@ -113,14 +113,14 @@ def login(json: LoginIn):  # noqa: ANN201
 @limiter.limit(_auth_limit, key_func=_by_ip)
 @endpoint(None, "auth.refresh")
 @spec.validate(json=RefreshIn, resp=responses("HTTP_422", HTTP_200=LoginOut), tags=["auth"], security={})
-def refresh(json: RefreshIn):  # noqa: ANN201
+def refresh(json: RefreshIn):
     """A new access/refresh pair; the refresh token given is spent (presenting it again ends the session)."""
     user, body = sessions.rotate_refresh_token(json.refresh_token)
     g.audit_user_id = user.id
     return jsonify(body)
 
 
-def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist: list[str]) -> tuple[ApiToken, str]:  # noqa: ANN001
+def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist: list[str]) -> tuple[ApiToken, str]:
     """Shared by the API and the tokens page: validates, stores the hash only, returns the raw token once."""
     if expires_at is not None:
         if expires_at.tzinfo is None:
@@ -141,7 +141,7 @@ def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist
     return token, raw
 
 
-def refuse_broader_token(p: Principal, scopes: list[str], expires_at, ip_allowlist: list[str]) -> None:  # noqa: ANN001
+def refuse_broader_token(p: Principal, scopes: list[str], expires_at, ip_allowlist: list[str]) -> None:
     """A credential never mints a token that can do more than itself: no extra scope, no later expiry, no wider
     IP allowlist than the API token making the call (403 naming the field)."""
     beyond = sorted(set(scopes) - p.scopes)
@@ -172,7 +172,7 @@ def _within(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
 @auth_api.post("/tokens")
 @endpoint("read", "token.create", login_only=True)
 @spec.validate(json=TokenIn, resp=responses("HTTP_409", "HTTP_422", HTTP_201=TokenCreatedOut), tags=["tokens"])
-def create_token(json: TokenIn):  # noqa: ANN201
+def create_token(json: TokenIn):
     """Create an API token; the token itself is in this response only."""
     p = principal()
     refuse_broader_token(p, list(json.scopes), json.expires_at, json.ip_allowlist)
@@ -181,14 +181,14 @@ def create_token(json: TokenIn):  # noqa: ANN201
     return jsonify(token_json(token, raw)), 201
 
 
-def _visible_tokens(user: User):  # noqa: ANN202
+def _visible_tokens(user: User):
     return select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
 
 
 @auth_api.get("/tokens")
 @endpoint("read", "token.list", login_only=True)
 @spec.validate(resp=responses(HTTP_200=TokenList), tags=["tokens"])
-def list_tokens():  # noqa: ANN201
+def list_tokens():
     """Your tokens (never the token values)."""
     items = db.session.execute(_visible_tokens(principal().user)).scalars().all()
     return jsonify({"items": [token_json(t) for t in items], "total": len(items), "page": 1,
@@ -206,7 +206,7 @@ def find_own_token(token_id: str) -> ApiToken:
 @auth_api.delete("/tokens/<uuid:token_id>")
 @endpoint("read", "token.revoke", login_only=True)
 @spec.validate(resp=responses("HTTP_404", HTTP_200=TokenOut), tags=["tokens"])
-def revoke_token(token_id: str):  # noqa: ANN201
+def revoke_token(token_id: str):
     """Revoke at once: the next call with this token is a 401."""
     token = find_own_token(token_id)
     if token.revoked_at is None:
@@ -219,7 +219,7 @@ def revoke_token(token_id: str):  # noqa: ANN201
 @auth_api.post("/tokens/<uuid:token_id>/regenerate")
 @endpoint("read", "token.regenerate", login_only=True)
 @spec.validate(resp=responses("HTTP_404", HTTP_201=TokenCreatedOut), tags=["tokens"])
-def regenerate_token(token_id: str):  # noqa: ANN201
+def regenerate_token(token_id: str):
     """Revoke a token and issue a new one with the same name, scopes, expiry and allowlist."""
     old = find_own_token(token_id)
     p = principal()
@@ -239,7 +239,7 @@ def regenerate_token(token_id: str):  # noqa: ANN201
 @auth_api.get("/me")
 @endpoint("read", "auth.me")
 @spec.validate(resp=responses(HTTP_200=UserOut), tags=["auth"])
-def me():  # noqa: ANN201
+def me():
     """Who the credential belongs to, and its scopes."""
     p = principal()
     return jsonify({"id": p.user.id, "email": p.user.email, "role": p.user.role, "scopes": sorted(p.scopes),

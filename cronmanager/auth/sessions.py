@@ -97,7 +97,7 @@ def rotate_refresh_token(raw: str) -> tuple[User, dict]:
     return user, _token_body(row)
 
 
-def _refuse_spent(claims: tokens.LoginClaims, now) -> None:  # noqa: ANN001
+def _refuse_spent(claims: tokens.LoginClaims, now) -> None:
     current = db.session.execute(
         select(LoginSession.refresh_seq, LoginSession.revoked_at).where(LoginSession.id == claims.session_id,
                                                                         LoginSession.user_id == claims.user_id)

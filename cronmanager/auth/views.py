@@ -50,7 +50,7 @@ def _auth_limit() -> str:
 
 @auth_pages.route("/login", methods=["GET", "POST"])
 @limiter.limit(_auth_limit, methods=["POST"], key_func=lambda: "ip:" + (request.remote_addr or ""))
-def login():  # noqa: ANN201
+def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
@@ -87,7 +87,7 @@ def login():  # noqa: ANN201
 
 @auth_pages.post("/logout")
 @login_required
-def logout():  # noqa: ANN201
+def logout():
     record("auth.logout", status=302, user_id=current_user.id, resource_type="user", resource_id=current_user.id)
     sessions.sign_out()
     db.session.commit()

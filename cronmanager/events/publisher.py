@@ -51,7 +51,7 @@ def publish(r: Redis, prefix: str, event_type: str, data: dict, *, owner_id: str
         envelope["id"] = event_id
         r.publish(channel(prefix), json.dumps(envelope, default=str))
         return event_id
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.warning("could not publish %s", event_type, exc_info=True)
         return None
 
@@ -74,5 +74,5 @@ def publish_many(r: Redis, prefix: str, events: list[tuple[str, dict, str | None
             env["id"] = event_id.decode() if isinstance(event_id, bytes) else event_id
             pipe.publish(channel(prefix), json.dumps(env, default=str))
         pipe.execute()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.warning("could not publish %d events", len(events), exc_info=True)

@@ -203,14 +203,14 @@ class Hub:
                     if filled_up_to is not None and (parse_stream_id(parsed[0]["id"]) or (0, 0)) <= filled_up_to:
                         continue
                     self._dispatch(parsed)
-            except Exception:  # noqa: BLE001 - keep serving: resubscribe and fill the gap from the stream
+            except Exception:  # keep serving: resubscribe and fill the gap from the stream
                 log.warning("event hub lost its Redis subscription; reconnecting", exc_info=True)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
                 try:
                     pubsub.close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
 
 
@@ -363,7 +363,7 @@ class CapacityGate:
         self.path = path
         self.wsgi_app = app.wsgi_app
 
-    def __call__(self, environ: dict, start_response):  # noqa: ANN204
+    def __call__(self, environ: dict, start_response):
         if (environ.get("PATH_INFO") == self.path and environ.get("REQUEST_METHOD") == "GET"
                 and OPEN_STREAMS.count >= int(self.app.config.get("SSE_MAX_STREAMS", DEFAULT_MAX_STREAMS))):
             with self.app.app_context():
@@ -374,5 +374,5 @@ class CapacityGate:
 
 
 @events_api.record_once
-def _install_gate(state) -> None:  # noqa: ANN001
+def _install_gate(state) -> None:
     state.app.wsgi_app = CapacityGate(state.app, f"{state.url_prefix or ''}/events")

@@ -39,12 +39,12 @@ def take_slot(user_id: str) -> str | None:
     return slot if taken else None
 
 
-def release_slot(redis, prefix: str, user_id: str, slot: str) -> None:  # noqa: ANN001
+def release_slot(redis, prefix: str, user_id: str, slot: str) -> None:
     """Called when the stream closes, outside the request (hence the explicit client and prefix)."""
     redis.zrem(f"{prefix}:sse:user:{user_id}", slot)
 
 
-def holds_slot(redis, prefix: str, user_id: str, slot: str) -> bool:  # noqa: ANN001
+def holds_slot(redis, prefix: str, user_id: str, slot: str) -> bool:
     """Whether the stream may go on (its slot was not dropped by end_streams)."""
     return redis.zscore(f"{prefix}:sse:user:{user_id}", slot) is not None
 

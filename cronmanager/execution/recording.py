@@ -56,7 +56,7 @@ def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Record
     for execution_id, due in retries:
         try:
             enqueue_at(due, [execution_id])
-        except Exception:  # noqa: BLE001 - the reconciler enqueues PENDING rows it finds overdue
+        except Exception:  # the reconciler enqueues PENDING rows it finds overdue
             log.warning("could not schedule retry %s", execution_id, exc_info=True)
     recorded = Recorded(started, landed)
     run_after_commit(recorded)
@@ -68,6 +68,6 @@ def run_after_commit(recorded: Recorded) -> None:
     for hook in after_commit_hooks(current_app):
         try:
             hook(recorded)
-        except Exception:  # noqa: BLE001
+        except Exception:
             db.session.rollback()
             log.exception("after-commit hook %s failed", getattr(hook, "__qualname__", hook))

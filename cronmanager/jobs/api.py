@@ -39,7 +39,7 @@ jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
 @jobs_api.get("")
 @endpoint("read", "cron.list")
 @spec.validate(query=JobListQuery, resp=responses("HTTP_422", HTTP_200=JobList), tags=["jobs"])
-def list_jobs(query: JobListQuery):  # noqa: ANN201
+def list_jobs(query: JobListQuery):
     """Jobs you may see, filtered (status, is_active, q), sorted and paginated."""
     p = principal()
     filters = {"status": query.status, "is_active": query.is_active, "q": query.q, "owner_id": query.owner_id}
@@ -52,7 +52,7 @@ def list_jobs(query: JobListQuery):  # noqa: ANN201
 @jobs_api.post("")
 @endpoint("write", "cron.create")
 @spec.validate(json=JobCreate, resp=responses("HTTP_409", "HTTP_422", HTTP_201=JobOut), tags=["jobs"])
-def create_job(json: JobCreate):  # noqa: ANN201
+def create_job(json: JobCreate):
     """Create a job; next_run_at is computed in the job's timezone."""
     p = principal()
     job = service.create_job(p, json.model_dump(exclude_unset=True))
@@ -65,7 +65,7 @@ def create_job(json: JobCreate):  # noqa: ANN201
 @jobs_api.get("/preview")
 @endpoint("read", "cron.preview")
 @spec.validate(query=PreviewQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=PreviewOut), tags=["jobs"])
-def preview(query: PreviewQuery):  # noqa: ANN201
+def preview(query: PreviewQuery):
     """Next fire times strictly after `start` (default now), local and UTC, plus an English description."""
     try:
         expression = cron.validate_expression(query.expression)
@@ -106,7 +106,7 @@ def _preview_schedule(query: PreviewQuery, expression: str, start: datetime) -> 
 @jobs_api.post("/test")
 @endpoint("execute", "cron.test")
 @spec.validate(json=JobTest, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=TestOut), tags=["jobs"])
-def test_job(json: JobTest):  # noqa: ANN201
+def test_job(json: JobTest):
     """Run an unsaved configuration once, now, through the same guarded client, and return the result.
 
     With `job_id`, a `***` keeps that saved job's secret (same destination only, as when saving).
@@ -130,7 +130,7 @@ def test_job(json: JobTest):  # noqa: ANN201
 @jobs_api.get("/<uuid:job_id>")
 @endpoint("read", "cron.get")
 @spec.validate(resp=responses("HTTP_404", HTTP_200=JobOut), tags=["jobs"])
-def get_job(job_id: str):  # noqa: ANN201
+def get_job(job_id: str):
     """One job; secret values (SPEC §6) are `***` for everyone, the owner included."""
     job = service.get_visible(principal(), job_id)
     audit_resource("cron", job.id)
@@ -143,7 +143,7 @@ def get_job(job_id: str):  # noqa: ANN201
 @jobs_api.put("/<uuid:job_id>")
 @endpoint("write", "cron.update")
 @spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
-def update_job(job_id: str, json: JobUpdate):  # noqa: ANN201
+def update_job(job_id: str, json: JobUpdate):
     """Partial update; a change of expression or timezone is recorded with the optional `reason`."""
     p = principal()
     job = service.get_manageable(p, job_id)
@@ -159,7 +159,7 @@ def update_job(job_id: str, json: JobUpdate):  # noqa: ANN201
 @jobs_api.delete("/<uuid:job_id>")
 @endpoint("delete", "cron.delete")
 @spec.validate(resp=responses("HTTP_404", HTTP_204=None), tags=["jobs"])
-def delete_job(job_id: str):  # noqa: ANN201
+def delete_job(job_id: str):
     """Delete a job and its history; pending fires are dropped at once."""
     job = service.get_manageable(principal(), job_id)
     audit_resource("cron", job.id)
@@ -171,7 +171,7 @@ def delete_job(job_id: str):  # noqa: ANN201
 @jobs_api.post("/<uuid:job_id>/toggle")
 @endpoint("write", "cron.toggle")
 @spec.validate(json=ToggleIn, resp=responses("HTTP_404", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
-def toggle_job(job_id: str, json: ToggleIn):  # noqa: ANN201
+def toggle_job(job_id: str, json: ToggleIn):
     """Flip is_active, or set it from {"is_active": bool}; disabling stops pending fires at once."""
     p = principal()
     job = service.get_manageable(p, job_id)
@@ -185,7 +185,7 @@ def toggle_job(job_id: str, json: ToggleIn):  # noqa: ANN201
 @jobs_api.post("/<uuid:job_id>/execute")
 @endpoint("execute", "cron.execute")
 @spec.validate(resp=responses("HTTP_404", HTTP_202=ExecuteOut), tags=["jobs"])
-def execute_job(job_id: str):  # noqa: ANN201
+def execute_job(job_id: str):
     """Run now (trigger=manual), recorded like any fire; answers before the request is made."""
     from cronmanager.execution import dispatch
 
@@ -200,7 +200,7 @@ def execute_job(job_id: str):  # noqa: ANN201
 @jobs_api.get("/<uuid:job_id>/schedule-changes")
 @endpoint("read", "cron.schedule_changes")
 @spec.validate(query=PageQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ScheduleChangeList), tags=["jobs"])
-def schedule_changes(job_id: str, query: PageQuery):  # noqa: ANN201
+def schedule_changes(job_id: str, query: PageQuery):
     """Every change of expression or timezone, newest first, with reason and source."""
     job = service.get_visible(principal(), job_id)
     stmt = (select(ScheduleChange).where(ScheduleChange.cron_job_id == job.id)

@@ -29,7 +29,7 @@ class BulkDeleteOut(BaseModel):
 @jobs_bulk_api.post("/bulk-delete")
 @endpoint("delete", "cron.bulk_delete")
 @spec.validate(json=BulkIds, resp=responses("HTTP_404", "HTTP_422", HTTP_200=BulkDeleteOut), tags=["jobs"])
-def bulk_delete(json: BulkIds):  # noqa: ANN201
+def bulk_delete(json: BulkIds):
     """Delete several jobs at once: all of them or none (one you may not manage is a 404/403 and nothing goes).
 
     The audit row (`cron.bulk_delete`) lists every deleted id and name in its changes.

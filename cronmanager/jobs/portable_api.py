@@ -66,7 +66,7 @@ def target_owner(p: Principal, owner_id: str | None) -> User:
 @jobs_portable_api.get("/export")
 @endpoint("read", "cron.export")
 @spec.validate(query=ExportQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=None), tags=["jobs"])
-def export_jobs(query: ExportQuery):  # noqa: ANN201
+def export_jobs(query: ExportQuery):
     """Your jobs as one document (`version`, `jobs` sorted by name), secrets as `***`: a file that diffs well.
 
     ADMIN: every job, or one owner's with `owner_id`.
@@ -102,7 +102,7 @@ def _document_import_body(doc: dict[str, Any]) -> None:
 @spec.validate(query=ImportQuery, resp=responses("HTTP_404", "HTTP_413", "HTTP_415", "HTTP_422", HTTP_200=PlanOut),
                tags=["jobs"])
 @takes_documents
-def import_jobs(query: ImportQuery):  # noqa: ANN201
+def import_jobs(query: ImportQuery):
     """Match the document's jobs by name among yours (ADMIN: `owner_id`'s) and show (`plan`) or make (`apply`)
     the changes. Body: the export document as application/yaml or application/json. `apply` is all or nothing:
     200 with the plan it applied, or 422 with the errors and nothing changed. `prune=true` also deletes jobs

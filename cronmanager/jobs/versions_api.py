@@ -40,7 +40,7 @@ class JobVersionOut(BaseModel):
 @job_versions_api.get("/<uuid:job_id>/versions/<int:version>")
 @endpoint("read", "cron.version")
 @spec.validate(resp=responses("HTTP_404", HTTP_200=JobVersionOut), tags=["jobs"])
-def get_version(job_id: str, version: int):  # noqa: ANN201
+def get_version(job_id: str, version: int):
     """One configuration version (secret-looking header and query values masked) and what changed since."""
     job = service.get_visible(principal(), job_id)
     audit_resource("cron", job.id)

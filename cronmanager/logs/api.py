@@ -63,7 +63,7 @@ def executions_stmt(p: Principal, q: ExecutionQuery, job_id: str | None = None) 
     return stmt.order_by(column.desc() if q.sort.startswith("-") else column.asc(), CronExecution.id.desc())
 
 
-def _list(job_id: str | None, q: ExecutionQuery):  # noqa: ANN202
+def _list(job_id: str | None, q: ExecutionQuery):
     from cronmanager.logs.export import export_response  # export reads this module's COLUMNS
 
     p = principal()
@@ -82,7 +82,7 @@ def _list(job_id: str | None, q: ExecutionQuery):  # noqa: ANN202
 @logs_api.get("/cron/<uuid:job_id>/executions")
 @endpoint("read", "cron.executions")
 @spec.validate(query=ExecutionQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ExecutionList), tags=["logs"])
-def job_executions(job_id: str, query: ExecutionQuery):  # noqa: ANN201
+def job_executions(job_id: str, query: ExecutionQuery):
     """Executions of one job, newest first; `format=csv|json` streams an export."""
     return _list(job_id, query)
 
@@ -90,7 +90,7 @@ def job_executions(job_id: str, query: ExecutionQuery):  # noqa: ANN201
 @logs_api.get("/cron/<uuid:job_id>/logs")
 @endpoint("read", "cron.logs")
 @spec.validate(query=ExecutionQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ExecutionList), tags=["logs"])
-def job_logs(job_id: str, query: ExecutionQuery):  # noqa: ANN201
+def job_logs(job_id: str, query: ExecutionQuery):
     """The job's execution log (same rows as executions, kept as its own URL for clients)."""
     return _list(job_id, query)
 
@@ -98,6 +98,6 @@ def job_logs(job_id: str, query: ExecutionQuery):  # noqa: ANN201
 @logs_api.get("/logs")
 @endpoint("read", "logs.list")
 @spec.validate(query=ExecutionQuery, resp=responses("HTTP_422", HTTP_200=ExecutionList), tags=["logs"])
-def all_logs(query: ExecutionQuery):  # noqa: ANN201
+def all_logs(query: ExecutionQuery):
     """Executions of every job you may see; filters job_id, status, trigger, from, to, q; CSV/JSON export."""
     return _list(None, query)

@@ -38,6 +38,6 @@ def serve_maintenance(app: Flask, worker_id: str) -> None:
             try:
                 worker = ThreadWorker([queue], connection=connection, name=f"{worker_id.replace(':', '-')}-maint")
                 worker.work(logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
-            except Exception:  # noqa: BLE001 - a Redis restart ends RQ's loop; this thread must outlive it
+            except Exception:  # a Redis restart ends RQ's loop; this thread must outlive it
                 log.warning("maintenance worker stopped; restarting in 1 s", exc_info=True)
             time.sleep(1)

@@ -27,7 +27,7 @@ def key(name: str) -> str:
     return rkey("metrics", name)
 
 
-def _observe(pipe, name: str, buckets: tuple[float, ...], value_s: float) -> None:  # noqa: ANN001
+def _observe(pipe, name: str, buckets: tuple[float, ...], value_s: float) -> None:
     """Non-cumulative bucket counts (index of the first bound >= value, 'inf' past the last), sum, count."""
     i = bisect.bisect_left(buckets, value_s)
     pipe.hincrby(key(name), str(i) if i < len(buckets) else "inf", 1)

@@ -41,17 +41,17 @@ def _histogram(name: str, doc: str, raw: dict, bounds: tuple[float, ...]) -> His
 
 
 class ScrapeCollector:
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app) -> None:
         self.app = app
 
-    def collect(self):  # noqa: ANN201
+    def collect(self):
         up = GaugeMetricFamily("cronmanager_dependency_up", "Dependency reachable at scrape time",
                                labels=["dependency"])
         yield from self._from_redis(up)
         yield from self._from_db(up)
         yield up
 
-    def _from_redis(self, up: GaugeMetricFamily):  # noqa: ANN202
+    def _from_redis(self, up: GaugeMetricFamily):
         try:
             r = redis_client()
             pipe = r.pipeline(transaction=False)
@@ -103,7 +103,7 @@ class ScrapeCollector:
         yield GaugeMetricFamily("cronmanager_scheduler_heartbeat_age_seconds", "Seconds since the scheduler's "
                                 "last heartbeat (NaN if none)", value=age)
 
-    def _from_db(self, up: GaugeMetricFamily):  # noqa: ANN202
+    def _from_db(self, up: GaugeMetricFamily):
         try:
             jobs = db.session.execute(select(CronJob.is_active, func.count()).group_by(CronJob.is_active)).all()
             recent = db.session.execute(

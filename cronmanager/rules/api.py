@@ -50,7 +50,7 @@ def _mode() -> str:
 @rules_api.get("/rules")
 @endpoint("read", "rules.list")
 @spec.validate(resp=responses(HTTP_200=RuleList), tags=["rules"])
-def list_rules():  # noqa: ANN201
+def list_rules():
     """Rules in evaluation order (priority, then name), with the global mode and interval."""
     rows = db.session.execute(select(Rule).order_by(Rule.priority, Rule.name)).scalars()
     return jsonify({"items": [rule_json(r) for r in rows], "mode": _mode(),
@@ -60,7 +60,7 @@ def list_rules():  # noqa: ANN201
 @rules_api.put(f"/rules/<any({', '.join(RULE_NAMES)}):name>")
 @endpoint("admin", "rules.update")
 @spec.validate(json=RuleUpdate, resp=responses("HTTP_404", "HTTP_422", HTTP_200=RuleOut), tags=["rules"])
-def update_rule(name: str, json: RuleUpdate):  # noqa: ANN201
+def update_rule(name: str, json: RuleUpdate):
     """Enable or disable a rule, move it in the order, or change its parameters (validated per kind)."""
     if not request.get_json(silent=True):  # spectree reads an absent or falsy body as {}; `{}` names nothing
         raise ApiError(422, "A JSON object body is required: {\"enabled\", \"priority\", \"params\"}",
@@ -91,7 +91,7 @@ def update_rule(name: str, json: RuleUpdate):  # noqa: ANN201
 @rules_api.get("/rules/proposals")
 @endpoint("read", "rules.proposals")
 @spec.validate(resp=responses(HTTP_200=ProposalList), tags=["rules"])
-def list_proposals():  # noqa: ANN201
+def list_proposals():
     """The latest evaluation's decisions (applied when the mode is `on`, proposals only in `dry-run`)."""
     return jsonify({"items": proposals(), "mode": _mode()})
 
@@ -99,7 +99,7 @@ def list_proposals():  # noqa: ANN201
 @rules_api.post("/rules/evaluate")
 @endpoint("admin", "rules.evaluate")
 @spec.validate(resp=responses(HTTP_200=ProposalList), tags=["rules"])
-def evaluate_now():  # noqa: ANN201
+def evaluate_now():
     """Evaluate now in the global mode (`off` evaluates as `dry-run`: asking is not applying)."""
     mode = Mode(_mode())
     engine.evaluate(Mode.DRY_RUN if mode is Mode.OFF else mode)
@@ -109,7 +109,7 @@ def evaluate_now():  # noqa: ANN201
 @rules_api.post("/cron/spread")
 @endpoint("admin", "cron.spread")
 @spec.validate(json=SpreadIn, resp=responses("HTTP_404", "HTTP_422", HTTP_200=SpreadOut), tags=["jobs"])
-def spread(json: SpreadIn):  # noqa: ANN201
+def spread(json: SpreadIn):
     """Spread the given jobs (default: every job on an instant shared by more than the load threshold) exactly
     as the load rule would, whatever the global mode."""
     result = engine.spread(json.job_ids, json.window_s, principal().user.id)

@@ -93,7 +93,7 @@ def busiest_fires() -> tuple[int, int]:
 
 @web.get("/settings/rules")
 @login_required
-def rules_settings():  # noqa: ANN201
+def rules_settings():
     rules = db.session.execute(select(Rule).order_by(Rule.priority, Rule.name)).scalars().all()
     proposals = db.session.execute(select(RuleProposal, CronJob.name).join(CronJob, CronJob.id ==
                                                                            RuleProposal.cron_job_id)
@@ -111,7 +111,7 @@ def rules_settings():  # noqa: ANN201
 
 @web.post("/settings/rules/<name>")
 @login_required
-def rules_update(name: str):  # noqa: ANN201
+def rules_update(name: str):
     """The same validation as PUT /api/v1/rules/<name>: a bad parameter is reported and nothing changes."""
     _admin_only()
     rule = db.session.get(Rule, name) or abort(404)
@@ -143,7 +143,7 @@ def rules_update(name: str):  # noqa: ANN201
 
 @web.post("/jobs/spread")
 @login_required
-def jobs_spread():  # noqa: ANN201
+def jobs_spread():
     """The jobs page's "Spread": every crowded instant, exactly as the load rule would."""
     _admin_only()
     try:

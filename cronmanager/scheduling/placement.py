@@ -35,7 +35,7 @@ class Placed:
     batches: list[list[int]] | None = None
 
 
-def _insert():  # noqa: ANN202
+def _insert():
     return postgresql.insert(T) if db.engine.dialect.name == "postgresql" else sqlite.insert(T)
 
 

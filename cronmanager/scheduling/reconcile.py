@@ -74,7 +74,7 @@ def reconcile() -> Repairs:
         repairs.next_run_fixed += _set_next_runs(pairs[i:i + 5000])
     try:
         alive = live_workers()
-    except Exception:  # noqa: BLE001 - without Redis we cannot tell who is dead; do nothing rash
+    except Exception:  # without Redis we cannot tell who is dead; do nothing rash
         db.session.commit()
         return repairs
 

@@ -51,7 +51,7 @@ class SchedulerService:
             if self._leader and r.eval(_RENEW, 1, key, self.identity, LEADER_TTL_MS):
                 return True
             self._leader = bool(r.set(key, self.identity, nx=True, px=LEADER_TTL_MS))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("redis unavailable for leader election; placing anyway", exc_info=True)
             return True
         return self._leader
@@ -65,7 +65,7 @@ class SchedulerService:
         while self._unsent:
             try:
                 dispatch.enqueue_now(self._unsent[0])
-            except Exception:  # noqa: BLE001 - kept and sent on a later tick; the reconciler is the backstop
+            except Exception:  # kept and sent on a later tick; the reconciler is the backstop
                 log.warning("could not enqueue %d fires; will retry", len(self._unsent[0]), exc_info=True)
                 break
             self._unsent.pop(0)
@@ -73,7 +73,7 @@ class SchedulerService:
             r = redis_client()
             dispatch.delayed_scheduler().enqueue_jobs()
             r.set(rkey("scheduler", "heartbeat"), str(time.time()), ex=120)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("redis unavailable", exc_info=True)
         if time.monotonic() - self._last_reconcile >= self.app.config["RECONCILE_INTERVAL_S"]:
             self.repair()
@@ -90,7 +90,7 @@ class SchedulerService:
             system_jobs.register(dispatch.delayed_scheduler(), self.app.config["REDIS_PREFIX"])
             if repairs.lost or repairs.requeued or repairs.missed or repairs.next_run_fixed:
                 log.info("reconciled: %s", repairs)
-        except Exception:  # noqa: BLE001
+        except Exception:
             db.session.rollback()
             log.warning("reconcile failed; will retry", exc_info=True)
 
@@ -102,7 +102,7 @@ class SchedulerService:
         self._last_beat = time.monotonic()
         try:
             redis_client().set(rkey("scheduler", "alive", self.identity), str(time.time()), ex=PROCESS_HEARTBEAT_TTL_S)
-        except Exception:  # noqa: BLE001 - Redis away: the health command reports it
+        except Exception:  # Redis away: the health command reports it
             pass
 
     def run(self, stop: threading.Event | None = None) -> None:
@@ -115,7 +115,7 @@ class SchedulerService:
                 try:
                     if self.is_leader():
                         self.tick()
-                except Exception:  # noqa: BLE001 - a database blip must not end the scheduler
+                except Exception:  # a database blip must not end the scheduler
                     db.session.rollback()
                     log.exception("scheduler tick failed")
                 finally:
@@ -127,5 +127,5 @@ class SchedulerService:
                 r.delete(rkey("scheduler", "alive", self.identity))
                 if r.get(rkey("scheduler", "leader")) == self.identity.encode():
                     r.delete(rkey("scheduler", "leader"))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass

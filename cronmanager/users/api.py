@@ -17,7 +17,7 @@ users_api = Blueprint("users_api", __name__, url_prefix="/users")
 @users_api.get("")
 @endpoint("admin", "user.list")
 @spec.validate(query=UserListQuery, resp=responses("HTTP_422", HTTP_200=UserAdminList), tags=["users"])
-def list_users(query: UserListQuery):  # noqa: ANN201
+def list_users(query: UserListQuery):
     """Every account with its last sign-in, live API tokens and jobs; filters q (e-mail), role, is_active."""
     rows, total = paginate(service.users_stmt(query.q, query.role, query.is_active), query.page, query.per_page)
     return jsonify({"items": [service.UserRow(*r).as_json() for r in rows], "total": total, "page": query.page,
@@ -27,7 +27,7 @@ def list_users(query: UserListQuery):  # noqa: ANN201
 @users_api.post("")
 @endpoint("admin", "user.create")
 @spec.validate(json=UserCreateIn, resp=responses("HTTP_409", "HTTP_422", HTTP_201=UserAdminOut), tags=["users"])
-def create_user(json: UserCreateIn):  # noqa: ANN201
+def create_user(json: UserCreateIn):
     """Create an account with a role (an e-mail in use is a 409)."""
     user = service.add_user(json.email, json.password, json.role, json.timezone)
     audit_resource("user", user.id)
@@ -38,7 +38,7 @@ def create_user(json: UserCreateIn):  # noqa: ANN201
 @endpoint("admin", "user.update")
 @spec.validate(json=UserPatchIn, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=UserAdminOut),
                tags=["users"])
-def update_user(user_id: str, json: UserPatchIn):  # noqa: ANN201
+def update_user(user_id: str, json: UserPatchIn):
     """Change role and/or is_active. Deactivation refuses the account's session, login and API tokens from the
     next request on; its jobs keep running. The last active ADMIN cannot be demoted or deactivated (409)."""
     user = service.get_user(user_id)

@@ -13,7 +13,7 @@ from cronmanager.web.pages import _iso, _local_day
 
 @web.get("/audit/report")
 @login_required
-def audit_report():  # noqa: ANN201
+def audit_report():
     """Whole days in the viewer's zone become the API's UTC range; the browser then downloads the API's stream,
     so there is one implementation of the report and one audit row per download."""
     if not current_user.is_admin:

@@ -69,7 +69,7 @@ def _execution_filters() -> ExecutionQuery:
 
 @web.get("/jobs")
 @login_required
-def jobs():  # noqa: ANN201
+def jobs():
     p = viewer()
     status = request.args.get("status") or None
     status = status if status in ("PENDING", "RUNNING", "SUCCESS", "FAILED") else None
@@ -94,13 +94,13 @@ def jobs():  # noqa: ANN201
 def _describe(expression: str) -> str:
     try:
         return cron.describe(expression)
-    except Exception:  # noqa: BLE001 - a description is a nicety, never a reason for a 500
+    except Exception:  # a description is a nicety, never a reason for a 500
         return ""
 
 
 @web.get("/jobs/<job_id>")
 @login_required
-def job_detail(job_id: str):  # noqa: ANN201
+def job_detail(job_id: str):
     p = viewer()
     job = _visible_or_404(job_id)
     filters = _execution_filters()
@@ -121,7 +121,7 @@ def job_detail(job_id: str):  # noqa: ANN201
 
 @web.get("/jobs/<job_id>/executions/<int:execution_id>")
 @login_required
-def execution_detail(job_id: str, execution_id: int):  # noqa: ANN201
+def execution_detail(job_id: str, execution_id: int):
     """The response viewer: one execution's status, timings, headers and body (HTML fragment for the dialog)."""
     job = _visible_or_404(job_id)
     execution = db.session.get(CronExecution, execution_id)
@@ -187,7 +187,7 @@ def _apply_errors(form: JobForm, err: ApiError, kv_errors: dict[str, str]) -> st
 
 def _render_form(form: JobForm, job: CronJob | None, headers: list[tuple[str, str]],
                  params: list[tuple[str, str]], kv_errors: dict[str, str], form_error: str | None,
-                 clone_of: str | None = None, status: int = 200):  # noqa: ANN202
+                 clone_of: str | None = None, status: int = 200):
     return render_template("web/job_form.html", form=form, job=job, headers=headers or [("", "")],
                            params=params or [("", "")], kv_errors=kv_errors, form_error=form_error,
                            presets=PRESETS, clone_of=clone_of), status
@@ -200,7 +200,7 @@ def _require_writer() -> None:
 
 @web.route("/jobs/new", methods=["GET", "POST"])
 @login_required
-def job_new():  # noqa: ANN201
+def job_new():
     _require_writer()
     p = viewer()
     clone_id = request.values.get("clone") or None
@@ -247,7 +247,7 @@ def _fill(form: JobForm, job: CronJob) -> None:
 
 @web.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
 @login_required
-def job_edit(job_id: str):  # noqa: ANN201
+def job_edit(job_id: str):
     _require_writer()
     p = viewer()
     job = _manageable_or_abort(job_id)

@@ -13,7 +13,7 @@ from cronmanager.web.blueprint import web
 
 @web.get("/jobs/import")
 @login_required
-def jobs_import():  # noqa: ANN201
+def jobs_import():
     if not current_user.can_write:
         abort(403, "Read-only accounts cannot change jobs")
     owners = []

@@ -39,7 +39,7 @@ def _iso(value: datetime) -> str:
 
 @web.get("/logs")
 @login_required
-def logs():  # noqa: ANN201
+def logs():
     p = viewer()
     args = request.args
     api_args: dict[str, str] = {}
@@ -84,7 +84,7 @@ def _user_options() -> list:
 
 @web.get("/audit")
 @login_required
-def audit():  # noqa: ANN201
+def audit():
     if not current_user.is_admin:
         abort(403, "The audit trail is for administrators")
     page, per_page = page_args(50)
@@ -114,7 +114,7 @@ def audit():  # noqa: ANN201
 
 @web.get("/tokens")
 @login_required
-def tokens():  # noqa: ANN201
+def tokens():
     items = db.session.execute(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())).scalars().all()
     allowed = [s for s in SCOPES if s in current_user.allowed_scopes()]
@@ -123,7 +123,7 @@ def tokens():  # noqa: ANN201
 
 @web.get("/notifications")
 @login_required
-def notifications():  # noqa: ANN201
+def notifications():
     page, per_page = page_args(30)
     stmt = select(Notification, CronJob.name).outerjoin(CronJob, CronJob.id == Notification.cron_job_id)
     stmt = stmt.where(Notification.user_id == current_user.id).order_by(Notification.id.desc())

@@ -22,7 +22,7 @@ SYSTEM_SETTINGS = (  # shown read-only to admins; they come from the environment
 )
 
 
-def _page(profile: ProfileForm, password: PasswordForm, status: int = 200):  # noqa: ANN202
+def _page(profile: ProfileForm, password: PasswordForm, status: int = 200):
     cond = AlertChannel.user_id == current_user.id
     if current_user.is_admin:
         cond = or_(cond, AlertChannel.user_id.is_(None))
@@ -39,7 +39,7 @@ def _page(profile: ProfileForm, password: PasswordForm, status: int = 200):  # n
 
 @web.get("/settings")
 @login_required
-def settings():  # noqa: ANN201
+def settings():
     profile = ProfileForm(prefix="profile")
     profile.timezone.data = current_user.timezone or "UTC"
     return _page(profile, PasswordForm(prefix="password"))
@@ -47,7 +47,7 @@ def settings():  # noqa: ANN201
 
 @web.post("/settings/profile")
 @login_required
-def settings_profile():  # noqa: ANN201
+def settings_profile():
     profile = ProfileForm(prefix="profile")
     if not profile.validate():
         return _page(profile, PasswordForm(prefix="password"), 422)
@@ -63,7 +63,7 @@ def settings_profile():  # noqa: ANN201
 
 @web.post("/settings/password")
 @login_required
-def settings_password():  # noqa: ANN201
+def settings_password():
     password = PasswordForm(prefix="password")
     profile = ProfileForm(prefix="profile")
     profile.timezone.data = current_user.timezone or "UTC"
@@ -88,7 +88,7 @@ def settings_password():  # noqa: ANN201
 
 @web.post("/settings/sign-out-everywhere")
 @login_required
-def settings_sign_out_everywhere():  # noqa: ANN201
+def settings_sign_out_everywhere():
     user = current_user._get_current_object()
     record("auth.logout_everywhere", status=302, user_id=user.id, resource_type="user", resource_id=user.id,
            payload={"via": "dashboard"})

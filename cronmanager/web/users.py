@@ -21,7 +21,7 @@ ROLES = RoleName.__args__
 
 @web.get("/users")
 @login_required
-def users():  # noqa: ANN201
+def users():
     if not current_user.is_admin:
         abort(403, "User administration is for administrators")
     q = (request.args.get("q") or "").strip()[:254] or None

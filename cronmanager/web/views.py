@@ -17,7 +17,7 @@ from cronmanager.web.blueprint import viewer, viewer_zone, web
 
 @web.get("/")
 @login_required
-def overview():  # noqa: ANN201
+def overview():
     p = viewer()
     job_counts = select(CronJob.is_active, func.count()).group_by(CronJob.is_active)
     if p.role == "USER":

@@ -43,7 +43,7 @@ class TokenPersona:
 
 
 @pytest.fixture
-def people(client, admin, owner, outsider, readonly):  # noqa: ANN001, ANN201
+def people(client, admin, owner, outsider, readonly):
     admin_without_admin = TokenPersona(make_token(client, admin, ["read", "write", "delete", "execute"]))
     return {"admin": admin, "owner": owner, "outsider": outsider, "ro": readonly,
             "admin_token_without_admin": admin_without_admin}
@@ -55,13 +55,13 @@ def _expected(expected: dict, who: str) -> int:
 
 
 @pytest.fixture
-def job_id(client, owner) -> str:  # noqa: ANN001
+def job_id(client, owner) -> str:
     resp = client.post("/api/v1/cron", json=JOB, headers=owner.headers)
     assert resp.status_code == 201
     return resp.get_json()["id"]
 
 
-def _call(client, method, path, body, headers):  # noqa: ANN001, ANN202
+def _call(client, method, path, body, headers):
     kwargs = {"headers": headers}
     if body is not None:
         kwargs["json"] = body

@@ -8,7 +8,7 @@ from tests.conftest import make_config
 
 
 @pytest.fixture
-def csrf_client(database_url, redis_prefix, app, keep_limiter):  # noqa: ANN001, ANN201
+def csrf_client(database_url, redis_prefix, app, keep_limiter):
     from cronmanager import create_app
 
     return create_app(make_config(database_url, redis_prefix, WTF_CSRF_ENABLED=True)).test_client()

@@ -12,7 +12,7 @@ from cronmanager.events.publisher import channel, event_type_of, publish, publis
 
 
 @pytest.fixture
-def fast_heartbeat(app) -> Iterator[float]:  # noqa: ANN001
+def fast_heartbeat(app) -> Iterator[float]:
     old = app.config.get("SSE_HEARTBEAT_S")
     app.config["SSE_HEARTBEAT_S"] = 0.2
     yield 0.2
@@ -25,7 +25,7 @@ def fast_heartbeat(app) -> Iterator[float]:  # noqa: ANN001
 class Stream:
     """Reads an SSE response from the test client chunk by chunk, split into frames."""
 
-    def __init__(self, resp) -> None:  # noqa: ANN001
+    def __init__(self, resp) -> None:
         self.resp = resp
         self.chunks = iter(resp.response)
         self.buffer = ""
@@ -57,7 +57,7 @@ class Stream:
         self.resp.close()
 
 
-def _open(client, headers: dict[str, str]) -> Stream:  # noqa: ANN001
+def _open(client, headers: dict[str, str]) -> Stream:
     resp = client.get("/api/v1/events", headers=headers, buffered=False)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.mimetype == "text/event-stream"
@@ -69,26 +69,26 @@ def _open(client, headers: dict[str, str]) -> Stream:  # noqa: ANN001
     return stream
 
 
-def _publish(app, event_type: str, data: dict, *, owner_id: str | None = None, user_id: str | None = None) -> str:  # noqa: ANN001
+def _publish(app, event_type: str, data: dict, *, owner_id: str | None = None, user_id: str | None = None) -> str:
     event_id = publish(app.extensions["redis"], app.config["REDIS_PREFIX"], event_type, data,
                        owner_id=owner_id, user_id=user_id)
     assert event_id
     return event_id
 
 
-def _listeners(app) -> int:  # noqa: ANN001
+def _listeners(app) -> int:
     from cronmanager.events.stream import hub_for, stream_redis
 
     return len(hub_for(stream_redis(app), app.config["REDIS_PREFIX"]).listeners)
 
 
-def test_it_requires_authentication(client):  # noqa: ANN001
+def test_it_requires_authentication(client):
     resp = client.get("/api/v1/events")
     assert resp.status_code == 401
     assert resp.get_json()["error"]["code"] == "unauthorized"
 
 
-def test_it_streams_only_the_viewers_own_job_events_to_a_user(app, client, owner, outsider, fast_heartbeat):  # noqa: ANN001
+def test_it_streams_only_the_viewers_own_job_events_to_a_user(app, client, owner, outsider, fast_heartbeat):
     stream = _open(client, owner.headers)
     try:
         _publish(app, "cron:created", {"id": "theirs", "owner_id": outsider.id}, owner_id=outsider.id)
@@ -104,7 +104,7 @@ def test_it_streams_only_the_viewers_own_job_events_to_a_user(app, client, owner
 
 
 def test_it_streams_every_job_event_to_admins_and_read_only_users(app, client, admin, readonly, owner,
-                                                                  fast_heartbeat):  # noqa: ANN001
+                                                                  fast_heartbeat):
     streams = [_open(client, admin.headers), _open(client, readonly.headers)]
     try:
         first = _publish(app, "cron:updated", {"id": "j1"}, owner_id=owner.id)
@@ -117,7 +117,7 @@ def test_it_streams_every_job_event_to_admins_and_read_only_users(app, client, a
             stream.close()
 
 
-def test_it_replays_events_after_last_event_id(app, client, owner, outsider, fast_heartbeat):  # noqa: ANN001
+def test_it_replays_events_after_last_event_id(app, client, owner, outsider, fast_heartbeat):
     seen = _publish(app, "cron:created", {"n": 1}, owner_id=owner.id)
     missed = [_publish(app, "execution:started", {"n": 2}, owner_id=owner.id),
               _publish(app, "execution:completed", {"n": 3}, owner_id=owner.id)]
@@ -132,7 +132,7 @@ def test_it_replays_events_after_last_event_id(app, client, owner, outsider, fas
         stream.close()
 
 
-def test_it_ignores_a_malformed_last_event_id(app, client, owner, fast_heartbeat):  # noqa: ANN001
+def test_it_ignores_a_malformed_last_event_id(app, client, owner, fast_heartbeat):
     _publish(app, "cron:created", {"n": 1}, owner_id=owner.id)
     stream = _open(client, {**owner.headers, "Last-Event-ID": "not-an-id"})
     try:
@@ -142,7 +142,7 @@ def test_it_ignores_a_malformed_last_event_id(app, client, owner, fast_heartbeat
         stream.close()
 
 
-def test_it_sends_heartbeat_comments_when_idle(client, owner, fast_heartbeat):  # noqa: ANN001
+def test_it_sends_heartbeat_comments_when_idle(client, owner, fast_heartbeat):
     stream = _open(client, owner.headers)
     try:
         started = time.monotonic()
@@ -153,7 +153,7 @@ def test_it_sends_heartbeat_comments_when_idle(client, owner, fast_heartbeat):  
         stream.close()
 
 
-def test_it_unsubscribes_when_the_client_goes_away(app, client, owner, fast_heartbeat):  # noqa: ANN001
+def test_it_unsubscribes_when_the_client_goes_away(app, client, owner, fast_heartbeat):
     stream = _open(client, owner.headers)
     before = _listeners(app)
     assert before >= 1
@@ -164,7 +164,7 @@ def test_it_unsubscribes_when_the_client_goes_away(app, client, owner, fast_hear
     assert subscribers[channel(app.config["REDIS_PREFIX"]).encode()] == 1  # the process's one hub
 
 
-def test_the_hub_resubscribes_and_fills_the_gap_after_losing_redis(app, client, owner, fast_heartbeat):  # noqa: ANN001
+def test_the_hub_resubscribes_and_fills_the_gap_after_losing_redis(app, client, owner, fast_heartbeat):
     from cronmanager.events.stream import hub_name
 
     stream = _open(client, owner.headers)
@@ -184,7 +184,7 @@ def test_the_hub_resubscribes_and_fills_the_gap_after_losing_redis(app, client, 
         stream.close()
 
 
-def test_it_refuses_viewers_beyond_the_per_process_limit_and_frees_slots(app, client, owner, fast_heartbeat):  # noqa: ANN001
+def test_it_refuses_viewers_beyond_the_per_process_limit_and_frees_slots(app, client, owner, fast_heartbeat):
     from cronmanager.events.stream import OPEN_STREAMS
 
     app.config["SSE_MAX_STREAMS"] = OPEN_STREAMS.count + 1
@@ -200,7 +200,7 @@ def test_it_refuses_viewers_beyond_the_per_process_limit_and_frees_slots(app, cl
         app.config.pop("SSE_MAX_STREAMS")
 
 
-def test_viewers_past_the_cap_get_a_503_before_authentication_and_auditing(app, client, owner, fast_heartbeat):  # noqa: ANN001
+def test_viewers_past_the_cap_get_a_503_before_authentication_and_auditing(app, client, owner, fast_heartbeat):
     from cronmanager.events.stream import OPEN_STREAMS
     from tests.conftest import run_sql
 
@@ -219,7 +219,7 @@ def test_viewers_past_the_cap_get_a_503_before_authentication_and_auditing(app, 
         app.config.pop("SSE_MAX_STREAMS")
 
 
-def test_it_skips_malformed_payloads_on_the_channel(app, client, owner, fast_heartbeat):  # noqa: ANN001
+def test_it_skips_malformed_payloads_on_the_channel(app, client, owner, fast_heartbeat):
     stream = _open(client, owner.headers)
     try:
         r = app.extensions["redis"]
@@ -231,7 +231,7 @@ def test_it_skips_malformed_payloads_on_the_channel(app, client, owner, fast_hea
         stream.close()
 
 
-def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):  # noqa: ANN001
+def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):
     r, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     pubsub = r.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel(prefix))
@@ -247,7 +247,7 @@ def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):  #
                     ("notification", "notification")]
 
 
-def test_redis_replies_are_parsed_by_hiredis(app):  # noqa: ANN001
+def test_redis_replies_are_parsed_by_hiredis(app):
     """redis-py's pure-Python parser keeps a pub/sub connection's read buffer until it is read to the end, which
     never happens under steady traffic: each worker's event follower grew by ~0.5 MB a minute in the soak."""
     from redis.utils import HIREDIS_AVAILABLE

@@ -7,14 +7,14 @@ from datetime import timedelta
 PASSWORD = "correct horse battery"
 
 
-def signed_in(app, persona):  # noqa: ANN001, ANN201
+def signed_in(app, persona):
     client = app.test_client()
     resp = client.post("/login", data={"email": persona.email, "password": PASSWORD})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return client
 
 
-def add_execution(app, job_id: str, **fields) -> int:  # noqa: ANN001, ANN003
+def add_execution(app, job_id: str, **fields) -> int:
     from cronmanager.extensions import db
     from cronmanager.models import CronExecution, utcnow
 

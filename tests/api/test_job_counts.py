@@ -9,12 +9,12 @@ from tests.conftest import make_config, run_sql
 from tests.helpers import create
 
 
-def _counters(app) -> dict[str, int]:  # noqa: ANN001
+def _counters(app) -> dict[str, int]:
     rows = run_sql(app, "SELECT owner_id, jobs FROM job_counts WHERE jobs <> 0")
     return {owner_id: jobs for owner_id, jobs in rows}
 
 
-def _counted(app) -> dict[str, int]:  # noqa: ANN001
+def _counted(app) -> dict[str, int]:
     return dict(run_sql(app, "SELECT owner_id, count(*) FROM cron_jobs GROUP BY owner_id"))
 
 
@@ -57,7 +57,7 @@ def test_the_unfiltered_list_total_comes_from_the_counters_and_filtered_totals_a
     create(client, outsider, name="beta", cron_expression="0 3 * * *", endpoint_url="https://x.test/",
            is_active=False)
 
-    def total(persona, query: str = "") -> int:  # noqa: ANN001
+    def total(persona, query: str = "") -> int:
         resp = client.get(f"/api/v1/cron?per_page=1{query}", headers=persona.headers)
         assert resp.status_code == 200, resp.get_json()
         return resp.get_json()["total"]

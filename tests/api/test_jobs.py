@@ -7,7 +7,7 @@ import pytest
 JOB = {"name": "nightly", "cron_expression": "0 2 * * *", "endpoint_url": "https://billing.example.com/close"}
 
 
-def create(client, persona, **fields):  # noqa: ANN001, ANN003, ANN201
+def create(client, persona, **fields):
     resp = client.post("/api/v1/cron", json={**JOB, **fields}, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()

@@ -18,14 +18,14 @@ YAML = {"Content-Type": "application/yaml"}
 SECRET = "s3cr3t-value-never-shown"
 
 
-def create(client, persona, **fields) -> dict:  # noqa: ANN001, ANN003
+def create(client, persona, **fields) -> dict:
     body = {"name": "job", "cron_expression": "*/5 * * * *", "endpoint_url": "http://127.0.0.1:9/hook", **fields}
     resp = client.post("/api/v1/cron", json=body, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
-def seed(client, persona) -> None:  # noqa: ANN001
+def seed(client, persona) -> None:
     """Jobs that use every kind of field: secrets, a multi-line body, statuses, a disabled one."""
     create(client, persona, name="nightly billing", cron_expression="0 2 * * *", timezone="Europe/Berlin",
            http_method="POST", headers={"Authorization": f"Bearer {SECRET}", "X-Team": "billing"},
@@ -36,14 +36,14 @@ def seed(client, persona) -> None:  # noqa: ANN001
     create(client, persona, name="disabled one", is_active=False, endpoint_url=f"http://bot:{SECRET}@127.0.0.1:9/x")
 
 
-def export(client, persona, fmt: str = "yaml", **params) -> str:  # noqa: ANN001, ANN003
+def export(client, persona, fmt: str = "yaml", **params) -> str:
     resp = client.get("/api/v1/cron/export", query_string={"format": fmt, **params}, headers=persona.headers)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_data(as_text=True)
 
 
-def import_doc(client, persona, document: str | dict, mode: str = "plan", headers: dict | None = None,  # noqa: ANN001
-               **params):  # noqa: ANN003, ANN201
+def import_doc(client, persona, document: str | dict, mode: str = "plan", headers: dict | None = None,
+               **params):
     if isinstance(document, dict):
         data, content = json.dumps(document), {"Content-Type": "application/json"}
     else:
@@ -52,12 +52,12 @@ def import_doc(client, persona, document: str | dict, mode: str = "plan", header
                        headers={**(headers or persona.headers), **content})
 
 
-def jobs_table(app) -> list:  # noqa: ANN001
+def jobs_table(app) -> list:
     return run_sql(app, "SELECT name, cron_expression, headers, query_params, endpoint_url, description, "
                         "is_active, next_run_at, updated_at FROM cron_jobs ORDER BY name")
 
 
-def assert_round_trip(client, persona) -> None:  # noqa: ANN001
+def assert_round_trip(client, persona) -> None:
     first = export(client, persona)
     assert export(client, persona) == first  # byte-identical when nothing changed
     for document in (first, json.loads(export(client, persona, "json"))):
@@ -276,7 +276,7 @@ def test_a_user_cannot_import_into_someone_elses_jobs(app, client, owner, outsid
     assert import_doc(client, owner, document, headers=readonly_headers(client, app)).status_code == 403
 
 
-def readonly_headers(client, app) -> dict:  # noqa: ANN001
+def readonly_headers(client, app) -> dict:
     return Persona(app, "ro@example.com", "READ_ONLY").headers
 
 

@@ -9,7 +9,7 @@ from tests.conftest import run_sql
 JOB = {"cron_expression": "0 4 * * *", "endpoint_url": "http://127.0.0.1:9/cli"}
 
 
-def create(client, persona, **fields) -> None:  # noqa: ANN001, ANN003
+def create(client, persona, **fields) -> None:
     resp = client.post("/api/v1/cron", json={**JOB, **fields}, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
 

@@ -8,14 +8,14 @@ from sqlalchemy import select
 PASSWORD = "correct horse battery"
 
 
-def signed_in(app, persona):  # noqa: ANN001, ANN201
+def signed_in(app, persona):
     client = app.test_client()
     resp = client.post("/login", data={"email": persona.email, "password": PASSWORD})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return client
 
 
-def add_channel(app, user_id: str | None, target: str) -> str:  # noqa: ANN001
+def add_channel(app, user_id: str | None, target: str) -> str:
     from cronmanager.extensions import db
     from cronmanager.models import AlertChannel
 
@@ -28,7 +28,7 @@ def add_channel(app, user_id: str | None, target: str) -> str:  # noqa: ANN001
     return channel_id
 
 
-def test_settings_lists_own_channels_and_admins_also_global_ones(app, admin, owner, outsider):  # noqa: ANN001
+def test_settings_lists_own_channels_and_admins_also_global_ones(app, admin, owner, outsider):
     add_channel(app, owner.id, "mine@example.com")
     add_channel(app, outsider.id, "theirs@example.com")
     add_channel(app, None, "global@example.com")
@@ -40,7 +40,7 @@ def test_settings_lists_own_channels_and_admins_also_global_ones(app, admin, own
     assert "global@example.com" in html and "mine@example.com" not in html and 'name="is_global"' in html
 
 
-def test_read_only_users_see_their_channels_without_controls(app, admin, readonly):  # noqa: ANN001
+def test_read_only_users_see_their_channels_without_controls(app, admin, readonly):
     add_channel(app, readonly.id, "viewer@example.com")
     html = signed_in(app, readonly).get("/settings").get_data(as_text=True)
     assert "viewer@example.com" in html
@@ -55,7 +55,7 @@ def _job_form(**fields: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("statuses", "message"), [("200, x", "separated by commas"), ("200,600", "100-599")])
-def test_the_job_form_puts_status_code_errors_next_to_the_field(app, owner, statuses, message):  # noqa: ANN001
+def test_the_job_form_puts_status_code_errors_next_to_the_field(app, owner, statuses, message):
     resp = signed_in(app, owner).post("/jobs/new", data=_job_form(expected_statuses=statuses))
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
@@ -63,7 +63,7 @@ def test_the_job_form_puts_status_code_errors_next_to_the_field(app, owner, stat
     assert f'value="{statuses}"' in html
 
 
-def test_the_job_form_saves_and_edits_the_alert_fields(app, owner):  # noqa: ANN001
+def test_the_job_form_saves_and_edits_the_alert_fields(app, owner):
     from cronmanager.extensions import db
     from cronmanager.models import AuditLog, CronJob
 
@@ -92,7 +92,7 @@ def test_the_job_form_saves_and_edits_the_alert_fields(app, owner):  # noqa: ANN
 
 
 @pytest.mark.parametrize(("field", "value"), [("alert_after_failures", "0"), ("misfire_grace_s", "86401")])
-def test_the_job_form_refuses_out_of_range_numbers(app, owner, field, value):  # noqa: ANN001
+def test_the_job_form_refuses_out_of_range_numbers(app, owner, field, value):
     resp = signed_in(app, owner).post("/jobs/new", data=_job_form(**{field: value}))
     assert resp.status_code == 422
     assert f'data-field-error="{field}"' in resp.get_data(as_text=True)

@@ -33,7 +33,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:  # noqa: ANN001
+def live_server(app) -> Iterator[str]:
     """The session app on 127.0.0.1:<free port>, threaded (open SSE streams each hold a thread)."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -48,7 +48,7 @@ def base_url(live_server: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _browser_config(app) -> Iterator[None]:  # noqa: ANN001
+def _browser_config(app) -> Iterator[None]:
     """Real CSRF (the session app turns it off) and a short heartbeat so closed pages free their streams."""
     saved = {k: app.config.get(k) for k in ("WTF_CSRF_ENABLED", "SSE_HEARTBEAT_S")}
     app.config.update(WTF_CSRF_ENABLED=True, SSE_HEARTBEAT_S=1)
@@ -57,7 +57,7 @@ def _browser_config(app) -> Iterator[None]:  # noqa: ANN001
 
 
 @pytest.fixture
-def errors(page) -> list[str]:  # noqa: ANN001
+def errors(page) -> list[str]:
     """Console errors and uncaught exceptions (a CSP violation shows up here)."""
     found: list[str] = []
     page.on("console", lambda msg: found.append(f"console: {msg.text}") if msg.type == "error" else None)
@@ -65,7 +65,7 @@ def errors(page) -> list[str]:  # noqa: ANN001
     return found
 
 
-def login(page, persona, password: str = PASSWORD) -> None:  # noqa: ANN001
+def login(page, persona, password: str = PASSWORD) -> None:
     page.goto("/login")
     page.fill("input[name=email]", persona.email)
     page.fill("input[name=password]", password)
@@ -73,7 +73,7 @@ def login(page, persona, password: str = PASSWORD) -> None:  # noqa: ANN001
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-def shot(page, name: str, full_page: bool = True) -> Path:  # noqa: ANN001
+def shot(page, name: str, full_page: bool = True) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     if full_page:  # scrolled, the sticky header and sidebar would be painted mid-page in the capture

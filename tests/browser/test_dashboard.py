@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGES = ["/", "/jobs", "/jobs/new", "/logs", "/audit", "/tokens", "/settings", "/notifications"]
 
 
-def create_job(app, persona, **fields) -> dict:  # noqa: ANN001, ANN003
+def create_job(app, persona, **fields) -> dict:
     """Straight through the shared job service: fast set-up, no HTTP round trip."""
     from cronmanager.api.security import Principal
     from cronmanager.jobs import service
@@ -44,7 +44,7 @@ def create_job(app, persona, **fields) -> dict:  # noqa: ANN001, ANN003
     return data
 
 
-def add_executions(app, job_id: str, statuses: list[str]) -> None:  # noqa: ANN001
+def add_executions(app, job_id: str, statuses: list[str]) -> None:
     now = utcnow()
     with app.app_context():
         for i, status in enumerate(statuses):
@@ -58,7 +58,7 @@ def add_executions(app, job_id: str, statuses: list[str]) -> None:  # noqa: ANN0
         db.session.remove()
 
 
-def job_row(app, job_id: str) -> CronJob | None:  # noqa: ANN001
+def job_row(app, job_id: str) -> CronJob | None:
     with app.app_context():
         job = db.session.get(CronJob, job_id)
         if job is not None:
@@ -67,7 +67,7 @@ def job_row(app, job_id: str) -> CronJob | None:  # noqa: ANN001
         return job
 
 
-def test_it_signs_in_and_renders_every_page_without_errors(page: Page, app, client, admin, owner, errors):  # noqa: ANN001
+def test_it_signs_in_and_renders_every_page_without_errors(page: Page, app, client, admin, owner, errors):
     job = create_job(app, owner, headers={"Authorization": "Bearer s3cret"})
     add_executions(app, job["id"], ["SUCCESS", "FAILED", "SUCCESS"])
     page.goto("/jobs")
@@ -90,7 +90,7 @@ def test_it_signs_in_and_renders_every_page_without_errors(page: Page, app, clie
     assert not errors, errors
 
 
-def test_it_creates_a_job_with_the_builder_and_shows_runs_live(page: Page, app, owner, stack, target, errors):  # noqa: ANN001
+def test_it_creates_a_job_with_the_builder_and_shows_runs_live(page: Page, app, owner, stack, target, errors):
     stack.worker()
     stack.scheduler()
     login(page, owner)
@@ -134,7 +134,7 @@ def test_it_creates_a_job_with_the_builder_and_shows_runs_live(page: Page, app, 
     assert [e for e in errors if "422" not in e] == [], errors  # the invalid expression's preview is a 422
 
 
-def test_it_toggles_clones_and_deletes_from_the_pages(page: Page, app, client, owner, errors):  # noqa: ANN001
+def test_it_toggles_clones_and_deletes_from_the_pages(page: Page, app, client, owner, errors):
     job = create_job(app, owner, query_params={"day": "today"})
     login(page, owner)
     page.goto("/jobs")
@@ -170,7 +170,7 @@ def test_it_toggles_clones_and_deletes_from_the_pages(page: Page, app, client, o
     assert not errors, errors
 
 
-def test_it_keeps_what_was_typed_and_shows_errors_next_to_fields(page: Page, owner, errors):  # noqa: ANN001
+def test_it_keeps_what_was_typed_and_shows_errors_next_to_fields(page: Page, owner, errors):
     login(page, owner)
     page.goto("/jobs/new")
     page.fill("input[name=name]", "Half-typed job")
@@ -186,7 +186,7 @@ def test_it_keeps_what_was_typed_and_shows_errors_next_to_fields(page: Page, own
     assert [e for e in errors if "422" not in e] == []
 
 
-def test_it_creates_and_revokes_an_api_token(page: Page, app, client, owner, errors):  # noqa: ANN001
+def test_it_creates_and_revokes_an_api_token(page: Page, app, client, owner, errors):
     login(page, owner)
     page.goto("/tokens")
     page.fill("#token-name", "CI deploy")
@@ -215,7 +215,7 @@ def test_it_creates_and_revokes_an_api_token(page: Page, app, client, owner, err
     assert not errors, errors
 
 
-def test_it_exports_the_filtered_logs_as_csv(page: Page, app, client, owner, errors):  # noqa: ANN001
+def test_it_exports_the_filtered_logs_as_csv(page: Page, app, client, owner, errors):
     job = create_job(app, owner)
     add_executions(app, job["id"], ["SUCCESS", "FAILED", "SUCCESS", "FAILED", "SUCCESS"])
     login(page, owner)
@@ -236,7 +236,7 @@ def test_it_exports_the_filtered_logs_as_csv(page: Page, app, client, owner, err
     assert not errors, errors
 
 
-def test_a_read_only_user_sees_no_edit_controls(page: Page, app, owner, readonly, errors):  # noqa: ANN001
+def test_a_read_only_user_sees_no_edit_controls(page: Page, app, owner, readonly, errors):
     job = create_job(app, owner)
     login(page, readonly)
     page.goto("/jobs")
@@ -255,7 +255,7 @@ def test_a_read_only_user_sees_no_edit_controls(page: Page, app, owner, readonly
     expect(page.locator("[data-quick-actions]").get_by_role("link", name="New job")).to_have_count(0)
 
 
-def test_users_cannot_open_the_queue_dashboard_or_audit_or_others_jobs(page: Page, app, admin, owner, outsider):  # noqa: ANN001
+def test_users_cannot_open_the_queue_dashboard_or_audit_or_others_jobs(page: Page, app, admin, owner, outsider):
     job = create_job(app, owner)
     login(page, outsider)
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit")).to_have_count(0)
@@ -274,7 +274,7 @@ def test_users_cannot_open_the_queue_dashboard_or_audit_or_others_jobs(page: Pag
     assert rq_errors == []
 
 
-def test_the_phone_layout_has_no_horizontal_scroll(page: Page, app, client, owner, admin, errors):  # noqa: ANN001
+def test_the_phone_layout_has_no_horizontal_scroll(page: Page, app, client, owner, admin, errors):
     job = create_job(app, owner, name="A job with a rather long name to stress the layout on a phone",
                      endpoint_url="http://127.0.0.1:9/a/very/long/path/that/keeps/going/and/going/on/and/on")
     add_executions(app, job["id"], ["SUCCESS", "FAILED"])
@@ -297,7 +297,7 @@ def test_the_phone_layout_has_no_horizontal_scroll(page: Page, app, client, owne
     assert not errors, errors
 
 
-def test_settings_change_the_timezone_and_the_password(page: Page, app, owner, errors):  # noqa: ANN001
+def test_settings_change_the_timezone_and_the_password(page: Page, app, owner, errors):
     login(page, owner)
     page.goto("/settings")
     page.select_option("select[name=profile-timezone]", "Asia/Tokyo")
@@ -327,7 +327,7 @@ def receiver() -> Iterator[tuple[str, list[dict]]]:
     hits: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             hits.append({"path": self.path, "headers": dict(self.headers), "body": body})
             self.send_response(204)
@@ -344,7 +344,7 @@ def receiver() -> Iterator[tuple[str, list[dict]]]:
     server.server_close()
 
 
-def channels_of(app, user_id: str | None) -> list[AlertChannel]:  # noqa: ANN001
+def channels_of(app, user_id: str | None) -> list[AlertChannel]:
     with app.app_context():
         rows = db.session.execute(select(AlertChannel).where(
             AlertChannel.user_id.is_(None) if user_id is None else AlertChannel.user_id == user_id)).scalars().all()
@@ -354,7 +354,7 @@ def channels_of(app, user_id: str | None) -> list[AlertChannel]:  # noqa: ANN001
         return list(rows)
 
 
-def audited(app, action: str) -> list[AuditLog]:  # noqa: ANN001
+def audited(app, action: str) -> list[AuditLog]:
     with app.app_context():
         rows = db.session.execute(select(AuditLog).where(AuditLog.action == action)).scalars().all()
         for row in rows:
@@ -363,7 +363,7 @@ def audited(app, action: str) -> list[AuditLog]:  # noqa: ANN001
         return list(rows)
 
 
-def test_settings_manage_a_webhook_channel_and_send_a_signed_test(page: Page, app, owner, receiver, errors):  # noqa: ANN001
+def test_settings_manage_a_webhook_channel_and_send_a_signed_test(page: Page, app, owner, receiver, errors):
     url, hits = receiver
     login(page, owner)
     page.goto("/settings")
@@ -434,7 +434,7 @@ def test_settings_manage_a_webhook_channel_and_send_a_signed_test(page: Page, ap
     assert not [e for e in errors if "422" not in e], errors  # the refused short secret is a 422
 
 
-def test_admins_manage_global_channels_and_see_failed_tests(page: Page, app, admin, owner, errors):  # noqa: ANN001
+def test_admins_manage_global_channels_and_see_failed_tests(page: Page, app, admin, owner, errors):
     saved = app.config.get("SMTP_URL")
     app.config["SMTP_URL"] = ""
     try:
@@ -465,7 +465,7 @@ def test_admins_manage_global_channels_and_see_failed_tests(page: Page, app, adm
     assert not errors, errors
 
 
-def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page: Page, app, client, owner, errors):  # noqa: ANN001
+def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page: Page, app, client, owner, errors):
     login(page, owner)
     page.goto("/jobs/new")
     page.fill("input[name=name]", "Strict target")

@@ -16,14 +16,14 @@ from tests.conftest import run_sql
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def add_job(client, persona, **fields) -> None:  # noqa: ANN001, ANN003
+def add_job(client, persona, **fields) -> None:
     body = {"cron_expression": "0 2 * * *", "endpoint_url": "http://127.0.0.1:9/close-day", **fields}
     resp = client.post("/api/v1/cron", json=body, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
 
 
 def test_it_exports_then_imports_a_plan_shown_as_a_diff_and_applies_it(page: Page, app, client, owner, tmp_path,
-                                                                      errors):  # noqa: ANN001
+                                                                      errors):
     add_job(client, owner, name="Nightly billing close", headers={"Authorization": "Bearer tok-abcdef123456"})
     add_job(client, owner, name="Hourly sync", cron_expression="5 * * * *")
     add_job(client, owner, name="Old report", cron_expression="0 6 * * 1")
@@ -81,7 +81,7 @@ def test_it_exports_then_imports_a_plan_shown_as_a_diff_and_applies_it(page: Pag
     assert not errors, errors
 
 
-def test_it_shows_errors_per_job_and_offers_no_apply(page: Page, app, owner, tmp_path, errors):  # noqa: ANN001
+def test_it_shows_errors_per_job_and_offers_no_apply(page: Page, app, owner, tmp_path, errors):
     upload = tmp_path / "broken.json"
     upload.write_text('{"version": 1, "jobs": [{"name": "ok", "cron_expression": "0 1 * * *", '
                       '"endpoint_url": "http://127.0.0.1:9/a"}, {"name": "typo", "cron_expression": "0 25 * * *", '

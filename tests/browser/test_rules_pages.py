@@ -13,7 +13,7 @@ from tests.conftest import run_sql
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _failed_runs(app, job_id: str, n: int) -> None:  # noqa: ANN001
+def _failed_runs(app, job_id: str, n: int) -> None:
     run_sql(app, "INSERT INTO cron_executions (cron_job_id, scheduled_for, due_at, trigger, attempt_number,"
                  " created_at, started_at, completed_at, status, response_truncated, response_status, error_message)"
                  " SELECT :id, now() - g * interval '5 minutes', now() - g * interval '5 minutes', 'schedule', 1,"
@@ -22,7 +22,7 @@ def _failed_runs(app, job_id: str, n: int) -> None:  # noqa: ANN001
 
 
 def test_the_job_page_explains_a_rule_change_and_rules_can_be_read_and_edited(
-        page: Page, app, client, admin, owner, errors, keep_rules, monkeypatch):  # noqa: ANN001
+        page: Page, app, client, admin, owner, errors, keep_rules, monkeypatch):
     monkeypatch.setitem(app.config, "AUTO_RESCHEDULE", "on")
     resp = client.post("/api/v1/cron", json={"name": "Inventory sync", "cron_expression": "*/5 * * * *",
                                              "timezone": "Europe/Berlin", "endpoint_url": "http://127.0.0.1:9/sync"},

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_sign_out_everywhere_ends_the_other_browsers_session(page: Page, browser: Browser, base_url: str, owner,
-                                                           errors):  # noqa: ANN001
+                                                           errors):
     other = browser.new_context(base_url=base_url)
     other_page = other.new_page()
     try:

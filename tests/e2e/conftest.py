@@ -24,7 +24,7 @@ def target() -> Iterator:
 
 
 @pytest.fixture
-def stack(app, database_url, redis_prefix, tmp_path):  # noqa: ANN001, ANN201
+def stack(app, database_url, redis_prefix, tmp_path):
     """Start real `flask worker` / `flask scheduler` processes against the test database and Redis namespace."""
     started: list[Proc] = []
     r = app.extensions["redis"]

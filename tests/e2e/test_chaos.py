@@ -29,7 +29,7 @@ OUTAGE_S = 10
 
 
 @pytest.fixture
-def chaos_app(private_postgres, redis_prefix, keep_limiter) -> Iterator:  # noqa: ANN001
+def chaos_app(private_postgres, redis_prefix, keep_limiter) -> Iterator:
     """The app on the private cluster, with a Redis namespace of its own."""
     prefix = f"{redis_prefix}-pg"
     application = create_app(make_config(private_postgres.url, prefix))
@@ -52,29 +52,29 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _create(client, persona: Persona, **fields: object) -> dict:  # noqa: ANN001
+def _create(client, persona: Persona, **fields: object) -> dict:
     resp = client.post("/api/v1/cron", json={"name": "chaos", **fields}, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
-def _rows(app, job_id: str) -> list:  # noqa: ANN001
+def _rows(app, job_id: str) -> list:
     return run_sql(app, "SELECT scheduled_for, attempt_number, status, error_class, fire_lag_ms, execution_time_ms"
                         " FROM cron_executions WHERE cron_job_id = :j ORDER BY scheduled_for, attempt_number",
                    j=job_id)
 
 
-def _settled(app, job_id: str) -> bool:  # noqa: ANN001
+def _settled(app, job_id: str) -> bool:
     return not run_sql(app, "SELECT 1 FROM cron_executions WHERE cron_job_id = :j AND status IN ('PENDING',"
                             " 'RUNNING') LIMIT 1", j=job_id)
 
 
-def _health(client) -> int:  # noqa: ANN001
+def _health(client) -> int:
     return client.get("/health").status_code
 
 
 def test_a_postgres_restart_during_steady_fires_loses_nothing_within_grace_and_doubles_nothing(
-        chaos_app, private_postgres, target, tmp_path):  # noqa: ANN001
+        chaos_app, private_postgres, target, tmp_path):
     app = chaos_app
     env = {**process_env(private_postgres.url, TEST_REDIS_URL, app.config["REDIS_PREFIX"]), **FAST}
     procs = [Proc("worker", env, tmp_path, "worker"), Proc("scheduler", env, tmp_path, "scheduler")]
@@ -158,7 +158,7 @@ class SilentTarget:
 
 
 def test_a_target_that_never_answers_times_out_without_delaying_other_jobs_or_holding_slots(
-        app, client, owner, target, stack):  # noqa: ANN001
+        app, client, owner, target, stack):
     # four request slots per worker and a hung job firing every second with a 2-s timeout: two of the four
     # are always held by hung requests, so a slot that were not released would starve the healthy job
     silent = SilentTarget()

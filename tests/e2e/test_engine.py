@@ -49,7 +49,7 @@ def test_it_fires_every_two_seconds_with_the_configured_request_and_stops_on_tog
     _quiet_for(lambda: len(target.hits_for("/echo/a")) <= after_delete + 1, 3.0)
 
 
-def _quiet_for(predicate, seconds: float) -> None:  # noqa: ANN001
+def _quiet_for(predicate, seconds: float) -> None:
     """Assert that something stays true for a while (the absence of fires cannot be awaited as an event)."""
     import time
 

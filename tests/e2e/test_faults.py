@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 FAST = {"RECONCILE_INTERVAL_S": "1", "WORKER_HEARTBEAT_TTL_S": "3"}
 
 
-def _contiguous(rows, step_s: int = 1) -> None:  # noqa: ANN001
+def _contiguous(rows, step_s: int = 1) -> None:
     """Each scheduled second between the first and last row appears exactly once (fired or recorded MISSED)."""
     firsts = [r for r in rows if r.attempt_number == 1]
     counts = Counter(r.scheduled_for for r in firsts)
@@ -74,7 +74,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def private_redis(tmp_path):  # noqa: ANN001, ANN201
+def private_redis(tmp_path):
     """A Redis of our own that the test may stop and start (the shared one is left alone)."""
     port = _free_port()
 
@@ -86,7 +86,7 @@ def private_redis(tmp_path):  # noqa: ANN001, ANN201
     def stop() -> None:
         try:
             Redis(port=port).shutdown(nosave=True)
-        except Exception:  # noqa: BLE001 - shutdown closes the connection under us
+        except Exception:  # shutdown closes the connection under us
             pass
         wait_for(lambda: not _ping(port), 10, message="private redis down")
 
@@ -99,7 +99,7 @@ def private_redis(tmp_path):  # noqa: ANN001, ANN201
 def _ping(port: int) -> bool:
     try:
         return bool(Redis(port=port, socket_connect_timeout=0.2).ping())
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 

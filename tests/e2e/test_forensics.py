@@ -12,20 +12,20 @@ pytestmark = pytest.mark.slow
 FINAL = ("SUCCESS", "FAILED", "SKIPPED", "MISSED")
 
 
-def create(client, persona, **fields) -> dict:  # noqa: ANN001, ANN003
+def create(client, persona, **fields) -> dict:
     resp = client.post("/api/v1/cron", json={"name": "forensic", "cron_expression": "0 0 1 1 *", **fields},
                        headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
-def api_executions(client, persona, job_id: str) -> list[dict]:  # noqa: ANN001
+def api_executions(client, persona, job_id: str) -> list[dict]:
     resp = client.get(f"/api/v1/cron/{job_id}/executions?sort=id", headers=persona.headers)
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()["items"]
 
 
-def run_once(client, persona, job: dict, n: int = 1) -> dict:  # noqa: ANN001
+def run_once(client, persona, job: dict, n: int = 1) -> dict:
     """Execute now and return the n-th execution once final (through the API, as a user would read it)."""
     assert client.post(f"/api/v1/cron/{job['id']}/execute", headers=persona.headers).status_code == 202
     return wait_for(lambda: next((e for e in api_executions(client, persona, job["id"])[n - 1:n]

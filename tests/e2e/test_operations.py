@@ -18,12 +18,12 @@ from tests.stack import ROOT, wait_for
 pytestmark = pytest.mark.slow
 
 
-def _health(stack, process: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+def _health(stack, process: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "health", "--process", process],
                           cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60)
 
 
-def test_flask_health_follows_each_processs_heartbeat(app, stack):  # noqa: ANN001
+def test_flask_health_follows_each_processs_heartbeat(app, stack):
     for process in ("worker", "scheduler"):
         result = _health(stack, process)
         assert result.returncode == 1 and f"no live {process} heartbeat" in result.stderr, result
@@ -39,7 +39,7 @@ def test_flask_health_follows_each_processs_heartbeat(app, stack):  # noqa: ANN0
 
 
 def test_system_jobs_run_on_their_own_queue_and_a_long_one_does_not_delay_fires(app, client, owner, target,
-                                                                                 stack):  # noqa: ANN001
+                                                                                 stack):
     stack.worker()
     stack.scheduler()
     prefix = app.config["REDIS_PREFIX"]

@@ -15,14 +15,14 @@ FAST = {"AUTO_RESCHEDULE": "on", "RULES_INTERVAL_S": "1"}
 SHORT_WINDOW = {"window": 6, "min_runs": 6, "cooldown_runs": 6}
 
 
-def create(client, persona, **fields):  # noqa: ANN001, ANN003, ANN201
+def create(client, persona, **fields):
     resp = client.post("/api/v1/cron", json={"name": "job", "cron_expression": "*/2 * * * * *", **fields},
                        headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
-def factor(app, job_id: str) -> int:  # noqa: ANN001
+def factor(app, job_id: str) -> int:
     return run_sql(app, "SELECT throttle_factor FROM cron_jobs WHERE id = :id", id=job_id)[0][0]
 
 

@@ -30,14 +30,14 @@ def tracing_env(receiver: OtlpReceiver) -> dict[str, str]:
             "OTEL_BSP_SCHEDULE_DELAY": "100"}
 
 
-def create(client, persona, **fields):  # noqa: ANN001, ANN003, ANN201
+def create(client, persona, **fields):
     resp = client.post("/api/v1/cron", json={"name": "traced", "cron_expression": "*/2 * * * * *", **fields},
                        headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
-def executions(app, job_id: str) -> list[CronExecution]:  # noqa: ANN001
+def executions(app, job_id: str) -> list[CronExecution]:
     with app.app_context():
         rows = db.session.execute(select(CronExecution).where(CronExecution.cron_job_id == job_id)
                                   .order_by(CronExecution.id)).scalars().all()
@@ -46,7 +46,7 @@ def executions(app, job_id: str) -> list[CronExecution]:  # noqa: ANN001
         return rows
 
 
-def first_retried_fire(app, job_id: str) -> tuple[CronExecution, CronExecution] | None:  # noqa: ANN001
+def first_retried_fire(app, job_id: str) -> tuple[CronExecution, CronExecution] | None:
     rows = executions(app, job_id)
     for retry in rows:
         if retry.trigger == "retry" and retry.status == "SUCCESS":

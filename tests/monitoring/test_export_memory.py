@@ -18,7 +18,7 @@ ROWS = 200_000
 MEASURED: dict[str, dict] = {}
 
 
-def _history(app, owner, outsider, rows: int) -> tuple[str, str]:  # noqa: ANN001
+def _history(app, owner, outsider, rows: int) -> tuple[str, str]:
     from cronmanager.extensions import db
 
     mine = make_job(app, owner.id, name="big")
@@ -62,7 +62,7 @@ def _status(field: str) -> int:
     raise KeyError(field)
 
 
-def _stream(client, url: str, headers: dict) -> tuple[int, bytes, bytes, dict]:  # noqa: ANN001
+def _stream(client, url: str, headers: dict) -> tuple[int, bytes, bytes, dict]:
     """Consume the body chunk by chunk, keeping only its head and tail, and measure memory while doing it."""
     gc.collect()
     rss_before = _hwm_reset()
@@ -90,7 +90,7 @@ def test_export_of_a_large_history_streams_in_bounded_memory(client, owner, big_
         _check_export(client, owner, big_history, fmt)
 
 
-def _check_export(client, owner, big_history, fmt: str) -> None:  # noqa: ANN001
+def _check_export(client, owner, big_history, fmt: str) -> None:
     mine, theirs = big_history
     size, head, tail, figures = _stream(client, f"/api/v1/logs?format={fmt}", owner.headers)
     MEASURED[fmt] = figures

@@ -34,7 +34,7 @@ class PrivateRedis:
             self.proc = None
 
 
-def _pings(r) -> bool:  # noqa: ANN001
+def _pings(r) -> bool:
     try:
         return bool(r.ping())
     except Exception:
@@ -60,7 +60,7 @@ def health_app(app, database_url, redis_prefix, private_redis, keep_limiter):
                                   REDIS_URL=f"redis://127.0.0.1:{private_redis.port}/0"))
 
 
-def _beat(health_app) -> None:  # noqa: ANN001
+def _beat(health_app) -> None:
     with health_app.app_context():
         from cronmanager.extensions import redis_client, rkey
 
@@ -111,7 +111,7 @@ def _families(text: str) -> dict:
     return {f.name: f for f in text_string_to_metric_families(text)}
 
 
-def _value(family, suffix: str = "", **labels) -> float:  # noqa: ANN001, ANN003
+def _value(family, suffix: str = "", **labels) -> float:
     for s in family.samples:
         if s.name == family.name + suffix and all(s.labels.get(k) == v for k, v in labels.items()):
             return s.value

@@ -10,7 +10,7 @@ from tests.conftest import bearer, make_token
 from tests.stack import wait_for
 
 
-def _security_notes(app, user_id: str) -> list[Notification]:  # noqa: ANN001
+def _security_notes(app, user_id: str) -> list[Notification]:
     with app.app_context():
         rows = db.session.execute(select(Notification).where(Notification.user_id == user_id,
                                                              Notification.kind == "security")).scalars().all()

@@ -11,22 +11,22 @@ JOB = {"name": "ping", "cron_expression": "* * * * *", "endpoint_url": "https://
 
 
 @pytest.fixture(autouse=True)
-def _keep_rules(keep_rules) -> None:  # noqa: ANN001
+def _keep_rules(keep_rules) -> None:
     """Every test here may change the seeded rules."""
 
 
-def set_rule(client, admin, name: str, **params: object) -> None:  # noqa: ANN001
+def set_rule(client, admin, name: str, **params: object) -> None:
     resp = client.put(f"/api/v1/rules/{name}", json={"params": params}, headers=admin.headers)
     assert resp.status_code == 200, resp.get_json()
 
 
-def create(client, persona, **fields):  # noqa: ANN001, ANN003, ANN201
+def create(client, persona, **fields):
     resp = client.post("/api/v1/cron", json={**JOB, **fields}, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
-def add_runs(app, job_id: str, outcomes: str) -> None:  # noqa: ANN001
+def add_runs(app, job_id: str, outcomes: str) -> None:
     """Finished schedule-triggered runs, oldest first: S = success, F = failed, T = timed out."""
     from cronmanager.extensions import db
     from cronmanager.models import CronExecution, utcnow

@@ -12,20 +12,20 @@ from tests.rules.conftest import add_runs, create, set_rule
 
 
 @pytest.fixture
-def mode(app, monkeypatch):  # noqa: ANN001, ANN201
+def mode(app, monkeypatch):
     def set_mode(value: str) -> None:
         monkeypatch.setitem(app.config, "AUTO_RESCHEDULE", value)
     set_mode("on")
     return set_mode
 
 
-def evaluate(client, admin) -> list[dict]:  # noqa: ANN001
+def evaluate(client, admin) -> list[dict]:
     resp = client.post("/api/v1/rules/evaluate", headers=admin.headers)
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()["items"]
 
 
-def job_row(app, job_id: str):  # noqa: ANN001, ANN201
+def job_row(app, job_id: str):
     return run_sql(app, "SELECT throttle_factor, spread_offset_s, next_run_at, throttle_anchor_at FROM cron_jobs"
                         " WHERE id = :id", id=job_id)[0]
 

@@ -8,7 +8,7 @@ from tests.rules.conftest import add_runs, create
 PASSWORD = "correct horse battery"
 
 
-def signed_in(app, persona):  # noqa: ANN001, ANN201
+def signed_in(app, persona):
     client = app.test_client()
     resp = client.post("/login", data={"email": persona.email, "password": PASSWORD})
     assert resp.status_code == 302, resp.get_data(as_text=True)

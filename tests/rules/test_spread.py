@@ -7,7 +7,7 @@ from tests.conftest import run_sql
 from tests.rules.conftest import create
 
 
-def _herd(client, app, owner, n: int, **fields) -> list[dict]:  # noqa: ANN001, ANN003
+def _herd(client, app, owner, n: int, **fields) -> list[dict]:
     """n jobs on one instant (creating them may cross a minute boundary)."""
     jobs = [create(client, owner, name=f"herd-{i}", **fields) for i in range(n)]
     run_sql(app, "UPDATE cron_jobs SET next_run_at = (SELECT max(next_run_at) FROM cron_jobs WHERE id IN :ids)"

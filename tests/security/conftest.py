@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="package")  # stopped when the package is done: its event hub shares our Redis channel
-def server(app, database_url: str, redis_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: ANN001
+def server(app, database_url: str, redis_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of the running instance (the session `app` fixture has migrated its database)."""
     port = _free_port()
     env = process_env(database_url, TEST_REDIS_URL, redis_prefix, **SERVER_ENV)

@@ -12,7 +12,7 @@ from tests.helpers import schemathesis_run, served
 MARK = "victim-5f3a9c"
 
 
-def _victims_data(app, client, owner, admin) -> list[str]:  # noqa: ANN001
+def _victims_data(app, client, owner, admin) -> list[str]:
     """Another user's job (with runs), channel and token, and an admin's global channel; returns what must not show."""
     job = client.post("/api/v1/cron", headers=owner.headers, json={
         "name": f"{MARK} nightly", "cron_expression": "0 3 * * *", "description": f"{MARK} description",

@@ -37,7 +37,7 @@ def _job_body(target_url: str, **extra: object) -> dict:
             "query_params": {"api_key": PARAM, "page": "1"}, **extra}
 
 
-def _create(client, persona, target_url: str, **extra: object) -> dict:  # noqa: ANN001
+def _create(client, persona, target_url: str, **extra: object) -> dict:
     resp = client.post("/api/v1/cron", json=_job_body(target_url, **extra), headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
@@ -50,13 +50,13 @@ def _masked(job: dict, target_url: str) -> None:
     assert job["endpoint_url"] == f"http://***@{host}/echo?token=***&plain=1"
 
 
-def _all_text(app) -> str:  # noqa: ANN001
+def _all_text(app) -> str:
     """Every row of every table that could hold a secret, as text."""
     tables = ("cron_jobs", "audit_logs", "cron_executions", "schedule_changes", "notifications", "security_events")
     return "\n".join(str(row) for table in tables for row in run_sql(app, f"SELECT t::text FROM {table} t"))
 
 
-def _redis_text(app) -> str:  # noqa: ANN001
+def _redis_text(app) -> str:
     r = app.extensions["redis"]
     out = []
     for key in r.scan_iter(match=f"*{app.config['REDIS_PREFIX']}*"):
@@ -129,7 +129,7 @@ def test_stars_sent_back_keep_the_stored_value_and_the_unsaved_test_uses_it(clie
 def mirror() -> Iterator[str]:
     """A target that echoes the request it got (headers and URL) in its body and in a response header."""
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = json.dumps({"path": self.path, "headers": dict(self.headers)}).encode()
             self.send_response(200)
             self.send_header("X-Seen-Auth", self.headers.get("X-Auth-Token", ""))
@@ -203,7 +203,7 @@ def test_another_users_job_secrets_cannot_be_borrowed_by_the_test_route(client, 
 
 # ---- dashboard: form, edit and clone ------------------------------------------------------------------------------
 
-def _login(client, persona) -> None:  # noqa: ANN001
+def _login(client, persona) -> None:
     resp = client.post("/login", data={"email": persona.email, "password": "correct horse battery"})
     assert resp.status_code in (302, 303), resp.data[:300]
 
@@ -219,7 +219,7 @@ def _form(job: dict, **overrides: object) -> dict:
     return data
 
 
-def _sealed(app, job_id: str) -> dict:  # noqa: ANN001
+def _sealed(app, job_id: str) -> dict:
     from cronmanager.extensions import db
     from cronmanager.models import CronJob
     from cronmanager.secrets import vault

@@ -12,7 +12,7 @@ from tests.conftest import run_sql
 from tests.helpers import create
 
 
-def _pending_row(app, client, owner) -> int:  # noqa: ANN001
+def _pending_row(app, client, owner) -> int:
     job = create(client, owner, cron_expression="0 3 * * *", endpoint_url="https://x.test/")
     return run_sql(app, """INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at,
                                                         created_at, status, response_truncated)
@@ -24,7 +24,7 @@ def test_a_database_lost_before_the_jobs_are_read_leaves_the_rows_unclaimed(app,
     row = _pending_row(app, client, owner)
     real_execute, calls = db.session.execute, []
 
-    def execute(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def execute(*args, **kwargs):
         calls.append(args[0])
         if len(calls) == 2:  # the job read, after the claiming UPDATE
             raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))

@@ -23,7 +23,7 @@ STARTS = [datetime(2027, 3, 14, 5, 0, tzinfo=UTC), datetime(2027, 11, 7, 4, 30, 
 
 
 @st.composite
-def schedules(draw):  # noqa: ANN001, ANN201
+def schedules(draw):
     expression = draw(st.sampled_from(EXPRESSIONS))
     zone = draw(st.sampled_from(ZONES))
     start = draw(st.sampled_from(STARTS)) + timedelta(seconds=draw(st.integers(0, 7200)))
