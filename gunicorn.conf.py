@@ -31,7 +31,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 preload_app = False
 
 
-def post_worker_init(worker) -> None:  # noqa: ANN001
+def post_worker_init(worker) -> None:
     """Runs in the worker after gevent's patch_all(): make psycopg2 yield to other greenlets while it waits."""
     from psycogreen.gevent import patch_psycopg
 
