@@ -16,6 +16,7 @@ from cronmanager.execution import store
 from cronmanager.execution.dispatch import enqueue_at
 from cronmanager.execution.outcome import Fire, RecordKind
 from cronmanager.extensions import db
+from cronmanager.jobs.row_locks import lock_jobs
 from cronmanager.observability import tracing
 
 log = logging.getLogger("cronmanager.recording")
@@ -47,6 +48,7 @@ def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Record
     finals = [f for kind, f in items if kind == RecordKind.FINAL]
     finished = {id(f) for f in finals}
     started = [f for kind, f in items if kind == RecordKind.START]
+    lock_jobs(f.job_id for _, f in items)  # before any write: the one lock order (cronmanager/jobs/row_locks.py)
     # a fire that started and finished within one flush is written once, by the final UPDATE
     store.write_starts(worker_id, [f for f in started if id(f) not in finished])
     landed = store.write_finals(worker_id, finals)

@@ -244,7 +244,6 @@ def update_jobs(finals: list[Fire]) -> None:
         params.append({"jid": job_id, "st": last.final_status.value, "lr": last.started_at, "n": tail_failures,
                        "keep": 0 if reset else 1})
     if params:
-        params.sort(key=lambda p: p["jid"])  # every worker locks jobs in one order: no deadlock between recorders
         jobs = CronJob.__table__
         db.session.execute(
             update(jobs).where(jobs.c.id == bindparam("jid")).values(

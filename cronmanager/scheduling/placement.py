@@ -14,6 +14,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cronmanager.extensions import db
+from cronmanager.jobs.row_locks import lock_jobs
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.observability import tracing
 from cronmanager.scheduling import cron, effective
@@ -103,6 +104,7 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
         .where(CronJob.is_active.is_(True), CronJob.next_run_at <= horizon)
         .order_by(CronJob.next_run_at).limit(scan_limit)
     ).all()
+    lock_jobs(job.id for job in jobs)  # before the CAS and any repair below: the one lock order
     placed = Placed(batches=[])
     plans: dict[str, tuple[list[datetime], list[datetime]]] = {}
     claims: list[tuple[str, datetime, datetime]] = []
@@ -119,7 +121,6 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
     if not claims:
         db.session.rollback()
         return placed
-    claims.sort()  # job rows locked in id order, as the recorder's job updates: no deadlock between them
     won = _claim_pg(claims) if db.engine.dialect.name == "postgresql" else _claim_each(claims)
     missed_rows, fire_rows = [], []
     for job_id in won:

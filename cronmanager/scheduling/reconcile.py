@@ -10,6 +10,7 @@ from sqlalchemy import select, text, update
 
 from cronmanager.execution import store
 from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.jobs.row_locks import lock_jobs
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
@@ -30,7 +31,7 @@ class Repairs:
 def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
     """One UPDATE over unnest()ed arrays per chunk on PostgreSQL (two bind parameters, whatever the size);
     row by row elsewhere (the embedded SQLite)."""
-    pairs = sorted(pairs)  # job rows locked in id order, as everywhere else
+    lock_jobs(job_id for job_id, _ in pairs)  # the one lock order; chunks come in ascending id order
     if db.engine.dialect.name == "postgresql":
         # COALESCE rather than "WHERE next_run_at IS NULL": right after a mass reset the planner's statistics
         # still say no row is NULL and it would drive the join from that index (minutes instead of milliseconds)
@@ -70,6 +71,7 @@ def reconcile() -> Repairs:
                 nexts[key] = None
         if nexts[key] is not None:
             pairs.append((job.id, nexts[key]))
+    pairs.sort()
     for i in range(0, len(pairs), 5000):
         repairs.next_run_fixed += _set_next_runs(pairs[i:i + 5000])
     try:

@@ -1,0 +1,27 @@
+"""The one lock order for job rows: ascending id, taken up front by every transaction that updates several.
+
+The scheduler's compare-and-set, the recorder's job updates and the reconciler's repairs all write many job
+rows per transaction. Each statement locks rows in its plan's order (a hash join walks the table, an IN list
+walks the index), and the recorder writes job rows in two statements; so sorting parameters was not enough
+and the 30-minute soak still deadlocked, then livelocked as carried batches grew. One ordered
+`SELECT ... FOR NO KEY UPDATE` first makes every later write in the transaction find its rows held already.
+NO KEY UPDATE is the lock an UPDATE of non-key columns takes, so it does not block the foreign-key checks of
+execution rows being inserted. SQLite serialises writers itself: nothing to do there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import text
+
+from cronmanager.extensions import db
+
+_LOCK = text("SELECT id FROM cron_jobs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR NO KEY UPDATE")
+
+
+def lock_jobs(job_ids: Iterable[str]) -> None:
+    """Lock these job rows in id order, inside the caller's transaction (held until it ends)."""
+    ids = sorted(set(job_ids))
+    if ids and db.engine.dialect.name == "postgresql":
+        db.session.execute(_LOCK, {"ids": ids})

@@ -1,0 +1,82 @@
+"""Job rows are locked in one order (ascending id) by every multi-row writer (issue 14's soak: the scheduler's
+compare-and-set and the recorder's two job writes deadlocked, then livelocked as carried batches grew)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg2
+from sqlalchemy.engine import make_url
+
+from cronmanager.execution import store
+from cronmanager.execution.outcome import ExecutionStatus, RecordKind
+from cronmanager.execution.recording import record_batch
+from cronmanager.models import utcnow
+from tests.conftest import run_sql
+from tests.helpers import create
+
+DEADLINE_S = 10
+
+
+def _pending_row(app, client, owner, name: str) -> tuple[str, int]:
+    job = create(client, owner, name=name, cron_expression="0 3 * * *", endpoint_url="https://x.test/")
+    row = run_sql(app, """INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at,
+                                                       created_at, status, response_truncated)
+                          VALUES (:job, now(), 'schedule', 1, now(), now(), 'PENDING', false) RETURNING id""",
+                  job=job["id"])[0][0]
+    return job["id"], row
+
+
+def _raw_connection(app) -> psycopg2.extensions.connection:
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    return psycopg2.connect(host=url.host, port=url.port, user=url.username, dbname=url.database)
+
+
+def _waiting_on_a_lock(app, other_pid: int) -> bool:
+    return bool(run_sql(app, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> :p "
+                             "AND wait_event_type = 'Lock'", p=other_pid))
+
+
+def test_the_recorder_locks_its_jobs_in_id_order_before_writing_any(app, client, owner):
+    """A writer holding the lower job and then wanting the higher one (the order everyone keeps) must not
+    deadlock with a batch that starts the higher job and finishes the lower one. Before, the recorder locked
+    the higher row first (the RUNNING status) and then waited for the lower one: a cycle."""
+    jobs = sorted([_pending_row(app, client, owner, "a"), _pending_row(app, client, owner, "b")])
+    (low_job, low_row), (high_job, high_row) = jobs
+    with app.app_context():
+        fires = {f.execution_id: f for f in store.claim("w1", [low_row, high_row])}
+    low, high = fires[low_row], fires[high_row]
+    low.started_at = high.started_at = utcnow()
+    low.final_status = ExecutionStatus.SUCCESS
+
+    other = _raw_connection(app)
+    other.autocommit = False
+    cur = other.cursor()
+    cur.execute("SET lock_timeout = '5s'")
+    cur.execute("UPDATE cron_jobs SET name = name WHERE id = %s", (low_job,))  # holds the lower row
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            with app.app_context():
+                record_batch("w1", [(RecordKind.START, high), (RecordKind.FINAL, low)])
+        except BaseException as err:  # the assertion below reports it
+            errors.append(err)
+
+    recorder = threading.Thread(target=record)
+    recorder.start()
+    deadline = time.monotonic() + DEADLINE_S
+    while not _waiting_on_a_lock(app, other.get_backend_pid()):
+        assert time.monotonic() < deadline, "the recorder never waited for the lower job's lock"
+        time.sleep(0.02)
+    cur.execute("UPDATE cron_jobs SET name = name WHERE id = %s", (high_job,))  # then wants the higher one
+    other.commit()
+    other.close()
+    recorder.join(DEADLINE_S)
+    assert not recorder.is_alive()
+    assert errors == []
+    statuses = dict(run_sql(app, "SELECT id, status FROM cron_executions WHERE id IN (:a, :b)", a=low_row, b=high_row))
+    assert statuses == {low_row: "SUCCESS", high_row: "RUNNING"}
+    assert dict(run_sql(app, "SELECT id, status FROM cron_jobs WHERE id IN (:a, :b)", a=low_job, b=high_job)) == {
+        low_job: "SUCCESS", high_job: "RUNNING"}
