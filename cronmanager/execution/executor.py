@@ -23,6 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from cronmanager import create_app
 from cronmanager.events.publisher import channel, event_type_of
 from cronmanager.execution import store
+from cronmanager.execution.fire_pool import FirePool
 from cronmanager.execution.http_client import Cancellation
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, RecordKind
 from cronmanager.execution.perform import perform_request
@@ -48,6 +49,7 @@ class Executor:
         self.forensics = app.config["EXECUTION_FORENSICS"]
         self._results: queue.Queue[tuple[RecordKind, Fire]] = queue.Queue()
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._pool: FirePool[Fire] = FirePool(self._run_fire, self.max_in_flight)
         self._in_flight = 0
         self._cv = threading.Condition()
         # running fires by job, each with the handle that closes its connection ('replace')
@@ -65,7 +67,7 @@ class Executor:
 
     # ---- intake -------------------------------------------------------------------------------------------
     def submit_batch(self, execution_ids: list[int]) -> int:
-        """Claim the rows still PENDING and unowned, then start a thread per fire; returns how many were claimed."""
+        """Claim the rows still PENDING and unowned, then hand each fire to the pool; returns how many were claimed."""
         started = time.monotonic()
         with self.app.app_context():
             fires = store.claim(self.worker_id, execution_ids)
@@ -78,8 +80,7 @@ class Executor:
                 self._finish(fire, ExecutionStatus.SKIPPED, "job disabled")
                 continue
             self._slots.acquire()  # back-pressure: never more than max_in_flight in this process
-            threading.Thread(target=self._run_fire, args=(fire,), name=f"fire-{fire.execution_id}",
-                             daemon=True).start()
+            self._pool.submit(fire)
         return len(fires)
 
     def _finish(self, fire: Fire, status: ExecutionStatus, reason: str | None = None) -> None:
@@ -103,7 +104,7 @@ class Executor:
                         self._cancel_local(json.loads(message["data"]))
                     elif (event_type_of(message["data"]) or "cron:").startswith("cron:"):
                         self._note_job_event(message["data"])
-            except Exception:  # noqa: BLE001 - Redis away: keep trying; the claim-time check still applies
+            except Exception:  # Redis away: keep trying; the claim-time check still applies
                 self._stop.wait(1.0)
 
     def _note_job_event(self, raw: bytes) -> None:
@@ -146,7 +147,7 @@ class Executor:
             fire.result = perform_request(fire.job, allow_private=self.allow_private, extra_headers=headers,
                                           cancellation=cancellation, details=self.forensics).scrubbed(fire.scrub)
             self._finish(fire, ExecutionStatus.SUCCESS if fire.result.ok else ExecutionStatus.FAILED)
-        except Exception as err:  # noqa: BLE001 - a fire must always end in a final row
+        except Exception as err:  # a fire must always end in a final row
             log.exception("fire %s crashed", fire.execution_id)
             self._finish(fire, ExecutionStatus.FAILED, f"internal error: {type(err).__name__}")
         finally:
@@ -176,7 +177,7 @@ class Executor:
             if elsewhere:
                 try:
                     redis_client().publish(cancel_channel(self.prefix), json.dumps(elsewhere))
-                except Exception:  # noqa: BLE001 - the row is closed already; that worker's result will not land
+                except Exception:  # the row is closed already; that worker's result will not land
                     log.warning("could not broadcast the cancellation of %s", elsewhere, exc_info=True)
         return gate.skip
 
@@ -221,7 +222,7 @@ class Executor:
                     db.session.rollback()
                 carried = items
                 time.sleep(RECORD_RETRY_S)
-            except Exception:  # noqa: BLE001 - keep recording; rows left behind are reconciled
+            except Exception:  # keep recording; rows left behind are reconciled
                 log.exception("could not record %d results", len(items))
                 with self.app.app_context():
                     db.session.rollback()
@@ -238,7 +239,7 @@ class Executor:
                 with self.app.app_context():
                     redis_client().set(rkey("worker", "alive", self.worker_id), str(time.time()),
                                        ex=self.heartbeat_ttl_s)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("heartbeat failed", exc_info=True)
             self._stop.wait(self.heartbeat_ttl_s / 3)
 
@@ -259,7 +260,7 @@ class Executor:
         try:
             with self.app.app_context():
                 redis_client().delete(rkey("worker", "alive", self.worker_id))
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         return drained
 
