@@ -19,7 +19,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("recording: metrics and alerts", ("_after_outcomes",)),
     ("recording: SQL", ("record_batch",)),
     ("claim a batch (SQL)", ("Executor._claim",)),
-    ("start a thread per fire", ("submit_batch",)),
+    ("hand fires to the pool", ("submit_batch",)),
     ("fire thread: policy check, wait for due", ("Executor._run_fire",)),
     ("RQ worker loop", ("BaseWorker.work", "Job.perform")),
     ("scheduler: place due fires", ("place_due",)),

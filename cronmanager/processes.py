@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from cronmanager.logging_setup import configure_process_logging
 
 log = logging.getLogger("cronmanager.process")
+FULL_COLLECTION_INTERVAL_S = 60.0
 
 
 @click.command("worker")
@@ -42,7 +43,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     if not burst:
         threading.Thread(target=serve_maintenance, args=(app, executor.worker_id), name="maintenance",
                          daemon=True).start()
-    freeze_startup_heap()
+    tune_gc()
     with untraced_batch_io():  # the claim and RQ's own calls; each fire's thread is traced
         try:
             while True:
@@ -71,21 +72,30 @@ def scheduler_command() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service = SchedulerService(app)
-    freeze_startup_heap()
+    tune_gc()
     with untraced_batch_io():  # cron.place spans are made explicitly; the loop's SQL and Redis are not traced
         service.repair()
         service.run(stop)
 
 
-def freeze_startup_heap() -> None:
-    """Move the objects of start-up (app, models, imported modules) out of the garbage collector's reach.
+def tune_gc() -> None:
+    """Freeze the start-up heap, collect the young generation rarely, and run a full collection every minute.
 
-    Every fire allocates (threads, requests, and with tracing on, spans); each full collection then walked the
-    whole start-up heap again. Under a burst with tracing on that was most of the tracing overhead (issue 13:
-    burst throughput on/off went from ~0.4-0.7 to ~0.8-0.9 with raised thresholds in the same run). The
-    default threshold (700 allocations) ran a young-generation pass every few requests.
+    Every fire allocates (threads, requests, and with tracing on, spans); each full collection walked the
+    whole start-up heap (app, models, imported modules) again, so it is frozen out of the collector's reach.
+    Under a burst with tracing on the default threshold (700 allocations: a young-generation pass every few
+    requests) was most of the tracing overhead (issue 13: burst on/off ~0.4-0.7 -> ~0.8-0.9 in the same run).
+    The raised thresholds left cyclic garbage that outlived two young passes (statements, RQ jobs, claimed
+    rows) for CPython's rare full pass, 15-20 minutes apart at 50 fires/s: the soak saw ~1 MB a minute of
+    worker RSS until then (issue 14). A full pass on a timer bounds that to a minute's garbage, a few ms each.
     """
     gc.collect()
     gc.freeze()
-    # fewer young-generation passes over hundreds of fire threads' live objects; full passes stay regular
     gc.set_threshold(100_000, 50, 10)
+    threading.Thread(target=_full_collections, name="gc-full", daemon=True).start()
+
+
+def _full_collections() -> None:
+    while True:
+        time.sleep(FULL_COLLECTION_INTERVAL_S)
+        gc.collect()
