@@ -26,7 +26,7 @@ from cronmanager.execution import store
 from cronmanager.execution.fire_pool import FirePool
 from cronmanager.execution.http_client import Cancellation
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, RecordKind
-from cronmanager.execution.perform import perform_request
+from cronmanager.execution.perform import close_idle_connections, perform_request
 from cronmanager.execution.recording import record_batch
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import utcnow
@@ -239,6 +239,7 @@ class Executor:
                 with self.app.app_context():
                     redis_client().set(rkey("worker", "alive", self.worker_id), str(time.time()),
                                        ex=self.heartbeat_ttl_s)
+                close_idle_connections()
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
             self._stop.wait(self.heartbeat_ttl_s / 3)

@@ -77,6 +77,7 @@ from cronmanager.secrets import fields
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 MAX_REDIRECTS = 5
 MAX_RESPONSE_HEADERS = 50
+IDLE_CONNECTION_S = 30.0  # pooled connections unused this long are closed (HttpClient.close_idle)
 MAX_HEADER_VALUE = 1024
 _READ_CHUNK = 16384
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
@@ -284,6 +285,7 @@ class _TracedMixin:
             trace.attach(self.sock)
 
     def request(self, *args: object, **kwargs: object) -> None:
+        self.last_used = time.monotonic()  # read by HttpClient.close_idle while the connection sits in its pool
         trace = _trace()
         if trace is not None:
             trace.attach(self.sock)
@@ -368,6 +370,31 @@ class HttpClient:
         with self._lock:
             self._closed = True
             self._session.close()
+
+    def close_idle(self, idle_s: float = IDLE_CONNECTION_S) -> int:
+        """Close pooled connections unused for `idle_s`; returns how many. Their slots stay, so a later request
+        reconnects.
+
+        The pool keeps a connection for every request that was ever in flight at once, and a burst of
+        same-second fires opens one per fire: without this, a worker holds its busiest moment's sockets to every
+        target for good (the soak saw them creep with each new peak), and a target or a NAT that silently drops
+        an old connection fails the next fire that reuses it.
+        """
+        cutoff = time.monotonic() - idle_s
+        closed = 0
+        for adapter in list(self._session.adapters.values()):
+            pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+            for key in pools.keys() if pools is not None else []:
+                pool = pools.get(key)
+                queue = getattr(pool, "pool", None)  # None once the pool is closed
+                if queue is None:
+                    continue
+                with queue.mutex:  # the pool's own lock: no request can take a connection meanwhile
+                    for conn in queue.queue:
+                        if conn is not None and conn.sock is not None and getattr(conn, "last_used", 0) < cutoff:
+                            conn.close()
+                            closed += 1
+        return closed
 
     def __enter__(self) -> Self:
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from cronmanager.execution.http_client import Cancellation, HttpClient
+from cronmanager.execution.http_client import IDLE_CONNECTION_S, Cancellation, HttpClient
 from cronmanager.execution.outcome import HttpResult, JobSnapshot
 
 _clients: dict[bool, HttpClient] = {}
@@ -17,6 +17,13 @@ def client(allow_private: bool) -> HttpClient:
         if allow_private not in _clients:
             _clients[allow_private] = HttpClient(allow_private=allow_private, pool_size=500)
         return _clients[allow_private]
+
+
+def close_idle_connections(idle_s: float = IDLE_CONNECTION_S) -> int:
+    """Called by the executor's heartbeat: sockets of past bursts are not kept for good."""
+    with _lock:
+        clients = list(_clients.values())
+    return sum(c.close_idle(idle_s) for c in clients)
 
 
 def perform_request(job: JobSnapshot, *, allow_private: bool, extra_headers: dict[str, str] | None = None,

@@ -655,6 +655,21 @@ def test_it_reuses_pooled_connections(server: _Server) -> None:
         assert len(server.client_ports) == 1
 
 
+def test_idle_pooled_connections_are_closed_and_the_next_request_reconnects(server: _Server) -> None:
+    with HttpClient(allow_private=True) as c:
+        url = f"{server.base}/slow?ms=200"
+        with ThreadPoolExecutor(max_workers=5) as pool:  # five at once: five pooled connections
+            assert all(r.ok for r in pool.map(lambda _: c.request("GET", url), range(5)))
+        assert c.close_idle(idle_s=3600) == 0  # in use a moment ago: kept
+        assert c.close_idle(idle_s=0) == 5
+        assert c.close_idle(idle_s=0) == 0
+        with server.lock:
+            server.client_ports.clear()
+        assert c.request("GET", f"{server.base}/ok").ok  # the slot reconnects
+        with server.lock:
+            assert len(server.client_ports) == 1
+
+
 def test_it_runs_requests_concurrently(client: HttpClient, server: _Server) -> None:
     url = f"{server.base}/slow?ms=200"
     t0 = time.monotonic()
