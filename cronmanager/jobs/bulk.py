@@ -11,6 +11,7 @@ from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.changes import note
 from cronmanager.extensions import db
 from cronmanager.jobs import service
+from cronmanager.jobs.row_locks import lock_jobs
 
 jobs_bulk_api = Blueprint("jobs_bulk_api", __name__, url_prefix="/cron")
 
@@ -40,6 +41,7 @@ def bulk_delete(json: BulkIds):
     audit_resource("cron", f"{len(jobs)} jobs")
     gone = [{"id": j.id, "owner_id": j.owner_id, "name": j.name} for j in jobs]
     note({"deleted": {"old": [{"id": g["id"], "name": g["name"]} for g in gone], "new": None}})
+    lock_jobs(j.id for j in jobs)  # the one lock order, before the deletes take theirs in list order
     for job in jobs:
         db.session.delete(job)
     db.session.flush()

@@ -1,12 +1,12 @@
 """The one lock order for job rows: ascending id, taken up front by every transaction that updates several.
 
-The scheduler's compare-and-set, the recorder's job updates and the reconciler's repairs all write many job
-rows per transaction. Each statement locks rows in its plan's order (a hash join walks the table, an IN list
-walks the index), and the recorder writes job rows in two statements; so sorting parameters was not enough
-and the 30-minute soak still deadlocked, then livelocked as carried batches grew. One ordered
-`SELECT ... FOR NO KEY UPDATE` first makes every later write in the transaction find its rows held already.
-NO KEY UPDATE is the lock an UPDATE of non-key columns takes, so it does not block the foreign-key checks of
-execution rows being inserted. SQLite serialises writers itself: nothing to do there.
+The scheduler's compare-and-set, the recorder's job updates and the reconciler's repairs (also a bulk delete
+and the rules' anchor rebase) write many job rows per transaction. Each statement locks rows in its plan's
+order (a hash join walks the table, an IN list walks the index), and the recorder writes job rows in two
+statements; so sorting parameters was not enough and the 30-minute soak still deadlocked, then livelocked as
+carried batches grew. One ordered `SELECT ... FOR NO KEY UPDATE` first makes every later write in the
+transaction find its rows held already. NO KEY UPDATE is the lock an UPDATE of non-key columns takes, so it
+does not block the foreign-key checks of execution rows being inserted. SQLite serialises writers itself.
 """
 
 from __future__ import annotations

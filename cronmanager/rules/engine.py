@@ -18,6 +18,7 @@ from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, pub
 from cronmanager.api.errors import ApiError
 from cronmanager.api.jsonprovider import iso
 from cronmanager.extensions import db
+from cronmanager.jobs.row_locks import lock_jobs
 from cronmanager.jobs.service import job_json, publish_job_event
 from cronmanager.models import CronJob, Notification, ScheduleChange, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
@@ -256,6 +257,7 @@ def rebase_anchors(now: datetime) -> int:
                                      CronJob.spread_offset_s).where(
         CronJob.throttle_factor > 1, CronJob.next_run_at.is_not(None),
         CronJob.throttle_anchor_at < now - REBASE_AFTER)).all()
+    lock_jobs(row.id for row in rows)  # the one lock order, then one compare-and-set per row
     moved = 0
     for row in rows:
         moved += db.session.execute(update(CronJob).where(

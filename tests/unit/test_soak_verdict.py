@@ -1,0 +1,29 @@
+"""The soak's verdict (bench/soak.py) on its per-minute samples: RSS at the minute, descriptors and database
+connections as the minute's floor."""
+
+from __future__ import annotations
+
+from bench.soak import Sample, Watched, verdict
+
+
+def _watched(fds: list[int], rss: list[float] | None = None, conns: list[int] | None = None) -> Watched:
+    rss = rss or [140.0] * len(fds)
+    conns = conns or [2] * len(fds)
+    samples = [Sample(m + 1, r, f, c) for m, (r, f, c) in enumerate(zip(rss, fds, conns, strict=True))]
+    return Watched("worker1", None, samples)
+
+
+def test_flat_floors_and_rss_pass():
+    assert verdict(_watched([61, 60, 62, 61, 61] + [60, 61, 62, 61] * 5), warmup=5) == []
+
+
+def test_a_floor_that_rises_fails():
+    fds = [61] * 5 + [61 + m // 3 for m in range(15)]
+    assert verdict(_watched(fds), warmup=5) == ["worker1: open files 61 -> 65"]
+
+
+def test_rss_growth_of_ten_percent_fails_and_a_leaking_connection_too():
+    rss = [140.0] * 5 + [140.0 + 1.5 * m for m in range(1, 16)]
+    conns = [2] * 5 + [3] * 15
+    problems = verdict(_watched([60] * 20, rss, conns), warmup=5)
+    assert problems == ["worker1: RSS 140.0 -> 162.5 MB (+16%)", "worker1: database connections 2 -> 3"]
