@@ -67,18 +67,19 @@ def measure(pid: int, pg_port: int) -> tuple[float, int, int]:
     return rss, fds, conns
 
 
-def minute_floors(watched: list[Watched], pg_port: int, until: float) -> dict[str, tuple[int, int]]:
-    """Per process, the least open descriptors and database connections seen every 5 s until `until`."""
-    seen: dict[str, list[tuple[int, int]]] = {w.name: [] for w in watched}
+def minute_sample(watched: list[Watched], pg_port: int, minute: int, until: float) -> dict[str, Sample]:
+    """Per process, the minute's sample: RSS at its last probe, the least open descriptors and database
+    connections seen in its probes every 5 s until `until` (pooled sockets come and go with each second's peak)."""
+    seen: dict[str, list[tuple[float, int, int]]] = {w.name: [] for w in watched}
     while True:
         for w in watched:
-            _, fds, conns = measure(w.proc.pid, pg_port)
-            seen[w.name].append((fds, conns))
+            seen[w.name].append(measure(w.proc.pid, pg_port))
         if time.monotonic() + PROBE_EVERY_S > until:
             break
         time.sleep(PROBE_EVERY_S)
     time.sleep(max(until - time.monotonic(), 0))
-    return {name: (min(f for f, _ in probes), min(c for _, c in probes)) for name, probes in seen.items()}
+    return {name: Sample(minute, probes[-1][0], min(p[1] for p in probes), min(p[2] for p in probes))
+            for name, probes in seen.items()}
 
 
 def verdict(w: Watched, warmup: float) -> list[str]:
@@ -141,13 +142,12 @@ def main() -> int:
         minute = 0
         while minute < args.minutes:
             minute += 1
-            floors = minute_floors(watched, pg_port, started + minute * 60)
+            samples = minute_sample(watched, pg_port, minute, started + minute * 60)
             cells = []
             for w in watched:
-                rss, _, _ = measure(w.proc.pid, pg_port)
-                fds, conns = floors[w.name]
-                w.samples.append(Sample(minute, rss, fds, conns))
-                cells.append(f"{rss:9.1f} /{fds:4d} /{conns:3d}")
+                sample = samples[w.name]
+                w.samples.append(sample)
+                cells.append(f"{sample.rss_mb:9.1f} /{sample.fds:4d} /{sample.db_conns:3d}")
             print(f"{minute:>5} " + " ".join(f"{c:>22}" for c in cells), flush=True)
         t_end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
         b.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)

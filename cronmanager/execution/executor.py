@@ -239,9 +239,9 @@ class Executor:
                 with self.app.app_context():
                     redis_client().set(rkey("worker", "alive", self.worker_id), str(time.time()),
                                        ex=self.heartbeat_ttl_s)
-                close_idle_connections()
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
+            close_idle_connections()  # also while Redis is away: the sockets are the target's, not Redis's
             self._stop.wait(self.heartbeat_ttl_s / 3)
 
     def _idle(self) -> bool:

@@ -3,7 +3,11 @@ connections as the minute's floor."""
 
 from __future__ import annotations
 
-from bench.soak import Sample, Watched, verdict
+import os
+import time
+from types import SimpleNamespace
+
+from bench.soak import Sample, Watched, minute_sample, verdict
 
 
 def _watched(fds: list[int], rss: list[float] | None = None, conns: list[int] | None = None) -> Watched:
@@ -27,3 +31,14 @@ def test_rss_growth_of_ten_percent_fails_and_a_leaking_connection_too():
     conns = [2] * 5 + [3] * 15
     problems = verdict(_watched([60] * 20, rss, conns), warmup=5)
     assert problems == ["worker1: RSS 140.0 -> 162.5 MB (+16%)", "worker1: database connections 2 -> 3"]
+
+
+def test_a_minute_sample_reads_the_process_itself():
+    """The probe behind each minute's row (RSS, descriptors) on this test's own process."""
+    me = Watched("me", SimpleNamespace(pid=os.getpid()))
+    baseline = minute_sample([me], pg_port=5432, minute=1, until=time.monotonic())["me"]
+    with open(__file__) as extra:  # one more descriptor for every probe of the next minute
+        sample = minute_sample([me], pg_port=5432, minute=2, until=time.monotonic())["me"]
+        assert extra.fileno() > 0
+    assert sample.minute == 2 and sample.rss_mb > 10
+    assert sample.fds == baseline.fds + 1
