@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from cronmanager.execution import store
 from cronmanager.extensions import db, redis_client, rkey
-from cronmanager.jobs.row_locks import lock_jobs
+from cronmanager.jobs.row_locks import gave_up_on_a_lock, give_up_on_locked_rows
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
@@ -29,20 +30,29 @@ class Repairs:
 
 
 def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
-    """One UPDATE over unnest()ed arrays per chunk on PostgreSQL (two bind parameters, whatever the size);
-    row by row elsewhere (the embedded SQLite)."""
-    lock_jobs(job_id for job_id, _ in pairs)  # the one lock order; chunks come in ascending id order
-    if db.engine.dialect.name == "postgresql":
+    """One UPDATE over unnest()ed arrays per chunk, committed on its own, on PostgreSQL (two bind parameters,
+    whatever the size); row by row elsewhere (the embedded SQLite). A chunk that meets a row lock held for
+    more than a moment is left for the next pass (see row_locks: too many rows to lock up front)."""
+    if db.engine.dialect.name != "postgresql":
+        jobs = CronJob.__table__
+        return sum(db.session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.next_run_at.is_(None))
+                                      .values(next_run_at=nxt)).rowcount for job_id, nxt in pairs)
+    try:
+        give_up_on_locked_rows()
         # COALESCE rather than "WHERE next_run_at IS NULL": right after a mass reset the planner's statistics
         # still say no row is NULL and it would drive the join from that index (minutes instead of milliseconds)
         db.session.execute(text(
             "UPDATE cron_jobs SET next_run_at = COALESCE(cron_jobs.next_run_at, v.nxt)"
             " FROM unnest(CAST(:ids AS text[]), CAST(:nxts AS timestamptz[])) AS v(id, nxt) WHERE cron_jobs.id = v.id"
         ), {"ids": [p[0] for p in pairs], "nxts": [p[1] for p in pairs]})
-        return len(pairs)
-    jobs = CronJob.__table__
-    return sum(db.session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.next_run_at.is_(None))
-                                  .values(next_run_at=nxt)).rowcount for job_id, nxt in pairs)
+        db.session.commit()
+    except OperationalError as err:
+        if not gave_up_on_a_lock(err):
+            raise
+        db.session.rollback()
+        log.info("%d jobs left unplaced until the next pass: a row was locked", len(pairs))
+        return 0
+    return len(pairs)
 
 
 def live_workers() -> set[str]:

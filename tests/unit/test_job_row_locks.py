@@ -12,7 +12,9 @@ from sqlalchemy.engine import make_url
 from cronmanager.execution import store
 from cronmanager.execution.outcome import ExecutionStatus, RecordKind
 from cronmanager.execution.recording import record_batch
+from cronmanager.jobs.row_locks import LOCK_WAIT_LIMIT_MS
 from cronmanager.models import utcnow
+from cronmanager.scheduling.reconcile import reconcile
 from tests.conftest import run_sql
 from tests.helpers import create
 
@@ -80,3 +82,29 @@ def test_the_recorder_locks_its_jobs_in_id_order_before_writing_any(app, client,
     assert statuses == {low_row: "SUCCESS", high_row: "RUNNING"}
     assert dict(run_sql(app, "SELECT id, status FROM cron_jobs WHERE id IN (:a, :b)", a=low_job, b=high_job)) == {
         low_job: "SUCCESS", high_job: "RUNNING"}
+
+
+def test_the_reconciler_gives_up_on_a_locked_job_instead_of_waiting_and_retries_on_its_next_pass(app, client, owner):
+    """Its fix of unplaced jobs (every job at a cold start) is too big to lock up front, so it must never be
+    the side that waits in a cycle: a row held by another transaction makes it skip the chunk, not block."""
+    job_ids = [create(client, owner, name=n, cron_expression="0 3 * * *", endpoint_url="https://x.test/")["id"]
+               for n in ("a", "b")]
+    run_sql(app, "UPDATE cron_jobs SET next_run_at = NULL WHERE id IN (:a, :b)", a=job_ids[0], b=job_ids[1])
+    other = _raw_connection(app)
+    other.autocommit = False
+    other.cursor().execute("SELECT id FROM cron_jobs WHERE id = %s FOR UPDATE", (job_ids[1],))
+    try:
+        started = time.monotonic()
+        with app.app_context():
+            repairs = reconcile()
+        assert time.monotonic() - started < 1 + LOCK_WAIT_LIMIT_MS / 1000
+        assert repairs.next_run_fixed == 0
+        assert run_sql(app, "SELECT count(*) FROM cron_jobs WHERE next_run_at IS NULL AND id IN (:a, :b)",
+                       a=job_ids[0], b=job_ids[1])[0][0] == 2
+    finally:
+        other.rollback()
+        other.close()
+    with app.app_context():
+        assert reconcile().next_run_fixed == 2
+    assert run_sql(app, "SELECT count(*) FROM cron_jobs WHERE next_run_at IS NULL AND id IN (:a, :b)",
+                   a=job_ids[0], b=job_ids[1])[0][0] == 0
