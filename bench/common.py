@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import psycopg2
@@ -10,11 +11,11 @@ PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0
 
 
 def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
+    """Nearest-rank percentile (the ceil(p/100 * n)-th smallest); NaN for no values."""
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered) / 100) - 1))]
 
 
 def admin_exec(sql: str) -> None:

@@ -307,12 +307,16 @@ class Bench:
         summary = {mode: {key: median(mode, key) for key in ("throughput_per_s", "all_recorded_after_s", "lag_p99_s")}
                    for mode in runs}
         off = summary["off"]["throughput_per_s"]
+        # a round's modes ran back to back, so a round's ratio is spared the drift between rounds
+        per_round = {mode: [round(a["throughput_per_s"] / b["throughput_per_s"], 3)
+                            for a, b in zip(runs[mode], runs["off"], strict=True)] for mode in ("on", "sampled")}
         self.results["burst_tracing"] = {
             **summary, "runs": runs, "exported": spans,
             "throughput_on_vs_off": round(summary["on"]["throughput_per_s"] / off, 3),
             "throughput_sampled_vs_off": round(summary["sampled"]["throughput_per_s"] / off, 3),
-            "per_round_on_vs_off": [round(a["throughput_per_s"] / b["throughput_per_s"], 3)
-                                    for a, b in zip(runs["on"], runs["off"], strict=True)]}
+            "per_round_on_vs_off": per_round["on"], "per_round_sampled_vs_off": per_round["sampled"],
+            "median_of_rounds_on_vs_off": pct(per_round["on"], 50),
+            "median_of_rounds_sampled_vs_off": pct(per_round["sampled"], 50)}
 
     @staticmethod
     def _answers(url: str) -> bool:
