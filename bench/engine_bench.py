@@ -289,7 +289,7 @@ class Bench:
         port = 19000 + os.getpid() % 1000
         self.spawn("otlp-sink", [sys.executable, str(ROOT / "bench" / "otlp_sink.py"), str(port)])
         sink = f"http://127.0.0.1:{port}/"
-        self.wait(lambda: self._answers(sink), 10, "otlp sink up")
+        self.wait(lambda: self.answers(sink), 10, "otlp sink up")
         on = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_SERVICE_NAME": "cronmanager-bench"}
         modes = {"off": None, "on": on,
                  "sampled": {**on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}}
@@ -319,7 +319,7 @@ class Bench:
             "median_of_rounds_sampled_vs_off": pct(per_round["sampled"], 50)}
 
     @staticmethod
-    def _answers(url: str) -> bool:
+    def answers(url: str) -> bool:
         try:
             return requests.get(url, timeout=1).ok
         except requests.RequestException:

@@ -26,6 +26,7 @@ from pathlib import Path
 import requests
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
+from bench.engine_bench import Bench
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, JobSnapshot, RecordKind, Trigger
 from cronmanager.execution.perform import perform_request
 from cronmanager.observability import tracing
@@ -103,16 +104,8 @@ def main() -> None:
     servers = [subprocess.Popen([sys.executable, str(ROOT / "bench" / "target.py"), str(target_port)]),
                subprocess.Popen([sys.executable, str(ROOT / "bench" / "otlp_sink.py"), str(sink_port)])]
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{target_port}/__stats", timeout=1)
-                requests.get(f"http://127.0.0.1:{sink_port}/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        Bench.wait(lambda: Bench.answers(f"http://127.0.0.1:{target_port}/__stats")
+                   and Bench.answers(f"http://127.0.0.1:{sink_port}/"), 20, "target and OTLP sink up")
         runs: dict[str, list[dict[str, float]]] = {"off": [], "on": [], "no-requests": []}
         for rnd in range(2):  # off, on, no-requests, then the reverse: drift weighs on all alike
             for mode in (list(runs) if rnd == 0 else list(runs)[::-1]):
