@@ -72,8 +72,9 @@ class Executor:
         with self.app.app_context():
             fires = store.claim(self.worker_id, execution_ids)
         log.debug("claimed %d/%d in %.3f s", len(fires), len(execution_ids), time.monotonic() - started)
-        for fire in fires:
+        for fire in fires:  # all before the first slot wait: fires are placed ahead, so this is before they are due
             tracing.start_fire(fire, fire.traceparent)  # cron.execute span, continuing the placement's trace
+        for fire in fires:
             with self._cv:
                 self._in_flight += 1
             if not fire.job.is_active and fire.trigger.scheduled:

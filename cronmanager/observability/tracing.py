@@ -19,6 +19,8 @@ import functools
 import logging
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,6 +54,7 @@ _propagator = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
 _tracer_of_provider: trace.Tracer | None = None
 _wait_idle: Callable[[float], bool] | None = None  # the executor's, in a worker process
+_defer_max_s = 0.0
 _lock = threading.Lock()
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,10 +90,11 @@ def trace_url(trace_id: str | None) -> str | None:
 
 def _install_provider(max_queue_size: int, defer_max_s: float) -> None:
     """Once per process (gunicorn workers and CLI processes each build their own app after forking)."""
-    global _provider, _tracer_of_provider
+    global _provider, _tracer_of_provider, _defer_max_s
     with _lock:
         if _provider is not None:
             return
+        _defer_max_s = defer_max_s
         resource = Resource.create({})  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
         if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
             resource = resource.merge(Resource({SERVICE_NAME: "cronmanager"}))
@@ -110,9 +114,69 @@ def _install_provider(max_queue_size: int, defer_max_s: float) -> None:
 
 
 def defer_exports_while_busy(wait_idle: Callable[[float], bool] | None) -> None:
-    """The executor's `wait_idle(timeout)`: span batches wait for its fires to finish (see IdleTimeExporter)."""
+    """The executor's `wait_idle(timeout)`: span batches and the ends of its spans wait for its fires to finish
+    (see IdleTimeExporter and SpanEnds). None (the executor stopping) finishes what waits at once."""
     global _wait_idle
     _wait_idle = wait_idle
+    if wait_idle is None:
+        _span_ends.finish()
+    elif enabled():
+        _span_ends.start()
+
+
+class SpanEnds:
+    """The worker's span work that can wait for the quiet after a burst: ending `cron.execute` and building the
+    `cron.record` spans, each with the time it really happened.
+
+    A burst of same-second fires is CPU-bound in the worker (one GIL), so every microsecond a fire's thread or
+    the recorder spends on a span delays the fires behind it. Only what a fire's request needs stays inline: the
+    `cron.execute` span's context (the HTTP client span's parent and the traceparent sent to the target). The
+    rest is queued as small tuples and done by a thread of its own once the executor has no fire in flight, or
+    after `TRACE_EXPORT_DEFER_MAX_S` under steady load. Outside a worker (no executor) it is done at once.
+    """
+
+    def __init__(self) -> None:
+        self._work: deque[Callable[[], None]] = deque()
+        self._queued = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._thread_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="span-ends", daemon=True)
+                self._thread.start()
+
+    def later(self, work: Callable[[], None]) -> None:
+        if _wait_idle is None:
+            work()
+            return
+        self._work.append(work)
+        self._queued.set()
+
+    def finish(self) -> None:
+        """Everything queued, now (the drain thread after a burst, force_flush, executor shutdown)."""
+        while True:
+            try:
+                work = self._work.popleft()
+            except IndexError:
+                return
+            try:
+                work()
+            except Exception:  # one broken span must not strand the others
+                log.exception("could not end a span")
+
+    def _run(self) -> None:
+        while True:
+            self._queued.wait()
+            self._queued.clear()
+            wait_idle = _wait_idle
+            if wait_idle is not None and _defer_max_s > 0:
+                wait_idle(_defer_max_s)
+            self.finish()
+
+
+_span_ends = SpanEnds()
 
 
 class IdleTimeExporter(SpanExporter):
@@ -179,16 +243,22 @@ def redact_url(url: str) -> str:
     return fields.split_url(url)[0]
 
 
+@functools.lru_cache(maxsize=1024)
+def _span_url(url: str) -> str:
+    """redact_url for the client span of every fire: a job calls the same URL each time, so it is parsed once."""
+    return redact_url(url)
+
+
 def _redact_span_urls(span: Span) -> None:
     attributes = getattr(span, "attributes", None) or {}
     masked: dict[str, str] = {}
     for key in ("http.url", "url.full", "http.target"):
         value = attributes.get(key)
         if isinstance(value, str) and ("?" in value or "@" in value):  # else nothing there can be secret
-            masked[key] = redact_url(value)
+            masked[key] = _span_url(value)
     query = attributes.get("url.query")
     if isinstance(query, str):
-        masked["url.query"] = urlsplit(redact_url("?" + query)).query
+        masked["url.query"] = urlsplit(_span_url("?" + query)).query
     changed = {key: value for key, value in masked.items() if value != attributes.get(key)}
     if changed:
         span.set_attributes(changed)
@@ -310,6 +380,7 @@ def fire_span(fire: Fire) -> Span | None:
 
 
 def _end_fire_span(fire: Fire) -> None:
+    """Notes the end now; the span is ended with that time once the burst is over (SpanEnds)."""
     span = fire.span
     if span is None:
         return
@@ -317,19 +388,26 @@ def _end_fire_span(fire: Fire) -> None:
         if not fire.span_open:
             return
         fire.span_open = False
-    attributes: dict[str, str | int] = {"cron.status": str(fire.final_status or "")}
-    if fire.skip_reason:
-        attributes["cron.skip_reason"] = fire.skip_reason
     result = fire.result
-    if result is not None:
-        if result.status_code is not None:
-            attributes["http.response.status_code"] = result.status_code
-        if result.error_class:
-            attributes["error.type"] = result.error_class
+    _span_ends.later(functools.partial(
+        _close_fire_span, span, time.time_ns(), fire.final_status, fire.skip_reason,
+        result.status_code if result else None, result.error_class if result else None,
+        result.error if result else None))
+
+
+def _close_fire_span(span: Span, end_ns: int, status: ExecutionStatus | None, skip_reason: str | None,
+                     status_code: int | None, error_class: str | None, error: str | None) -> None:
+    attributes: dict[str, str | int] = {"cron.status": str(status or "")}
+    if skip_reason:
+        attributes["cron.skip_reason"] = skip_reason
+    if status_code is not None:
+        attributes["http.response.status_code"] = status_code
+    if error_class:
+        attributes["error.type"] = error_class
     span.set_attributes(attributes)  # one lock and one pass, not one per attribute
-    if fire.final_status == ExecutionStatus.FAILED:
-        span.set_status(Status(StatusCode.ERROR, (fire.skip_reason or (result.error if result else "") or "")[:200]))
-    span.end()
+    if status == ExecutionStatus.FAILED:
+        span.set_status(Status(StatusCode.ERROR, (skip_reason or error or "")[:200]))
+    span.end(end_time=end_ns)
 
 
 def traced_fire(run: F) -> F:
@@ -356,38 +434,45 @@ def traced_fire(run: F) -> F:
 
 
 def traced_recording(record: F) -> F:
-    """Decorates the batch recorder `(worker_id, items: [(kind, fire)])`: a `cron.record` span per outcome."""
+    """Decorates the batch recorder `(worker_id, items: [(kind, fire)])`: a `cron.record` span per outcome, built
+    after the burst from the flush's start and end (SpanEnds)."""
 
     @functools.wraps(record)
     def wrapper(worker_id: str, items: Sequence[tuple[RecordKind, Fire]], *args: Any, **kwargs: Any) -> Any:
         if not enabled():
             return record(worker_id, items, *args, **kwargs)
-        spans = []
-        tracer = _tracer()
-        for kind, fire in items:
-            if kind != RecordKind.FINAL:
-                continue
+        finals = [fire for kind, fire in items if kind == RecordKind.FINAL]
+        for fire in finals:
             _end_fire_span(fire)  # fires skipped at claim time never ran
-            parent = fire_span(fire)
-            spans.append((fire, tracer.start_span(
-                "cron.record", context=trace.set_span_in_context(parent) if parent else None,
-                attributes={"cron.job.id": fire.job_id, "cron.execution.id": fire.execution_id,
-                            "cron.attempt": fire.attempt, "cron.status": str(fire.final_status or "")})))
+        started = time.time_ns()
+        error: BaseException | None = None
         try:
-            result = record(worker_id, items, *args, **kwargs)
+            return record(worker_id, items, *args, **kwargs)
         except BaseException as err:
-            for _, span in spans:
-                span.record_exception(err)
-                span.set_status(Status(StatusCode.ERROR, type(err).__name__))
-                span.end()
+            error = err
             raise
-        for fire, span in spans:
-            if fire.retry_id is not None:
-                span.set_attribute("cron.retry.execution_id", fire.retry_id)
-            span.end()
-        return result
+        finally:
+            ended = time.time_ns()
+            for fire in finals:
+                if fire.span is not None:
+                    _span_ends.later(functools.partial(
+                        _record_span, fire.span, started, ended, fire.job_id, fire.execution_id, fire.attempt,
+                        fire.final_status, fire.retry_id, error))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _record_span(parent: Span, started: int, ended: int, job_id: str, execution_id: int, attempt: int,
+                 status: ExecutionStatus | None, retry_id: int | None, error: BaseException | None) -> None:
+    span = _tracer().start_span("cron.record", context=trace.set_span_in_context(parent), start_time=started,
+                                attributes={"cron.job.id": job_id, "cron.execution.id": execution_id,
+                                            "cron.attempt": attempt, "cron.status": str(status or "")})
+    if error is not None:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    elif retry_id is not None:
+        span.set_attribute("cron.retry.execution_id", retry_id)
+    span.end(end_time=ended)
 
 
 def retry_traceparent(fire: Fire) -> str | None:
@@ -396,6 +481,7 @@ def retry_traceparent(fire: Fire) -> str | None:
 
 
 def force_flush(timeout_ms: int = 5000) -> None:
-    """Export what is buffered (worker shutdown, tests); harmless when tracing is off."""
+    """End what waits and export what is buffered (worker shutdown, tests); harmless when tracing is off."""
+    _span_ends.finish()
     if _provider is not None:
         _provider.force_flush(timeout_ms)
