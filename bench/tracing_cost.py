@@ -30,6 +30,7 @@ from bench.engine_bench import Bench
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, JobSnapshot, RecordKind, Trigger
 from cronmanager.execution.perform import perform_request
 from cronmanager.observability import tracing
+from cronmanager.processes import tune_gc
 
 ROOT = Path(__file__).resolve().parent.parent
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # as stored on a placed execution row
@@ -79,6 +80,7 @@ def measure(mode: str, fires: int, target_port: int, sink_port: int) -> dict[str
         tracing.start_fire(fire, fire.traceparent)
         runner.run(fire)
         record("w", [(RecordKind.FINAL, fire)])
+    tune_gc()  # the worker's collector settings (flask worker calls it before its loop)
     batch = new_fires(fires)
     result = {"claim: cron.execute span": timed(lambda f: tracing.start_fire(f, f.traceparent), batch),
               "fire: HTTP call (+ client span, traceparent)": timed(runner.run, batch),

@@ -5,17 +5,29 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from datetime import UTC, datetime
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
 from opentelemetry.trace import SpanKind
 
 import config
 from config import ConfigError
+from cronmanager.execution.outcome import (
+    ConcurrencyPolicy,
+    ExecutionStatus,
+    Fire,
+    HttpResult,
+    JobSnapshot,
+    RecordKind,
+    Trigger,
+)
 from cronmanager.logging_setup import JsonFormatter, TextFormatter, log_ids
 from cronmanager.observability import tracing
 from cronmanager.observability.tracing import (
@@ -25,6 +37,7 @@ from cronmanager.observability.tracing import (
     redact_url,
     untraced_batch_io,
 )
+from tests.stack import wait_for
 
 
 @pytest.mark.parametrize(("env", "on"), [
@@ -137,3 +150,80 @@ def test_batch_loops_skip_instrumentation_but_the_threads_they_start_are_traced(
         fire.join(10)
     seen["after"] = is_instrumentation_enabled()
     assert seen == {"loop": False, "fire thread": True, "after": True}
+
+
+@pytest.fixture()
+def worker_tracing(monkeypatch):
+    """The SDK as a worker has it, exporting in memory, with an executor whose fires are in flight until `idle`."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_provider", provider)
+    monkeypatch.setattr(tracing, "_tracer_of_provider", provider.get_tracer("t"))
+    monkeypatch.setattr(tracing, "_defer_max_s", 30.0)
+    idle = threading.Event()
+    tracing.defer_exports_while_busy(lambda timeout: idle.wait(timeout))
+    yield exporter, idle
+    tracing.defer_exports_while_busy(None)
+
+
+def _fire(execution_id: int) -> Fire:
+    job = JobSnapshot(id="job-1", name="nightly", owner_id=None, http_method="GET", endpoint_url="http://t/x",
+                      headers={}, body=None, query_params={}, timeout_ms=5000, expected_statuses=None, retry_count=1,
+                      concurrency_policy=ConcurrencyPolicy.ALLOW, is_active=True, alert_after_failures=0,
+                      auto_disable=False)
+    now = datetime.now(UTC)
+    return Fire(execution_id=execution_id, job_id=job.id, scheduled_for=now, due_at=now, trigger=Trigger.SCHEDULE,
+                attempt=1, job=job, traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+
+
+def test_a_worker_ends_its_fire_spans_after_the_burst_with_the_times_they_really_ended(worker_tracing):
+    exporter, idle = worker_tracing
+
+    class Runner:
+        @tracing.traced_fire
+        def run(self, fire: Fire) -> None:
+            fire.result = HttpResult(ok=False, status_code=503, headers={}, body="", truncated=False, elapsed_ms=3,
+                                     error="HTTP 503", error_class="http_status", transient=True, retry_after_s=None)
+            fire.final_status = ExecutionStatus.FAILED
+
+    @tracing.traced_recording
+    def record(worker_id: str, items: list) -> None:
+        for _, f in items:
+            f.retry_id = 8
+
+    fire = _fire(7)
+    tracing.start_fire(fire, fire.traceparent)
+    Runner().run(fire)
+    record("w", [(RecordKind.FINAL, fire)])
+    noted = time.time_ns()
+    assert exporter.get_finished_spans() == ()  # fires in flight: nothing ended yet, the context already usable
+    assert tracing.retry_traceparent(fire).split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+
+    idle.set()
+    spans = wait_for(lambda: exporter.get_finished_spans() if len(exporter.get_finished_spans()) == 2 else None, 10)
+    by_name = {s.name: s for s in spans}
+    execute, recorded = by_name["cron.execute"], by_name["cron.record"]
+    assert execute.end_time <= recorded.start_time <= recorded.end_time <= noted  # when it happened, not later
+    assert execute.parent.span_id == 0xb7ad6b7169203331 and recorded.parent.span_id == execute.context.span_id
+    assert execute.attributes["cron.status"] == "FAILED" and execute.attributes["http.response.status_code"] == 503
+    assert execute.status.status_code.name == "ERROR" and execute.status.description == "HTTP 503"
+    assert recorded.attributes["cron.retry.execution_id"] == 8 and recorded.attributes["cron.execution.id"] == 7
+
+
+def test_span_ends_still_waiting_are_done_by_force_flush_and_at_once_outside_a_worker(worker_tracing):
+    exporter, _idle = worker_tracing  # never idle
+    fire = _fire(1)
+    tracing.start_fire(fire, fire.traceparent)
+    fire.final_status = ExecutionStatus.SKIPPED
+    tracing.traced_recording(lambda worker_id, items: None)("w", [(RecordKind.FINAL, fire)])
+    assert exporter.get_finished_spans() == ()
+    tracing.force_flush()
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["cron.execute", "cron.record"]
+
+    tracing.defer_exports_while_busy(None)  # no executor (a web process, a test): ended at once
+    other = _fire(2)
+    tracing.start_fire(other, other.traceparent)
+    other.final_status = ExecutionStatus.SUCCESS
+    tracing.traced_recording(lambda worker_id, items: None)("w", [(RecordKind.FINAL, other)])
+    assert len(exporter.get_finished_spans()) == 4
