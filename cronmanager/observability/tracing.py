@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -364,19 +365,52 @@ _end_lock = threading.Lock()  # the fire's thread and the recorder may both try 
 
 
 def start_fire(fire: Fire, traceparent: str | None) -> None:
-    """At claim time: the `cron.execute` span of this attempt, continuing the trace stored on its row."""
+    """At claim time: the `cron.execute` span of this attempt, continuing the trace stored on its row. Its
+    attributes are set when it ends (SpanEnds): at claim time the worker may be in a burst."""
     if not enabled():
         return
-    fire.span = _tracer().start_span(
-        "cron.execute", kind=SpanKind.CONSUMER, context=_context_from(traceparent),
-        attributes={"cron.job.id": fire.job_id, "cron.job.name": fire.job.name,
-                    "cron.execution.id": fire.execution_id, "cron.scheduled_for": _iso(fire.scheduled_for),
-                    "cron.attempt": fire.attempt, "cron.trigger": str(fire.trigger)})
+    fire.span = _tracer().start_span("cron.execute", kind=SpanKind.CONSUMER, context=_context_from(traceparent))
     fire.span_open = True
 
 
 def fire_span(fire: Fire) -> Span | None:
     return fire.span
+
+
+@dataclass(frozen=True, slots=True)
+class FireSpanEnd:
+    """What ending a fire's `cron.execute` span needs, copied off the fire: the fire itself (its response body
+    among it) is not kept alive until the burst is over."""
+
+    span: Span
+    ended_ns: int
+    job_id: str
+    job_name: str
+    execution_id: int
+    scheduled_for: datetime
+    attempt: int
+    trigger: str
+    status: ExecutionStatus | None
+    skip_reason: str | None
+    status_code: int | None
+    error_class: str | None
+    error: str | None
+
+    def close(self) -> None:
+        attributes: dict[str, str | int] = {
+            "cron.job.id": self.job_id, "cron.job.name": self.job_name, "cron.execution.id": self.execution_id,
+            "cron.scheduled_for": _iso(self.scheduled_for), "cron.attempt": self.attempt,
+            "cron.trigger": self.trigger, "cron.status": str(self.status or "")}
+        if self.skip_reason:
+            attributes["cron.skip_reason"] = self.skip_reason
+        if self.status_code is not None:
+            attributes["http.response.status_code"] = self.status_code
+        if self.error_class:
+            attributes["error.type"] = self.error_class
+        self.span.set_attributes(attributes)  # one lock and one pass, not one per attribute
+        if self.status == ExecutionStatus.FAILED:
+            self.span.set_status(Status(StatusCode.ERROR, (self.skip_reason or self.error or "")[:200]))
+        self.span.end(end_time=self.ended_ns)
 
 
 def _end_fire_span(fire: Fire) -> None:
@@ -389,25 +423,10 @@ def _end_fire_span(fire: Fire) -> None:
             return
         fire.span_open = False
     result = fire.result
-    _span_ends.later(functools.partial(
-        _close_fire_span, span, time.time_ns(), fire.final_status, fire.skip_reason,
-        result.status_code if result else None, result.error_class if result else None,
-        result.error if result else None))
-
-
-def _close_fire_span(span: Span, end_ns: int, status: ExecutionStatus | None, skip_reason: str | None,
-                     status_code: int | None, error_class: str | None, error: str | None) -> None:
-    attributes: dict[str, str | int] = {"cron.status": str(status or "")}
-    if skip_reason:
-        attributes["cron.skip_reason"] = skip_reason
-    if status_code is not None:
-        attributes["http.response.status_code"] = status_code
-    if error_class:
-        attributes["error.type"] = error_class
-    span.set_attributes(attributes)  # one lock and one pass, not one per attribute
-    if status == ExecutionStatus.FAILED:
-        span.set_status(Status(StatusCode.ERROR, (skip_reason or error or "")[:200]))
-    span.end(end_time=end_ns)
+    _span_ends.later(FireSpanEnd(
+        span, time.time_ns(), fire.job_id, fire.job.name, fire.execution_id, fire.scheduled_for, fire.attempt,
+        str(fire.trigger), fire.final_status, fire.skip_reason, result.status_code if result else None,
+        result.error_class if result else None, result.error if result else None).close)
 
 
 def traced_fire(run: F) -> F:
@@ -416,19 +435,23 @@ def traced_fire(run: F) -> F:
 
     @functools.wraps(run)
     def wrapper(self: Any, fire: Fire, *args: Any, **kwargs: Any) -> Any:
-        with log_ids(execution_id=fire.execution_id, job_id=fire.job_id), contextlib.ExitStack() as stack:
-            span = fire_span(fire)
-            if span is not None:
-                stack.enter_context(trace.use_span(span, end_on_exit=False))
-                if not fire.job.propagate_trace:
-                    stack.enter_context(suppress_http_instrumentation())
+        with log_ids(execution_id=fire.execution_id, job_id=fire.job_id):
+            span = fire.span
+            # attach/detach rather than trace.use_span: the same context, without its exception bookkeeping
+            # (a fire ends in an outcome, never an exception) on the path of every fire
+            token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
             try:
+                if span is not None and not fire.job.propagate_trace:
+                    with suppress_http_instrumentation():
+                        return run(self, fire, *args, **kwargs)
                 return run(self, fire, *args, **kwargs)
             finally:
                 failed = fire.final_status == ExecutionStatus.FAILED
                 log.log(logging.INFO if failed else logging.DEBUG, "fire %s %s", fire.execution_id,
                         fire.final_status, extra={"event": "fire:done"})
                 _end_fire_span(fire)
+                if token is not None:
+                    otel_context.detach(token)
 
     return wrapper  # type: ignore[return-value]
 
