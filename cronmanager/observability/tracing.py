@@ -10,6 +10,8 @@ on the execution row → the worker's `cron.execute` span continues it (claim, w
 HTTP call, whose client span comes from the requests instrumentation and sends `traceparent` to the target
 unless the job opts out) → `cron.record` when the outcome is written. A retry row stores the failed
 attempt's context, so every attempt of a fire stays in one trace. Manual runs continue the web request's trace.
+In a worker, what can wait (ending `cron.execute`, building `cron.record`, exporting) waits until its fires in
+flight are done (SpanEnds, IdleTimeExporter): a burst is CPU-bound, and only the fire's context is needed inline.
 """
 
 from __future__ import annotations
