@@ -134,7 +134,7 @@ class SpanEnds:
     A burst of same-second fires is CPU-bound in the worker (one GIL), so every microsecond a fire's thread or
     the recorder spends on a span delays the fires behind it. Only what a fire's request needs stays inline: the
     `cron.execute` span's context (the HTTP client span's parent and the traceparent sent to the target). The
-    rest is queued as small tuples and done by a thread of its own once the executor has no fire in flight, or
+    rest is queued as small records and done by a thread of its own once the executor has no fire in flight, or
     after `TRACE_EXPORT_DEFER_MAX_S` under steady load. Outside a worker (no executor) it is done at once.
     """
 
@@ -479,25 +479,42 @@ def traced_recording(record: F) -> F:
         finally:
             ended = time.time_ns()
             for fire in finals:
-                if fire.span is not None:
-                    _span_ends.later(functools.partial(
-                        _record_span, fire.span, started, ended, fire.job_id, fire.execution_id, fire.attempt,
-                        fire.final_status, fire.retry_id, error))
+                if fire.span is None:
+                    continue
+                span = RecordSpan(fire.span, started, ended, fire.job_id, fire.execution_id, fire.attempt,
+                                  fire.final_status, fire.retry_id)
+                if error is None:
+                    _span_ends.later(span.build)
+                else:  # at once: a kept exception would keep the flush's fires alive through its traceback
+                    span.build(error)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _record_span(parent: Span, started: int, ended: int, job_id: str, execution_id: int, attempt: int,
-                 status: ExecutionStatus | None, retry_id: int | None, error: BaseException | None) -> None:
-    span = _tracer().start_span("cron.record", context=trace.set_span_in_context(parent), start_time=started,
-                                attributes={"cron.job.id": job_id, "cron.execution.id": execution_id,
-                                            "cron.attempt": attempt, "cron.status": str(status or "")})
-    if error is not None:
-        span.record_exception(error)
-        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-    elif retry_id is not None:
-        span.set_attribute("cron.retry.execution_id", retry_id)
-    span.end(end_time=ended)
+@dataclass(frozen=True, slots=True)
+class RecordSpan:
+    """A `cron.record` span to build: the flush's start and end, and what it wrote of one fire."""
+
+    parent: Span
+    started_ns: int
+    ended_ns: int
+    job_id: str
+    execution_id: int
+    attempt: int
+    status: ExecutionStatus | None
+    retry_id: int | None
+
+    def build(self, error: BaseException | None = None) -> None:
+        span = _tracer().start_span(
+            "cron.record", context=trace.set_span_in_context(self.parent), start_time=self.started_ns,
+            attributes={"cron.job.id": self.job_id, "cron.execution.id": self.execution_id,
+                        "cron.attempt": self.attempt, "cron.status": str(self.status or "")})
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        elif self.retry_id is not None:
+            span.set_attribute("cron.retry.execution_id", self.retry_id)
+        span.end(end_time=self.ended_ns)
 
 
 def retry_traceparent(fire: Fire) -> str | None:

@@ -227,3 +227,21 @@ def test_span_ends_still_waiting_are_done_by_force_flush_and_at_once_outside_a_w
     other.final_status = ExecutionStatus.SUCCESS
     tracing.traced_recording(lambda worker_id, items: None)("w", [(RecordKind.FINAL, other)])
     assert len(exporter.get_finished_spans()) == 4
+
+
+def test_a_failed_recording_gets_its_error_spans_at_once_and_keeps_no_exception_for_later(worker_tracing):
+    exporter, _idle = worker_tracing  # fires in flight: ordinary span work would wait
+    fire = _fire(3)
+    tracing.start_fire(fire, fire.traceparent)
+    fire.final_status = ExecutionStatus.SUCCESS
+
+    @tracing.traced_recording
+    def record(worker_id: str, items: list) -> None:
+        raise ConnectionError("database away")
+
+    with pytest.raises(ConnectionError):
+        record("w", [(RecordKind.FINAL, fire)])
+    [recorded] = exporter.get_finished_spans()
+    assert recorded.name == "cron.record" and recorded.status.description == "ConnectionError"
+    assert [e.name for e in recorded.events] == ["exception"]
+    assert recorded.parent.span_id == fire.span.get_span_context().span_id
