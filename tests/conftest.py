@@ -10,6 +10,7 @@ import psycopg2
 import pytest
 from redis import Redis
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -115,12 +116,24 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.remove()
 
 
+WIPE_ATTEMPTS = 5
+
+
 def _wipe(application) -> None:
     from cronmanager.extensions import db
 
     with application.app_context():
-        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        db.session.commit()
+        for attempt in range(WIPE_ATTEMPTS):
+            try:
+                db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+                db.session.commit()
+                break
+            except OperationalError as err:
+                # a request the last test's page left in flight (a browser test's live server) may still be writing:
+                # its row locks and the TRUNCATE's table locks can meet in a deadlock, and PostgreSQL aborts one side
+                db.session.rollback()
+                if not isinstance(err.orig, psycopg2.errors.DeadlockDetected) or attempt == WIPE_ATTEMPTS - 1:
+                    raise
         r = application.extensions["redis"]
         # our keys, and RQ's queue/job keys that embed our prefix (rq:queue:<prefix>-fires, rq:job:<prefix>-…)
         keys = list(r.scan_iter(match=f"*{application.config['REDIS_PREFIX']}*", count=1000))
