@@ -127,6 +127,13 @@ def defer_exports_while_busy(wait_idle: Callable[[float], bool] | None) -> None:
         _span_ends.start()
 
 
+def _wait_until_idle(max_s: float) -> None:
+    """Until this worker's fires in flight are done, at most `max_s`; at once outside a worker."""
+    wait_idle = _wait_idle
+    if wait_idle is not None and max_s > 0:
+        wait_idle(max_s)
+
+
 class SpanEnds:
     """The worker's span work that can wait for the quiet after a burst: ending `cron.execute` and building the
     `cron.record` spans, each with the time it really happened.
@@ -173,9 +180,7 @@ class SpanEnds:
         while True:
             self._queued.wait()
             self._queued.clear()
-            wait_idle = _wait_idle
-            if wait_idle is not None and _defer_max_s > 0:
-                wait_idle(_defer_max_s)
+            _wait_until_idle(_defer_max_s)
             self.finish()
 
 
@@ -195,9 +200,7 @@ class IdleTimeExporter(SpanExporter):
         self.max_defer_s = max_defer_s
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        wait_idle = _wait_idle
-        if wait_idle is not None and self.max_defer_s > 0:
-            wait_idle(self.max_defer_s)
+        _wait_until_idle(self.max_defer_s)
         return self.inner.export(spans)
 
     def shutdown(self) -> None:
@@ -375,10 +378,6 @@ def start_fire(fire: Fire, traceparent: str | None) -> None:
     fire.span_open = True
 
 
-def fire_span(fire: Fire) -> Span | None:
-    return fire.span
-
-
 @dataclass(frozen=True, slots=True)
 class FireSpanEnd:
     """What ending a fire's `cron.execute` span needs, copied off the fire: the fire itself (its response body
@@ -519,7 +518,7 @@ class RecordSpan:
 
 def retry_traceparent(fire: Fire) -> str | None:
     """The context a retry row stores: the failed attempt's span, so the next attempt joins the same trace."""
-    return traceparent_of(fire_span(fire))
+    return traceparent_of(fire.span)
 
 
 def force_flush(timeout_ms: int = 5000) -> None:
