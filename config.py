@@ -229,6 +229,7 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
         self.JSON_SORT_KEYS = False
         # observability (issue 13): tracing itself is configured by the standard OTEL_* variables
@@ -243,6 +244,13 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
         self.JOB_BODY_MAX_BYTES = env_int("JOB_BODY_MAX_BYTES", 64 * 1024, minimum=1)
         self.AUDIT_PAYLOAD_MAX_BYTES = env_int("AUDIT_PAYLOAD_MAX_BYTES", 8 * 1024, minimum=256)
+        # a refused flood (429) is one counted audit row per address and window, not a row per request
+        self.AUDIT_REFUSED_WINDOW_S = env_int("AUDIT_REFUSED_WINDOW_S", 60, minimum=1)
+        self.JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=4)
+        self.JOB_MAX_HEADERS = env_int("JOB_MAX_HEADERS", 50, minimum=1)
+        self.JOB_MAX_QUERY_PARAMS = env_int("JOB_MAX_QUERY_PARAMS", 50, minimum=1)
+        self.JOB_MAX_VALUE_BYTES = env_int("JOB_MAX_VALUE_BYTES", 8 * 1024, minimum=64)  # one header or parameter
+        self.JOB_MAX_FIELD_BYTES = env_int("JOB_MAX_FIELD_BYTES", 64 * 1024, minimum=256)  # all headers, all params
         self.MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 1000, minimum=1)
         self.MAX_TOKENS_PER_USER = env_int("MAX_TOKENS_PER_USER", 100, minimum=1)
         self.MAX_CHANNELS_PER_USER = env_int("MAX_CHANNELS_PER_USER", 20, minimum=1)

@@ -19,6 +19,7 @@ def create_app(config: Config | None = None) -> Flask:
     from flask import Flask
     from redis import BlockingConnectionPool, Redis
 
+    from cronmanager.api import edge
     from cronmanager.api.errors import register_error_handlers
     from cronmanager.api.jsonprovider import JSONProvider
     from cronmanager.extensions import csrf, db, limiter, login_manager, migrate
@@ -58,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    edge.install(app)
 
     from cronmanager.api.converters import IdConverter
 

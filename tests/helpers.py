@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import requests
 from cronsim import CronSim
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -37,6 +39,24 @@ def served(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(10)
+
+
+class _FromAddress(HTTPAdapter):
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def from_address(address: str) -> requests.Session:
+    """A client whose requests come from `address` (any 127.0.0.0/8 one reaches a server on 127.0.0.1), so
+    per-address limits can be tested without proxies and without sharing a bucket with other tests."""
+    session = requests.Session()
+    session.mount("http://", _FromAddress(address))
+    return session
 
 
 def schemathesis_run(base_url: str, token: str, report_dir: Path, *extra: str,

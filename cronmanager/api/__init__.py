@@ -8,8 +8,9 @@ from flask import Blueprint, Response, current_app, g, request
 
 from cronmanager.api.errors import ApiError
 from cronmanager.api.security import authenticate
-from cronmanager.audit.recorder import record, request_payload
+from cronmanager.audit.recorder import record, record_refused, request_payload
 from cronmanager.extensions import db, limiter
+from cronmanager.lib.json_depth import too_deep
 
 
 class _ApiBlueprint(Blueprint):
@@ -58,6 +59,9 @@ def _parse_and_authenticate() -> None:
     if request.method in _BODY_METHODS and request.get_data(cache=True) and not _takes_documents():
         if not request.is_json:
             raise ApiError(415, "Request body must be JSON (Content-Type: application/json)")
+        depth = current_app.config["JSON_MAX_DEPTH"]
+        if too_deep(request.get_data(cache=True), depth):
+            raise ApiError(400, f"JSON body is nested deeper than {depth} levels")
         body = request.get_json(silent=True)
         if body is None:
             raise ApiError(400, "Malformed JSON body")
@@ -87,8 +91,12 @@ def _audit(response: Response) -> Response:
     endpoint = (request.endpoint or "api.unknown").rsplit(".", 1)[-1]
     action = g.get("audit_action") or f"api.{endpoint}"
     resource_type, resource_id = g.get("audit_resource", (None, None))
-    record(action, status=response.status_code, resource_type=resource_type, resource_id=resource_id,
-           payload=g.get("audit_payload") or request_payload(), user_id=g.get("audit_user_id"))
+    if response.status_code == 429:
+        record_refused(action, status=429, resource_type=resource_type, resource_id=resource_id,
+                       payload=request_payload(), user_id=g.get("audit_user_id"))
+    else:
+        record(action, status=response.status_code, resource_type=resource_type, resource_id=resource_id,
+               payload=g.get("audit_payload") or request_payload(), user_id=g.get("audit_user_id"))
     try:
         db.session.commit()
     except Exception:

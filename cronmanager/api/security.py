@@ -91,7 +91,8 @@ def authenticate() -> Principal | None:
     counts against the caller's address (see cronmanager.auth.throttle)."""
     try:
         raw = presented_credential()
-    except ApiError:
+    except ApiError:  # a malformed header or an unknown scheme is an invalid credential like any other
+        throttle.refuse_blocked_address()
         throttle.count_invalid_credential()
         raise
     if raw:

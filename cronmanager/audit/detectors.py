@@ -58,7 +58,8 @@ def deleted_jobs(action: str, changes: dict | None) -> int:
     if action == "cron.delete":
         return 1
     if action == "cron.bulk_delete":
-        return len(((changes or {}).get("deleted") or {}).get("old") or [])
+        old = ((changes or {}).get("deleted") or {}).get("old") or []
+        return old.get("items", 0) if isinstance(old, dict) else len(old)  # a long batch is capped, with its count
     return 0
 
 

@@ -11,7 +11,7 @@ from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from cronmanager.audit.kinds import SecurityKind
-from cronmanager.audit.recorder import record
+from cronmanager.audit.recorder import record, record_refused
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import lockout, sessions
 from cronmanager.auth.users import find_by_email, verify_password
@@ -60,7 +60,7 @@ def login():
         user = find_by_email(email)
         attempt = lockout.begin_attempt(email)
         if attempt.locked_for:
-            record("auth.lockout", status=429, user_id=user.id if user else None, payload={"email": email})
+            record_refused("auth.lockout", status=429, user_id=user.id if user else None, payload={"email": email})
             db.session.commit()
             form.email.errors.append(f"Too many failed attempts. Try again in {attempt.locked_for // 60 + 1} min.")
             status, headers = 429, {"Retry-After": str(attempt.locked_for)}

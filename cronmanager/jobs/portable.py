@@ -26,6 +26,7 @@ from cronmanager.events.publisher import publish_many
 from cronmanager.extensions import db, redis_client
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import JobCreate
+from cronmanager.lib.json_depth import too_deep
 from cronmanager.models import CronJob, User
 from cronmanager.secrets import vault
 from cronmanager.secrets.names import MASK
@@ -160,13 +161,20 @@ def parse_document(raw: bytes, fmt: DocumentFormat, *, max_bytes: int | None = M
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "The document must be UTF-8 text", fields={"document": "not UTF-8"}) from None
-    if fmt is DocumentFormat.YAML:
-        data = _load_yaml(text)
-    else:
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise ApiError(400, f"Not valid JSON: {err}", fields={"document": "not valid JSON"}) from None
+    depth = current_app.config["JSON_MAX_DEPTH"]
+    if too_deep(raw, depth):  # brackets of JSON and of YAML's flow style; the parsers recurse per level
+        raise ApiError(400, f"The document is nested deeper than {depth} levels",
+                       fields={"document": "nested too deeply"})
+    try:
+        if fmt is DocumentFormat.YAML:
+            data = _load_yaml(text)
+        else:
+            try:
+                data = json.loads(text)
+            except ValueError as err:
+                raise ApiError(400, f"Not valid JSON: {err}", fields={"document": "not valid JSON"}) from None
+    except RecursionError:  # YAML's block style nests by indentation, which the bracket count does not see
+        raise ApiError(400, "The document is nested too deeply", fields={"document": "nested too deeply"}) from None
     if not isinstance(data, dict):
         raise ApiError(422, "The document must be a mapping with `version` and `jobs`",
                        fields={"document": "must be a mapping with version and jobs"})

@@ -25,7 +25,7 @@ class JobFields(StrictModel):
     http_method: Method | None = None
     headers: Headers | None = None
     body: Body = Field(default=None)
-    query_params: dict[str, str] | None = Field(default=None, max_length=50)
+    query_params: dict[str, str] | None = Field(default=None, json_schema_extra={"maxProperties": 50})
     is_active: bool | None = None
     retry_count: int | None = Field(default=None, ge=0, le=10)
     timeout_ms: int | None = Field(default=None, ge=100, le=300000)

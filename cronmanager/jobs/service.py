@@ -20,6 +20,7 @@ from cronmanager.models.types import new_id
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
+from cronmanager.secrets.fields import USERINFO, split_url
 
 DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
@@ -125,7 +126,39 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
         if key in out and out[key] is None:
             out[key] = {}
     check_body_size(out.get("body"))
+    check_pairs(out)
+    if "endpoint_url" in out and "headers" in out:
+        check_single_authorization(out["endpoint_url"], out["headers"])
     return out
+
+
+def check_pairs(values: dict[str, Any]) -> None:
+    """Headers and query parameters are capped like the body (JOB_MAX_HEADERS, JOB_MAX_QUERY_PARAMS,
+    JOB_MAX_VALUE_BYTES each, JOB_MAX_FIELD_BYTES in all): every fire, version, export and audit row carries them."""
+    cfg = current_app.config
+    for field, setting in (("headers", "JOB_MAX_HEADERS"), ("query_params", "JOB_MAX_QUERY_PARAMS")):
+        pairs = values.get(field) or {}
+        if len(pairs) > cfg[setting]:
+            raise _field_error(field, f"at most {cfg[setting]} entries (setting {setting})")
+        total = 0
+        for name, value in pairs.items():
+            if len(str(value).encode()) > cfg["JOB_MAX_VALUE_BYTES"]:
+                raise _field_error(f"{field}.{name}"[:200], f"value is over {cfg['JOB_MAX_VALUE_BYTES']} bytes "
+                                   "(setting JOB_MAX_VALUE_BYTES)")
+            total += len(str(name).encode()) + len(str(value).encode())
+        if total > cfg["JOB_MAX_FIELD_BYTES"]:
+            raise _field_error(field, f"{total} bytes in all, over {cfg['JOB_MAX_FIELD_BYTES']} "
+                               "(setting JOB_MAX_FIELD_BYTES)")
+
+
+def check_single_authorization(url: str | None, headers: dict[str, str] | None) -> None:
+    """A URL's `user:password@` would silently replace an Authorization header at fire time: refuse the pair."""
+    if not url or not headers or not any(k.strip().lower() == "authorization" for k in headers):
+        return
+    if USERINFO in split_url(url)[1]:
+        message = "credentials in the URL and an Authorization header conflict: keep one"
+        raise ApiError(422, f"endpoint_url, headers.Authorization: {message}",
+                       fields={"endpoint_url": message, "headers.Authorization": message})
 
 
 def check_body_size(body: str | None) -> None:
@@ -207,7 +240,9 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
         db.session.refresh(job, with_for_update=True)
     nullable = {"body", "expected_statuses", "description"}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
-    changes = vault.seal(normalise(changes), stored=job)
+    changes = normalise(changes)
+    check_single_authorization(changes.get("endpoint_url", job.endpoint_url), changes.get("headers", job.headers))
+    changes = vault.seal(changes, stored=job)
     _check_pinned(p, job.auto_reschedule, changes.get("auto_reschedule"))
     before = audit_changes.job_snapshot(job)
     if data.get("owner_id") is not None:
