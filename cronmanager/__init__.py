@@ -52,6 +52,8 @@ def create_app(config: Config | None = None) -> Flask:
         health_check_interval=30))
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_PREFIX']}:rl"
+    # the limits library puts its own "LIMITS:" in front of every key unless told otherwise
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": f"{app.config['REDIS_PREFIX']}:limits"}
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
 
     db.init_app(app)

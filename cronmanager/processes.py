@@ -25,12 +25,12 @@ FULL_COLLECTION_INTERVAL_S = 60.0
 def worker_command(burst: bool, drain_timeout: float) -> None:
     """RQ SimpleWorker feeding this process's executor (many requests in flight per process)."""
     from redis import Redis
-    from rq import Queue, SimpleWorker
 
     from cronmanager.execution import dispatch
     from cronmanager.execution.executor import get_executor
     from cronmanager.maintenance.worker import serve_maintenance
     from cronmanager.observability.tracing import untraced_batch_io
+    from cronmanager.rq_namespace import rq_namespace
 
     app = current_app._get_current_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # RQ's lines too
@@ -38,7 +38,8 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     # a connection of its own: RQ raises the socket timeout above its BLPOP timeout, which only reaches
     # connections opened afterwards (redis-py 8 defaults to 5 s, and the shared pool is already warm)
     connection = Redis.from_url(app.config["REDIS_URL"])
-    queue = Queue(dispatch.queue_name(app.config["REDIS_PREFIX"]), connection=connection)
+    rq = rq_namespace(app.config["REDIS_PREFIX"])
+    queue = rq.Queue(dispatch.queue_name(app.config["REDIS_PREFIX"]), connection=connection)
     log.info("worker %s listening on %s", executor.worker_id, queue.name)
     if not burst:
         threading.Thread(target=serve_maintenance, args=(app, executor.worker_id), name="maintenance",
@@ -47,7 +48,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     with untraced_batch_io():  # the claim and RQ's own calls; each fire's thread is traced
         try:
             while True:
-                worker = SimpleWorker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
+                worker = rq.Worker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
                 worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
                 if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
                     break

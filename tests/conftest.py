@@ -40,12 +40,8 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"cmtest-{RUN_ID}"
     yield prefix
     r = Redis.from_url(TEST_REDIS_URL)
-    for key in r.scan_iter(match=f"*{prefix}*", count=1000):
+    for key in r.scan_iter(match=f"*{prefix}*", count=1000):  # RQ's keys too (cronmanager.rq_namespace)
         r.delete(key)
-    for registry in ("rq:queues", "rq:workers"):  # RQ's own registries are not under our prefix
-        stale = [m for m in r.smembers(registry) if prefix.encode() in m]
-        if stale:
-            r.srem(registry, *stale)
 
 
 def make_config(database_url: str, redis_prefix: str, **overrides: object):
@@ -135,8 +131,7 @@ def _wipe(application) -> None:
                 if not isinstance(err.orig, psycopg2.errors.DeadlockDetected) or attempt == WIPE_ATTEMPTS - 1:
                     raise
         r = application.extensions["redis"]
-        # our keys, and RQ's queue/job keys that embed our prefix (rq:queue:<prefix>-fires, rq:job:<prefix>-…)
-        keys = list(r.scan_iter(match=f"*{application.config['REDIS_PREFIX']}*", count=1000))
+        keys = list(r.scan_iter(match=f"*{application.config['REDIS_PREFIX']}*", count=1000))  # RQ's keys too
         if keys:
             r.delete(*keys)
 

@@ -11,6 +11,7 @@ from rq_scheduler import Scheduler
 from cronmanager.extensions import db, redis_client
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.observability import tracing
+from cronmanager.rq_namespace import rq_namespace
 
 RUN_BATCH = "cronmanager.execution.executor.run_batch"
 
@@ -20,7 +21,8 @@ def queue_name(prefix: str) -> str:
 
 
 def fires_queue() -> Queue:
-    return Queue(queue_name(current_app.config["REDIS_PREFIX"]), connection=redis_client())
+    prefix = current_app.config["REDIS_PREFIX"]
+    return rq_namespace(prefix).Queue(queue_name(prefix), connection=redis_client())
 
 
 def rq_job_id(execution_ids: list[int]) -> str:
@@ -37,9 +39,7 @@ def enqueue_now(execution_ids: list[int]) -> None:
 def delayed_scheduler() -> Scheduler:
     """rq-scheduler keeps one global sorted set; ours is namespaced so deployments and test runs never mix."""
     prefix = current_app.config["REDIS_PREFIX"]
-    scheduler = Scheduler(queue_name=queue_name(prefix), connection=redis_client())
-    scheduler.scheduled_jobs_key = f"{prefix}:rq:scheduler:scheduled_jobs"
-    return scheduler
+    return rq_namespace(prefix).Scheduler(queue_name=queue_name(prefix), connection=redis_client())
 
 
 def enqueue_at(when: datetime, execution_ids: list[int]) -> None:

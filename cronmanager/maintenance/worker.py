@@ -12,9 +12,10 @@ import time
 
 from flask import Flask
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
+from cronmanager.rq_namespace import rq_namespace
 from cronmanager.scheduling.system_jobs import maintenance_queue_name
 
 log = logging.getLogger("cronmanager.worker")
@@ -33,10 +34,12 @@ class ThreadWorker(SimpleWorker):
 def serve_maintenance(app: Flask, worker_id: str) -> None:
     with app.app_context():
         connection = Redis.from_url(app.config["REDIS_URL"])
-        queue = Queue(maintenance_queue_name(app.config["REDIS_PREFIX"]), connection=connection)
+        rq = rq_namespace(app.config["REDIS_PREFIX"])
+        queue = rq.Queue(maintenance_queue_name(app.config["REDIS_PREFIX"]), connection=connection)
+        worker_class = rq.worker_class(ThreadWorker)
         while True:
             try:
-                worker = ThreadWorker([queue], connection=connection, name=f"{worker_id.replace(':', '-')}-maint")
+                worker = worker_class([queue], connection=connection, name=f"{worker_id.replace(':', '-')}-maint")
                 worker.work(logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
             except Exception:  # a Redis restart ends RQ's loop; this thread must outlive it
                 log.warning("maintenance worker stopped; restarting in 1 s", exc_info=True)

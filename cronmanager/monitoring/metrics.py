@@ -17,10 +17,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
+from cronmanager.execution.dispatch import queue_name
 from cronmanager.extensions import db, redis_client, rkey
 from cronmanager.models import CronExecution, CronJob, utcnow
 from cronmanager.models.monitoring import AlertDelivery
 from cronmanager.monitoring.collect import LAG_BUCKETS_S, LATENCY_BUCKETS_S, key
+from cronmanager.rq_namespace import rq_namespace
 
 metrics_bp = Blueprint("metrics", __name__)
 log = logging.getLogger("cronmanager.metrics")
@@ -58,8 +60,9 @@ class ScrapeCollector:
             for name in ("fires", "http_latency", "fire_lag", "alert_deliveries"):
                 pipe.hgetall(key(name))
             prefix = current_app.config["REDIS_PREFIX"]
-            pipe.llen(f"rq:queue:{prefix}-fires")
-            pipe.zcard(f"{prefix}:rq:scheduler:scheduled_jobs")
+            rq = rq_namespace(prefix)
+            pipe.llen(rq.queue_key(queue_name(prefix)))
+            pipe.zcard(rq.Scheduler.scheduled_jobs_key)
             pipe.get(rkey("scheduler", "heartbeat"))
             fires, latency, lag, alerts, queued, delayed, beat = pipe.execute()
             workers = sum(1 for _ in r.scan_iter(match=rkey("worker", "alive", "*"), count=500))

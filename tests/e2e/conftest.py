@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from redis import Redis
+from redis.exceptions import RedisError
 
 from tests.conftest import TEST_REDIS_URL
 from tests.stack import Proc, process_env, start_target, wait_for
@@ -112,6 +114,41 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     if pg.up():
         pg.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A redis-server of our own (free port, no persistence): every key in it was made by the test that owns it,
+    whatever other runs do on the shared server meanwhile."""
+
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        self.log = open(root / "redis.log", "wb")
+        self.popen = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--dir", str(root)], stdout=self.log,
+                                      stderr=subprocess.STDOUT)
+        wait_for(self.up, 20, message="private redis-server")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def up(self) -> bool:
+        try:
+            return bool(Redis.from_url(self.url, socket_timeout=1).ping())
+        except RedisError:
+            return False
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        self.popen.wait(20)
+        self.log.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.stop()
 
 
 def free_port() -> int:

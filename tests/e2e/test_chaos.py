@@ -42,10 +42,6 @@ def chaos_app(private_postgres, redis_prefix, keep_limiter) -> Iterator:
     r = Redis.from_url(TEST_REDIS_URL)
     for key in r.scan_iter(match=f"*{prefix}*", count=1000):
         r.delete(key)
-    for registry in ("rq:queues", "rq:workers"):
-        stale = [m for m in r.smembers(registry) if prefix.encode() in m]
-        if stale:
-            r.srem(registry, *stale)
 
 
 def _iso(ts: float) -> str:

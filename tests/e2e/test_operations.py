@@ -7,10 +7,9 @@ import sys
 import time
 
 import pytest
-from rq import Queue
-from rq.job import Job
 
 from cronmanager.execution.dispatch import delayed_scheduler
+from cronmanager.rq_namespace import rq_namespace
 from cronmanager.scheduling.system_jobs import SYSTEM_JOBS, maintenance_queue_name
 from tests.conftest import run_sql
 from tests.stack import ROOT, wait_for
@@ -49,14 +48,16 @@ def test_system_jobs_run_on_their_own_queue_and_a_long_one_does_not_delay_fires(
         origins = {j.origin for j in delayed_scheduler().get_jobs() if "-system-" in j.id}
         assert origins == {maintenance_queue_name(prefix)}
         r = app.extensions["redis"]
+        rq = rq_namespace(prefix)
         # a retention pass that takes 8 s, on the queue the real ones use
-        long_pass = Queue(maintenance_queue_name(prefix), connection=r).enqueue("time.sleep", 8, job_timeout=60)
-    wait_for(lambda: Job.fetch(long_pass.id, connection=r).get_status() == "started", 20, message="long pass runs")
+        long_pass = rq.Queue(maintenance_queue_name(prefix), connection=r).enqueue("time.sleep", 8, job_timeout=60)
+    wait_for(lambda: rq.Job.fetch(long_pass.id, connection=r).get_status() == "started", 20,
+             message="long pass runs")
     started = time.time()
     resp = client.post("/api/v1/cron", json={"name": "beside", "cron_expression": "* * * * * *",
                                              "endpoint_url": f"{target.url}/ok/m"}, headers=owner.headers)
     job_id = resp.get_json()["id"]
-    wait_for(lambda: Job.fetch(long_pass.id, connection=r).get_status() == "finished", 30,
+    wait_for(lambda: rq.Job.fetch(long_pass.id, connection=r).get_status() == "finished", 30,
              message="long pass finished in the maintenance thread")
     client.post(f"/api/v1/cron/{job_id}/toggle", json={"is_active": False}, headers=owner.headers)
     rows = run_sql(app, "SELECT fire_lag_ms FROM cron_executions WHERE cron_job_id = :j AND status = 'SUCCESS'"
