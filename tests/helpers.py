@@ -41,6 +41,17 @@ def served(app) -> Iterator[str]:
         thread.join(10)
 
 
+@contextmanager
+def short_event_streams(app) -> Iterator[None]:
+    """Live-event streams that end after half a second, so a fuzzer reading each answer whole gets to the end."""
+    saved = {key: app.config[key] for key in ("SSE_MAX_STREAM_S", "SSE_HEARTBEAT_S")}
+    app.config.update(SSE_MAX_STREAM_S=0.5, SSE_HEARTBEAT_S=0.2)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
 class _FromAddress(HTTPAdapter):
     def __init__(self, address: str) -> None:
         self.address = address

@@ -18,13 +18,13 @@ from cronmanager.alerts.schemas import (
     ChannelCreate,
     ChannelList,
     ChannelOut,
+    ChannelTestOut,
     ChannelUpdate,
     DeliveryList,
     MarkedOut,
     NotificationList,
     NotificationOut,
     NotificationQuery,
-    TestOut,
     UnreadOut,
 )
 from cronmanager.api import audit_resource, quotas
@@ -160,7 +160,7 @@ def delete_channel(channel_id: str):
 
 @alerts_api.post("/alert-channels/<uuid:channel_id>/test")
 @endpoint("write", "alerts.channel_test")
-@spec.validate(resp=responses("HTTP_404", HTTP_200=TestOut), tags=["alerts"])
+@spec.validate(resp=responses("HTTP_404", HTTP_200=ChannelTestOut), tags=["alerts"])
 def test_channel(channel_id: str):
     """Send a test message now and report the outcome; success also resumes a paused channel."""
     p = principal()

@@ -95,7 +95,7 @@ class ChannelList(BaseModel):
     total: int
 
 
-class TestOut(BaseModel):
+class ChannelTestOut(BaseModel):
     ok: bool
     error: str | None
     delivery_id: int

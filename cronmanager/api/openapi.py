@@ -164,7 +164,56 @@ def amend_document(edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str
     return edit
 
 
+def component_name(model: Any) -> str:
+    """A model's component is named by its class, as its schema's title is: generated clients name their classes
+    after titles, so spectree's default (`JobOut.<hash of the module>`, nested ones as `JobList.<hash>.JobOut`)
+    gave one title two components and clients dropped models. Uniqueness is checked as models are registered."""
+    return model.__name__
+
+
+def _nested_component_name(parent: str, child: str) -> str:
+    """A model nested in another is the same component as where it stands alone (pydantic keys `$defs` by name)."""
+    return child
+
+
+def _without_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in schema.items() if key != "$defs"}
+
+
 class _AmendedSpecTree(SpecTree):
+    """spectree with one flat namespace of component names, and the amendments applied to its document."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, naming_strategy=component_name, nested_naming_strategy=_nested_component_name,
+                         **kwargs)
+        self._named: dict[str, Any] = {}
+
+    def _add_model(self, model: Any, mode: Any = "validation") -> str:
+        """Refuse a second class of a known name, and a class whose input and output schemas differ (spectree
+        would keep the last one registered and document the other use wrongly)."""
+        earlier = self.models.get(component_name(model))
+        key = super()._add_model(model, mode)
+        known = self._named.setdefault(key, model)
+        if known is not model:
+            raise TypeError(f"two API models are named {key} ({known.__module__} and {model.__module__}): "
+                            "OpenAPI components need unique names, rename one class")
+        if earlier is not None and _without_defs(earlier) != _without_defs(self.models[key]):
+            raise TypeError(f"{key} has different input and output schemas: use two models")
+        return key
+
+    def _get_model_definitions(self) -> dict[str, Any]:
+        """Nested models join the top-level ones by name; one name standing for two different schemas (two
+        classes of one name, or one class whose input and output schemas differ) is refused."""
+        definitions: dict[str, Any] = {}
+        for parent, schema in self.models.items():
+            for name, nested in schema.pop("$defs", {}).items():
+                seen = definitions.get(name, self.models.get(name))
+                if seen is not None and _without_defs(seen) != nested:
+                    raise TypeError(f"component {name} (nested in {parent}) has two different schemas: give the "
+                                    "models distinct names")
+                definitions[name] = nested
+        return definitions
+
     def _generate_spec(self) -> dict[str, Any]:
         doc = super()._generate_spec()
         for edit in _AMENDMENTS:
@@ -185,6 +234,18 @@ def _text_without_nul(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _text_without_nul(value)
+
+
+def component_ref(doc: dict[str, Any], model: type[BaseModel]) -> dict[str, str]:
+    """A `$ref` to `model` for an amendment (a body spectree cannot validate, such as a stream), adding the model
+    and its nested ones to the components under the same names and rules as spectree's: a name is one schema."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    _text_without_nul(schema)  # as every component already in the document
+    schemas = doc["components"]["schemas"]
+    for name, part in (*schema.pop("$defs", {}).items(), (component_name(model), schema)):
+        if schemas.setdefault(name, part) != part:
+            raise TypeError(f"component {name} has two different schemas: give the models distinct names")
+    return {"$ref": f"#/components/schemas/{component_name(model)}"}
 
 
 @amend_document
@@ -216,6 +277,7 @@ spec = _AmendedSpecTree(
     mode="strict",
     before=_raise_validation,
     after=_after,
+    validation_error_model=ErrorResponse,
     annotations=True,
     security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"))],
     security={"bearer": []},

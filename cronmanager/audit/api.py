@@ -7,12 +7,13 @@ from sqlalchemy import Select, func, select
 
 from cronmanager.api import audit_resource
 from cronmanager.api.errors import ApiError
-from cronmanager.api.openapi import responses, spec
+from cronmanager.api.openapi import amend_document, component_ref, responses, spec
 from cronmanager.api.security import endpoint, principal
-from cronmanager.audit.report import report_response, report_stmt
+from cronmanager.audit.report import CSV_COLUMNS, report_response, report_stmt
 from cronmanager.audit.schemas import (
     AuditList,
     AuditQuery,
+    ReportEntry,
     ReportQuery,
     SecurityEventList,
     SecurityEventOut,
@@ -136,3 +137,19 @@ def compliance_report(query: ReportQuery):
         raise ApiError(422, "to must not be before from", fields={"to": "before from"})
     g.stream_response = report_response(report_stmt(query.date_from, query.date_to, query.user_id), query.format)
     return jsonify({})
+
+
+@amend_document
+def _document_report_formats(doc: dict) -> None:
+    """The report is streamed past spectree (it would buffer and validate it), so its two shapes are told here."""
+    operation = doc["paths"].get("/api/v1/audit/report", {}).get("get")
+    if operation is None:
+        return
+    csv = f"CSV with the header row {','.join(CSV_COLUMNS)}; a row per changed field (one for a change without)"
+    operation["responses"]["200"].update({
+        "description": "the changes, oldest first: JSON (`format=json`, the default) or CSV, as an attachment",
+        "headers": {"Content-Disposition": {"description": "attachment; filename=compliance-report.json (or .csv)",
+                                            "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": {"type": "array", "items": component_ref(doc, ReportEntry)}},
+                    "text/csv": {"schema": {"type": "string", "description": csv}}},
+    })

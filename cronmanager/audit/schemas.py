@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -80,4 +80,25 @@ class SecurityEventList(BaseModel):
     total: int
     page: int
     per_page: int
+
+
+class ReportChange(BaseModel):
+    field: str
+    old: Any
+    new: Any
+
+
+class ReportEntry(BaseModel):
+    """One change in the compliance report's JSON (an array of these, streamed; documented, not validated)."""
+
+    timestamp: datetime
+    user_id: str | None
+    user_email: str | None
+    token_id: str | None
+    ip_address: str | None
+    action: str
+    resource_type: str | None
+    resource_id: str | None
+    status: int | None
+    changes: list[ReportChange]
 

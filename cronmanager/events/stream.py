@@ -22,11 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from redis import BlockingConnectionPool, ConnectionPool, Redis
+from spectree.response import DEFAULT_CODE_DESC
 
 from cronmanager.api.errors import ApiError, error_response
+from cronmanager.api.openapi import ErrorResponse, amend_document, component_ref
 from cronmanager.api.security import endpoint, principal
 from cronmanager.events import stream_quota
 from cronmanager.events.publisher import channel, stream_key
@@ -349,6 +352,55 @@ def stream() -> Response:
     return Response(_CountedStream(frames, on_close), mimetype="text/event-stream", headers={
         "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no",
     })
+
+
+# OpenAPI 3.1 has no `itemSchema`: for text/event-stream, `schema` describes one event as EventSource reads it
+# (what 3.2's itemSchema says, and how schemathesis checks streams), the JSON envelope as the `data` content.
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["data", "event"],
+    "description": "The stream opens with `retry: 3000` and the comment `: connected`, and sends a `: keepalive` "
+                   "comment when idle. It ends after SSE_MAX_STREAM_S (reconnect with Last-Event-ID), when the "
+                   "client falls too far behind, or when the user is signed out everywhere.",
+    "properties": {
+        "id": {"type": "string", "description": "a Redis stream id, for Last-Event-ID"},
+        "event": {"type": "string", "description": "the event's type, such as `cron:updated`"},
+        "retry": {"type": "integer", "minimum": 0},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {
+            "type": "object",
+            "required": ["type", "ts", "data"],
+            "properties": {"type": {"type": "string"}, "ts": {"type": "number", "description": "Unix time"},
+                           "id": {"type": "string"}, "data": {"type": "object"}},
+        }},
+    },
+}
+
+
+@amend_document
+def _document_stream(doc: dict[str, Any]) -> None:
+    """The stream is a plain Flask view (spectree would buffer its body to validate it), so it is described here."""
+    error = {"content": {"application/json": {"schema": component_ref(doc, ErrorResponse)}}}
+    replay = f"the id of the last event received: events after it (at most {REPLAY_MAX}) are replayed first"
+    doc["paths"]["/api/v1/events"] = {"get": {
+        "summary": "Live events you may see, as text/event-stream.",
+        "description": "Reconnect with `Last-Event-ID` to replay what you missed.",
+        "operationId": "get__api_v1_events",
+        "tags": ["events"],
+        "parameters": [
+            {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": replay},
+            {"name": "last_event_id", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "as the Last-Event-ID header, for clients that cannot set headers"},
+        ],
+        "responses": {
+            "200": {"description": "the stream, open until the client leaves",
+                    "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}}},
+            **{code: {"description": DEFAULT_CODE_DESC[f"HTTP_{code}"], **error}
+               for code in ("400", "401", "403", "429", "503")},
+        },
+    }}
+    if {"name": "events"} not in doc["tags"]:
+        doc["tags"].append({"name": "events"})
 
 
 class CapacityGate:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import Blueprint, Response, g, jsonify, request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cronmanager.api import after_commit, takes_documents
 from cronmanager.api.errors import ApiError
-from cronmanager.api.openapi import QueryModel, amend_document, responses, spec
+from cronmanager.api.openapi import QueryModel, amend_document, component_ref, responses, spec
 from cronmanager.api.security import Principal, endpoint, principal
 from cronmanager.extensions import db
 from cronmanager.jobs import portable
@@ -37,6 +37,15 @@ class PlanUpdateOut(BaseModel):
 class PlanErrorOut(BaseModel):
     name: str
     fields: dict[str, str]
+
+
+class JobsDocument(BaseModel):
+    """What the export writes and the import reads (YAML or JSON); the fields of a job are checked per job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[portable.FORMAT_VERSION]
+    jobs: list[dict[str, Any]] = Field(description="each job as exported: the fields of POST /cron")
 
 
 class PlanOut(BaseModel):
@@ -81,16 +90,28 @@ def export_jobs(query: ExportQuery):
 
 
 @amend_document
+def _document_export(doc: dict[str, Any]) -> None:
+    """The export answers the document itself, as `format` asks: spectree knows only JSON bodies it validates."""
+    operation = doc["paths"].get("/api/v1/cron/export", {}).get("get")
+    if operation is None:
+        return
+    document = component_ref(doc, JobsDocument)
+    operation["responses"]["200"].update({
+        "description": "the document (`format=yaml`, the default, or `format=json`), as an attachment",
+        "headers": {"Content-Disposition": {"description": 'attachment; filename="cron-jobs.yaml" (or .json)',
+                                            "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": document}, "application/yaml": {"schema": document}},
+    })
+
+
+@amend_document
 def _document_import_body(doc: dict[str, Any]) -> None:
     """The import reads its body itself (YAML or JSON): the envelope is checked strictly (422), each job as
     POST /cron checks it, its errors listed in the plan (so a job entry is any mapping here)."""
     operation = doc["paths"].get("/api/v1/cron/import", {}).get("post")
     if operation is None:
         return
-    document = {"type": "object", "required": ["version", "jobs"], "additionalProperties": False, "properties": {
-        "version": {"type": "integer", "enum": [portable.FORMAT_VERSION]},
-        "jobs": {"type": "array", "items": {"type": "object", "description": "a job as exported: the fields of "
-                                                                             "POST /cron"}}}}
+    document = component_ref(doc, JobsDocument)
     operation["requestBody"] = {"required": True, "description": "the export document, at most "
                                 f"{portable.MAX_DOCUMENT_BYTES // 1024} KiB",
                                 "content": {"application/yaml": {"schema": document},

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import run_sql
-from tests.helpers import schemathesis_run, served
+from tests.helpers import schemathesis_run, served, short_event_streams
 
 MARK = "victim-5f3a9c"
 
@@ -32,7 +32,7 @@ def _victims_data(app, client, owner, admin) -> list[str]:
 @pytest.mark.slow
 def test_a_users_fuzzing_run_never_sees_another_users_data(app, client, owner, outsider, admin, tmp_path):
     secrets = _victims_data(app, client, owner, admin)
-    with served(app) as base:
+    with short_event_streams(app), served(app) as base:
         result = schemathesis_run(base, outsider.access, tmp_path, "--max-examples", "3", "--workers", "2",
                                   "--generation-deterministic")
     entries = [e for har in tmp_path.glob("har-*.json") for e in json.loads(har.read_text())["log"]["entries"]]
