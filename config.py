@@ -232,7 +232,7 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
         self.JSON_SORT_KEYS = False
-        # observability (issue 13): tracing itself is configured by the standard OTEL_* variables
+        # observability: tracing itself is configured by the standard OTEL_* variables
         self.LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
         self.TRACE_URL_TEMPLATE = env_str("TRACE_URL_TEMPLATE", "")
         # a worker's span batches wait for its fires to finish, this long at most; the SDK's queue holds them
@@ -251,9 +251,13 @@ class Config:
         self.JOB_MAX_QUERY_PARAMS = env_int("JOB_MAX_QUERY_PARAMS", 50, minimum=1)
         self.JOB_MAX_VALUE_BYTES = env_int("JOB_MAX_VALUE_BYTES", 8 * 1024, minimum=64)  # one header or parameter
         self.JOB_MAX_FIELD_BYTES = env_int("JOB_MAX_FIELD_BYTES", 64 * 1024, minimum=256)  # all headers, all params
-        self.MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 1000, minimum=1)
-        self.MAX_TOKENS_PER_USER = env_int("MAX_TOKENS_PER_USER", 100, minimum=1)
-        self.MAX_CHANNELS_PER_USER = env_int("MAX_CHANNELS_PER_USER", 20, minimum=1)
+        # per owner: a user's personal ones, or a team's (SPEC §6, §18); the older *_PER_USER names still work
+        self.MAX_JOBS_PER_OWNER = env_int("MAX_JOBS_PER_OWNER", env_int("MAX_JOBS_PER_USER", 10000, minimum=1),
+                                          minimum=1)
+        self.MAX_TOKENS_PER_OWNER = env_int("MAX_TOKENS_PER_OWNER", env_int("MAX_TOKENS_PER_USER", 100, minimum=1),
+                                            minimum=1)
+        self.MAX_CHANNELS_PER_OWNER = env_int("MAX_CHANNELS_PER_OWNER",
+                                              env_int("MAX_CHANNELS_PER_USER", 20, minimum=1), minimum=1)
         self.SSE_MAX_STREAMS_PER_USER = env_int("SSE_MAX_STREAMS_PER_USER", 10, minimum=1)
 
 

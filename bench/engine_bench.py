@@ -30,6 +30,7 @@ import requests
 from redis import Redis
 
 from bench.common import PG_ADMIN_URL, admin_exec, pct
+from cronmanager.lib.redis_keys import RedisKeys, count_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,8 +115,8 @@ class Bench:
         env = {**self.env, **(extra_env or {})}
         procs = [self.spawn("worker1", [*flask, "worker"], env), self.spawn("worker2", [*flask, "worker"], env),
                  self.spawn("scheduler", [*flask, "scheduler"], env)]
-        self.wait(lambda: len(list(self.r.scan_iter(match=f"{self.prefix}:worker:alive:*"))) >= 2, 30, "workers")
-        self.wait(lambda: self.r.get(f"{self.prefix}:scheduler:heartbeat"), 30, "scheduler")
+        self.wait(lambda: count_workers(self.r, RedisKeys(self.prefix)) >= 2, 30, "workers")
+        self.wait(lambda: self.r.get(RedisKeys(self.prefix).scheduler_heartbeat), 30, "scheduler")
         return procs
 
     def profile(self, procs: list[subprocess.Popen], seconds: int) -> list[subprocess.Popen]:
@@ -438,7 +439,7 @@ class Bench:
 
         app = create_app()
         app.config["RATELIMIT_ENABLED"] = False
-        app.config["MAX_JOBS_PER_USER"] = n + 1000  # one owner holds the whole population here
+        app.config["MAX_JOBS_PER_OWNER"] = n + 1000  # one owner holds the whole population here
         client = app.test_client()
         with app.app_context():
             from cronmanager.extensions import db, limiter

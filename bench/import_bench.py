@@ -7,7 +7,7 @@ without import, one POST /api/v1/cron per job (timed for --baseline-jobs jobs an
     python -m bench.import_bench                    # 5,000 jobs, baseline over 1,000 POSTs
     python -m bench.import_bench --jobs 1000 --baseline-jobs 1000
 
-Targets (issue 11): plan ≤ 3 s, apply ≤ 10 s for 5,000 jobs.
+Targets: plan ≤ 3 s, apply ≤ 10 s for 5,000 jobs.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     admin_exec(f'CREATE DATABASE "{name}"')
     os.environ.update({"CRONMANAGER_ENV": "development", "DATABASE_URL": f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
                        "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix, "API_RATE_LIMIT": "1000000/minute",
-                       "ALLOW_PRIVATE_TARGETS": "on", "LOG_LEVEL": "warning", "MAX_JOBS_PER_USER": "100000"})
+                       "ALLOW_PRIVATE_TARGETS": "on", "LOG_LEVEL": "warning", "MAX_JOBS_PER_OWNER": "100000"})
     try:
         run(args)
     finally:

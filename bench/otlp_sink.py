@@ -1,4 +1,4 @@
-"""Benchmark OTLP/HTTP receiver: accepts trace exports, decodes them, counts spans (issue 13's tracing-on run).
+"""Benchmark OTLP/HTTP receiver: accepts trace exports, decodes them, counts spans (the tracing-on burst run).
 
 A separate process, like a collector next to the service; it answers 200 to every export so the exporter's
 cost is measured, not a back-end's.

@@ -26,15 +26,16 @@ from datetime import UTC, datetime, timedelta
 
 from bench.common import pct
 from bench.engine_bench import LOGS, RUN, Bench
+from cronmanager.lib.redis_keys import RedisKeys, live_workers
 from cronmanager.scheduling.scheduler import LEADER_TTL_MS
 
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 
 
 def start_workers(b: Bench, n: int, **env: str) -> list[subprocess.Popen]:
-    before = set(b.r.scan_iter(match=f"{b.prefix}:worker:alive:*"))
+    before = live_workers(b.r, RedisKeys(b.prefix))
     procs = [b.spawn(f"worker{n}-{i}", [*FLASK, "worker"], {**b.env, **env}) for i in range(n)]
-    b.wait(lambda: len(set(b.r.scan_iter(match=f"{b.prefix}:worker:alive:*")) - before) >= n, 60, "workers")
+    b.wait(lambda: len(live_workers(b.r, RedisKeys(b.prefix)) - before) >= n, 60, "workers")
     return procs
 
 

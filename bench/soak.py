@@ -32,6 +32,7 @@ import requests
 
 from bench.engine_bench import LOGS, RUN, Bench
 from bench.sse_bench import free_port
+from cronmanager.lib.redis_keys import RedisKeys, count_workers
 
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 RSS_GROWTH_LIMIT = 0.10
@@ -132,8 +133,8 @@ def main() -> int:
                    Watched("scheduler", b.spawn("soak-scheduler", [*FLASK, "scheduler"])),
                    Watched("web", b.spawn("soak-web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                                                        "wsgi:app"], {**b.env, "PORT": str(web_port)}))]
-        b.wait(lambda: len(list(b.r.scan_iter(match=f"{b.prefix}:worker:alive:*"))) >= 2, 60, "workers")
-        b.wait(lambda: b.r.get(f"{b.prefix}:scheduler:heartbeat"), 60, "scheduler")
+        b.wait(lambda: count_workers(b.r, RedisKeys(b.prefix)) >= 2, 60, "workers")
+        b.wait(lambda: b.r.get(RedisKeys(b.prefix).scheduler_heartbeat), 60, "scheduler")
         threading.Thread(target=poll_health, args=(web_port, stop, health), daemon=True).start()
         t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
         ids = b.insert_jobs(args.rate, "* * * * * *", t0, f"http://127.0.0.1:{b.target_port}/soak?ms=20")

@@ -1,4 +1,4 @@
-"""What tracing costs a worker per fire, piece by piece, in CPU time of the calling thread (issue 13).
+"""What tracing costs a worker per fire, piece by piece, in CPU time of the calling thread.
 
     .venv/bin/python -m bench.tracing_cost [--fires 4000]
     .venv/bin/python -m bench.tracing_cost --instructions     # exact counts under valgrind (a few minutes)

@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
     from cronmanager.rules.api import rules_api
+    from cronmanager.teams.api import teams_api
     from cronmanager.users.api import users_api
     from cronmanager.web.views import web
 
@@ -112,9 +113,10 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(users_api)
     api_bp.register_blueprint(jobs_bulk_api)
     api_bp.register_blueprint(job_versions_api)
+    api_bp.register_blueprint(teams_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
     for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
-                      rules_api, users_api, jobs_bulk_api, job_versions_api):
+                      rules_api, users_api, jobs_bulk_api, job_versions_api, teams_api):
         csrf.exempt(blueprint)
     csrf.exempt(jobs_portable_api)
     app.register_blueprint(api_bp)

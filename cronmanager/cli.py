@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from cronmanager.api.errors import ApiError
 from cronmanager.audit.recorder import record
 from cronmanager.auth.users import UserError, create_user
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.users.service import UserRow, change_user, find_user, users_stmt
 

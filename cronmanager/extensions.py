@@ -14,6 +14,8 @@ from flask_wtf import CSRFProtect
 from redis import Redis
 from sqlalchemy.orm import DeclarativeBase
 
+from cronmanager.lib.redis_keys import RedisKeys
+
 
 class Base(DeclarativeBase):
     pass
@@ -44,6 +46,7 @@ def redis_client() -> Redis:
     return current_app.extensions["redis"]
 
 
-def rkey(*parts: object) -> str:
-    """Namespaced Redis key, so test runs and deployments sharing a server never collide."""
-    return ":".join([current_app.config["REDIS_PREFIX"], *map(str, parts)])
+def keys() -> RedisKeys:
+    """The app's Redis key names, under its REDIS_PREFIX, so test runs and deployments sharing a server never
+    collide."""
+    return RedisKeys(current_app.config["REDIS_PREFIX"])

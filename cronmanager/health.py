@@ -14,7 +14,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from redis import Redis
 from sqlalchemy import text
 
-from cronmanager.extensions import db, rkey
+from cronmanager.extensions import db, keys
+from cronmanager.lib.redis_keys import count_workers
 
 health_bp = Blueprint("health", __name__)
 
@@ -48,12 +49,12 @@ def check_health() -> tuple[bool, dict]:
         started = time.perf_counter()
         r.ping()
         checks["redis"] = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
-        beat = r.get(rkey("scheduler", "heartbeat"))
+        beat = r.get(keys().scheduler_heartbeat)
         age = time.time() - float(beat) if beat else None
         checks["scheduler"] = {"ok": age is not None and age < stale_after,
                                "last_heartbeat_s": round(age, 1) if age is not None else None,
                                "stale_after_s": stale_after}
-        workers = sum(1 for _ in r.scan_iter(match=rkey("worker", "alive", "*"), count=500))
+        workers = count_workers(r, keys())
         checks["workers"] = {"ok": workers > 0, "count": workers}
     except Exception as err:
         checks["redis"] = {"ok": False, "error": f"{type(err).__name__}: {str(err)[:200]}"}

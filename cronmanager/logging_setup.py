@@ -1,4 +1,4 @@
-"""One log line format for every process (SPEC §10; issue 13): JSON lines by default, text for a terminal.
+"""One log line format for every process (SPEC §10): JSON lines by default, text for a terminal.
 
 Every line carries the ids that are known where it is written: `trace_id`/`span_id` from the current
 OpenTelemetry span, `execution_id`/`job_id` from the fire being run (bound with `log_ids`) or from the record's
@@ -26,6 +26,7 @@ from gunicorn.glogging import Logger as GunicornBaseLogger
 from opentelemetry import trace
 
 from config import env_choice
+from cronmanager.lib.dates import iso
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -73,7 +74,7 @@ def current_ids(record: logging.LogRecord | None = None) -> dict[str, object]:
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.fromtimestamp(record.created, UTC))
 
 
 class JsonFormatter(logging.Formatter):

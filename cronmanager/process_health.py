@@ -9,52 +9,30 @@ has a live heartbeat, 1 otherwise (including when Redis cannot be reached).
 from __future__ import annotations
 
 import socket
-import time
-from enum import StrEnum
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from redis import Redis
 
-from cronmanager.extensions import rkey
+from cronmanager.extensions import keys
+from cronmanager.lib.redis_keys import ProcessKind, live_heartbeats
 
 PROBE_TIMEOUT_S = 2.0
 
 
-class Process(StrEnum):
-    WORKER = "worker"
-    SCHEDULER = "scheduler"
-
-
-def heartbeat_pattern(process: Process, host: str) -> str:
-    """Both processes name themselves host:pid:random; the key ends with that name."""
-    kind = "worker" if process is Process.WORKER else "scheduler"
-    return rkey(kind, "alive", f"{host}:*")
-
-
-def live_heartbeats(r: Redis, process: Process, host: str) -> dict[str, float]:
-    """Heartbeat keys of that kind of process on `host` -> seconds since their last beat."""
-    ages = {}
-    for key in r.scan_iter(match=heartbeat_pattern(process, host), count=1000):
-        value = r.get(key)
-        if value is not None:
-            ages[key.decode()] = time.time() - float(value)
-    return ages
-
-
 @click.command("health")
-@click.option("--process", "process", type=click.Choice([p.value for p in Process]), required=True,
+@click.option("--process", "process", type=click.Choice([p.value for p in ProcessKind]), required=True,
               help="Which background process on this host to check.")
 @with_appcontext
 def health_command(process: str) -> None:
     """Exit 0 if a worker/scheduler on this host has a live heartbeat, else 1."""
-    kind = Process(process)
+    kind = ProcessKind(process)
     host = socket.gethostname()
     r = Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=PROBE_TIMEOUT_S,
                        socket_timeout=PROBE_TIMEOUT_S, retry_on_timeout=False)
     try:
-        ages = live_heartbeats(r, kind, host)
+        ages = live_heartbeats(r, keys(), kind, host)
     except Exception as err:  # any Redis failure means "cannot tell": unhealthy
         click.echo(f"unhealthy: redis unavailable ({type(err).__name__})", err=True)
         raise SystemExit(1) from None

@@ -85,10 +85,10 @@ def tune_gc() -> None:
     Every fire allocates (threads, requests, and with tracing on, spans); each full collection walked the
     whole start-up heap (app, models, imported modules) again, so it is frozen out of the collector's reach.
     Under a burst with tracing on the default threshold (700 allocations: a young-generation pass every few
-    requests) was most of the tracing overhead (issue 13: burst on/off ~0.4-0.7 -> ~0.8-0.9 in the same run).
+    requests) was most of the tracing overhead (burst on/off ~0.4-0.7 -> ~0.8-0.9 in the same run).
     The raised thresholds left cyclic garbage that outlived two young passes (statements, RQ jobs, claimed
     rows) for CPython's rare full pass, 15-20 minutes apart at 50 fires/s: the soak saw ~1 MB a minute of
-    worker RSS until then (issue 14). A full pass on a timer bounds that to a minute's garbage, a few ms each.
+    worker RSS until then (the 30-minute soak). A full pass on a timer bounds that to a minute's garbage, a few ms each.
     """
     gc.collect()
     gc.freeze()

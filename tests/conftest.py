@@ -93,8 +93,8 @@ def _rule_rows() -> list[dict]:
     return rows
 
 
-TABLES = ("audit_logs", "security_events", "notifications", "alert_channels", "schedule_changes",
-          "cron_executions", "cron_jobs", "job_counts", "api_tokens", "users")
+TABLES = ("audit_logs", "security_events", "notifications", "alert_channels", "schedule_changes", "team_members",
+          "teams", "cron_executions", "cron_jobs", "job_counts", "api_tokens", "users")
 
 
 @pytest.fixture(autouse=True)

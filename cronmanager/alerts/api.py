@@ -11,7 +11,7 @@ import re
 import secrets
 
 from flask import Blueprint, jsonify
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from cronmanager.alerts.delivery import send_to
 from cronmanager.alerts.schemas import (
@@ -28,14 +28,17 @@ from cronmanager.alerts.schemas import (
     UnreadOut,
 )
 from cronmanager.api import audit_resource, quotas
-from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import PageQuery, responses, spec
-from cronmanager.api.security import Principal, endpoint, principal
+from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
+from cronmanager.auth import visibility
+from cronmanager.auth.principal import Principal
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs.service import validate_url
 from cronmanager.models import AlertChannel, Notification, utcnow
 from cronmanager.models.monitoring import AlertDelivery
+from cronmanager.teams import service as teams
 
 alerts_api = Blueprint("alerts_api", __name__)
 
@@ -45,20 +48,14 @@ def channel_json(c: AlertChannel) -> dict:
     config = dict(c.config or {})
     if config.get("secret"):
         config["secret"] = config["secret"][:4] + "…"
-    return {"id": c.id, "kind": c.kind, "name": c.name, "target": c.target, "is_global": c.user_id is None,
+    return {"id": c.id, "kind": c.kind, "name": c.name, "target": c.target,
+            "is_global": c.user_id is None and c.team_id is None, "team_id": c.team_id,
             "is_active": c.is_active, "config": config, "consecutive_errors": c.consecutive_errors,
             "last_error": c.last_error, "created_at": c.created_at}
 
 
 def _get_channel(p: Principal, channel_id: str, manage: bool = False) -> AlertChannel:
-    c = db.session.get(AlertChannel, channel_id)
-    if c is None:
-        raise ApiError(404, "No such channel")
-    if c.user_id != p.user.id and not p.is_admin:
-        raise ApiError(404, "No such channel")  # someone else's or a global one: not revealed
-    if manage and not p.user.can_write:
-        raise ApiError(403, "Read-only users cannot change alert channels")
-    return c
+    return visibility.get_channel(p, channel_id, manage=manage)
 
 
 # one address: a local part and a domain, nothing that could list a second recipient or inject a header
@@ -82,31 +79,34 @@ def _check_target(kind: str, target: str) -> str:
 @endpoint("read", "alerts.channels")
 @spec.validate(resp=responses(HTTP_200=ChannelList), tags=["alerts"])
 def list_channels():
-    """Your channels; administrators also see the global ones."""
+    """Your channels and your teams' channels; administrators also see the global ones."""
     p = principal()
-    cond = AlertChannel.user_id == p.user.id
-    if p.is_admin:
-        cond = or_(cond, AlertChannel.user_id.is_(None))
-    rows = db.session.execute(select(AlertChannel).where(cond).order_by(AlertChannel.created_at)).scalars().all()
+    rows = db.session.execute(select(AlertChannel).where(visibility.channel_clause(p))
+                              .order_by(AlertChannel.created_at)).scalars().all()
     return jsonify({"items": [channel_json(c) for c in rows], "total": len(rows)})
 
 
 @alerts_api.post("/alert-channels")
 @endpoint("write", "alerts.channel_create")
-@spec.validate(json=ChannelCreate, resp=responses("HTTP_409", "HTTP_422", HTTP_201=ChannelOut), tags=["alerts"])
+@spec.validate(json=ChannelCreate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_201=ChannelOut),
+               tags=["alerts"])
 def create_channel(json: ChannelCreate):
     """E-mail or webhook channel; a webhook gets a signing secret (shown once) unless you give one."""
     p = principal()
-    if json.is_global and not p.is_admin:
-        raise ApiError(403, "Only administrators create global channels")
-    if not json.is_global:
+    team_id = json.team_id or p.team_id
+    if json.is_global and (not p.is_admin or team_id is not None):
+        raise ApiError(403, "Only administrators create global channels, and a global channel has no team")
+    if team_id is not None:
+        teams.require_job_editor(p, team_id)
+        quotas.ensure_room(quotas.CHANNELS, team_id, team=True)
+    elif not json.is_global:
         quotas.ensure_room(quotas.CHANNELS, p.user.id)
     config = json.config.model_dump(exclude_none=True) if json.config else {}
     secret = None
     if json.kind == "webhook":
         config.setdefault("format", "json")
         secret = config.setdefault("secret", secrets.token_urlsafe(32))
-    c = AlertChannel(user_id=None if json.is_global else p.user.id, kind=json.kind, name=json.name,
+    c = AlertChannel(user_id=None if json.is_global else p.user.id, team_id=team_id, kind=json.kind, name=json.name,
                      target=_check_target(json.kind, json.target), config=config)
     db.session.add(c)
     db.session.flush()

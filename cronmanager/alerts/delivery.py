@@ -15,11 +15,12 @@ import threading
 import time
 from datetime import timedelta
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import or_, select, update
+from flask import Flask, current_app
+from sqlalchemy import and_, or_, select, update
 
 from cronmanager.alerts.transports import SendResult, send_email, send_webhook
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db, keys, redis_client
+from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import AlertChannel, Notification, User, utcnow
 from cronmanager.models.monitoring import AlertDelivery
 
@@ -58,12 +59,16 @@ def notify_in_app(user_id: str, kind: str, title: str, body: str, job_id: str | 
     return note
 
 
-def queue_alert(owner_id: str, event: str, payload: dict, job_id: str | None) -> list[int]:
-    """Pending deliveries to the owner's and the global channels and ALERT_WEBHOOK_URL (flushed, not committed)."""
+def queue_alert(owner_id: str, event: str, payload: dict, job_id: str | None,
+                team_id: str | None = None) -> list[int]:
+    """Pending deliveries to the job's team's channels (a personal job: its owner's) and the global channels and
+    ALERT_WEBHOOK_URL (flushed, not committed)."""
     now = utcnow()
+    own = AlertChannel.team_id == team_id if team_id is not None else and_(AlertChannel.user_id == owner_id,
+                                                                             AlertChannel.team_id.is_(None))
+    is_global = and_(AlertChannel.user_id.is_(None), AlertChannel.team_id.is_(None))
     channels = db.session.execute(
-        select(AlertChannel).where(AlertChannel.is_active.is_(True),
-                                   or_(AlertChannel.user_id == owner_id, AlertChannel.user_id.is_(None)))
+        select(AlertChannel).where(AlertChannel.is_active.is_(True), or_(own, is_global))
     ).scalars().all()
     rows = [AlertDelivery(channel_id=c.id, kind=c.kind, target=c.target, event=event, cron_job_id=job_id,
                           user_id=c.user_id, payload=payload, status=PENDING, next_attempt_at=now)
@@ -191,7 +196,7 @@ def publish_notifications(items: list[tuple[str, dict]]) -> None:
 
 def _count(kind: str, outcome: str) -> None:
     try:
-        redis_client().hincrby(rkey("metrics", "alert_deliveries"), f"{kind}|{outcome}", 1)
+        redis_client().hincrby(keys().metrics("alert_deliveries"), f"{kind}|{outcome}", 1)
     except Exception:  # metrics are best effort
         log.debug("could not count an alert delivery", exc_info=True)
 
@@ -244,13 +249,9 @@ def dispatch(ids: list[int]) -> None:
     _dispatcher.submit(ids)
 
 
+@system_job()
 def sweep_due(limit: int = 200) -> int:
     """Deliver pending rows whose time has come (e.g. their process died); a periodic system job. Idempotent."""
-    if not has_app_context():
-        from cronmanager import create_app
-
-        with create_app().app_context():
-            return sweep_due(limit)
     now = utcnow()
     ids = db.session.execute(
         select(AlertDelivery.id).where(AlertDelivery.status == PENDING, AlertDelivery.next_attempt_at <= now,

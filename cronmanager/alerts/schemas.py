@@ -44,6 +44,8 @@ class ChannelCreate(StrictModel):
     target: str = Field(min_length=3, max_length=2048)
     config: ChannelConfig | None = None
     is_global: bool = False
+    team_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                                description="the team that owns the channel (its owners and editors manage it)")
 
     @field_validator("target")
     @classmethod
@@ -83,6 +85,7 @@ class ChannelOut(BaseModel):
     name: str
     target: str
     is_global: bool
+    team_id: str | None = None
     is_active: bool
     config: dict
     consecutive_errors: int

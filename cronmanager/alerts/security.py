@@ -8,7 +8,7 @@ import threading
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db, keys, redis_client
 
 log = logging.getLogger("cronmanager.alerts")
 THROTTLE_S = 600
@@ -20,7 +20,7 @@ def alert_admins(kind: str, message: str, *, severity: str, subject: str | None)
     if severity == "info":
         return
     try:
-        if not redis_client().set(rkey("security-alert", kind, subject or "-"), "1", nx=True, ex=THROTTLE_S):
+        if not redis_client().set(keys().security_alert(kind, subject), "1", nx=True, ex=THROTTLE_S):
             return  # one alert per kind and subject per 10 minutes: a brute force must not become a mail storm
     except Exception:  # without Redis we still alert, unthrottled
         pass

@@ -21,8 +21,8 @@ from cronmanager.alerts.delivery import (
     publish_notifications,
     queue_alert,
 )
-from cronmanager.api.jsonprovider import iso
 from cronmanager.extensions import db
+from cronmanager.lib.dates import iso
 from cronmanager.models import CronJob, utcnow
 from cronmanager.models.monitoring import JobAlertState
 
@@ -124,7 +124,7 @@ def _disable(job_id: str) -> bool:
 
 def _alert(job: CronJob, event: str, fire: Fire, delivery_ids: list[int], failing_since=None):
     payload = build_payload(job, event, fire, failing_since)
-    delivery_ids += queue_alert(job.owner_id, event, payload, job.id)
+    delivery_ids += queue_alert(job.owner_id, event, payload, job.id, job.team_id)
     return notify_in_app(job.owner_id, event.split(".", 1)[1], payload["title"], payload["text"], job.id, event)
 
 

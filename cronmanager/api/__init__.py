@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, g, request
 
-from cronmanager.api.errors import ApiError
 from cronmanager.api.security import authenticate
 from cronmanager.audit.recorder import record, record_refused, request_payload
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db, limiter
 from cronmanager.lib.json_depth import too_deep
 

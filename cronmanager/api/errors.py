@@ -6,24 +6,7 @@ from flask import Flask, Response, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error",
-    429: "rate_limited", 500: "server_error", 503: "unavailable",
-}
-
-
-class ApiError(Exception):
-    """Raised anywhere in a request to answer with a JSON error."""
-
-    def __init__(self, status: int, message: str, *, code: str | None = None,
-                 fields: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code or CODES.get(status, "error")
-        self.fields = fields
-        self.headers = headers or {}
+from cronmanager.errors import CODES, ApiError
 
 
 def error_response(status: int, message: str, *, code: str | None = None,

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
 
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+from cronmanager.lib.dates import iso
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -14,8 +14,9 @@ from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 from spectree.plugins.flask_plugin import FlaskPlugin
 
-from cronmanager.api.errors import ApiError, error_response
+from cronmanager.api.errors import error_response
 from cronmanager.api.links import add_links
+from cronmanager.errors import ApiError
 
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL text refuses it) and lone surrogates (no UTF-8)
 

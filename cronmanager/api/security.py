@@ -4,41 +4,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from flask import g, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from cronmanager.api.errors import ApiError
 from cronmanager.audit.kinds import SecurityKind
 from cronmanager.auth import sessions, throttle, tokens
+from cronmanager.auth.principal import SERVICE_SCOPES, Principal, Via
+from cronmanager.errors import ApiError
 from cronmanager.extensions import csrf, db
-from cronmanager.models import ApiToken, Role, User, utcnow
-
-
-@dataclass
-class Principal:
-    user: User
-    scopes: set[str]
-    via: str  # "token", "access", "session" or "cli"
-    token: ApiToken | None = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def token_id(self) -> str | None:
-        return self.token.id if self.token else None
-
-    @property
-    def role(self) -> str:
-        """The role this credential acts with: an ADMIN's token without the `admin` scope acts as a USER."""
-        if self.user.role == Role.ADMIN.value and "admin" not in self.scopes:
-            return Role.USER.value
-        return self.user.role
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN.value
+from cronmanager.models import ApiToken, User, utcnow
 
 
 def presented_credential() -> str | None:
@@ -74,11 +50,13 @@ def _from_api_token(raw: str) -> Principal:
                     user_id=token.user_id, token_id=token.id, ip=ip)
         raise ApiError(403, f"API token is not allowed from {ip}")
     user = db.session.get(User, token.user_id)
-    if user is None or not user.is_active:
-        raise ApiError(401, "Token owner is disabled")
     token.last_used_at = now
     token.last_used_ip = ip
-    return Principal(user=user, scopes=set(token.scopes) & user.allowed_scopes(), via="token", token=token)
+    if token.team_id is not None:  # a service account: it acts for the team, whoever created it and wherever they went
+        return Principal(user=user, scopes=set(token.scopes) & set(SERVICE_SCOPES), via=Via.TOKEN, token=token)
+    if user is None or not user.is_active:
+        raise ApiError(401, "Token owner is disabled")
+    return Principal(user=user, scopes=set(token.scopes) & user.allowed_scopes(), via=Via.TOKEN, token=token)
 
 
 def _from_access_token(raw: str) -> Principal:

@@ -6,7 +6,6 @@ from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, select
 
 from cronmanager.api import audit_resource
-from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import amend_document, component_ref, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.report import CSV_COLUMNS, report_response, report_stmt
@@ -19,6 +18,7 @@ from cronmanager.audit.schemas import (
     SecurityEventOut,
     SecurityEventQuery,
 )
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.models import AuditLog, SecurityEvent, User, utcnow
 

@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 from flask import current_app, g, has_app_context, has_request_context, request
+from flask_login import current_user
 from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from cronmanager.audit.networks import network_of
 from cronmanager.audit.redaction import redact
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db, keys, redis_client
 from cronmanager.lib.json_depth import too_deep
 from cronmanager.models import AuditLog
 
@@ -46,6 +47,9 @@ def record(action: str, *, status: int | None = None, resource_type: str | None 
         if p is not None:
             entry.user_id = entry.user_id or p.user.id
             entry.token_id = entry.token_id or p.token_id
+            entry.team_id = p.team_id  # a service account's calls name its team
+        elif entry.user_id is None and current_user and current_user.is_authenticated:
+            entry.user_id = current_user.id  # a dashboard page: the signed-in user
     entry.changes = capped_changes(changes) if changes is not None else None
     db.session.add(entry)
     return entry
@@ -57,7 +61,7 @@ def record_refused(action: str, *, payload: dict[str, Any] | None = None, user_i
     first adds a row, later ones count into it (`"refused": n`), so a flood grows a counter, not the trail.
     Without Redis every refusal gets its own row: better a long trail than a silent one."""
     window = current_app.config["AUDIT_REFUSED_WINDOW_S"]
-    key = rkey("audit", "refused", action, client_ip() or "unknown", user_id or "-", int(time.time() // window))
+    key = keys().refused_audit(action, client_ip() or "unknown", user_id, int(time.time() // window))
     payload = {**(payload or {}), "refused": 1}
     try:
         pipe = redis_client().pipeline()

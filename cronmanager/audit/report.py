@@ -15,9 +15,9 @@ from datetime import datetime
 from flask import Response, current_app, stream_with_context
 from sqlalchemy import Select, select
 
-from cronmanager.api.jsonprovider import iso
 from cronmanager.audit.changes import change_clause
 from cronmanager.extensions import db
+from cronmanager.lib.dates import iso
 from cronmanager.models import AuditLog, User
 
 COLUMNS = ("timestamp", "user_id", "user_email", "token_id", "ip_address", "action", "resource_type",

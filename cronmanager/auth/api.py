@@ -8,12 +8,12 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from cronmanager.api import audit_resource, quotas
-from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import responses, spec
-from cronmanager.api.security import Principal, endpoint, principal
+from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import lockout, sessions, tokens
+from cronmanager.auth.principal import Principal
 from cronmanager.auth.schemas import (
     LoginIn,
     LoginOut,
@@ -33,6 +33,7 @@ from cronmanager.auth.users import (
     lock_user_creation,
     verify_password,
 )
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db, limiter
 from cronmanager.models import ApiToken, User, utcnow
 
@@ -120,8 +121,10 @@ def refresh(json: RefreshIn):
     return jsonify(body)
 
 
-def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist: list[str]) -> tuple[ApiToken, str]:
-    """Shared by the API and the tokens page: validates, stores the hash only, returns the raw token once."""
+def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist: list[str],
+              team_id: str | None = None) -> tuple[ApiToken, str]:
+    """Shared by the API, the tokens page and the teams (a service account: `team_id`, created by `user`):
+    validates, stores the hash only, returns the raw token once."""
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise ApiError(422, "expires_at needs a timezone (e.g. ends in Z)", fields={"expires_at": "naive"})
@@ -131,11 +134,11 @@ def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist
         cidrs = tokens.normalise_cidrs(ip_allowlist)
     except ValueError as err:
         raise ApiError(422, str(err), fields={"ip_allowlist": str(err)}) from None
-    quotas.ensure_room(quotas.TOKENS, user.id)
+    quotas.ensure_room(quotas.TOKENS, team_id or user.id, team=team_id is not None)
     raw = tokens.generate_api_token()
     token = ApiToken(user_id=user.id, name=name.strip(), token_hash=tokens.hash_token(raw),
                      prefix=raw[: tokens.PREFIX_SHOWN], scopes=sorted(set(scopes)), expires_at=expires_at,
-                     ip_allowlist=cidrs)
+                     ip_allowlist=cidrs, team_id=team_id)
     db.session.add(token)
     db.session.flush()
     return token, raw
@@ -182,7 +185,9 @@ def create_token(json: TokenIn):
 
 
 def _visible_tokens(user: User):
-    return select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
+    """A user's own tokens; the service-account tokens they created are the team's (GET /teams/<id>/tokens)."""
+    return (select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.team_id.is_(None))
+            .order_by(ApiToken.created_at.desc()))
 
 
 @auth_api.get("/tokens")
@@ -198,7 +203,7 @@ def list_tokens():
 def find_own_token(token_id: str) -> ApiToken:
     p = principal()
     token = db.session.get(ApiToken, token_id)
-    if token is None or (token.user_id != p.user.id and "admin" not in p.scopes):
+    if token is None or ((token.user_id != p.user.id or token.team_id is not None) and "admin" not in p.scopes):
         raise ApiError(404, "No such token")
     return token
 
@@ -223,8 +228,9 @@ def regenerate_token(token_id: str):
     """Revoke a token and issue a new one with the same name, scopes, expiry and allowlist."""
     old = find_own_token(token_id)
     p = principal()
-    if old.user_id != p.user.id:
-        raise ApiError(403, "Only the token's owner can regenerate it; an administrator may revoke it")
+    if old.user_id != p.user.id or old.team_id is not None:
+        raise ApiError(403, "Only the token's owner can regenerate it (a team's owners regenerate the team's); an "
+                       "administrator may revoke it")
     refuse_broader_token(p, old.scopes, old.expires_at, old.ip_allowlist or [])
     if old.expires_at is not None and old.expires_at <= utcnow():
         raise ApiError(422, "The token has expired; create a new one", fields={"expires_at": "expired"})

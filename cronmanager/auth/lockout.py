@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from cronmanager.extensions import redis_client, rkey
+from cronmanager.extensions import keys, redis_client
 
 # slot = INCR; slots within the limit refresh the lock window, later ones only read how long is left
 _TAKE_SLOT = """
@@ -41,7 +41,7 @@ class Attempt:
 
 
 def _key(email: str) -> str:
-    return rkey("login-failures", email.lower())
+    return keys().login_failures(email)
 
 
 def begin_attempt(email: str) -> Attempt:

@@ -14,10 +14,10 @@ from flask import current_app, has_request_context, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, func, or_, select, update
 
-from cronmanager.api.errors import ApiError
 from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import tokens
+from cronmanager.errors import ApiError
 from cronmanager.events import stream_quota
 from cronmanager.extensions import db
 from cronmanager.models import ApiToken, LoginSession, SessionKind, User, utcnow
@@ -152,7 +152,9 @@ def end_all_sessions(user: User) -> None:
     now = utcnow()
     db.session.execute(update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
                        .values(revoked_at=now).execution_options(synchronize_session=False))
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    # service-account tokens the user created belong to their team and outlive the user's sessions
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.team_id.is_(None),
+                                              ApiToken.revoked_at.is_(None))
                        .values(revoked_at=now, is_active=False).execution_options(synchronize_session=False))
     stream_quota.end_streams(user.id)  # open live streams end at their next heartbeat
 

@@ -13,7 +13,7 @@ import time
 from flask import current_app, request
 from limits import RateLimitItem, parse_many
 
-from cronmanager.api.errors import ApiError
+from cronmanager.errors import ApiError
 from cronmanager.extensions import limiter
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from cronmanager.events.publisher import publish_many
+from cronmanager.events.publisher import JobEvent, publish_many
 from cronmanager.execution.outcome import ExecutionStatus, Fire
 from cronmanager.execution.recording import Recorded
 from cronmanager.extensions import redis_client
@@ -24,9 +24,10 @@ def execution_event(fire: Fire, status: ExecutionStatus) -> dict:
 
 def publish_recorded(recorded: Recorded) -> None:
     """Two Redis round trips per batch; best effort like every event."""
-    events: list[tuple[str, dict, str | None]] = [
-        ("execution:started", execution_event(f, ExecutionStatus.RUNNING), f.job.owner_id) for f in recorded.started]
+    events: list[JobEvent] = [("execution:started", execution_event(f, ExecutionStatus.RUNNING), f.job.owner_id,
+                               f.job.team_id) for f in recorded.started]
     for f in recorded.finished:
         kind = "execution:completed" if f.final_status == ExecutionStatus.SUCCESS else "execution:failed"
-        events.append((kind, execution_event(f, f.final_status or ExecutionStatus.FAILED), f.job.owner_id))
+        events.append((kind, execution_event(f, f.final_status or ExecutionStatus.FAILED), f.job.owner_id,
+                       f.job.team_id))
     publish_many(redis_client(), current_app.config["REDIS_PREFIX"], events)

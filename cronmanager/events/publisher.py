@@ -8,6 +8,8 @@ import time
 
 from redis import Redis
 
+from cronmanager.lib.redis_keys import RedisKeys
+
 log = logging.getLogger("cronmanager.events")
 
 STREAM_MAXLEN = 10000
@@ -16,11 +18,11 @@ EVENT_TYPES = ("cron:created", "cron:updated", "cron:deleted", "execution:starte
 
 
 def stream_key(prefix: str) -> str:
-    return f"{prefix}:events:stream"
+    return RedisKeys(prefix).events_stream
 
 
 def channel(prefix: str) -> str:
-    return f"{prefix}:events"
+    return RedisKeys(prefix).events_channel
 
 
 _TYPE_HEAD = b'{"type": "'
@@ -39,9 +41,11 @@ def event_type_of(payload: bytes) -> str | None:
 
 
 def publish(r: Redis, prefix: str, event_type: str, data: dict, *, owner_id: str | None = None,
-            user_id: str | None = None) -> str | None:
-    """Best effort: a Redis hiccup must never fail the change that caused the event."""
-    envelope = {"type": event_type, "ts": time.time(), "owner_id": owner_id, "user_id": user_id, "data": data}
+            team_id: str | None = None, user_id: str | None = None) -> str | None:
+    """Best effort: a Redis hiccup must never fail the change that caused the event. `owner_id` and `team_id`
+    decide who sees a job's event (cronmanager.auth.visibility), `user_id` who gets a notification."""
+    envelope = {"type": event_type, "ts": time.time(), "owner_id": owner_id, "team_id": team_id, "user_id": user_id,
+                "data": data}
     payload = json.dumps(envelope, default=str)
     try:
         pipe = r.pipeline()
@@ -56,15 +60,19 @@ def publish(r: Redis, prefix: str, event_type: str, data: dict, *, owner_id: str
         return None
 
 
-def publish_many(r: Redis, prefix: str, events: list[tuple[str, dict, str | None]]) -> None:
+JobEvent = tuple[str, dict, str | None, str | None]  # type, data, the job's owner_id and team_id
+
+
+def publish_many(r: Redis, prefix: str, events: list[JobEvent]) -> None:
     """Many events in two round trips (the executor publishes per batch)."""
     if not events:
         return
     try:
         pipe = r.pipeline(transaction=False)
         envelopes = []
-        for event_type, data, owner_id in events:
-            env = {"type": event_type, "ts": time.time(), "owner_id": owner_id, "user_id": None, "data": data}
+        for event_type, data, owner_id, team_id in events:
+            env = {"type": event_type, "ts": time.time(), "owner_id": owner_id, "team_id": team_id, "user_id": None,
+                   "data": data}
             envelopes.append(env)
             pipe.xadd(stream_key(prefix), {"e": json.dumps(env, default=str)}, maxlen=STREAM_MAXLEN,
                       approximate=True)

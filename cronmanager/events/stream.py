@@ -28,11 +28,15 @@ from flask import Blueprint, Flask, Response, current_app, request
 from redis import BlockingConnectionPool, ConnectionPool, Redis
 from spectree.response import DEFAULT_CODE_DESC
 
-from cronmanager.api.errors import ApiError, error_response
+from cronmanager.api.errors import error_response
 from cronmanager.api.openapi import ErrorResponse, amend_document, component_ref
 from cronmanager.api.security import endpoint, principal
+from cronmanager.auth import visibility
+from cronmanager.auth.visibility import Audience
+from cronmanager.errors import ApiError
 from cronmanager.events import stream_quota
 from cronmanager.events.publisher import channel, stream_key
+from cronmanager.extensions import db
 
 log = logging.getLogger("cronmanager.events")
 
@@ -48,18 +52,22 @@ FULL_MESSAGE = "Too many live viewers on this server; retry shortly"
 FULL_RETRY_AFTER_S = "5"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Viewer:
-    user_id: str
-    role: str
+    """Who is watching; `refresh` reloads their audience (team memberships change while a stream is open)."""
+
+    audience: Audience
+    refresh: Callable[[], Audience] | None = None
 
     def may_see(self, event: dict) -> bool:
-        """Notifications go to their user only; job events follow job visibility (SPEC §6)."""
+        """Notifications go to their user only; job events follow job visibility (cronmanager.auth.visibility)."""
         if event.get("type") == "notification":
-            return event.get("user_id") == self.user_id
-        if self.role in ("ADMIN", "READ_ONLY"):
-            return True
-        return event.get("owner_id") == self.user_id
+            return self.audience.service_team is None and event.get("user_id") == self.audience.user_id
+        return self.audience.sees(event.get("owner_id"), event.get("team_id"))
+
+    def reload(self) -> None:
+        if self.refresh is not None:
+            self.audience = self.refresh()
 
 
 def parse_stream_id(raw: str | None) -> tuple[int, int] | None:
@@ -76,7 +84,7 @@ def parse_stream_id(raw: str | None) -> tuple[int, int] | None:
 
 def format_event(event: dict) -> str:
     """One SSE frame: `id` for Last-Event-ID, `event` = the type, `data` = the JSON envelope."""
-    body = {k: v for k, v in event.items() if k not in ("owner_id", "user_id")}
+    body = {k: v for k, v in event.items() if k not in ("owner_id", "team_id", "user_id")}
     return f"id: {event['id']}\nevent: {event['type']}\ndata: {json.dumps(body, default=str)}\n\n"
 
 
@@ -251,9 +259,10 @@ def event_stream(r: Redis, prefix: str, viewer: Viewer, last_event_id: str | Non
         deadline = time.monotonic() + max_stream_s
         last_write = last_check = time.monotonic()
         while time.monotonic() < deadline and not listener.overflowed:
-            if still_allowed is not None and time.monotonic() - last_check >= heartbeat_s:
-                if not still_allowed():
+            if time.monotonic() - last_check >= heartbeat_s:
+                if still_allowed is not None and not still_allowed():
                     return
+                viewer.reload()
                 last_check = time.monotonic()
             wait = max(0.01, heartbeat_s - (time.monotonic() - last_write))
             try:
@@ -329,12 +338,21 @@ def stream_redis(app: Flask) -> Redis:
     return r
 
 
+def _audience_now(app: Flask, facts: tuple[str, str, str | None, bool]) -> Audience:
+    with app.app_context():
+        try:
+            return visibility.audience_for(*facts)
+        finally:
+            db.session.remove()
+
+
 @events_api.get("/events")
 @endpoint("read", "events.stream")
 def stream() -> Response:
     """Live events you may see, as text/event-stream; reconnect with `Last-Event-ID` to replay what you missed."""
     p = principal()
-    viewer = Viewer(user_id=p.user.id, role=p.role)
+    facts = (p.user.id, p.role, p.team_id, p.user.can_write)
+    viewer = Viewer(visibility.audience(p), functools.partial(_audience_now, current_app._get_current_object(), facts))
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     cfg = current_app.config
     if not OPEN_STREAMS.acquire(int(cfg.get("SSE_MAX_STREAMS", DEFAULT_MAX_STREAMS))):

@@ -12,7 +12,8 @@ import uuid
 
 from flask import current_app
 
-from cronmanager.extensions import redis_client, rkey
+from cronmanager.extensions import keys, redis_client
+from cronmanager.lib.redis_keys import RedisKeys
 
 _TAKE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -25,7 +26,7 @@ MARGIN_S = 60
 
 
 def _key(user_id: str) -> str:
-    return rkey("sse", "user", user_id)
+    return keys().sse_slots(user_id)
 
 
 def take_slot(user_id: str) -> str | None:
@@ -41,12 +42,12 @@ def take_slot(user_id: str) -> str | None:
 
 def release_slot(redis, prefix: str, user_id: str, slot: str) -> None:
     """Called when the stream closes, outside the request (hence the explicit client and prefix)."""
-    redis.zrem(f"{prefix}:sse:user:{user_id}", slot)
+    redis.zrem(RedisKeys(prefix).sse_slots(user_id), slot)
 
 
 def holds_slot(redis, prefix: str, user_id: str, slot: str) -> bool:
     """Whether the stream may go on (its slot was not dropped by end_streams)."""
-    return redis.zscore(f"{prefix}:sse:user:{user_id}", slot) is not None
+    return redis.zscore(RedisKeys(prefix).sse_slots(user_id), slot) is not None
 
 
 def end_streams(user_id: str) -> None:

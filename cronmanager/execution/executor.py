@@ -1,7 +1,7 @@
 """The per-process executor: many fires in flight on a thread pool, results written to the database in bulk.
 
 An RQ job (run_batch) only claims rows and hands them here, so one slow target never blocks a worker
-and a process holds hundreds of requests at once (SPEC §5; issue: throughput against slow targets).
+and a process holds hundreds of requests at once (SPEC §5: throughput against slow targets).
 Exactly-once comes from the database: rows are claimed with a conditional UPDATE and every later write
 is conditional on this worker still owning the row.
 """
@@ -20,7 +20,6 @@ import uuid
 from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from cronmanager import create_app
 from cronmanager.events.publisher import channel, event_type_of
 from cronmanager.execution import store
 from cronmanager.execution.fire_pool import FirePool
@@ -28,7 +27,10 @@ from cronmanager.execution.http_client import Cancellation
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, RecordKind
 from cronmanager.execution.perform import close_idle_connections, perform_request
 from cronmanager.execution.recording import record_batch
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db, keys, redis_client
+from cronmanager.lib.dates import iso
+from cronmanager.lib.redis_keys import ProcessKind, RedisKeys
+from cronmanager.maintenance.system_job import process_app
 from cronmanager.models import utcnow
 from cronmanager.observability import tracing
 
@@ -141,7 +143,7 @@ class Executor:
             self._results.put((RecordKind.START, fire))
             headers = {
                 "X-CronManager-Job": fire.job_id,
-                "X-CronManager-Scheduled-For": fire.scheduled_for.isoformat().replace("+00:00", "Z"),
+                "X-CronManager-Scheduled-For": iso(fire.scheduled_for),
                 "X-CronManager-Execution": str(fire.execution_id),
                 "X-CronManager-Attempt": str(fire.attempt),
             }
@@ -238,7 +240,7 @@ class Executor:
         while not self._stop.is_set():
             try:
                 with self.app.app_context():
-                    redis_client().set(rkey("worker", "alive", self.worker_id), str(time.time()),
+                    redis_client().set(keys().alive(ProcessKind.WORKER, self.worker_id), str(time.time()),
                                        ex=self.heartbeat_ttl_s)
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
@@ -261,7 +263,7 @@ class Executor:
         self._threads[0].join(timeout=10)
         try:
             with self.app.app_context():
-                redis_client().delete(rkey("worker", "alive", self.worker_id))
+                redis_client().delete(keys().alive(ProcessKind.WORKER, self.worker_id))
         except Exception:
             pass
         return drained
@@ -276,7 +278,7 @@ def get_executor(app: Flask | None = None) -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = Executor(app or create_app())
+            _executor = Executor(app or process_app())
         return _executor
 
 
@@ -287,8 +289,7 @@ def reset_executor() -> None:
 
 
 def cancel_channel(prefix: str) -> str:
-    """Execution ids (a JSON list) whose running requests must be closed, wherever they run."""
-    return f"{prefix}:executions:cancel"
+    return RedisKeys(prefix).cancel_channel
 
 
 def run_batch(execution_ids: list[int]) -> int:

@@ -143,13 +143,14 @@ class JobSnapshot:
     auto_disable: bool
     version: int = 1
     propagate_trace: bool = True  # send W3C traceparent to the target when tracing is on
+    team_id: str | None = None
 
     @classmethod
     def of(cls, job: Any) -> JobSnapshot:
         """From a CronJob row or from a mapping with the same keys (an unsaved configuration under test)."""
         get = job.get if isinstance(job, Mapping) else lambda k, d=None: getattr(job, k, d)
         return cls(
-            id=get("id") or "", name=get("name") or "", owner_id=get("owner_id"),
+            id=get("id") or "", name=get("name") or "", owner_id=get("owner_id"), team_id=get("team_id"),
             http_method=get("http_method") or "GET", endpoint_url=get("endpoint_url") or "",
             headers=dict(get("headers") or {}), body=get("body"), query_params=dict(get("query_params") or {}),
             timeout_ms=get("timeout_ms") or 30000, expected_statuses=get("expected_statuses") or None,

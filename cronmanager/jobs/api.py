@@ -8,10 +8,11 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select
 
 from cronmanager.api import after_commit, audit_resource
-from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
+from cronmanager.auth import visibility
+from cronmanager.errors import ApiError
 from cronmanager.execution.outcome import JobSnapshot
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import (
@@ -28,6 +29,7 @@ from cronmanager.jobs.schemas import (
     TestOut,
     ToggleIn,
 )
+from cronmanager.lib.dates import iso
 from cronmanager.models import ScheduleChange, utcnow
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
@@ -40,9 +42,10 @@ jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
 @endpoint("read", "cron.list")
 @spec.validate(query=JobListQuery, resp=responses("HTTP_422", HTTP_200=JobList), tags=["jobs"])
 def list_jobs(query: JobListQuery):
-    """Jobs you may see, filtered (status, is_active, q), sorted and paginated."""
+    """Jobs you may see, filtered (status, is_active, q, owner_id, team_id), sorted and paginated."""
     p = principal()
-    filters = {"status": query.status, "is_active": query.is_active, "q": query.q, "owner_id": query.owner_id}
+    filters = {"status": query.status, "is_active": query.is_active, "q": query.q, "owner_id": query.owner_id,
+               "team_id": query.team_id}
     stmt = service.job_list_stmt(p, **filters, sort=query.sort)
     rows, total = paginate(stmt, query.page, query.per_page, service.job_list_total(p, **filters))
     return jsonify({"items": [service.job_json(j) for (j,) in rows], "total": total, "page": query.page,
@@ -51,7 +54,7 @@ def list_jobs(query: JobListQuery):
 
 @jobs_api.post("")
 @endpoint("write", "cron.create")
-@spec.validate(json=JobCreate, resp=responses("HTTP_409", "HTTP_422", HTTP_201=JobOut), tags=["jobs"])
+@spec.validate(json=JobCreate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_201=JobOut), tags=["jobs"])
 def create_job(json: JobCreate):
     """Create a job; next_run_at is computed in the job's timezone."""
     p = principal()
@@ -82,7 +85,7 @@ def preview(query: PreviewQuery):
     return jsonify({
         "description": cron.describe(expression), "timezone": query.timezone, "expression": expression,
         "fires": [{"local": f.astimezone(zone).isoformat(),
-                   "utc": f.astimezone(UTC).isoformat().replace("+00:00", "Z")} for f in fires],
+                   "utc": iso(f)} for f in fires],
     })
 
 
@@ -90,7 +93,7 @@ def _preview_schedule(query: PreviewQuery, expression: str, start: datetime) -> 
     """The saved job's own schedule (its throttle anchor) when `job_id` names it, else the factor and offset given,
     counted from the first slot after `start`."""
     if query.job_id:
-        job = service.get_visible(principal(), query.job_id)
+        job = visibility.get_visible(principal(), query.job_id)
         sched = EffectiveSchedule.of(job)
         if (sched.expression, sched.timezone) == (expression, query.timezone):
             return sched
@@ -114,7 +117,7 @@ def test_job(json: JobTest):
     from cronmanager.execution.perform import perform_request
 
     data = json.model_dump(exclude_unset=True, exclude_none=True)
-    stored = service.get_manageable(principal(), data.pop("job_id")) if "job_id" in data else None
+    stored = visibility.get_manageable(principal(), data.pop("job_id")) if "job_id" in data else None
     sealed = vault.seal(service.normalise({**service.DEFAULTS, **data}), stored=stored)
     result = perform_request(JobSnapshot.of(vault.revealed(sealed)),
                              allow_private=current_app.config["ALLOW_PRIVATE_TARGETS"])
@@ -132,7 +135,7 @@ def test_job(json: JobTest):
 @spec.validate(resp=responses("HTTP_404", HTTP_200=JobOut), tags=["jobs"])
 def get_job(job_id: str):
     """One job; secret values (SPEC §6) are `***` for everyone, the owner included."""
-    job = service.get_visible(principal(), job_id)
+    job = visibility.get_visible(principal(), job_id)
     audit_resource("cron", job.id)
     data = service.job_json(job)
     data["description_text"] = cron.describe(job.cron_expression)
@@ -146,7 +149,7 @@ def get_job(job_id: str):
 def update_job(job_id: str, json: JobUpdate):
     """Partial update; a change of expression or timezone is recorded with the optional `reason`."""
     p = principal()
-    job = service.get_manageable(p, job_id)
+    job = visibility.get_manageable(p, job_id)
     audit_resource("cron", job.id)
     changed = service.update_job(p, job, json.model_dump(exclude_unset=True, exclude={"reason"}), json.reason)
     data = service.job_json(job)
@@ -161,7 +164,7 @@ def update_job(job_id: str, json: JobUpdate):
 @spec.validate(resp=responses("HTTP_404", HTTP_204=None), tags=["jobs"])
 def delete_job(job_id: str):
     """Delete a job and its history; pending fires are dropped at once."""
-    job = service.get_manageable(principal(), job_id)
+    job = visibility.get_manageable(principal(), job_id)
     audit_resource("cron", job.id)
     data = service.delete_job(job)
     after_commit(lambda: service.publish_job_event("cron:deleted", data))
@@ -174,7 +177,7 @@ def delete_job(job_id: str):
 def toggle_job(job_id: str, json: ToggleIn):
     """Flip is_active, or set it from {"is_active": bool}; disabling stops pending fires at once."""
     p = principal()
-    job = service.get_manageable(p, job_id)
+    job = visibility.get_manageable(p, job_id)
     audit_resource("cron", job.id)
     service.set_active(p, job, (not job.is_active) if json.is_active is None else json.is_active)
     data = service.job_json(job)
@@ -190,7 +193,7 @@ def execute_job(job_id: str):
     from cronmanager.execution import dispatch
 
     p = principal()
-    job = service.get_manageable(p, job_id)
+    job = visibility.get_manageable(p, job_id)
     audit_resource("cron", job.id)
     execution = dispatch.create_manual_execution(job)
     after_commit(lambda: dispatch.enqueue_now([execution.id]))
@@ -202,7 +205,7 @@ def execute_job(job_id: str):
 @spec.validate(query=PageQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=ScheduleChangeList), tags=["jobs"])
 def schedule_changes(job_id: str, query: PageQuery):
     """Every change of expression or timezone, newest first, with reason and source."""
-    job = service.get_visible(principal(), job_id)
+    job = visibility.get_visible(principal(), job_id)
     stmt = (select(ScheduleChange).where(ScheduleChange.cron_job_id == job.id)
             .order_by(ScheduleChange.changed_at.desc(), ScheduleChange.id.desc()))
     rows, total = paginate(stmt, query.page, query.per_page)

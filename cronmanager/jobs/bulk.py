@@ -9,6 +9,7 @@ from cronmanager.api import after_commit, audit_resource
 from cronmanager.api.openapi import StrictModel, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.changes import note
+from cronmanager.auth import visibility
 from cronmanager.extensions import db
 from cronmanager.jobs import service
 from cronmanager.jobs.row_locks import lock_jobs
@@ -37,7 +38,7 @@ def bulk_delete(json: BulkIds):
     """
     p = principal()
     ids = list(dict.fromkeys(i.strip().lower() for i in json.ids))
-    jobs = [service.get_manageable(p, job_id) for job_id in ids]
+    jobs = [visibility.get_manageable(p, job_id) for job_id in ids]
     audit_resource("cron", f"{len(jobs)} jobs")
     gone = [{"id": j.id, "owner_id": j.owner_id, "name": j.name} for j in jobs]
     note({"deleted": {"old": [{"id": g["id"], "name": g["name"]} for g in gone], "new": None}})

@@ -16,5 +16,11 @@ def owned_jobs(owner_id: str) -> int:
     return db.session.execute(select(JobCount.jobs).where(JobCount.owner_id == owner_id)).scalar() or 0
 
 
+def owned_by_any(owner_ids: list[str]) -> int:
+    """Jobs of several owners of record (a user's personal jobs and their teams' never overlap)."""
+    return int(db.session.execute(select(func.coalesce(func.sum(JobCount.jobs), 0))
+                                  .where(JobCount.owner_id.in_(owner_ids))).scalar_one())
+
+
 def all_jobs() -> int:
     return int(db.session.execute(select(func.coalesce(func.sum(JobCount.jobs), 0))).scalar_one())  # numeric

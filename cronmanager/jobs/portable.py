@@ -20,14 +20,14 @@ from flask import current_app
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from cronmanager.api.errors import ApiError
-from cronmanager.api.security import Principal
-from cronmanager.events.publisher import publish_many
+from cronmanager.auth.principal import Principal
+from cronmanager.errors import ApiError
+from cronmanager.events.publisher import JobEvent, publish_many
 from cronmanager.extensions import db, redis_client
 from cronmanager.jobs import service
 from cronmanager.jobs.schemas import JobCreate
 from cronmanager.lib.json_depth import too_deep
-from cronmanager.models import CronJob, User
+from cronmanager.models import CronJob, Team, User
 from cronmanager.secrets import vault
 from cronmanager.secrets.names import MASK
 
@@ -114,17 +114,22 @@ def render(document: dict[str, Any], fmt: DocumentFormat) -> str:
                      width=4096)
 
 
-def lock_owner(owner: User) -> None:
-    """Serialise applies per owner: two at once could both create the same name (PostgreSQL row lock; SQLite
-    already has one writer at a time)."""
-    db.session.execute(select(User.id).where(User.id == owner.id).with_for_update())
+def lock_owner(owner: User, team_id: str | None = None) -> None:
+    """Serialise applies per owner (a team, else a user): two at once could both create the same name (PostgreSQL
+    row lock; SQLite already has one writer at a time)."""
+    if team_id is not None:
+        db.session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+    else:
+        db.session.execute(select(User.id).where(User.id == owner.id).with_for_update())
 
 
-def jobs_of(owner_id: str | None) -> list[CronJob]:
-    """One owner's jobs, or every job when `owner_id` is None (an ADMIN's export)."""
+def jobs_of(owner_id: str | None, team_id: str | None = None) -> list[CronJob]:
+    """A team's jobs, one user's personal jobs, or every job when both are None (an ADMIN's export)."""
     stmt = select(CronJob).order_by(CronJob.name, CronJob.id)
-    if owner_id is not None:
-        stmt = stmt.where(CronJob.owner_id == owner_id)
+    if team_id is not None:
+        stmt = stmt.where(CronJob.team_id == team_id)
+    elif owner_id is not None:
+        stmt = stmt.where(CronJob.owner_id == owner_id, CronJob.team_id.is_(None))
     return list(db.session.execute(stmt).scalars())
 
 
@@ -223,6 +228,7 @@ class Plan:
     delete: list[CronJob] = field(default_factory=list)
     unchanged: int = 0
     errors: list[JobError] = field(default_factory=list)
+    team_id: str | None = None  # the plan's jobs are this team's (created jobs join it)
 
     @property
     def ok(self) -> bool:
@@ -310,10 +316,11 @@ def _changes(stored: dict[str, Any], values: dict[str, Any], secrets: list[str])
     return changes
 
 
-def build_plan(entries: list[Any], owner: User, *, prune: bool = False) -> Plan:
-    """Match the document's jobs by name among `owner`'s jobs; read-only (nothing is added to the session)."""
-    plan = Plan()
-    existing = jobs_of(owner.id)
+def build_plan(entries: list[Any], owner: User, *, prune: bool = False, team_id: str | None = None) -> Plan:
+    """Match the document's jobs by name among `owner`'s personal jobs, or among the team's with `team_id`;
+    read-only (nothing is added to the session)."""
+    plan = Plan(team_id=team_id)
+    existing = jobs_of(owner.id, team_id)
     by_name: dict[str, list[CronJob]] = defaultdict(list)
     for job in existing:
         by_name[job.name].append(job)
@@ -352,7 +359,7 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False) -> Plan:
     if prune:
         named = set(labels)
         plan.delete = [job for job in existing if job.name not in named]
-    limit = current_app.config.get("MAX_JOBS_PER_USER")  # the per-user job cap (SPEC §6), checked once here
+    limit = current_app.config.get("MAX_JOBS_PER_OWNER")  # the per-user job cap (SPEC §6), checked once here
     total = len(existing) - len(plan.delete) + len(plan.create)
     if limit is not None and len(plan.create) and total > int(limit):
         plan.errors.append(JobError(DOCUMENT, {"jobs": f"the import would leave {total} jobs; the limit is {limit}"}))
@@ -364,20 +371,19 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False) -> Plan:
 
 # ---- apply ------------------------------------------------------------------------------------------------------
 
-Event = tuple[str, dict, str | None]
 
 
-def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Event]:
+def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[JobEvent]:
     """Every change through the job service, in the caller's transaction (the caller commits or rolls back).
 
     Returns the events to publish once committed.
     """
     if not plan.ok:
         raise ValueError("a plan with errors cannot be applied")
-    events: list[Event] = []
+    events: list[JobEvent] = []
     for job in plan.delete:
         data = service.delete_job(job, flush=False)
-        events.append(("cron:deleted", data, data["owner_id"]))
+        events.append(("cron:deleted", data, data["owner_id"], data["team_id"]))
     db.session.flush()  # the deletes first, in one batch, so the room they free counts for the creates
     # Then one flush for the UPDATEs and INSERTs of thousands of jobs. Without autoflush a service check that counts
     # rows sees the jobs as they were after the deletes; build_plan checked the totals.
@@ -386,18 +392,19 @@ def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Ev
             schedule_changed = service.update_job(p, update.job, update.values, reason=IMPORT_REASON,
                                                   source=source, flush=False)
             data = service.job_json(update.job)
-            events.append(("cron:updated", data, update.job.owner_id))
+            events.append(("cron:updated", data, update.job.owner_id, update.job.team_id))
             if schedule_changed:
-                events.append(("schedule:changed", data, update.job.owner_id))
+                events.append(("schedule:changed", data, update.job.owner_id, update.job.team_id))
         for entry in plan.create:
-            job = service.create_job(p, entry.values, source, owner=owner, reason=IMPORT_REASON, flush=False,
+            job = service.create_job(p, {**entry.values, "team_id": plan.team_id}, source, owner=owner,
+                                     reason=IMPORT_REASON, flush=False,
                                      quota_checked=True)
-            events.append(("cron:created", service.job_json(job), job.owner_id))
+            events.append(("cron:created", service.job_json(job), job.owner_id, job.team_id))
     db.session.flush()
     return events
 
 
-def publish_events(events: list[Event]) -> None:
+def publish_events(events: list[JobEvent]) -> None:
     publish_many(redis_client(), current_app.config["REDIS_PREFIX"], events)
 
 

@@ -8,12 +8,14 @@ from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cronmanager.api import after_commit, takes_documents
-from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import QueryModel, amend_document, component_ref, responses, spec
-from cronmanager.api.security import Principal, endpoint, principal
+from cronmanager.api.security import endpoint, principal
+from cronmanager.auth.principal import Principal
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs import portable
 from cronmanager.models import User
+from cronmanager.teams import service as teams
 
 jobs_portable_api = Blueprint("jobs_portable_api", __name__, url_prefix="/cron")
 
@@ -21,12 +23,15 @@ jobs_portable_api = Blueprint("jobs_portable_api", __name__, url_prefix="/cron")
 class ExportQuery(QueryModel):
     format: Literal["yaml", "json"] = "yaml"
     owner_id: str | None = Field(default=None, max_length=36)
+    team_id: str | None = Field(default=None, max_length=36, description="a team's jobs (a member's export)")
 
 
 class ImportQuery(QueryModel):
     mode: Literal["plan", "apply"] = "plan"
     prune: bool = False
     owner_id: str | None = Field(default=None, max_length=36)
+    team_id: str | None = Field(default=None, max_length=36,
+                                description="match names among this team's jobs (an owner or editor of it)")
 
 
 class PlanUpdateOut(BaseModel):
@@ -78,12 +83,17 @@ def target_owner(p: Principal, owner_id: str | None) -> User:
 def export_jobs(query: ExportQuery):
     """Your jobs as one document (`version`, `jobs` sorted by name), secrets as `***`: a file that diffs well.
 
-    ADMIN: every job, or one owner's with `owner_id`.
+    ADMIN: every job, or one owner's with `owner_id`; a team's with `team_id` (its members).
     """
     p = principal()
-    owner_id = None if query.owner_id is None and acts_for_others(p) else target_owner(p, query.owner_id).id
+    team_id = query.team_id or p.team_id
+    if team_id is not None:
+        team_id = teams.get_team(p, team_id)[0].id
+        owner_id = None
+    else:
+        owner_id = None if query.owner_id is None and acts_for_others(p) else target_owner(p, query.owner_id).id
     fmt = portable.DocumentFormat(query.format)
-    body = portable.render(portable.export_document(portable.jobs_of(owner_id)), fmt)
+    body = portable.render(portable.export_document(portable.jobs_of(owner_id, team_id)), fmt)
     response = Response(body, mimetype=portable.MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="cron-jobs.{fmt.value}"'
     return response
@@ -132,10 +142,13 @@ def import_jobs(query: ImportQuery):
     if query.prune and "delete" not in p.scopes:
         raise ApiError(403, "prune deletes jobs: this needs the 'delete' scope, which the credential lacks")
     owner = target_owner(p, query.owner_id)
+    team_id = query.team_id or p.team_id
+    if team_id is not None:
+        teams.require_job_editor(p, team_id)
     entries = portable.parse_document(request.get_data(cache=True), portable.format_for(request.mimetype))
     if query.mode == "apply":
-        portable.lock_owner(owner)
-    plan = portable.build_plan(entries, owner, prune=query.prune)
+        portable.lock_owner(owner, team_id)
+    plan = portable.build_plan(entries, owner, prune=query.prune, team_id=team_id)
     g.audit_payload = portable.audit_payload(plan, mode=query.mode, prune=query.prune, owner=owner, source="api")
     result = plan.to_json()
     if query.mode == "plan":

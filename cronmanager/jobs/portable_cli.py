@@ -10,9 +10,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from cronmanager.api.errors import ApiError
-from cronmanager.api.security import Principal
 from cronmanager.audit.recorder import record
+from cronmanager.auth.principal import Principal
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs import portable
 from cronmanager.models import User

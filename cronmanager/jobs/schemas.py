@@ -40,20 +40,28 @@ class JobFields(StrictModel):
     spread_offset_s: int | None = Field(default=None, ge=0, le=3599)
 
 
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+TeamId = Annotated[str, Field(pattern=UUID_PATTERN, description="a team the caller is an owner or editor of")]
+
+
 class JobCreate(JobFields):
     name: Name
     cron_expression: CronExpression
     endpoint_url: HttpUrl
+    team_id: TeamId | None = Field(default=None, description="the team that owns the job (default: personal; a "
+                                   "service-account token's own team)")
 
 
 class JobUpdate(JobFields):
     reason: str | None = Field(default=None, max_length=1000)
     owner_id: str | None = Field(default=None, min_length=1, max_length=36, description="ADMIN only")
+    team_id: TeamId | None = Field(default=None, description="move the job into this team (owner or editor of both "
+                                   "teams); null makes it personal again (its owner or an ADMIN)")
 
 
 class JobTest(JobFields):
     endpoint_url: HttpUrl
-    job_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    job_id: str | None = Field(default=None, pattern=UUID_PATTERN,
                                description="a saved job whose secrets `***` refers to")
 
 
@@ -85,6 +93,7 @@ class JobOut(BaseModel):
     status: str
     consecutive_failures: int
     owner_id: str
+    team_id: str | None = None
     created_by: str | None
     updated_by: str | None
     last_run_at: datetime | None
@@ -109,6 +118,7 @@ class JobListQuery(QueryModel):
     is_active: bool | None = None
     q: str | None = Field(default=None, max_length=200)
     owner_id: str | None = Field(default=None, max_length=36)
+    team_id: str | None = Field(default=None, max_length=36, description="only this team's jobs")
     sort: Literal["name", "-name", "created_at", "-created_at", "next_run_at", "-next_run_at",
                   "last_run_at", "-last_run_at", "status", "-status"] = "-created_at"
     page: int = Field(default=1, ge=1, le=100000)

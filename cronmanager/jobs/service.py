@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import Select, or_, select
+from flask import current_app, g, has_request_context
+from sqlalchemy import Select, or_
 
 from cronmanager.api import quotas
-from cronmanager.api.errors import ApiError
-from cronmanager.api.security import Principal
 from cronmanager.audit import changes as audit_changes
+from cronmanager.auth import visibility
+from cronmanager.auth.principal import Principal
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db, redis_client
 from cronmanager.jobs import counts
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
@@ -21,6 +22,7 @@ from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
 from cronmanager.secrets.fields import USERINFO, split_url
+from cronmanager.teams import service as teams
 
 DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
@@ -29,29 +31,6 @@ DEFAULTS: dict[str, Any] = {
     "throttle_factor": 1, "spread_offset_s": 0, "propagate_trace": True,
 }
 EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
-
-
-def visible_jobs(p: Principal) -> Select:
-    """ADMIN and READ_ONLY see every job; USER sees own jobs only."""
-    stmt = select(CronJob)
-    if p.role == "USER":
-        stmt = stmt.where(CronJob.owner_id == p.user.id)
-    return stmt
-
-
-def get_visible(p: Principal, job_id: str) -> CronJob:
-    """Someone else's job is a 404 to a USER, never a 403 (its existence is not revealed)."""
-    job = db.session.get(CronJob, job_id)
-    if job is None or (p.role == "USER" and job.owner_id != p.user.id):
-        raise ApiError(404, "No such job")
-    return job
-
-
-def get_manageable(p: Principal, job_id: str) -> CronJob:
-    job = get_visible(p, job_id)
-    if not (p.role == "ADMIN" or job.owner_id == p.user.id):
-        raise ApiError(403, "Only the owner or an administrator can change this job")
-    return job
 
 
 def job_json(job: CronJob) -> dict:
@@ -65,7 +44,8 @@ def job_json(job: CronJob) -> dict:
         "misfire_grace_s": job.misfire_grace_s, "expected_statuses": job.expected_statuses,
         "alert_after_failures": job.alert_after_failures, "auto_disable": job.auto_disable,
         "auto_reschedule": job.auto_reschedule, "propagate_trace": job.propagate_trace, "status": job.status,
-        "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "created_by": job.created_by,
+        "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "team_id": job.team_id,
+        "created_by": job.created_by,
         "updated_by": job.updated_by, "last_run_at": job.last_run_at, "next_run_at": job.next_run_at,
         "created_at": job.created_at, "updated_at": job.updated_at, "version": job.version,
         "throttle_factor": job.throttle_factor, "spread_offset_s": job.spread_offset_s,
@@ -206,13 +186,17 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner
     `flush=False` leaves the INSERTs to one flush by the caller (an import of thousands of jobs), which then checks
     the job cap once for the whole batch (`quota_checked`)."""
     owner = owner or p.user
+    team_id = data.pop("team_id", None) or p.team_id
+    if team_id is not None:
+        teams.require_job_editor(p, team_id)
     if not quota_checked:
-        quotas.ensure_room(quotas.JOBS, owner.id)
+        quotas.ensure_room(quotas.JOBS, team_id or owner.id, team=team_id is not None)
     values = {**DEFAULTS, "timezone": owner.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
     values = vault.seal(normalise(values), stored=clone_of)
     _check_pinned(p, None if values["auto_reschedule"] != "pinned" else "on", values["auto_reschedule"])
     _check_offset(values["cron_expression"], values["timezone"], values["spread_offset_s"])
-    job = CronJob(**{k: values[k] for k in EDITABLE}, id=new_id(), owner_id=owner.id, created_by=p.user.id,
+    job = CronJob(**{k: values[k] for k in EDITABLE}, id=new_id(), owner_id=owner.id, team_id=team_id,
+                  created_by=p.user.id,
                   updated_by=p.user.id, status=JobStatus.PENDING.value,
                   sealed_secrets=values["sealed_secrets"])
     job.created_at = job.updated_at = utcnow()
@@ -247,6 +231,8 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     before = audit_changes.job_snapshot(job)
     if data.get("owner_id") is not None:
         transfer_owner(p, job, data["owner_id"])
+    if "team_id" in data and data["team_id"] != job.team_id:
+        move_to_team(p, job, data["team_id"])
     old_expr, old_tz, was_active = job.cron_expression, job.timezone, job.is_active
     old_factor, old_offset, old_next = job.throttle_factor, job.spread_offset_s, job.next_run_at
     factor = changes.pop("throttle_factor", old_factor)
@@ -287,7 +273,7 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
 
 def delete_job(job: CronJob, *, flush: bool = True) -> dict:
     """Delete a job with its history; returns what the `cron:deleted` event carries once committed."""
-    data = {"id": job.id, "owner_id": job.owner_id, "name": job.name}
+    data = {"id": job.id, "owner_id": job.owner_id, "team_id": job.team_id, "name": job.name}
     audit_changes.note(audit_changes.diff(audit_changes.job_snapshot(job), {}))
     db.session.delete(job)
     if flush:
@@ -304,7 +290,28 @@ def transfer_owner(p: Principal, job: CronJob, owner_id: str) -> None:
         raise ApiError(404, "owner_id: no user with this id", fields={"owner_id": "no user with this id"})
     if not owner.is_active:
         raise _field_error("owner_id", "no active user with this id")
-    job.owner_id = owner.id
+    if owner.id != job.owner_id:
+        job.owner_id = owner.id
+        transferred()
+
+
+def move_to_team(p: Principal, job: CronJob, team_id: str | None) -> None:
+    """Into a team, out of one, or between two: the caller manages the job (checked by the route) and is an owner
+    or editor of the team it goes to; back to personal needs its owner or an ADMIN. Audited as cron.transfer."""
+    if team_id is not None:
+        teams.require_job_editor(p, team_id)
+    elif p.team_id is not None or not (p.is_admin or job.owner_id == p.user.id):
+        raise ApiError(403, "team_id: only the job's owner or an administrator makes a team's job personal",
+                       fields={"team_id": "only the job's owner or an administrator"})
+    quotas.ensure_room(quotas.JOBS, team_id or job.owner_id, team=team_id is not None)
+    job.team_id = team_id
+    transferred()
+
+
+def transferred() -> None:
+    """The request's audit row is `cron.transfer` (SPEC §18): a job's team or owner changed."""
+    if has_request_context():
+        g.audit_action = "cron.transfer"
 
 
 def set_active(p: Principal, job: CronJob, active: bool) -> None:
@@ -320,8 +327,10 @@ def set_active(p: Principal, job: CronJob, active: bool) -> None:
 
 
 def job_list_stmt(p: Principal, *, status: str | None, is_active: bool | None, q: str | None,
-                  owner_id: str | None, sort: str) -> Select:
-    stmt = visible_jobs(p)
+                  owner_id: str | None, sort: str, team_id: str | None = None) -> Select:
+    stmt = visibility.visible_jobs(p)
+    if team_id:
+        stmt = stmt.where(CronJob.team_id == team_id)
     if status:
         stmt = stmt.where(CronJob.status == status)
     if is_active is not None:
@@ -344,18 +353,26 @@ def job_list_stmt(p: Principal, *, status: str | None, is_active: bool | None, q
 
 
 def job_list_total(p: Principal, *, status: str | None, is_active: bool | None, q: str | None,
-                   owner_id: str | None) -> int | None:
-    """The unfiltered list's total from the job counters (the visibility rule of visible_jobs); None when a
-    filter narrows the list and its rows must be counted."""
+                   owner_id: str | None, team_id: str | None = None) -> int | None:
+    """The list's total from the job counters where they answer it exactly (kept per owner of record: a team,
+    else a user); None when the rows must be counted."""
     if status or is_active is not None or q:
         return None
+    audience = visibility.audience(p)
+    if team_id:
+        return counts.owned_jobs(team_id) if not owner_id and audience.sees(None, team_id) else None
+    if audience.service_team is not None:
+        return None if owner_id else counts.owned_jobs(audience.service_team)
     if p.role == "USER":
-        return counts.owned_jobs(p.user.id) if owner_id in (None, p.user.id) else 0
-    return counts.owned_jobs(owner_id) if owner_id else counts.all_jobs()
+        if owner_id is None:
+            return counts.owned_by_any([p.user.id, *sorted(audience.teams)])
+        return counts.owned_jobs(p.user.id) if owner_id == p.user.id and not audience.teams else None
+    return None if owner_id else counts.all_jobs()
 
 
 def publish_job_event(event_type: str, job: CronJob | dict) -> None:
     from cronmanager.events.publisher import publish
 
     data = job if isinstance(job, dict) else job_json(job)
-    publish(redis_client(), current_app.config["REDIS_PREFIX"], event_type, data, owner_id=data.get("owner_id"))
+    publish(redis_client(), current_app.config["REDIS_PREFIX"], event_type, data, owner_id=data.get("owner_id"),
+            team_id=data.get("team_id"))

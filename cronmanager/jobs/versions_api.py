@@ -10,11 +10,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from cronmanager.api import audit_resource
-from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import endpoint, principal
+from cronmanager.auth import visibility
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.jobs import service
 from cronmanager.jobs.versions import config_diff, config_of, version_config
 from cronmanager.models.job_version import JobVersion
 
@@ -42,7 +42,7 @@ class JobVersionOut(BaseModel):
 @spec.validate(resp=responses("HTTP_404", HTTP_200=JobVersionOut), tags=["jobs"])
 def get_version(job_id: str, version: int):
     """One configuration version (secret-looking header and query values masked) and what changed since."""
-    job = service.get_visible(principal(), job_id)
+    job = visibility.get_visible(principal(), job_id)
     audit_resource("cron", job.id)
     config = version_config(job, version)
     if config is None:

@@ -6,9 +6,10 @@ from flask import Blueprint, g, jsonify
 from sqlalchemy import Select, func, or_, select
 
 from cronmanager.api.openapi import amend_document, responses, spec
-from cronmanager.api.security import Principal, endpoint, principal
+from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.api import paginate
-from cronmanager.jobs import service
+from cronmanager.auth import visibility
+from cronmanager.auth.principal import Principal
 from cronmanager.logs.schemas import ExecutionList, ExecutionQuery
 from cronmanager.models import CronExecution, CronJob
 
@@ -39,13 +40,14 @@ def execution_json(e: CronExecution, job_name: str | None = None) -> dict:
 
 
 def executions_stmt(p: Principal, q: ExecutionQuery, job_id: str | None = None) -> Select:
-    """Visibility follows the jobs: a USER sees executions of own jobs only."""
-    stmt = select(CronExecution, CronJob.name).join(CronJob, CronJob.id == CronExecution.cron_job_id)
-    if p.role == "USER":
-        stmt = stmt.where(CronJob.owner_id == p.user.id)
+    """Visibility follows the jobs (cronmanager.auth.visibility)."""
+    stmt = visibility.visible(select(CronExecution, CronJob.name).join(CronJob, CronJob.id ==
+                                                                         CronExecution.cron_job_id), p)
     job_id = job_id or q.job_id
     if job_id:
         stmt = stmt.where(CronExecution.cron_job_id == job_id)
+    if q.team_id:
+        stmt = stmt.where(CronJob.team_id == q.team_id)
     if q.status:
         stmt = stmt.where(CronExecution.status == q.status)
     if q.trigger:
@@ -68,7 +70,7 @@ def _list(job_id: str | None, q: ExecutionQuery):
 
     p = principal()
     if job_id is not None:
-        service.get_visible(p, job_id)
+        visibility.get_visible(p, job_id)
     stmt = executions_stmt(p, q, job_id)
     if q.format:
         # spectree reads any Response a validated view returns: hand the stream over after the audit hook instead

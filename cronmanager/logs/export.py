@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from flask import Response, current_app, stream_with_context
 from sqlalchemy import Select
 
-from cronmanager.api.jsonprovider import iso
 from cronmanager.extensions import db
+from cronmanager.lib.dates import iso
 from cronmanager.logs.api import COLUMNS
 
 EXPORT_COLUMNS = ("id", "cron_job_id", "job_name", "scheduled_for", "trigger", "attempt_number", "status",

@@ -13,6 +13,7 @@ TriggerName = Literal["schedule", "manual", "retry", "test"]
 
 class ExecutionQuery(QueryModel):
     job_id: str | None = Field(default=None, max_length=36)
+    team_id: str | None = Field(default=None, max_length=36, description="only the runs of this team's jobs")
     status: Status | None = None
     trigger: TriggerName | None = None
     date_from: datetime | None = Field(default=None, alias="from")

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from flask import current_app, has_app_context
+from flask import current_app
 from sqlalchemy import Table, delete, func, select
 
 from cronmanager.auth.sessions import prune_ended_sessions
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db
+from cronmanager.lib.dates import iso
+from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import AuditLog, CronExecution, Notification, ScheduleChange, SecurityEvent, utcnow
 from cronmanager.models.monitoring import AlertDelivery
 
@@ -53,33 +55,10 @@ KINDS = (
 )
 
 
+@system_job("maintenance:retention", timeout_s=1800)
 def run_retention() -> dict:
-    """The hourly system job (RQ): uses the pushed app if there is one, else builds one. Idempotent."""
-    if has_app_context():
-        return _run_locked()
-    from cronmanager import create_app
-
-    with create_app().app_context():
-        return _run_locked()
-
-
-def _run_locked() -> dict:
-    lock = None
-    try:
-        lock = redis_client().lock(rkey("maintenance", "retention"), timeout=1800, blocking=False)
-        if not lock.acquire():
-            return {"skipped": "another retention run is in progress"}
-    except Exception:  # Redis down: a concurrent run is still safe (merge by id), only wasteful
-        log.warning("retention lock unavailable; running without it", exc_info=True)
-        lock = None
-    try:
-        return run(utcnow())
-    finally:
-        if lock is not None:
-            try:
-                lock.release()
-            except Exception:
-                log.warning("could not release the retention lock", exc_info=True)
+    """The hourly system job (RQ); a concurrent run is safe (archives merge by id), only wasteful."""
+    return run(utcnow())
 
 
 def run(now: datetime) -> dict:
@@ -216,7 +195,7 @@ def _lines(path: Path) -> Iterator[str]:
 
 def _json_default(value: object) -> object:
     if isinstance(value, datetime):
-        return _as_utc(value).isoformat().replace("+00:00", "Z")
+        return iso(_as_utc(value))
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):

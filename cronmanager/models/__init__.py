@@ -8,11 +8,12 @@ from cronmanager.models.job_version import JobVersion  # noqa: F401 - registered
 from cronmanager.models.monitoring import AlertDelivery, JobAlertState  # noqa: F401 - registered for Alembic
 from cronmanager.models.rules import Rule, RuleProposal  # noqa: F401 - registered for Alembic
 from cronmanager.models.session import LoginSession, SessionKind
+from cronmanager.models.team import Team, TeamMember, TeamRole
 from cronmanager.models.types import utcnow
 from cronmanager.models.user import SCOPES, ApiToken, Role, User
 
 __all__ = [
     "SCOPES", "AlertChannel", "ApiToken", "AuditLog", "CronExecution", "CronJob", "ExecutionStatus",
     "JobStatus", "LoginSession", "Notification", "Role", "ScheduleChange", "SecurityEvent", "SessionKind",
-    "Trigger", "User", "utcnow",
+    "Team", "TeamMember", "TeamRole", "Trigger", "User", "utcnow",
 ]

@@ -40,6 +40,7 @@ class AuditLog(db.Model):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip_network: Mapped[str | None] = mapped_column(String(49), nullable=True)  # /24 or /64 of ip_address
     changes: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {field: {"old", "new"}}, secrets masked
+    team_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # a service-account token's team
 
 
 class SecurityEvent(db.Model):

@@ -30,6 +30,7 @@ class CronJob(db.Model):
         Index("ix_cron_jobs_due", "is_active", "next_run_at"),
         Index("ix_cron_jobs_owner_created", "owner_id", "created_at"),
         Index("ix_cron_jobs_created_id", "created_at", "id"),
+        Index("ix_cron_jobs_team_created", "team_id", "created_at", "id"),  # a team's list in one index scan
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -53,6 +54,8 @@ class CronJob(db.Model):
     auto_reschedule: Mapped[str] = mapped_column(String(8), default="off")
     propagate_trace: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # a team's job is seen and managed by the team (cronmanager.auth.visibility); a team with jobs is not deleted
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

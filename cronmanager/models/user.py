@@ -69,5 +69,8 @@ class ApiToken(db.Model):
     ip_allowlist: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # a service-account token acts for this team, not for `user_id` (who created it): it outlives its creator
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), nullable=True,
+                                                index=True)
 
     user: Mapped[User] = relationship(back_populates="tokens")

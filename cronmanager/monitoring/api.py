@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from pydantic import BaseModel, Field
 
-from cronmanager.api.errors import ApiError
 from cronmanager.api.formats import TimeZone
 from cronmanager.api.openapi import QueryModel, responses, spec
 from cronmanager.api.security import endpoint, principal
-from cronmanager.jobs import service
+from cronmanager.auth import visibility
+from cronmanager.errors import ApiError
 from cronmanager.monitoring.stats import stats
 
 monitoring_api = Blueprint("monitoring_api", __name__)
@@ -44,7 +44,7 @@ def get_stats(query: StatsQuery):
 
     p = principal()
     if query.job_id:
-        service.get_visible(p, query.job_id)
+        visibility.get_visible(p, query.job_id)
     zone = query.tz or p.user.timezone or "UTC"
     try:
         cron.validate_timezone(zone)

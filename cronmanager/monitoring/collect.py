@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from cronmanager.extensions import redis_client, rkey
+from cronmanager.extensions import keys, redis_client
 
 if TYPE_CHECKING:
     from cronmanager.execution.outcome import Fire
@@ -24,7 +24,7 @@ LAG_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 def key(name: str) -> str:
-    return rkey("metrics", name)
+    return keys().metrics(name)
 
 
 def _observe(pipe, name: str, buckets: tuple[float, ...], value_s: float) -> None:

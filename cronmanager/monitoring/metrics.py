@@ -18,7 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import func, select
 
 from cronmanager.execution.dispatch import queue_name
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db, keys, redis_client
+from cronmanager.lib.redis_keys import count_workers
 from cronmanager.models import CronExecution, CronJob, utcnow
 from cronmanager.models.monitoring import AlertDelivery
 from cronmanager.monitoring.collect import LAG_BUCKETS_S, LATENCY_BUCKETS_S, key
@@ -63,9 +64,9 @@ class ScrapeCollector:
             rq = rq_namespace(prefix)
             pipe.llen(rq.queue_key(queue_name(prefix)))
             pipe.zcard(rq.Scheduler.scheduled_jobs_key)
-            pipe.get(rkey("scheduler", "heartbeat"))
+            pipe.get(keys().scheduler_heartbeat)
             fires, latency, lag, alerts, queued, delayed, beat = pipe.execute()
-            workers = sum(1 for _ in r.scan_iter(match=rkey("worker", "alive", "*"), count=500))
+            workers = count_workers(r, keys())
         except Exception:
             log.warning("metrics: Redis unavailable", exc_info=True)
             up.add_metric(["redis"], 0)

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.sql import ColumnElement, Select
 
-from cronmanager.api.jsonprovider import iso
-from cronmanager.api.security import Principal
+from cronmanager.auth import visibility
+from cronmanager.auth.principal import Principal
 from cronmanager.extensions import db
+from cronmanager.lib.dates import iso
 from cronmanager.models import CronExecution, CronJob, utcnow
 
 E, J = CronExecution, CronJob
@@ -27,8 +28,7 @@ def _pg() -> bool:
 
 
 def _visible(stmt: Select, p: Principal, job_id: str | None) -> Select:
-    if p.role == "USER":
-        stmt = stmt.where(J.owner_id == p.user.id)
+    stmt = visibility.visible(stmt, p)
     if job_id:
         stmt = stmt.where(J.id == job_id)
     return stmt

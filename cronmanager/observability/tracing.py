@@ -1,4 +1,4 @@
-"""OpenTelemetry tracing: off unless an OTLP endpoint is set, then one trace per fire (issue 13).
+"""OpenTelemetry tracing: off unless an OTLP endpoint is set, then one trace per fire.
 
 Configuration is the SDK's own: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) switches it on,
 `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_EXPORTER_OTLP_HEADERS`,
@@ -45,6 +45,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from cronmanager.execution.outcome import ExecutionStatus, Fire, RecordKind
+from cronmanager.lib.dates import iso
 from cronmanager.logging_setup import TRACE_ENVIRON, log_ids
 from cronmanager.secrets import fields
 
@@ -306,10 +307,6 @@ def _tracer() -> trace.Tracer:
     return _tracer_of_provider or trace.get_tracer(TRACER)
 
 
-def _iso(value: datetime | None) -> str:
-    return value.isoformat().replace("+00:00", "Z") if value else ""
-
-
 # ---- scheduler: placement ------------------------------------------------------------------------------------
 class Placements:
     """One `cron.place` span per fire row; each row gets its traceparent before the INSERT."""
@@ -322,7 +319,7 @@ class Placements:
         for row in rows:
             span = tracer.start_span("cron.place", kind=SpanKind.PRODUCER, context=otel_context.Context(),
                                      attributes={"cron.job.id": row["cron_job_id"],
-                                                 "cron.scheduled_for": _iso(row["scheduled_for"]),
+                                                 "cron.scheduled_for": iso(row["scheduled_for"]) or "",
                                                  "cron.attempt": row["attempt_number"],
                                                  "cron.trigger": row["trigger"]})
             row["traceparent"] = traceparent_of(span)
@@ -400,7 +397,7 @@ class FireSpanEnd:
     def close(self) -> None:
         attributes: dict[str, str | int] = {
             "cron.job.id": self.job_id, "cron.job.name": self.job_name, "cron.execution.id": self.execution_id,
-            "cron.scheduled_for": _iso(self.scheduled_for), "cron.attempt": self.attempt,
+            "cron.scheduled_for": iso(self.scheduled_for) or "", "cron.attempt": self.attempt,
             "cron.trigger": self.trigger, "cron.status": str(self.status or "")}
         if self.skip_reason:
             attributes["cron.skip_reason"] = self.skip_reason

@@ -7,16 +7,17 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from cronmanager.api import after_commit, audit_resource
-from cronmanager.api.errors import ApiError
 from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import endpoint, principal
+from cronmanager.auth.visibility import visible_jobs
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.jobs.service import visible_jobs
 from cronmanager.models import CronJob, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
 from cronmanager.rules import engine
 from cronmanager.rules.params import PARAMS, RULE_NAMES, Mode, RuleKind
 from cronmanager.rules.schemas import ProposalList, RuleList, RuleOut, RuleUpdate, SpreadIn, SpreadOut
+from cronmanager.teams import service as teams
 
 rules_api = Blueprint("rules_api", __name__)
 
@@ -110,9 +111,15 @@ def evaluate_now():
 @endpoint("admin", "cron.spread")
 @spec.validate(json=SpreadIn, resp=responses("HTTP_404", "HTTP_422", HTTP_200=SpreadOut), tags=["jobs"])
 def spread(json: SpreadIn):
-    """Spread the given jobs (default: every job on an instant shared by more than the load threshold) exactly
-    as the load rule would, whatever the global mode."""
-    result = engine.spread(json.job_ids, json.window_s, principal().user.id)
+    """Spread the given jobs, or a team's (`team_id`), exactly as the load rule would, whatever the global mode;
+    by default every job on an instant shared by more than the load threshold."""
+    job_ids = json.job_ids
+    if json.team_id is not None:
+        if job_ids is not None:
+            raise ApiError(422, "Give job_ids or team_id, not both", fields={"team_id": "not with job_ids"})
+        team, _ = teams.get_team(principal(), json.team_id)
+        job_ids = list(db.session.execute(select(CronJob.id).where(CronJob.team_id == team.id)).scalars())
+    result = engine.spread(job_ids, json.window_s, principal().user.id)
     audit_resource("cron", f"spread:{len(result.jobs)} jobs")  # the ids are in the audited request payload
     after_commit(lambda: engine.after_commit(result.pending))
     return jsonify({"items": [{"id": j.id, "name": j.name, "spread_offset_s": j.spread_offset_s,

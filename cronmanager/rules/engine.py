@@ -15,11 +15,11 @@ from flask import current_app
 from sqlalchemy import delete, insert, select, update
 
 from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, publish_notifications, queue_alert
-from cronmanager.api.errors import ApiError
-from cronmanager.api.jsonprovider import iso
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs.row_locks import lock_jobs
 from cronmanager.jobs.service import job_json, publish_job_event
+from cronmanager.lib.dates import iso
 from cronmanager.models import CronJob, Notification, ScheduleChange, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
 from cronmanager.rules.params import PARAMS, LoadParams, Mode, RuleKind, StatsParams

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, has_app_context
+from flask import current_app
 
-from cronmanager import create_app
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db
+from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import utcnow
 from cronmanager.rules.engine import evaluate, rebase_anchors
 from cronmanager.rules.params import Mode
@@ -15,30 +15,25 @@ from cronmanager.rules.params import Mode
 log = logging.getLogger("cronmanager.rules")
 
 
+@system_job()
 def run_rules() -> dict:
-    """Uses the pushed app if there is one, else builds one; one evaluation at a time across workers."""
-    if has_app_context():
-        return _run_locked()
-    with create_app().app_context():
-        return _run_locked()
-
-
-def _run_locked() -> dict:
-    rebase_anchors(utcnow())  # in every mode: hand-set throttles need it too
+    """The periodic rules job: anchors rebased in every mode (hand-set throttles need it too), then one
+    evaluation at a time across workers."""
+    rebase_anchors(utcnow())
     mode = Mode(current_app.config["AUTO_RESCHEDULE"])
     if mode is Mode.OFF:
         return {"mode": mode.value, "decisions": 0}
-    lock = redis_client().lock(rkey("rules", "evaluate"), timeout=300, blocking=False)
-    if not lock.acquire():
-        return {"skipped": "another evaluation is in progress"}
+    return _evaluate(mode)
+
+
+@system_job("rules:evaluate", timeout_s=300)
+def _evaluate(mode: Mode) -> dict:
     try:
         decisions = evaluate(mode)
     except Exception:
         db.session.rollback()
         log.exception("rules evaluation failed")
         raise
-    finally:
-        lock.release()
     if decisions:
         log.info("rules: %d decisions (%s)", len(decisions), mode.value)
     return {"mode": mode.value, "decisions": len(decisions), "applied": sum(d.applied for d in decisions)}

@@ -60,6 +60,7 @@ class ProposalList(BaseModel):
 
 class SpreadIn(StrictModel):
     job_ids: list[str] | None = Field(default=None, max_length=10000)
+    team_id: str | None = Field(default=None, max_length=36, description="spread this team's jobs as one group")
     window_s: int = Field(ge=2, le=3600)
 
 

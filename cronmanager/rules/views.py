@@ -12,8 +12,9 @@ from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from cronmanager.api.errors import ApiError
 from cronmanager.audit.recorder import record
+from cronmanager.auth import visibility
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.models import CronJob, ScheduleChange, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
@@ -23,7 +24,7 @@ from cronmanager.rules.spread import assign_offsets, crowded_groups
 from cronmanager.rules.stats import busiest_instants
 from cronmanager.scheduling import effective
 from cronmanager.scheduling.effective import EffectiveSchedule
-from cronmanager.web.blueprint import web
+from cronmanager.web.blueprint import viewer, web
 
 KIND_TEXT = {
     RuleKind.TIMEOUT: "{min_timeouts} or more of the last {window} runs timed out → run every 2× fewer slots "
@@ -95,12 +96,10 @@ def busiest_fires() -> tuple[int, int]:
 @login_required
 def rules_settings():
     rules = db.session.execute(select(Rule).order_by(Rule.priority, Rule.name)).scalars().all()
-    proposals = db.session.execute(select(RuleProposal, CronJob.name).join(CronJob, CronJob.id ==
-                                                                           RuleProposal.cron_job_id)
-                                   .order_by(RuleProposal.cron_job_id).limit(200)).all()
-    if current_user.role == "USER":
-        proposals = [(p, n) for p, n in proposals if db.session.get(CronJob, p.cron_job_id).owner_id ==
-                     current_user.id]
+    # visibility in the query, before the limit: a filter after it hid a USER's proposals behind others' 200
+    proposals = db.session.execute(visibility.visible(
+        select(RuleProposal, CronJob.name).join(CronJob, CronJob.id == RuleProposal.cron_job_id), viewer())
+        .order_by(RuleProposal.cron_job_id).limit(200)).all()
     busiest_now, busiest_after = _busiest()
     texts = {r.name: KIND_TEXT[RuleKind(r.kind)].format(**r.params) for r in rules}
     return render_template("web/rules.html", rules=rules, texts=texts, proposals=proposals,

@@ -10,8 +10,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from cronmanager.execution import store
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db, keys, redis_client
 from cronmanager.jobs.row_locks import gave_up_on_a_lock, give_up_on_locked_rows
+from cronmanager.lib import redis_keys
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
@@ -55,12 +56,6 @@ def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
     return len(pairs)
 
 
-def live_workers() -> set[str]:
-    r = redis_client()
-    prefix = rkey("worker", "alive", "")
-    return {k.decode()[len(prefix):] for k in r.scan_iter(match=prefix + "*", count=1000)}
-
-
 def reconcile() -> Repairs:
     """Fix next_run_at, release rows of dead workers, requeue orphans, close what can no longer run."""
     now = utcnow()
@@ -85,7 +80,7 @@ def reconcile() -> Repairs:
     for i in range(0, len(pairs), 5000):
         repairs.next_run_fixed += _set_next_runs(pairs[i:i + 5000])
     try:
-        alive = live_workers()
+        alive = redis_keys.live_workers(redis_client(), keys())
     except Exception:  # without Redis we cannot tell who is dead; do nothing rash
         db.session.commit()
         return repairs

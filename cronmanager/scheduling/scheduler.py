@@ -12,7 +12,8 @@ import uuid
 from flask import Flask
 
 from cronmanager.execution import dispatch
-from cronmanager.extensions import db, redis_client, rkey
+from cronmanager.extensions import db, keys, redis_client
+from cronmanager.lib.redis_keys import ProcessKind
 from cronmanager.models import utcnow
 from cronmanager.scheduling import system_jobs
 from cronmanager.scheduling.placement import place_due
@@ -46,7 +47,7 @@ class SchedulerService:
         """Redis lease with takeover on death; without Redis every instance proceeds (the database still
         guarantees exactly-once)."""
         r = redis_client()
-        key = rkey("scheduler", "leader")
+        key = keys().scheduler_leader
         try:
             if self._leader and r.eval(_RENEW, 1, key, self.identity, LEADER_TTL_MS):
                 return True
@@ -72,7 +73,7 @@ class SchedulerService:
         try:
             r = redis_client()
             dispatch.delayed_scheduler().enqueue_jobs()
-            r.set(rkey("scheduler", "heartbeat"), str(time.time()), ex=120)
+            r.set(keys().scheduler_heartbeat, str(time.time()), ex=120)
         except Exception:
             log.warning("redis unavailable", exc_info=True)
         if time.monotonic() - self._last_reconcile >= self.app.config["RECONCILE_INTERVAL_S"]:
@@ -101,7 +102,8 @@ class SchedulerService:
             return
         self._last_beat = time.monotonic()
         try:
-            redis_client().set(rkey("scheduler", "alive", self.identity), str(time.time()), ex=PROCESS_HEARTBEAT_TTL_S)
+            redis_client().set(keys().alive(ProcessKind.SCHEDULER, self.identity), str(time.time()),
+                               ex=PROCESS_HEARTBEAT_TTL_S)
         except Exception:  # Redis away: the health command reports it
             pass
 
@@ -124,8 +126,8 @@ class SchedulerService:
                 stop.wait(max(self.tick_s - (time.monotonic() - started), 0.01))
             try:
                 r = redis_client()
-                r.delete(rkey("scheduler", "alive", self.identity))
-                if r.get(rkey("scheduler", "leader")) == self.identity.encode():
-                    r.delete(rkey("scheduler", "leader"))
+                r.delete(keys().alive(ProcessKind.SCHEDULER, self.identity))
+                if r.get(keys().scheduler_leader) == self.identity.encode():
+                    r.delete(keys().scheduler_leader)
             except Exception:
                 pass

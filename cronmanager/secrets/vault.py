@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from cronmanager.api.errors import ApiError
+from cronmanager.errors import ApiError
 from cronmanager.models import CronJob
 from cronmanager.secrets import fields
 from cronmanager.secrets.keyring import keyring

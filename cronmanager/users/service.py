@@ -12,10 +12,10 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 
-from cronmanager.api.errors import ApiError
 from cronmanager.audit.changes import diff, note
 from cronmanager.auth import sessions
 from cronmanager.auth.users import UserError, create_user
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.models import ApiToken, AuditLog, CronJob, Role, User, utcnow
 

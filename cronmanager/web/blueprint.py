@@ -9,8 +9,8 @@ from flask import Blueprint, abort, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from cronmanager.api.errors import ApiError
-from cronmanager.api.security import Principal
+from cronmanager.auth.principal import Principal
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 
 web = Blueprint("web", __name__)
@@ -19,6 +19,7 @@ NAV = (  # (endpoint, label, icon, admin only)
     ("web.overview", "Overview", "home", False),
     ("web.jobs", "Jobs", "clock", False),
     ("web.logs", "Logs", "list", False),
+    ("web.teams", "Teams", "team", False),
     ("web.audit", "Audit", "shield", True),
     ("web.users", "Users", "users", True),
     ("web.tokens", "API tokens", "key", False),

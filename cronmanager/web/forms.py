@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
+from cronmanager.auth.principal import SERVICE_SCOPES
 from cronmanager.models.job import CONCURRENCY_POLICIES, HTTP_METHODS
+from cronmanager.models.team import TeamRole
 
 PRESETS = (  # (label, expression) shown as one-click buttons above the raw expression
     ("Every minute", "* * * * *"),
@@ -27,6 +33,9 @@ PRESETS = (  # (label, expression) shown as one-click buttons above the raw expr
     ("Weekly (Monday 00:00)", "0 0 * * 1"),
     ("Monthly (1st, 00:00)", "0 0 1 * *"),
 )
+
+TEAM_ROLES = [(r.value, r.value.title()) for r in TeamRole]
+UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 POLICY_LABELS = {
     "allow": "Allow overlapping runs",
@@ -62,6 +71,7 @@ class JobForm(FlaskForm):
     auto_disable = BooleanField("Disable the job when it alerts", default=False)
     is_active = BooleanField("Enabled", default=True)
     reason = StringField("Reason for a schedule change", validators=[Optional(), Length(max=1000)])
+    team_id = SelectField("Belongs to", default="", choices=[("", "Personal")])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -96,3 +106,33 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=1024)])
     confirm = PasswordField("Repeat the new password",
                             validators=[DataRequired(), EqualTo("new_password", message="The passwords differ")])
+
+
+def storable(form: FlaskForm, field: StringField) -> None:
+    """PostgreSQL cannot store NUL, nor UTF-8 a lone surrogate: refuse them here rather than fail the save."""
+    if field.data and UNSTORABLE.search(field.data):
+        raise ValidationError("Contains characters that cannot be stored")
+
+
+class TeamForm(FlaskForm):
+    name = StringField("Team name", validators=[DataRequired(), Length(max=100), storable])
+
+
+class MemberForm(FlaskForm):
+    email = StringField("E-mail", validators=[DataRequired(), Length(max=254), storable])
+    role = SelectField("Role", default="viewer", choices=TEAM_ROLES)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=TEAM_ROLES)
+
+
+class TeamTokenForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100), storable])
+    scopes = SelectMultipleField("Scopes", default=["read"], choices=[(s, s) for s in SERVICE_SCOPES],
+                                 validators=[DataRequired("Pick at least one scope")])
+    expires_on = DateField("Expires", validators=[Optional()])
+    ip_allowlist = TextAreaField("IP allowlist", validators=[Optional(), Length(max=5000), storable])
+
+    def addresses(self) -> list[str]:
+        return [a for a in (self.ip_allowlist.data or "").replace(",", " ").split() if a]

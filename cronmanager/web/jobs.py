@@ -10,9 +10,10 @@ from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from cronmanager.api.errors import ApiError
 from cronmanager.audit.api import paginate
 from cronmanager.audit.recorder import record
+from cronmanager.auth import visibility
+from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs import service
 from cronmanager.logs.api import executions_stmt
@@ -24,6 +25,7 @@ from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.web.blueprint import or_abort, page_args, viewer, web
 from cronmanager.web.forensics import failed_version_diff, timeline
 from cronmanager.web.forms import PRESETS, JobForm
+from cronmanager.web.teams import team_choices, team_filter, team_names, viewer_teams
 
 SORTS = ("name", "created_at", "next_run_at", "last_run_at", "status")
 FORM_FIELDS = {  # service field -> form field, for errors raised by the shared service
@@ -32,13 +34,13 @@ FORM_FIELDS = {  # service field -> form field, for errors raised by the shared 
     "retry_count": "retry_count", "concurrency_policy": "concurrency_policy",
     "expected_statuses": "expected_statuses", "alert_after_failures": "alert_after_failures",
     "auto_disable": "auto_disable", "misfire_grace_s": "misfire_grace_s",
-    "throttle_factor": "throttle_factor", "spread_offset_s": "spread_offset_s",
+    "throttle_factor": "throttle_factor", "spread_offset_s": "spread_offset_s", "team_id": "team_id",
 }
 
 
 def _visible_or_404(job_id: str) -> CronJob:
     try:
-        return service.get_visible(viewer(), job_id)
+        return visibility.get_visible(viewer(), job_id)
     except ApiError as err:
         or_abort(err)
         raise
@@ -46,14 +48,14 @@ def _visible_or_404(job_id: str) -> CronJob:
 
 def _manageable_or_abort(job_id: str) -> CronJob:
     try:
-        return service.get_manageable(viewer(), job_id)
+        return visibility.get_manageable(viewer(), job_id)
     except ApiError as err:
         or_abort(err)
         raise
 
 
 def can_manage(job: CronJob) -> bool:
-    return current_user.can_write and (current_user.is_admin or job.owner_id == current_user.id)
+    return visibility.can_manage(viewer(), job)
 
 
 def _execution_filters() -> ExecutionQuery:
@@ -78,7 +80,9 @@ def jobs():
     sort = sort if sort.lstrip("-") in SORTS else "-created_at"
     q = (request.args.get("q") or "").strip()[:200] or None
     page, per_page = page_args(25)
-    stmt = service.job_list_stmt(p, status=status, is_active=active, q=q, owner_id=None, sort=sort)
+    teams = viewer_teams()
+    team_id = team_filter(teams)
+    stmt = service.job_list_stmt(p, status=status, is_active=active, q=q, owner_id=None, sort=sort, team_id=team_id)
     rows, total = paginate(stmt, page, per_page)
     items = [job for (job,) in rows]
     owners = {}
@@ -88,7 +92,11 @@ def jobs():
     return render_template("web/jobs.html", jobs=items, total=total, page=page, per_page=per_page,
                            pages=max(1, math.ceil(total / per_page)), sort=sort, owners=owners,
                            describe=_describe, filters={"q": q or "", "status": status or "",
-                                                        "active": request.args.get("active", "")})
+                                                        "active": request.args.get("active", ""),
+                                                        "team_id": team_id or ""},
+                           teams=teams, member_teams={t.id for t in teams},
+                           team_names=team_names({j.team_id for j in items if j.team_id}),
+                           manageable={j.id for j in items if can_manage(j)})
 
 
 def _describe(expression: str) -> str:
@@ -166,6 +174,8 @@ def _job_values(form: JobForm, headers: list[tuple[str, str]],
         "misfire_grace_s": form.misfire_grace_s.data,
         "throttle_factor": form.throttle_factor.data or 1, "spread_offset_s": form.spread_offset_s.data or 0,
     }
+    if "team_id" in request.form:  # a post without the selector (an older page, a script) leaves the job's team
+        data["team_id"] = form.team_id.data or None
     return data, errors
 
 
@@ -206,6 +216,7 @@ def job_new():
     clone_id = request.values.get("clone") or None
     source = _manageable_or_abort(clone_id) if clone_id else None
     form = JobForm()
+    form.team_id.choices = team_choices(source.team_id if source else None)
     if request.method == "GET":
         if source is not None:
             _fill(form, source)
@@ -214,6 +225,8 @@ def job_new():
             return _render_form(form, None, headers, list((source.query_params or {}).items()), {}, None, clone_id)
         form.timezone.data = current_user.timezone or "UTC"
         form.cron_expression.data = form.cron_expression.data or "*/5 * * * *"
+        wanted = request.args.get("team_id", "")  # "New job in this team" on a team's page
+        form.team_id.data = wanted if any(value == wanted for value, _ in form.team_id.choices) else ""
         return _render_form(form, None, [], [], {}, None)
     headers, params = _pairs("header"), _pairs("param")
     kv_errors: dict[str, str] = {}
@@ -222,12 +235,12 @@ def job_new():
         data, kv_errors = _job_values(form, headers, params)
         if not kv_errors:
             try:
-                job = service.create_job(p, data, source="dashboard", clone_of=source)
+                job = service.create_job(p, {**data}, source="dashboard", clone_of=source)
             except ApiError as err:
                 db.session.rollback()
                 form_error = _apply_errors(form, err, kv_errors)
             else:
-                record("cron.create", status=201, resource_type="cron", resource_id=job.id,
+                record("cron.create", status=201, resource_type="cron", resource_id=job.id, user_id=current_user.id,
                        payload={"body": data, "via": "dashboard"})
                 db.session.commit()
                 service.publish_job_event("cron:created", job)
@@ -243,6 +256,7 @@ def _fill(form: JobForm, job: CronJob) -> None:
         getattr(form, field).data = getattr(job, field)
     form.expected_statuses.data = ", ".join(str(s) for s in job.expected_statuses or [])
     form.timeout_s.data = max(1, math.ceil((job.timeout_ms or 30000) / 1000))
+    form.team_id.data = job.team_id or ""
 
 
 @web.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
@@ -252,6 +266,7 @@ def job_edit(job_id: str):
     p = viewer()
     job = _manageable_or_abort(job_id)
     form = JobForm()
+    form.team_id.choices = team_choices(job.team_id)
     if request.method == "GET":
         _fill(form, job)
         return _render_form(form, job, list((job.headers or {}).items()),
@@ -262,6 +277,7 @@ def job_edit(job_id: str):
     if form.validate():
         data, kv_errors = _job_values(form, headers, params)
         if not kv_errors:
+            old_team = job.team_id
             try:
                 changed = service.update_job(p, job, data, reason=form.reason.data or None, source="dashboard")
             except ApiError as err:
@@ -269,7 +285,8 @@ def job_edit(job_id: str):
                 job = _manageable_or_abort(job_id)
                 form_error = _apply_errors(form, err, kv_errors)
             else:
-                record("cron.update", status=200, resource_type="cron", resource_id=job.id,
+                action = "cron.transfer" if job.team_id != old_team else "cron.update"  # as the API audits a move
+                record(action, status=200, resource_type="cron", resource_id=job.id, user_id=current_user.id,
                        payload={"body": {**data, "reason": form.reason.data or None}, "via": "dashboard"})
                 db.session.commit()
                 service.publish_job_event("cron:updated", job)

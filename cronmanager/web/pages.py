@@ -14,11 +14,13 @@ from sqlalchemy import select
 from cronmanager.audit.api import audit_json, audit_query, paginate, security_events_stmt
 from cronmanager.audit.kinds import SecurityKind, Severity
 from cronmanager.audit.schemas import AuditQuery, SecurityEventQuery
+from cronmanager.auth import visibility
 from cronmanager.extensions import db
 from cronmanager.logs.api import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
 from cronmanager.models import SCOPES, ApiToken, CronJob, Notification, User
 from cronmanager.web.blueprint import page_args, viewer, viewer_zone, web
+from cronmanager.web.teams import team_filter, viewer_teams
 
 
 def _local_day(value: str, end: bool) -> datetime | None:
@@ -55,17 +57,22 @@ def logs():
         instant = _local_day(args.get(key, ""), end)
         if instant is not None:
             api_args[key] = _iso(instant)
+    teams = viewer_teams()
+    team_id = team_filter(teams)
+    if team_id:
+        api_args["team_id"] = team_id
     query = ExecutionQuery.model_validate(api_args)
     page, per_page = page_args(50)
     rows, total = paginate(executions_stmt(p, query), page, per_page)
     jobs_stmt = select(CronJob.id, CronJob.name).order_by(CronJob.name).limit(500)
-    if p.role == "USER":
-        jobs_stmt = jobs_stmt.where(CronJob.owner_id == p.user.id)
+    jobs_stmt = visibility.visible(jobs_stmt, p)
+    if team_id:
+        jobs_stmt = jobs_stmt.where(CronJob.team_id == team_id)
     job_options = db.session.execute(jobs_stmt).all()
     export = {fmt: "/api/v1/logs?" + urlencode({**api_args, "format": fmt}) for fmt in ("csv", "json")}
     return render_template("web/logs.html", rows=rows, total=total, page=page, per_page=per_page,
                            pages=max(1, math.ceil(total / per_page)), filters=args, job_options=job_options,
-                           export=export, live_ok=page == 1)
+                           export=export, live_ok=page == 1, teams=teams, team_id=team_id or "")
 
 
 def _security_filters() -> tuple[SecurityEventQuery, str | None]:
@@ -115,7 +122,7 @@ def audit():
 @web.get("/tokens")
 @login_required
 def tokens():
-    items = db.session.execute(select(ApiToken).where(ApiToken.user_id == current_user.id)
+    items = db.session.execute(select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.team_id.is_(None))
                                .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())).scalars().all()
     allowed = [s for s in SCOPES if s in current_user.allowed_scopes()]
     return render_template("web/tokens.html", tokens=items, scopes=allowed, now=datetime.now(UTC))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from cronmanager.audit.recorder import record
+from cronmanager.auth import visibility
 from cronmanager.auth.sessions import end_all_sessions, sign_in
 from cronmanager.auth.users import hash_password, verify_password
 from cronmanager.extensions import db
 from cronmanager.models import AlertChannel, utcnow
-from cronmanager.web.blueprint import web
+from cronmanager.web.blueprint import viewer, web
 from cronmanager.web.forms import PasswordForm, ProfileForm
 
 SYSTEM_SETTINGS = (  # shown read-only to admins; they come from the environment (SPEC §15)
@@ -23,10 +24,8 @@ SYSTEM_SETTINGS = (  # shown read-only to admins; they come from the environment
 
 
 def _page(profile: ProfileForm, password: PasswordForm, status: int = 200):
-    cond = AlertChannel.user_id == current_user.id
-    if current_user.is_admin:
-        cond = or_(cond, AlertChannel.user_id.is_(None))
-    channels = db.session.execute(select(AlertChannel).where(cond).order_by(AlertChannel.created_at)).scalars().all()
+    channels = db.session.execute(select(AlertChannel).where(visibility.channel_clause(viewer()))
+                                  .order_by(AlertChannel.created_at)).scalars().all()
     system = []
     if current_user.is_admin:
         cfg = current_app.config

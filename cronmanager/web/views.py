@@ -8,6 +8,7 @@ from flask import render_template
 from flask_login import login_required
 from sqlalchemy import func, select
 
+from cronmanager.auth import visibility
 from cronmanager.extensions import db
 from cronmanager.logs.api import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
@@ -20,19 +21,16 @@ from cronmanager.web.blueprint import viewer, viewer_zone, web
 def overview():
     p = viewer()
     job_counts = select(CronJob.is_active, func.count()).group_by(CronJob.is_active)
-    if p.role == "USER":
-        job_counts = job_counts.where(CronJob.owner_id == p.user.id)
+    job_counts = visibility.visible(job_counts, p)
     counts = dict(db.session.execute(job_counts).all())
     midnight = utcnow().astimezone(viewer_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
     today = (select(CronExecution.status, func.count()).join(CronJob, CronJob.id == CronExecution.cron_job_id)
              .where(CronExecution.created_at >= midnight.astimezone(UTC)).group_by(CronExecution.status))
-    if p.role == "USER":
-        today = today.where(CronJob.owner_id == p.user.id)
+    today = visibility.visible(today, p)
     by_status = dict(db.session.execute(today).all())
     recent = db.session.execute(executions_stmt(p, ExecutionQuery()).limit(15)).all()
     failing = select(CronJob).where(CronJob.status == "FAILED", CronJob.is_active.is_(True))
-    if p.role == "USER":
-        failing = failing.where(CronJob.owner_id == p.user.id)
+    failing = visibility.visible(failing, p)
     failing_jobs = db.session.execute(failing.order_by(CronJob.last_run_at.desc()).limit(5)).scalars().all()
     return render_template(
         "web/overview.html", active=counts.get(True, 0), inactive=counts.get(False, 0), today=by_status,
@@ -47,4 +45,5 @@ import cronmanager.web.jobs  # noqa: E402, F401
 import cronmanager.web.jobs_portable  # noqa: E402, F401
 import cronmanager.web.pages  # noqa: E402, F401
 import cronmanager.web.settings  # noqa: E402, F401
+import cronmanager.web.teams  # noqa: E402, F401
 import cronmanager.web.users  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""job_counts: jobs per owner, kept by triggers on cron_jobs (issue 14: list and create at 1,000,000 jobs)
+"""job_counts: jobs per owner, kept by triggers on cron_jobs (so list and create stay fast at 1,000,000 jobs)
 
 Revision ID: 0010
 Revises: 0005

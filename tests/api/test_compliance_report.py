@@ -12,7 +12,7 @@ from tests.conftest import bearer, make_token, run_sql
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 JOB = {"name": "billing", "cron_expression": "0 2 * * *", "endpoint_url": "https://ops:hunter2@example.com/close",
-       "headers": {"Authorization": "Bearer s3cret-value", "X-Team": "ops"}}
+       "headers": {"X-Api-Key": "Bearer s3cret-value", "X-Team": "ops"}}
 RANGE = {"from": "2027-03-01T00:00:00Z", "to": "2027-03-02T00:00:00Z"}
 
 
@@ -33,7 +33,7 @@ def _make_changes(app, client, owner):
         clock.tick(60)
         resp = client.patch(f"/api/v1/cron/{job['id']}", json={
             "cron_expression": "30 3 * * *", "timeout_ms": 5000,
-            "headers": {"Authorization": "Bearer rotated-value", "X-Team": "ops"}}, headers=bearer(token))
+            "headers": {"X-Api-Key": "Bearer rotated-value", "X-Team": "ops"}}, headers=bearer(token))
         assert resp.status_code == 200
         clock.tick(60)
         assert client.post(f"/api/v1/cron/{job['id']}/toggle", json={"is_active": False},
@@ -59,7 +59,7 @@ def test_report_json_lists_exactly_the_changes_with_old_and_new_values(app, clie
     update = {c["field"]: (c["old"], c["new"]) for c in items[1]["changes"]}
     assert update == {
         "cron_expression": ("0 2 * * *", "30 3 * * *"),
-        "headers": ({"Authorization": "***", "X-Team": "ops"}, {"Authorization": "***", "X-Team": "ops"}),
+        "headers": ({"X-Api-Key": "***", "X-Team": "ops"}, {"X-Api-Key": "***", "X-Team": "ops"}),
         "timeout_ms": (30000, 5000),
     }
     assert {c["field"]: c["new"] for c in items[2]["changes"]} == {"is_active": False}
@@ -85,7 +85,7 @@ def test_report_csv_has_one_line_per_changed_field_and_filters_by_user(app, clie
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
     update = [(r["field"], r["old"], r["new"]) for r in rows if r["action"] == "cron.update"]
     assert update == [("cron_expression", "0 2 * * *", "30 3 * * *"),
-                      ("headers", '{"Authorization":"***","X-Team":"ops"}', '{"Authorization":"***","X-Team":"ops"}'),
+                      ("headers", '{"X-Api-Key":"***","X-Team":"ops"}', '{"X-Api-Key":"***","X-Team":"ops"}'),
                       ("timeout_ms", "30000", "5000")]
     assert {r["user_email"] for r in rows} == {owner.email}
     everyone = list(csv.DictReader(io.StringIO(_report(client, admin, format="csv").get_data(as_text=True))))

@@ -69,9 +69,10 @@ def _open(client, headers: dict[str, str]) -> Stream:
     return stream
 
 
-def _publish(app, event_type: str, data: dict, *, owner_id: str | None = None, user_id: str | None = None) -> str:
+def _publish(app, event_type: str, data: dict, *, owner_id: str | None = None, user_id: str | None = None,
+             team_id: str | None = None) -> str:
     event_id = publish(app.extensions["redis"], app.config["REDIS_PREFIX"], event_type, data,
-                       owner_id=owner_id, user_id=user_id)
+                       owner_id=owner_id, user_id=user_id, team_id=team_id)
     assert event_id
     return event_id
 
@@ -99,6 +100,24 @@ def test_it_streams_only_the_viewers_own_job_events_to_a_user(app, client, owner
         assert [(e["id"], e["type"]) for e in events] == [(mine, "execution:started"), (note, "notification")]
         assert events[0]["data"] == {"cron_job_id": "mine"}
         assert "owner_id" not in events[0]
+    finally:
+        stream.close()
+
+
+def test_a_teams_job_events_reach_its_members_also_one_who_joins_while_streaming(app, client, owner, outsider,
+                                                                                fast_heartbeat):
+    team = client.post("/api/v1/teams", json={"name": "Live"}, headers=owner.headers).get_json()
+    stream = _open(client, outsider.headers)
+    try:
+        _publish(app, "cron:updated", {"id": "team-job"}, owner_id=owner.id, team_id=team["id"])
+        personal = _publish(app, "cron:updated", {"id": "own"}, owner_id=outsider.id)
+        assert [e["id"] for e in stream.events(1)] == [personal]
+        client.put(f"/api/v1/teams/{team['id']}/members/{outsider.id}", json={"role": "viewer"},
+                   headers=owner.headers)
+        time.sleep(fast_heartbeat * 3)  # memberships are reloaded once per heartbeat period
+        joined = _publish(app, "cron:updated", {"id": "team-job"}, owner_id=owner.id, team_id=team["id"])
+        events = stream.events(1)
+        assert [e["id"] for e in events] == [joined] and "team_id" not in events[0]
     finally:
         stream.close()
 
@@ -236,7 +255,7 @@ def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):
     pubsub = r.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel(prefix))
     publish(r, prefix, "cron:updated", {"id": "j", "name": '{"type": "x"}'}, owner_id="u")
-    publish_many(r, prefix, [("execution:started", {"id": 1}, "u"), ("notification", {}, None)])
+    publish_many(r, prefix, [("execution:started", {"id": 1}, "u", None), ("notification", {}, None, None)])
     seen, deadline = [], time.monotonic() + 10
     while len(seen) < 3 and time.monotonic() < deadline:
         message = pubsub.get_message(timeout=1.0)

@@ -1,5 +1,5 @@
 """The job counters (migration 0010's triggers) against count(*) through every way jobs come and go, and the
-list total and the per-user cap that read them (issue 14: list and create at a million jobs)."""
+list total and the per-user cap that read them (list and create at a million jobs)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_the_unfiltered_list_total_comes_from_the_counters_and_filtered_totals_a
 
 
 def test_the_job_cap_reads_the_counter(app, client, owner):
-    app.config["MAX_JOBS_PER_USER"], saved = 2, app.config["MAX_JOBS_PER_USER"]
+    app.config["MAX_JOBS_PER_OWNER"], saved = 2, app.config["MAX_JOBS_PER_OWNER"]
     try:
         for i in range(2):
             create(client, owner, name=f"j{i}", cron_expression="0 3 * * *", endpoint_url="https://x.test/")
@@ -78,7 +78,7 @@ def test_the_job_cap_reads_the_counter(app, client, owner):
                                                  "endpoint_url": "https://x.test/"}, headers=owner.headers)
         assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "limit_reached"
     finally:
-        app.config["MAX_JOBS_PER_USER"] = saved
+        app.config["MAX_JOBS_PER_OWNER"] = saved
 
 
 def test_the_sqlite_triggers_keep_the_same_counts(tmp_path, redis_prefix, keep_limiter):

@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy import select
 
 from cronmanager.extensions import db
+from cronmanager.lib.redis_keys import RedisKeys
 from cronmanager.models import AuditLog, CronJob, ScheduleChange
 from cronmanager.secrets import vault
 from tests.conftest import Persona, bearer, make_config, make_token, run_sql
@@ -157,7 +158,7 @@ def test_apply_publishes_an_event_per_changed_job(app, client, owner):
     document["jobs"] = [{**document["jobs"][0], "cron_expression": "*/10 * * * *"},
                         {"name": "new one", "cron_expression": "15 * * * *", "endpoint_url": "http://127.0.0.1:9/new"}]
     r = app.extensions["redis"]
-    key = f"{app.config['REDIS_PREFIX']}:events:stream"
+    key = RedisKeys(app.config['REDIS_PREFIX']).events_stream
     start = r.xrevrange(key, count=1)
     after = start[0][0].decode() if start else "0"
     assert import_doc(client, owner, document, "apply", prune="true").status_code == 200
@@ -357,8 +358,8 @@ def test_the_job_cap_is_checked_for_the_whole_document(app, client, owner):
     create(client, owner, name="old 2")
     jobs = [{"name": f"new {i}", "cron_expression": "0 * * * *", "endpoint_url": "http://127.0.0.1:9/"}
             for i in range(3)]
-    saved = app.config.get("MAX_JOBS_PER_USER")
-    app.config["MAX_JOBS_PER_USER"] = 4
+    saved = app.config.get("MAX_JOBS_PER_OWNER")
+    app.config["MAX_JOBS_PER_OWNER"] = 4
     try:
         resp = import_doc(client, owner, {"version": 1, "jobs": jobs}, "apply")
         assert resp.status_code == 422
@@ -367,13 +368,13 @@ def test_the_job_cap_is_checked_for_the_whole_document(app, client, owner):
         resp = import_doc(client, owner, {"version": 1, "jobs": jobs}, "apply", prune="true")  # deletes count
         assert resp.status_code == 200, resp.get_json()
         assert [r[0] for r in jobs_table(app)] == ["new 0", "new 1", "new 2"]
-        app.config["MAX_JOBS_PER_USER"] = 3  # at the cap: replacing every job still fits
+        app.config["MAX_JOBS_PER_OWNER"] = 3  # at the cap: replacing every job still fits
         others = [{**j, "name": j["name"].replace("new", "other")} for j in jobs]
         resp = import_doc(client, owner, {"version": 1, "jobs": others}, "apply", prune="true")
         assert resp.status_code == 200, resp.get_json()
         assert [r[0] for r in jobs_table(app)] == ["other 0", "other 1", "other 2"]
     finally:
         if saved is None:
-            app.config.pop("MAX_JOBS_PER_USER")
+            app.config.pop("MAX_JOBS_PER_OWNER")
         else:
-            app.config["MAX_JOBS_PER_USER"] = saved
+            app.config["MAX_JOBS_PER_OWNER"] = saved

@@ -78,7 +78,7 @@ def test_offboarding_refuses_token_and_session_at_once_and_jobs_stay(app, client
                         headers=admin.headers).status_code == 422
     moved = client.patch(f"/api/v1/cron/{job['id']}", json={"owner_id": admin.id}, headers=admin.headers)
     assert moved.status_code == 200 and moved.get_json()["owner_id"] == admin.id
-    [changes] = run_sql(app, "SELECT changes FROM audit_logs WHERE action = 'cron.update' AND response_status = 200")
+    [changes] = run_sql(app, "SELECT changes FROM audit_logs WHERE action = 'cron.transfer' AND response_status = 200")
     assert changes[0] == {"owner_id": {"old": owner.id, "new": admin.id}}
 
     assert client.patch(f"/api/v1/users/{owner.id}", json={"is_active": True},

@@ -29,7 +29,7 @@ PAGES = ["/", "/jobs", "/jobs/new", "/logs", "/audit", "/tokens", "/settings", "
 
 def create_job(app, persona, **fields) -> dict:
     """Straight through the shared job service: fast set-up, no HTTP round trip."""
-    from cronmanager.api.security import Principal
+    from cronmanager.auth.principal import Principal
     from cronmanager.jobs import service
     from cronmanager.models import User
 

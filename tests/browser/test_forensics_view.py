@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_the_viewer_draws_the_phase_timeline_and_the_job_page_the_version_diff(page: Page, app, owner, errors):
-    from cronmanager.api.security import Principal
+    from cronmanager.auth.principal import Principal
     from cronmanager.jobs import service
 
     with app.test_request_context():

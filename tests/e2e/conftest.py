@@ -14,6 +14,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
+from cronmanager.lib.redis_keys import RedisKeys, live_workers
 from tests.conftest import TEST_REDIS_URL
 from tests.stack import Proc, process_env, start_target, wait_for
 
@@ -40,16 +41,16 @@ def stack(app, database_url, redis_prefix, tmp_path):
             return proc
 
         def worker(self, **extra_env: str) -> Proc:
-            before = set(r.scan_iter(match=f"{redis_prefix}:worker:alive:*"))
+            before = live_workers(r, RedisKeys(redis_prefix))
             proc = self.start("worker", **extra_env)
-            wait_for(lambda: set(r.scan_iter(match=f"{redis_prefix}:worker:alive:*")) - before, 30,
+            wait_for(lambda: live_workers(r, RedisKeys(redis_prefix)) - before, 30,
                      message=f"worker heartbeat\n{proc.output()}")
             return proc
 
         def scheduler(self, **extra_env: str) -> Proc:
-            r.delete(f"{redis_prefix}:scheduler:heartbeat")
+            r.delete(RedisKeys(redis_prefix).scheduler_heartbeat)
             proc = self.start("scheduler", **extra_env)
-            wait_for(lambda: r.get(f"{redis_prefix}:scheduler:heartbeat"), 30,
+            wait_for(lambda: r.get(RedisKeys(redis_prefix).scheduler_heartbeat), 30,
                      message=f"scheduler heartbeat\n{proc.output()}")
             return proc
 

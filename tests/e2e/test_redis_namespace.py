@@ -20,6 +20,7 @@ from redis import Redis
 from cronmanager import create_app
 from cronmanager.execution.dispatch import queue_name
 from cronmanager.extensions import db
+from cronmanager.lib.redis_keys import RedisKeys, count_workers
 from cronmanager.rq_namespace import rq_namespace
 from cronmanager.scheduling.system_jobs import maintenance_queue_name
 from tests.conftest import Persona, make_config
@@ -106,8 +107,8 @@ def test_every_key_of_a_running_stack_lives_under_the_prefix(ns_app, database_ur
     env = process_env(database_url, private_redis.url, prefix)
     procs = [Proc("worker", env, tmp_path, "worker"), Proc("scheduler", env, tmp_path, "scheduler")]
     try:
-        wait_for(lambda: list(r.scan_iter(match=f"{prefix}:worker:alive:*")), 30, message="worker heartbeat")
-        wait_for(lambda: r.get(f"{prefix}:scheduler:heartbeat"), 30, message="scheduler heartbeat")
+        wait_for(lambda: count_workers(r, RedisKeys(prefix)), 30, message="worker heartbeat")
+        wait_for(lambda: r.get(RedisKeys(prefix).scheduler_heartbeat), 30, message="scheduler heartbeat")
         admin = Persona(app, "admin@example.com", "ADMIN")
         client = app.test_client()
         steady = create(client, admin, cron_expression="* * * * * *", endpoint_url=f"{target.url}/ok/ns")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from cronmanager.lib.redis_keys import RedisKeys
 from tests.conftest import run_sql
 from tests.stack import wait_for
 
@@ -66,7 +67,7 @@ def test_a_failing_job_is_throttled_to_every_second_slot_and_returns_when_it_rec
                          " AND kind = 'schedule_changed'", id=job["id"])
     assert notes == [(owner.id, "schedule_changed")] * 2
     r = app.extensions["redis"]
-    events = [json.loads(v[b"e"]) for _, v in r.xrange(f"{app.config['REDIS_PREFIX']}:events:stream")]
+    events = [json.loads(v[b"e"]) for _, v in r.xrange(RedisKeys(app.config['REDIS_PREFIX']).events_stream)]
     assert [e["data"]["throttle_factor"] for e in events
             if e["type"] == "schedule:changed" and e["data"]["id"] == job["id"]] == [2, 1]
 

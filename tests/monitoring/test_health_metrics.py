@@ -9,6 +9,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cronmanager.lib.redis_keys import ProcessKind
 from tests.monitoring.conftest import free_port, make_fire, make_job, record, wait_for
 
 
@@ -62,10 +63,10 @@ def health_app(app, database_url, redis_prefix, private_redis, keep_limiter):
 
 def _beat(health_app) -> None:
     with health_app.app_context():
-        from cronmanager.extensions import redis_client, rkey
+        from cronmanager.extensions import keys, redis_client
 
-        redis_client().set(rkey("scheduler", "heartbeat"), str(time.time()))
-        redis_client().set(rkey("worker", "alive", "w1"), str(time.time()), ex=15)
+        redis_client().set(keys().scheduler_heartbeat, str(time.time()))
+        redis_client().set(keys().alive(ProcessKind.WORKER, "w1"), str(time.time()), ex=15)
 
 
 def test_health_follows_redis_going_down_and_coming_back(health_app, private_redis):
@@ -120,7 +121,7 @@ def _value(family, suffix: str = "", **labels) -> float:
 
 def test_metrics_expose_real_numbers(app, client, owner):
     from cronmanager.alerts.delivery import _count
-    from cronmanager.extensions import redis_client, rkey
+    from cronmanager.extensions import keys, redis_client
     job_id = make_job(app, owner.id)
     make_job(app, owner.id, name="off", is_active=False)
     fires = [make_fire(app, job_id, "SUCCESS", i) for i in range(3)] + [make_fire(app, job_id, "FAILED", 3)]
@@ -128,7 +129,7 @@ def test_metrics_expose_real_numbers(app, client, owner):
     record(app, fires)
     with app.app_context():
         _count("email", "sent")
-        redis_client().set(rkey("worker", "alive", "w1"), "1", ex=15)
+        redis_client().set(keys().alive(ProcessKind.WORKER, "w1"), "1", ex=15)
 
     resp = client.get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"

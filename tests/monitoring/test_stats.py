@@ -7,7 +7,7 @@ import math
 import pytest
 from sqlalchemy import text
 
-from cronmanager.api.security import Principal
+from cronmanager.auth.principal import Principal
 from tests.monitoring.conftest import make_job
 
 INSERT = """

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from cronmanager.lib.redis_keys import RedisKeys
 from tests.conftest import run_sql
 from tests.rules.conftest import add_runs, create, set_rule
 
@@ -50,7 +51,7 @@ def test_seven_failures_of_ten_throttle_the_job_with_every_effect(client, app, a
     assert len(notes) == 1 and notes[0][0] == owner.id and notes[0][1] == "schedule_changed"
     assert "7 of the last 10 runs failed" in notes[0][3] and "every 2nd slot" in notes[0][3]
     r = app.extensions["redis"]
-    events = [json.loads(v[b"e"]) for _, v in r.xrange(f"{app.config['REDIS_PREFIX']}:events:stream")]
+    events = [json.loads(v[b"e"]) for _, v in r.xrange(RedisKeys(app.config['REDIS_PREFIX']).events_stream)]
     changed = [e for e in events if e["type"] == "schedule:changed"]
     assert changed and changed[-1]["data"]["throttle_factor"] == 2 and changed[-1]["owner_id"] == owner.id
 

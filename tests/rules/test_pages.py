@@ -82,3 +82,20 @@ def test_the_job_form_sets_a_factor_and_an_offset_by_hand(app, owner):
     assert run_sql(app, "SELECT throttle_factor, spread_offset_s FROM cron_jobs") == [(3, 45)]
     resp = page.post("/jobs/new", data={**form, "spread_offset_s": "600"})
     assert resp.status_code == 422 and "shortest gap between slots (600 s)" in resp.get_data(as_text=True)
+
+
+def test_the_rules_page_shows_a_users_proposal_behind_200_of_others(app, client, admin, owner, outsider):
+    mine = create(client, owner, name="mine-proposed")
+    columns = [c for (c,) in run_sql(app, "SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                          "'cron_jobs' ORDER BY ordinal_position")]
+    copied = {"id": "'00000000-0000-0000-0000-' || lpad(g::text, 12, '0')", "owner_id": ":other",
+              "name": "'other-' || g"}
+    run_sql(app, f"INSERT INTO cron_jobs ({', '.join(columns)}) SELECT {', '.join(copied.get(c, c) for c in columns)} "
+                 "FROM cron_jobs, generate_series(1, 201) AS g WHERE id = :mine", other=outsider.id, mine=mine["id"])
+    run_sql(app, "INSERT INTO rule_proposals (cron_job_id, rule, from_throttle_factor, from_spread_offset_s, "
+                 "to_throttle_factor, to_spread_offset_s, reason, applied, evaluated_at) "
+                 "SELECT id, 'failure', 1, 0, 2, 0, 'failing', false, now() FROM cron_jobs")
+    html = signed_in(app, owner).get("/settings/rules").get_data(as_text=True)
+    assert "mine-proposed" in html  # its id sorts after the 201 others: a filter after LIMIT 200 hid it
+    assert "other-1" not in html
+    assert "other-1" in signed_in(app, admin).get("/settings/rules").get_data(as_text=True)

@@ -105,7 +105,7 @@ def test_parallel_wrong_passwords_cannot_exceed_the_lockout_limit(app, server, o
 
 
 def test_per_user_caps_on_jobs_tokens_and_channels(server, owner, outsider):
-    cap_jobs = int(SERVER_ENV["MAX_JOBS_PER_USER"])
+    cap_jobs = int(SERVER_ENV["MAX_JOBS_PER_OWNER"])
     for i in range(cap_jobs):
         assert requests.post(f"{server}/api/v1/cron", json={**JOB, "name": f"j{i}"},
                              headers=auth(owner.access)).status_code == 201
@@ -113,7 +113,7 @@ def test_per_user_caps_on_jobs_tokens_and_channels(server, owner, outsider):
     assert str(cap_jobs) in _error(resp, 409, "limit_reached")["message"]
     assert requests.post(f"{server}/api/v1/cron", json=JOB, headers=auth(outsider.access)).status_code == 201
 
-    cap_tokens = int(SERVER_ENV["MAX_TOKENS_PER_USER"])
+    cap_tokens = int(SERVER_ENV["MAX_TOKENS_PER_OWNER"])
     made = [requests.post(f"{server}/api/v1/auth/tokens", json={"name": f"t{i}", "scopes": ["read"]},
                           headers=auth(owner.access)) for i in range(cap_tokens)]
     assert {r.status_code for r in made} == {201}
@@ -125,7 +125,7 @@ def test_per_user_caps_on_jobs_tokens_and_channels(server, owner, outsider):
                          headers=auth(owner.access))
     assert resp.status_code == 201  # revoked tokens do not count
 
-    cap_channels = int(SERVER_ENV["MAX_CHANNELS_PER_USER"])
+    cap_channels = int(SERVER_ENV["MAX_CHANNELS_PER_OWNER"])
     for i in range(cap_channels):
         resp = requests.post(f"{server}/api/v1/alert-channels", headers=auth(owner.access),
                              json={"kind": "email", "name": f"c{i}", "target": f"ops{i}@example.com"})

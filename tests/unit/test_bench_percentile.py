@@ -1,5 +1,5 @@
 """The benchmarks' one percentile: nearest rank. With round() (banker's rounding) the median of five runs was
-the second smallest, which skewed issue 13's on/off burst ratio."""
+the second smallest, which skewed the tracing on/off burst ratio."""
 
 from __future__ import annotations
 

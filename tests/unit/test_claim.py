@@ -1,4 +1,4 @@
-"""The claim commits only with the jobs in hand (issue 14's chaos note: a database lost between the claim's
+"""The claim commits only with the jobs in hand (a chaos test's finding: a database lost between the claim's
 commit and the job read left rows owned by a live worker that never ran them)."""
 
 from __future__ import annotations

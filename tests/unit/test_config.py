@@ -145,8 +145,8 @@ def test_it_refuses_the_default_token_salt_in_production(monkeypatch):
 def test_it_reads_the_abuse_limits(monkeypatch):
     cfg = config.DevelopmentConfig()
     assert (cfg.MAX_CONTENT_LENGTH, cfg.JOB_BODY_MAX_BYTES, cfg.AUDIT_PAYLOAD_MAX_BYTES) == (1048576, 65536, 8192)
-    assert (cfg.MAX_JOBS_PER_USER, cfg.MAX_TOKENS_PER_USER, cfg.MAX_CHANNELS_PER_USER,
-            cfg.SSE_MAX_STREAMS_PER_USER) == (1000, 100, 20, 10)
+    assert (cfg.MAX_JOBS_PER_OWNER, cfg.MAX_TOKENS_PER_OWNER, cfg.MAX_CHANNELS_PER_OWNER,
+            cfg.SSE_MAX_STREAMS_PER_USER) == (10000, 100, 20, 10)
     monkeypatch.setenv("MAX_CONTENT_LENGTH", "12")
     with pytest.raises(ConfigError, match="MAX_CONTENT_LENGTH"):
         config.DevelopmentConfig()

@@ -98,7 +98,7 @@ def test_six_fields_fire_like_five_fields_for_generated_minute_and_hour(minute: 
     check(f"{minute} {hour} * * *", zone, start, end)
 
 
-# --- the cases of the issue --------------------------------------------------------------------------------------
+# --- the reported cases ------------------------------------------------------------------------------------------
 def test_six_field_fixed_time_fires_once_at_the_jump_on_spring_forward() -> None:
     # 02:30 does not exist in New York on 2028-03-12: once at 03:00 EDT (it used to skip the day)
     assert fires_between("0 30 2 * * *", NY, utc(2028, 3, 12, 0), utc(2028, 3, 13, 0), 10) == [utc(2028, 3, 12, 7)]

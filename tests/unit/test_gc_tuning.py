@@ -1,5 +1,5 @@
 """The worker's and scheduler's GC policy (cronmanager/processes.py: tune_gc): young passes are rare, so a full
-pass on a timer must reclaim cyclic garbage (issue 14's soak: ~1 MB a minute of worker RSS waited for CPython's
+pass on a timer must reclaim cyclic garbage (found by the soak: ~1 MB a minute of worker RSS waited for CPython's
 own full pass, 15-20 minutes apart). Run in a child process: the policy is process-wide."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Job rows are locked in one order (ascending id) by every multi-row writer (issue 14's soak: the scheduler's
+"""Job rows are locked in one order (ascending id) by every multi-row writer (found by the soak: the scheduler's
 compare-and-set and the recorder's two job writes deadlocked, then livelocked as carried batches grew)."""
 
 from __future__ import annotations

@@ -11,6 +11,7 @@
     try { filters = JSON.parse(table.dataset.filters || "{}"); } catch (e) { filters = {}; }
     const matches = (e) => {
       if (filters.job_id && filters.job_id !== e.cron_job_id) return false;
+      if (filters.team_jobs && !filters.team_jobs.includes(e.cron_job_id)) return false; // the team filter's jobs
       if (filters.status && filters.status !== e.status) return false;
       if (filters.trigger && filters.trigger !== e.trigger) return false;
       if (filters.to) return false; // a closed date range never grows with new runs

@@ -1,0 +1,101 @@
+"""Every Redis key family the product owns, and the queries over them, in one place (like rq's keys.py).
+
+Nobody else spells a key: a process, a page or a test asks `RedisKeys(prefix)` for it, so a rename or a new
+family is one edit and `REDIS_PREFIX` covers everything (RQ's own families: cronmanager.rq_namespace).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis import Redis
+
+
+class ProcessKind(StrEnum):
+    WORKER = "worker"
+    SCHEDULER = "scheduler"
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    prefix: str
+
+    def _key(self, *parts: object) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    # processes: liveness and the scheduler's leadership
+    def alive(self, kind: ProcessKind, identity: str) -> str:
+        return self._key(kind.value, "alive", identity)
+
+    def alive_pattern(self, kind: ProcessKind, host: str | None = None) -> str:
+        """Processes name themselves host:pid:random, so one host's are `host:*`."""
+        return self._key(kind.value, "alive", f"{host}:*" if host else "*")
+
+    @property
+    def scheduler_leader(self) -> str:
+        return self._key("scheduler", "leader")
+
+    @property
+    def scheduler_heartbeat(self) -> str:
+        return self._key("scheduler", "heartbeat")
+
+    # single-run locks of system jobs
+    def lock(self, name: str) -> str:
+        return self._key(*name.split(":"))
+
+    # live events
+    @property
+    def events_stream(self) -> str:
+        return self._key("events", "stream")
+
+    @property
+    def events_channel(self) -> str:
+        return self._key("events")
+
+    @property
+    def cancel_channel(self) -> str:
+        """Execution ids (a JSON list) whose running requests must be closed, wherever they run."""
+        return self._key("executions", "cancel")
+
+    def sse_slots(self, user_id: str) -> str:
+        return self._key("sse", "user", user_id)
+
+    # counters and throttles
+    def metrics(self, name: str) -> str:
+        return self._key("metrics", name)
+
+    def login_failures(self, email: str) -> str:
+        return self._key("login-failures", email.lower())
+
+    def security_alert(self, kind: str, subject: str | None) -> str:
+        return self._key("security-alert", kind, subject or "-")
+
+    def refused_audit(self, action: str, ip: str, user_id: str | None, window: int) -> str:
+        return self._key("audit", "refused", action, ip, user_id or "-", window)
+
+    def invalid_credentials(self, ip: str) -> tuple[str, ...]:
+        """The rate limiter's bucket for invalid credentials from an address (its own storage adds the rest)."""
+        return self.prefix, "invalid-credential", ip
+
+
+def live_heartbeats(r: Redis, keys: RedisKeys, kind: ProcessKind, host: str | None = None) -> dict[str, float]:
+    """Live processes of a kind (optionally on one host): their identity -> seconds since their last beat."""
+    head = len(keys.alive(kind, ""))
+    ages = {}
+    for key in r.scan_iter(match=keys.alive_pattern(kind, host), count=1000):
+        value = r.get(key)
+        if value is not None:
+            ages[key.decode()[head:]] = time.time() - float(value)
+    return ages
+
+
+def live_workers(r: Redis, keys: RedisKeys) -> set[str]:
+    """Identities of the workers whose heartbeat has not expired."""
+    head = len(keys.alive(ProcessKind.WORKER, ""))
+    return {k.decode()[head:] for k in r.scan_iter(match=keys.alive_pattern(ProcessKind.WORKER), count=1000)}
+
+
+def count_workers(r: Redis, keys: RedisKeys) -> int:
+    return len(live_workers(r, keys))

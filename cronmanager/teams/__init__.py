@@ -1,0 +1,1 @@
+"""Teams (SPEC §18): groups of users who own jobs, service-account tokens and alert channels together."""
