@@ -18,9 +18,9 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered) / 100) - 1))]
 
 
-def admin_exec(sql: str) -> None:
-    """CREATE/DROP DATABASE on the server's admin database (needs autocommit)."""
-    conn = psycopg2.connect(PG_ADMIN_URL)
+def admin_exec(sql: str, admin_url: str = PG_ADMIN_URL) -> None:
+    """CREATE/DROP DATABASE on the server's admin database (needs autocommit); the tests' too (tests/conftest.py)."""
+    conn = psycopg2.connect(admin_url)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(sql)

@@ -31,6 +31,7 @@ import requests
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
 from bench.engine_bench import Bench
+from cronmanager.execution import spans
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, JobSnapshot, RecordKind, Trigger
 from cronmanager.execution.perform import perform_request
 from cronmanager.observability import tracing
@@ -69,12 +70,12 @@ def fire_path(mode: str, target_port: int, sink_port: int) -> FirePath:
     now = datetime.now(UTC)
 
     class Runner:
-        @tracing.traced_fire
+        @spans.traced_fire
         def run(self, fire: Fire) -> None:
             fire.result = perform_request(fire.job, allow_private=True, details=False)
             fire.final_status = ExecutionStatus.SUCCESS
 
-    @tracing.traced_recording
+    @spans.traced_recording
     def record(worker_id: str, items: list) -> None:
         return None
 
@@ -82,7 +83,7 @@ def fire_path(mode: str, target_port: int, sink_port: int) -> FirePath:
         return [Fire(execution_id=i, job_id=job.id, scheduled_for=now, due_at=now, trigger=Trigger.SCHEDULE,
                      attempt=1, job=job, traceparent=PARENT) for i in range(n)]
 
-    path = FirePath(start=lambda f: tracing.start_fire(f, f.traceparent), fire=Runner().run,
+    path = FirePath(start=lambda f: spans.start_fire(f, f.traceparent), fire=Runner().run,
                     record=lambda f: record("w", [(RecordKind.FINAL, f)]), new_fires=new_fires, quiet=quiet)
     for fire in new_fires(300):  # warm the connection pool and the code paths
         path.start(fire)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import click
 from flask.cli import AppGroup
 
@@ -42,7 +44,12 @@ def list_users_command() -> None:
     click.echo(f"{len(rows)} user(s)")
 
 
-def _change(ref: str, **values: object) -> None:
+class _UserChange(TypedDict, total=False):
+    role: str
+    is_active: bool
+
+
+def _change(ref: str, **values: Unpack[_UserChange]) -> None:
     try:
         user = find_user(ref)
         changes = change_user(user, **values)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -12,13 +13,16 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
+from sqlalchemy import CursorResult, Table, UpdateBase
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.local import LocalProxy
 
 from cronmanager.lib.redis_keys import RedisKeys
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:  # every model maps one Table (never a join or a select), so say so to the type checker
+        __table__: ClassVar[Table]
 
 
 def credential_key() -> str:
@@ -35,10 +39,25 @@ def credential_key() -> str:
 
 
 db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:  # db.Model is built from Base at run time; the type checker sees it as Base
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(credential_key, headers_enabled=True, strategy="moving-window")
+
+
+def dml_rowcount(stmt: UpdateBase) -> int:
+    """Run an INSERT, UPDATE or DELETE in the app's session; the number of rows it matched. (SQLAlchemy types
+    `Session.execute`'s answer as a plain Result; for these statements it is always a CursorResult.)"""
+    return cast("CursorResult[Any]", db.session.execute(stmt)).rowcount
+
+
+def current_app_object() -> Flask:
+    """The app behind the `current_app` proxy, for a thread or a callback that outlives the app context."""
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()  # Flask types the proxy as Flask itself
 
 
 def redis_client() -> Redis:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, jsonify
 from redis import Redis
 from sqlalchemy import text
 
-from cronmanager.extensions import db, keys
+from cronmanager.extensions import current_app_object, db, keys
 from cronmanager.lib.redis_keys import count_workers
 
 health_bp = Blueprint("health", __name__)
@@ -33,7 +33,7 @@ def _probe_redis(app: Flask) -> Redis:
 
 
 def check_health() -> tuple[bool, dict]:
-    app = current_app._get_current_object()
+    app = current_app_object()
     checks: dict[str, dict] = {}
     started = time.perf_counter()
     try:

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from gunicorn.glogging import Logger as GunicornBaseLogger
 from opentelemetry import trace
@@ -79,15 +79,16 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "ts": _timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
         entry.update(current_ids(record))
-        if getattr(record, "event", None) is not None:
-            entry["event"] = record.event  # type: ignore[attr-defined]
+        event = getattr(record, "event", None)  # set through `extra=`
+        if event is not None:
+            entry["event"] = event
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -173,7 +174,7 @@ TRACE_ENVIRON = "cronmanager.trace"  # (trace_id, span_id) of the request, set b
 
 class AccessJsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        atoms: dict = record.args  # type: ignore[assignment] # gunicorn's SafeAtoms: "-" for anything unknown
+        atoms = cast("dict[str, Any]", record.args)  # gunicorn's SafeAtoms: "-" for anything unknown
         entry: dict[str, object] = {
             "ts": _timestamp(record), "level": "info", "logger": "gunicorn.access",
             "msg": f"{atoms['m']} {atoms['U']} {atoms['s']}",
@@ -186,8 +187,8 @@ class AccessJsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def _int(value: object) -> object:
+def _int(value: str | int) -> int | None:
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     except (TypeError, ValueError):
         return None

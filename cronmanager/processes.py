@@ -9,9 +9,9 @@ import threading
 import time
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from cronmanager.extensions import current_app_object
 from cronmanager.logging_setup import configure_process_logging
 
 log = logging.getLogger("cronmanager.process")
@@ -32,7 +32,7 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
     from cronmanager.observability.tracing import untraced_batch_io
     from cronmanager.rq_namespace import rq_namespace
 
-    app = current_app._get_current_object()
+    app = current_app_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # RQ's lines too
     executor = get_executor(app)
     # a connection of its own: RQ raises the socket timeout above its BLPOP timeout, which only reaches
@@ -67,7 +67,7 @@ def scheduler_command() -> None:
     from cronmanager.observability.tracing import untraced_batch_io
     from cronmanager.scheduling.scheduler import SchedulerService
 
-    app = current_app._get_current_object()
+    app = current_app_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # rq-scheduler's lines too
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

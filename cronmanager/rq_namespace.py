@@ -315,19 +315,27 @@ class NamespacedWorker(BaseWorker):
         return {as_text(k) for k in connection.smembers(key)}
 
     @classmethod
+    def _connection(cls, connection: Redis | None, queue: Queue | None) -> Redis:
+        """The queue's connection, else the one given (rq's own methods require one of the two)."""
+        found = queue.connection if queue else connection
+        if found is None:
+            raise TypeError("a Redis connection or a queue is needed")
+        return found
+
+    @classmethod
     def all(cls, connection: Redis | None = None, job_class: type[Job] | None = None,
             queue_class: type[Queue] | None = None, queue: Queue | None = None, serializer: Any = None) -> list:
-        connection = queue.connection if queue else connection
+        connection = cls._connection(connection, queue)
         return compact([cls.find_by_key(key, connection=connection, job_class=job_class, queue_class=queue_class,
                                         serializer=serializer) for key in cls._worker_keys(connection, queue)])
 
     @classmethod
     def all_keys(cls, connection: Redis | None = None, queue: Queue | None = None) -> list[str]:
-        return list(cls._worker_keys(queue.connection if queue else connection, queue))
+        return list(cls._worker_keys(cls._connection(connection, queue), queue))
 
     @classmethod
     def count(cls, connection: Redis | None = None, queue: Queue | None = None) -> int:
-        return len(cls._worker_keys(queue.connection if queue else connection, queue))
+        return len(cls._worker_keys(cls._connection(connection, queue), queue))
 
     def register_birth(self) -> None:
         key = self.key
@@ -368,7 +376,7 @@ class NamespacedWorker(BaseWorker):
                 self._clean_worker_registry(queue)
                 queue.intermediate_queue.cleanup(self, queue)
                 queue.release_maintenance_lock()
-        self.last_cleaned_at = now()
+        self.last_cleaned_at = now()  # type: ignore[assignment]  # rq leaves it unannotated: inferred as None
 
     def _clean_worker_registry(self, queue: Queue) -> None:
         """Drop the keys of workers that died without unregistering (their hash expired)."""

@@ -19,5 +19,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 ruff check .
+lint-imports --no-cache  # the layers (pyproject.toml [tool.importlinter])
+mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
 pytest -m "not slow" "$@"
 pytest -m slow "$@"

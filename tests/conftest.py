@@ -12,6 +12,8 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from bench import common
+
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 RUN_ID = uuid.uuid4().hex[:8]
@@ -19,11 +21,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 
 def admin_exec(sql: str) -> None:
     """Run one statement on the PostgreSQL server's admin database (CREATE/DROP DATABASE)."""
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
+    common.admin_exec(sql, PG_ADMIN_URL)
 
 
 @pytest.fixture(scope="session")

@@ -130,3 +130,14 @@ def cronsim_fires(expression: str, zone: str, start: datetime, end: datetime) ->
             return fires
         fires.append(instant)
     return fires
+
+
+PERSONA_PASSWORD = "correct horse battery"  # every persona's (tests/conftest.py)
+
+
+def signed_in(app, persona):
+    """A test client signed in to the dashboard as `persona` through the login page (302 asserted)."""
+    client = app.test_client()
+    resp = client.post("/login", data={"email": persona.email, "password": PERSONA_PASSWORD})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return client

@@ -16,27 +16,30 @@ from sqlalchemy import func, select, update
 from cronmanager.alerts.delivery import send_to
 from cronmanager.alerts.schemas import (
     ChannelCreate,
+    ChannelJson,
     ChannelList,
     ChannelOut,
     ChannelTestOut,
     ChannelUpdate,
     DeliveryList,
     MarkedOut,
+    NotificationJson,
     NotificationList,
     NotificationOut,
     NotificationQuery,
     UnreadOut,
 )
-from cronmanager.api import audit_resource, quotas
+from cronmanager.api import audit_resource
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
-from cronmanager.audit.api import paginate
 from cronmanager.auth import visibility
 from cronmanager.auth.principal import Principal
 from cronmanager.errors import ApiError
-from cronmanager.extensions import db
+from cronmanager.extensions import db, dml_rowcount
+from cronmanager.jobs import quotas
 from cronmanager.jobs.service import validate_url
 from cronmanager.models import AlertChannel, Notification, utcnow
+from cronmanager.models.listing import paginate
 from cronmanager.models.monitoring import AlertDelivery
 from cronmanager.teams import service as teams
 
@@ -44,7 +47,7 @@ alerts_api = Blueprint("alerts_api", __name__)
 
 
 # ---- channels ---------------------------------------------------------------------------------------------
-def channel_json(c: AlertChannel) -> dict:
+def channel_json(c: AlertChannel) -> ChannelJson:
     config = dict(c.config or {})
     if config.get("secret"):
         config["secret"] = config["secret"][:4] + "…"
@@ -201,7 +204,7 @@ def _unread(user_id: str) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None))).scalar_one()
 
 
-def note_json(n: Notification) -> dict:
+def note_json(n: Notification) -> NotificationJson:
     return {"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "cron_job_id": n.cron_job_id,
             "created_at": n.created_at, "read_at": n.read_at}
 
@@ -243,8 +246,8 @@ def mark_read(note_id: int):
 @endpoint("read", "notifications.read_all")
 @spec.validate(resp=responses(HTTP_200=MarkedOut), tags=["alerts"])
 def mark_all_read():
-    marked = db.session.execute(update(Notification).where(
+    marked = dml_rowcount(update(Notification).where(
         Notification.user_id == principal().user.id, Notification.read_at.is_(None)).values(read_at=utcnow())
-    ).rowcount
+    )
     return jsonify({"marked": marked})
 

@@ -14,12 +14,13 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, update
 
 from cronmanager.alerts.transports import SendResult, send_email, send_webhook
-from cronmanager.extensions import db, keys, redis_client
+from cronmanager.extensions import current_app_object, db, keys, redis_client
 from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import AlertChannel, Notification, User, utcnow
 from cronmanager.models.monitoring import AlertDelivery
@@ -32,7 +33,7 @@ DEFAULT_PAUSE_AFTER = 5
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 
-def _cfg(name: str, default: object) -> object:
+def _cfg(name: str, default: object) -> Any:
     return current_app.config.get(name, default)
 
 
@@ -40,7 +41,7 @@ def backoff_s() -> list[float]:
     raw = _cfg("ALERT_RETRY_BACKOFF_S", DEFAULT_BACKOFF_S)
     if isinstance(raw, str):
         raw = [float(x) for x in raw.split(",") if x.strip()]
-    return [float(x) for x in raw]  # type: ignore[union-attr]
+    return [float(x) for x in raw]
 
 
 def max_attempts() -> int:
@@ -121,7 +122,7 @@ def deliver(delivery_id: int) -> float | None:
     db.session.commit()
     if claimed is None:
         return None  # someone else is sending it, or it is done
-    d = db.session.get(AlertDelivery, delivery_id)
+    d = db.session.get_one(AlertDelivery, delivery_id)
     channel = db.session.get(AlertChannel, d.channel_id) if d.channel_id else None
     if d.channel_id and (channel is None or not channel.is_active):
         _finish(d, FAILED, "channel paused or deleted")
@@ -163,7 +164,7 @@ def _channel_failed(channel: AlertChannel, error: str) -> list[tuple[str, dict]]
     """A delivery gave up: count it; after N in a row pause the channel and tell its owner (once)."""
     channel.consecutive_errors = (channel.consecutive_errors or 0) + 1
     channel.last_error = error[:1000]
-    limit = int(_cfg("ALERT_CHANNEL_PAUSE_AFTER", DEFAULT_PAUSE_AFTER))  # type: ignore[arg-type]
+    limit = int(_cfg("ALERT_CHANNEL_PAUSE_AFTER", DEFAULT_PAUSE_AFTER))
     if channel.consecutive_errors < limit or not channel.is_active:
         return []
     channel.is_active = False
@@ -245,7 +246,7 @@ def dispatch(ids: list[int]) -> None:
         return
     with _lock:
         if _dispatcher is None:
-            _dispatcher = Dispatcher(current_app._get_current_object())
+            _dispatcher = Dispatcher(current_app_object())
     _dispatcher.submit(ids)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -93,6 +93,22 @@ class ChannelOut(BaseModel):
     created_at: datetime
 
 
+class ChannelJson(TypedDict):
+    """An alert channel as the API answers it (`alerts.api.channel_json`); ChannelOut documents it."""
+
+    id: str
+    kind: str
+    name: str
+    target: str
+    is_global: bool
+    team_id: str | None
+    is_active: bool
+    config: dict[str, Any]
+    consecutive_errors: int
+    last_error: str | None
+    created_at: datetime
+
+
 class ChannelList(BaseModel):
     items: list[ChannelOut]
     total: int
@@ -128,6 +144,18 @@ class NotificationQuery(PageQuery):
 
 
 class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    body: str
+    cron_job_id: str | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationJson(TypedDict):
+    """A notification as the API answers it (`alerts.api.note_json`); NotificationOut documents it."""
+
     id: int
     kind: str
     title: str

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 
-from cronmanager.extensions import db, keys, redis_client
+from cronmanager.extensions import current_app_object, db, keys, redis_client
 
 log = logging.getLogger("cronmanager.alerts")
 THROTTLE_S = 600
@@ -24,7 +24,7 @@ def alert_admins(kind: str, message: str, *, severity: str, subject: str | None)
             return  # one alert per kind and subject per 10 minutes: a brute force must not become a mail storm
     except Exception:  # without Redis we still alert, unthrottled
         pass
-    app = current_app._get_current_object()
+    app = current_app_object()
     threading.Thread(target=_send, args=(app, kind, message, severity), daemon=True,
                      name="security-alert").start()
 

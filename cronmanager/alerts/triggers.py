@@ -21,7 +21,7 @@ from cronmanager.alerts.delivery import (
     publish_notifications,
     queue_alert,
 )
-from cronmanager.extensions import db
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.dates import iso
 from cronmanager.models import CronJob, utcnow
 from cronmanager.models.monitoring import JobAlertState
@@ -115,10 +115,10 @@ def _flip(job_id: str, *, failing: bool):
 
 
 def _disable(job_id: str) -> bool:
-    done = db.session.execute(
+    done = dml_rowcount(
         update(CronJob).where(CronJob.id == job_id, CronJob.is_active.is_(True))
         .values(is_active=False, next_run_at=None, updated_at=utcnow())
-    ).rowcount
+    )
     return bool(done)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
+from flask.sansio.blueprints import Blueprint as AnyBlueprint
 
 from cronmanager.api.security import authenticate
 from cronmanager.audit.recorder import record, record_refused, request_payload
@@ -16,7 +18,7 @@ from cronmanager.lib.json_depth import too_deep
 class _ApiBlueprint(Blueprint):
     """Nested blueprints are attached once per process, so create_app can build several apps (tests, workers)."""
 
-    def register_blueprint(self, blueprint: Blueprint, **options: object) -> None:
+    def register_blueprint(self, blueprint: AnyBlueprint, **options: Any) -> None:
         if any(child is blueprint for child, _ in self._blueprints):
             return
         super().register_blueprint(blueprint, **options)
@@ -44,7 +46,7 @@ def audit_resource(resource_type: str, resource_id: object) -> None:
 
 def takes_documents(view: Callable) -> Callable:
     """Mark a route that reads its body itself (e.g. YAML): the JSON-only check below leaves it alone."""
-    view.takes_documents = True  # type: ignore[attr-defined]
+    view.takes_documents = True  # type: ignore[attr-defined]  # a marker on the view function
     return view
 
 

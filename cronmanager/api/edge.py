@@ -67,5 +67,5 @@ def _refuse_oversized() -> None:
 
 
 def install(app: Flask) -> None:
-    app.wsgi_app = BoundedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
+    app.wsgi_app = BoundedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]  # wrapping middleware
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_oversized)

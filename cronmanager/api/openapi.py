@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 from spectree.plugins.flask_plugin import FlaskPlugin
@@ -129,7 +129,7 @@ def _raise_validation(req: Any, resp: Any, err: Exception | None, instance: Any,
     if err is None:
         return
     fields: dict[str, str] = {}
-    for item in err.errors():  # type: ignore[attr-defined]
+    for item in typing.cast(ValidationError, err).errors():  # spectree hands over pydantic's error
         fields.setdefault(_field_name(tuple(item.get("loc", ()))), item.get("msg", "invalid"))
     names = ", ".join(sorted(fields))
     raise ApiError(422, f"Invalid fields: {names}", fields=fields)
@@ -184,8 +184,8 @@ def _without_defs(schema: dict[str, Any]) -> dict[str, Any]:
 class _AmendedSpecTree(SpecTree):
     """spectree with one flat namespace of component names, and the amendments applied to its document."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, naming_strategy=component_name, nested_naming_strategy=_nested_component_name,
+    def __init__(self, backend_name: str, **kwargs: Any) -> None:
+        super().__init__(backend_name, naming_strategy=component_name, nested_naming_strategy=_nested_component_name,
                          **kwargs)
         self._named: dict[str, Any] = {}
 
@@ -289,6 +289,6 @@ _COMMON_ERRORS = ("HTTP_400", "HTTP_401", "HTTP_403", "HTTP_429")
 
 def responses(*extra_errors: str, **ok: type[BaseModel] | None) -> Response:
     """Success models plus the error codes every API route may answer with."""
-    codes = {code: ErrorResponse for code in (*_COMMON_ERRORS, *extra_errors)}
+    codes: dict[str, type[BaseModel] | None] = {code: ErrorResponse for code in (*_COMMON_ERRORS, *extra_errors)}
     codes.update(ok)
     return Response(**codes)

@@ -52,7 +52,7 @@ def _from_api_token(raw: str) -> Principal:
     user = db.session.get(User, token.user_id)
     token.last_used_at = now
     token.last_used_ip = ip
-    if token.team_id is not None:  # a service account: it acts for the team, whoever created it and wherever they went
+    if token.team_id is not None and user is not None:  # a service account: it acts for the team, whoever created it
         return Principal(user=user, scopes=set(token.scopes) & set(SERVICE_SCOPES), via=Via.TOKEN, token=token)
     if user is None or not user.is_active:
         raise ApiError(401, "Token owner is disabled")
@@ -113,7 +113,7 @@ def endpoint(scope: str | None, action: str | None = None, *, login_only: bool =
                     raise ApiError(403, "API tokens cannot manage tokens; log in or use an admin-scoped token")
             return view(*args, **kwargs)
 
-        wrapper.required_scope = scope  # type: ignore[attr-defined]
+        wrapper.required_scope = scope  # type: ignore[attr-defined]  # a marker on the view function
         return wrapper
 
     return decorator

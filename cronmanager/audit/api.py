@@ -3,67 +3,28 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
-from sqlalchemy import Select, func, select
 
 from cronmanager.api import audit_resource
 from cronmanager.api.openapi import amend_document, component_ref, responses, spec
 from cronmanager.api.security import endpoint, principal
+from cronmanager.audit.queries import audit_json, audit_query, security_events_stmt
 from cronmanager.audit.report import CSV_COLUMNS, report_response, report_stmt
 from cronmanager.audit.schemas import (
     AuditList,
     AuditQuery,
     ReportEntry,
     ReportQuery,
+    SecurityEventJson,
     SecurityEventList,
     SecurityEventOut,
     SecurityEventQuery,
 )
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.models import AuditLog, SecurityEvent, User, utcnow
+from cronmanager.models import SecurityEvent, utcnow
+from cronmanager.models.listing import paginate
 
 audit_api = Blueprint("audit_api", __name__)
-
-
-def paginate(stmt: Select, page: int, per_page: int, total: int | None = None) -> tuple[list, int]:
-    """Rows of one page and the total, counted by the database unless the caller knows it."""
-    if total is None:
-        total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return rows, total
-
-
-def audit_query(q: AuditQuery) -> Select:
-    stmt = select(AuditLog, User.email).outerjoin(User, User.id == AuditLog.user_id)
-    if q.user:
-        stmt = stmt.where((AuditLog.user_id == q.user) | (User.email == q.user.strip().lower()))
-    if q.action:
-        stmt = stmt.where(AuditLog.action.startswith(q.action) if q.action.endswith(".")
-                          else AuditLog.action == q.action)
-    if q.resource:
-        rtype, _, rid = q.resource.partition(":")
-        stmt = stmt.where(AuditLog.resource_type == rtype)
-        if rid:
-            stmt = stmt.where(AuditLog.resource_id == rid)
-    if q.token_id:
-        stmt = stmt.where(AuditLog.token_id == q.token_id)
-    if q.status:
-        stmt = stmt.where(AuditLog.response_status == q.status)
-    if q.date_from:
-        stmt = stmt.where(AuditLog.timestamp >= q.date_from)
-    if q.date_to:
-        stmt = stmt.where(AuditLog.timestamp <= q.date_to)
-    return stmt.order_by(AuditLog.timestamp.desc(), AuditLog.id.desc())
-
-
-def audit_json(entry: AuditLog, email: str | None) -> dict:
-    return {
-        "id": entry.id, "timestamp": entry.timestamp, "user_id": entry.user_id, "user_email": email,
-        "token_id": entry.token_id, "action": entry.action, "resource_type": entry.resource_type,
-        "resource_id": entry.resource_id, "ip_address": entry.ip_address, "user_agent": entry.user_agent,
-        "method": entry.method, "path": entry.path, "request_payload": entry.request_payload,
-        "response_status": entry.response_status, "changes": entry.changes,
-    }
 
 
 @audit_api.get("/audit")
@@ -76,21 +37,7 @@ def list_audit(query: AuditQuery):
                     "page": query.page, "per_page": query.per_page})
 
 
-def security_events_stmt(q: SecurityEventQuery) -> Select:
-    stmt = select(SecurityEvent)
-    if q.kind:
-        stmt = stmt.where(SecurityEvent.kind.startswith(q.kind) if q.kind.endswith(".")
-                          else SecurityEvent.kind == q.kind)
-    if q.severity:
-        stmt = stmt.where(SecurityEvent.severity == q.severity)
-    if q.user_id:
-        stmt = stmt.where(SecurityEvent.user_id == q.user_id)
-    if q.reviewed is not None:
-        stmt = stmt.where(SecurityEvent.reviewed_at.is_not(None) if q.reviewed else SecurityEvent.reviewed_at.is_(None))
-    return stmt.order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
-
-
-def security_event_json(e: SecurityEvent) -> dict:
+def security_event_json(e: SecurityEvent) -> SecurityEventJson:
     return {"id": e.id, "kind": e.kind, "severity": e.severity, "message": e.message, "user_id": e.user_id,
             "token_id": e.token_id, "ip_address": e.ip_address, "details": e.details, "created_at": e.created_at,
             "reviewed_at": e.reviewed_at, "reviewed_by": e.reviewed_by}

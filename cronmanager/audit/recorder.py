@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_login import current_user
@@ -146,7 +146,7 @@ def request_payload() -> dict | None:
     args = {k: v for k, v in request.args.items() if k != "token"}
     if args:
         payload["query"] = args
-    return redact(payload) if payload else None
+    return cast(dict, redact(payload)) if payload else None  # redact keeps a dict a dict
 
 
 def _json_body() -> object:

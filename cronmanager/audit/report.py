@@ -12,11 +12,11 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from sqlalchemy import Select, select
 
 from cronmanager.audit.changes import change_clause
-from cronmanager.extensions import db
+from cronmanager.extensions import current_app_object, db
 from cronmanager.lib.dates import iso
 from cronmanager.models import AuditLog, User
 
@@ -39,7 +39,7 @@ def report_stmt(date_from: datetime, date_to: datetime, user_id: str | None) -> 
 
 def report_items(stmt: Select) -> Iterator[dict]:
     """One dict per change, `changes` as a list of {"field", "old", "new"}; needs no request context."""
-    app = current_app._get_current_object()
+    app = current_app_object()
     with app.app_context(), db.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=1000).execute(stmt)
         for row in result:

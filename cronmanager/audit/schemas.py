@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +38,26 @@ class AuditOut(BaseModel):
     changes: dict | None = None
 
 
+class AuditJson(TypedDict):
+    """An audit row as the API answers it (`audit.queries.audit_json`); AuditOut documents it."""
+
+    id: int
+    timestamp: datetime
+    user_id: str | None
+    user_email: str | None
+    token_id: str | None
+    action: str
+    resource_type: str | None
+    resource_id: str | None
+    ip_address: str | None
+    user_agent: str | None
+    method: str | None
+    path: str | None
+    request_payload: dict[str, Any] | None
+    response_status: int | None
+    changes: dict[str, Any] | None
+
+
 class AuditList(BaseModel):
     items: list[AuditOut]
     total: int
@@ -63,6 +83,22 @@ class SecurityEventOut(BaseModel):
     token_id: str | None
     ip_address: str | None
     details: dict | None
+    created_at: datetime
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+
+
+class SecurityEventJson(TypedDict):
+    """A security event as the API answers it (`security_event_json`); SecurityEventOut documents it."""
+
+    id: int
+    kind: str
+    severity: str
+    message: str
+    user_id: str | None
+    token_id: str | None
+    ip_address: str | None
+    details: dict[str, Any] | None
     created_at: datetime
     reviewed_at: datetime | None
     reviewed_by: str | None

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from cronmanager.api import audit_resource, quotas
+from cronmanager.api import audit_resource
 from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
-from cronmanager.auth import lockout, sessions, tokens
-from cronmanager.auth.principal import Principal
+from cronmanager.auth import lockout, sessions
 from cronmanager.auth.schemas import (
     LoginIn,
     LoginOut,
@@ -25,6 +22,7 @@ from cronmanager.auth.schemas import (
     TokenOut,
     UserOut,
 )
+from cronmanager.auth.token_service import new_token, refuse_broader_token, token_json
 from cronmanager.auth.users import (
     UserError,
     count_users,
@@ -46,18 +44,6 @@ def _auth_limit() -> str:
 
 def _by_ip() -> str:
     return "ip:" + (request.remote_addr or "unknown")
-
-
-def token_json(token: ApiToken, raw: str | None = None) -> dict:
-    data = {
-        "id": token.id, "name": token.name, "prefix": token.prefix, "scopes": token.scopes,
-        "expires_at": token.expires_at, "created_at": token.created_at, "last_used_at": token.last_used_at,
-        "last_used_ip": token.last_used_ip, "ip_allowlist": token.ip_allowlist or [],
-        "is_active": token.is_active and token.revoked_at is None, "revoked_at": token.revoked_at,
-    }
-    if raw is not None:
-        data["token"] = raw
-    return data
 
 
 @auth_api.post("/register")
@@ -98,7 +84,7 @@ def login(json: LoginIn):
         g.audit_action = "auth.lockout"
         raise ApiError(429, f"Too many failed logins; account locked for {attempt.locked_for} s", code="locked",
                        headers={"Retry-After": str(attempt.locked_for)})
-    if not verify_password(user, json.password) or not user.is_active:
+    if not verify_password(user, json.password) or user is None or not user.is_active:
         g.audit_action = "auth.login_failed"
         audit_resource("account", email[:64])  # the account tried, for the auth.failed_burst detector
         if attempt.locking:
@@ -119,57 +105,6 @@ def refresh(json: RefreshIn):
     user, body = sessions.rotate_refresh_token(json.refresh_token)
     g.audit_user_id = user.id
     return jsonify(body)
-
-
-def new_token(user: User, name: str, scopes: list[str], expires_at, ip_allowlist: list[str],
-              team_id: str | None = None) -> tuple[ApiToken, str]:
-    """Shared by the API, the tokens page and the teams (a service account: `team_id`, created by `user`):
-    validates, stores the hash only, returns the raw token once."""
-    if expires_at is not None:
-        if expires_at.tzinfo is None:
-            raise ApiError(422, "expires_at needs a timezone (e.g. ends in Z)", fields={"expires_at": "naive"})
-        if expires_at <= utcnow():
-            raise ApiError(422, "expires_at must be in the future", fields={"expires_at": "in the past"})
-    try:
-        cidrs = tokens.normalise_cidrs(ip_allowlist)
-    except ValueError as err:
-        raise ApiError(422, str(err), fields={"ip_allowlist": str(err)}) from None
-    quotas.ensure_room(quotas.TOKENS, team_id or user.id, team=team_id is not None)
-    raw = tokens.generate_api_token()
-    token = ApiToken(user_id=user.id, name=name.strip(), token_hash=tokens.hash_token(raw),
-                     prefix=raw[: tokens.PREFIX_SHOWN], scopes=sorted(set(scopes)), expires_at=expires_at,
-                     ip_allowlist=cidrs, team_id=team_id)
-    db.session.add(token)
-    db.session.flush()
-    return token, raw
-
-
-def refuse_broader_token(p: Principal, scopes: list[str], expires_at, ip_allowlist: list[str]) -> None:
-    """A credential never mints a token that can do more than itself: no extra scope, no later expiry, no wider
-    IP allowlist than the API token making the call (403 naming the field)."""
-    beyond = sorted(set(scopes) - p.scopes)
-    if beyond:
-        raise ApiError(403, f"You cannot grant scopes you do not hold: {', '.join(beyond)}",
-                       fields={"scopes": "exceeds your own"})
-    own = p.token
-    if own is None:
-        return
-    if own.expires_at is not None and (expires_at is None or expires_at > own.expires_at):
-        raise ApiError(403, "A token cannot create a token that outlives it", fields={"expires_at": "exceeds your own"})
-    if own.ip_allowlist:
-        try:
-            wanted = [ipaddress.ip_network(c, strict=False) for c in tokens.normalise_cidrs(ip_allowlist)]
-        except ValueError as err:
-            raise ApiError(422, str(err), fields={"ip_allowlist": str(err)}) from None
-        mine = [ipaddress.ip_network(c, strict=False) for c in own.ip_allowlist]
-        if not wanted or not all(any(_within(net, allowed) for allowed in mine) for net in wanted):
-            raise ApiError(403, "A token cannot create a token usable from more addresses than its own allowlist",
-                           fields={"ip_allowlist": "exceeds your own"})
-
-
-def _within(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
-            allowed: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
-    return net.version == allowed.version and net.subnet_of(allowed)  # type: ignore[arg-type]
 
 
 @auth_api.post("/tokens")
@@ -236,7 +171,7 @@ def regenerate_token(token_id: str):
         raise ApiError(422, "The token has expired; create a new one", fields={"expires_at": "expired"})
     old.revoked_at = old.revoked_at or utcnow()
     old.is_active = False
-    owner = db.session.get(User, old.user_id)
+    owner = db.session.get_one(User, old.user_id)  # the caller (checked above)
     token, raw = new_token(owner, old.name, old.scopes, old.expires_at, old.ip_allowlist or [])
     audit_resource("token", token.id)
     return jsonify(token_json(token, raw)), 201

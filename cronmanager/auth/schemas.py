@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -65,6 +65,23 @@ class TokenOut(BaseModel):
 
 class TokenCreatedOut(TokenOut):
     token: str
+
+
+class TokenJson(TypedDict):
+    """A token as the API answers it (`auth.token_service.token_json`): TokenOut, or TokenCreatedOut with `token`."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    ip_allowlist: list[str]
+    is_active: bool
+    revoked_at: datetime | None
+    token: NotRequired[str]  # the raw token, once: when created or regenerated
 
 
 class TokenList(BaseModel):

@@ -19,7 +19,7 @@ from cronmanager.audit.security_events import raise_event
 from cronmanager.auth import tokens
 from cronmanager.errors import ApiError
 from cronmanager.events import stream_quota
-from cronmanager.extensions import db
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import ApiToken, LoginSession, SessionKind, User, utcnow
 
 REFRESH_REUSE = SecurityKind.TOKEN_REFRESH_REUSE
@@ -79,14 +79,14 @@ def rotate_refresh_token(raw: str) -> tuple[User, dict]:
     except tokens.LoginTokenError as err:
         raise ApiError(401, str(err).capitalize()) from None
     now = utcnow()
-    moved = db.session.execute(
+    moved = dml_rowcount(
         update(LoginSession)
         .where(LoginSession.id == claims.session_id, LoginSession.user_id == claims.user_id,
                LoginSession.kind == SessionKind.API.value, LoginSession.revoked_at.is_(None),
                LoginSession.refresh_seq == claims.seq)
         .values(refresh_seq=LoginSession.refresh_seq + 1, last_used_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if moved != 1:
         _refuse_spent(claims, now)
     user = _active_user(claims.user_id)
@@ -167,12 +167,12 @@ def prune_ended_sessions(now: datetime) -> int:
     cookie_lifetimes = [_as_timedelta(cfg.get("REMEMBER_COOKIE_DURATION", timedelta(days=365))),
                         _as_timedelta(cfg.get("PERMANENT_SESSION_LIFETIME", timedelta(days=31)))]
     web_cutoff = now - max(cookie_lifetimes)
-    return db.session.execute(delete(LoginSession).where(or_(
+    return dml_rowcount(delete(LoginSession).where(or_(
         LoginSession.revoked_at.is_not(None),
         (LoginSession.kind == SessionKind.API.value)
         & (func.coalesce(LoginSession.last_used_at, LoginSession.created_at) < api_cutoff),
         (LoginSession.kind == SessionKind.WEB.value) & (LoginSession.created_at < web_cutoff),
-    ))).rowcount
+    )))
 
 
 def _as_timedelta(value: timedelta | int | float) -> timedelta:

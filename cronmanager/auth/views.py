@@ -56,15 +56,16 @@ def login():
     form = LoginForm()
     status, headers = 200, {}
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
+        email = (form.email.data or "").strip().lower()
         user = find_by_email(email)
         attempt = lockout.begin_attempt(email)
         if attempt.locked_for:
             record_refused("auth.lockout", status=429, user_id=user.id if user else None, payload={"email": email})
             db.session.commit()
-            form.email.errors.append(f"Too many failed attempts. Try again in {attempt.locked_for // 60 + 1} min.")
+            form.email.errors = [*form.email.errors,
+                                 f"Too many failed attempts. Try again in {attempt.locked_for // 60 + 1} min."]
             status, headers = 429, {"Retry-After": str(attempt.locked_for)}
-        elif verify_password(user, form.password.data) and user.is_active:
+        elif verify_password(user, form.password.data or "") and user is not None and user.is_active:
             lockout.clear(email)
             sessions.sign_in(user, remember=form.remember.data)
             record("auth.login", status=302, user_id=user.id, resource_type="user", resource_id=user.id,
@@ -78,7 +79,7 @@ def login():
             record("auth.login_failed", status=401, user_id=user.id if user else None, payload={"email": email},
                    resource_type="account", resource_id=email[:64])
             db.session.commit()
-            form.password.errors.append("Wrong e-mail or password.")
+            form.password.errors = [*form.password.errors, "Wrong e-mail or password."]
             status = 401
     elif request.method == "POST":
         status = 400

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from redis import Redis
 
@@ -40,7 +42,7 @@ def event_type_of(payload: bytes) -> str | None:
     return payload[len(_TYPE_HEAD):end].decode() if end > 0 else None
 
 
-def publish(r: Redis, prefix: str, event_type: str, data: dict, *, owner_id: str | None = None,
+def publish(r: Redis, prefix: str, event_type: str, data: Mapping[str, Any], *, owner_id: str | None = None,
             team_id: str | None = None, user_id: str | None = None) -> str | None:
     """Best effort: a Redis hiccup must never fail the change that caused the event. `owner_id` and `team_id`
     decide who sees a job's event (cronmanager.auth.visibility), `user_id` who gets a notification."""
@@ -60,7 +62,7 @@ def publish(r: Redis, prefix: str, event_type: str, data: dict, *, owner_id: str
         return None
 
 
-JobEvent = tuple[str, dict, str | None, str | None]  # type, data, the job's owner_id and team_id
+JobEvent = tuple[str, Mapping[str, Any], str | None, str | None]  # type, data, the job's owner_id and team_id
 
 
 def publish_many(r: Redis, prefix: str, events: list[JobEvent]) -> None:

@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ from cronmanager.auth.visibility import Audience
 from cronmanager.errors import ApiError
 from cronmanager.events import stream_quota
 from cronmanager.events.publisher import channel, stream_key
-from cronmanager.extensions import db
+from cronmanager.extensions import current_app_object, db
 
 log = logging.getLogger("cronmanager.events")
 
@@ -112,8 +112,13 @@ def parse_live(raw: bytes | str) -> tuple[dict, str] | None:
     return parsed
 
 
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _decode(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
+def _payload(fields: dict[bytes | str, bytes | str] | None) -> bytes | str | None:
+    """The event JSON of a stream entry (its field `e`)."""
+    return (fields.get(b"e") or fields.get("e")) if fields else None
 
 
 def _replay(r: Redis, prefix: str, after: tuple[int, int], viewer: Viewer) -> tuple[list[str], tuple[int, int]]:
@@ -121,10 +126,10 @@ def _replay(r: Redis, prefix: str, after: tuple[int, int], viewer: Viewer) -> tu
     start = f"({after[0]}-{after[1]}"
     entries = r.xrange(stream_key(prefix), min=start, max="+", count=REPLAY_MAX)
     frames, last = [], after
-    for raw_id, fields in entries:
+    for raw_id, fields in entries or ():
         event_id = _decode(raw_id)
         last = parse_stream_id(event_id) or last
-        payload = fields.get(b"e") or fields.get("e")
+        payload = _payload(fields)
         if payload is None:
             continue
         event = json.loads(payload)
@@ -184,8 +189,8 @@ class Hub:
         if self.last_id is None:
             return None
         start = f"({self.last_id[0]}-{self.last_id[1]}"
-        for raw_id, fields in self.redis.xrange(stream_key(self.prefix), min=start, max="+", count=REPLAY_MAX):
-            payload = fields.get(b"e") or fields.get("e")
+        for raw_id, fields in self.redis.xrange(stream_key(self.prefix), min=start, max="+", count=REPLAY_MAX) or ():
+            payload = _payload(fields)
             if payload is not None:
                 event = json.loads(payload)
                 event["id"] = _decode(raw_id)
@@ -244,7 +249,7 @@ def hub_for(r: Redis, prefix: str) -> Hub:
 
 
 def event_stream(r: Redis, prefix: str, viewer: Viewer, last_event_id: str | None, heartbeat_s: float,
-                 max_stream_s: float, still_allowed: Callable[[], bool] | None = None) -> Iterator[str]:
+                 max_stream_s: float, still_allowed: Callable[[], bool] | None = None) -> Generator[str, None, None]:
     """Yield SSE frames until the client goes away (GeneratorExit at a yield), it falls too far behind,
     max_stream_s passes, or (checked once per heartbeat period) still_allowed says the viewer was signed out."""
     hub = hub_for(r, prefix)
@@ -308,7 +313,7 @@ OPEN_STREAMS = _OpenStreams()
 class _CountedStream:
     """The response body: releases its slot exactly once, also when the server closes it before the first read."""
 
-    def __init__(self, frames: Iterator[str], on_close: Callable[[], None] | None = None) -> None:
+    def __init__(self, frames: Generator[str, None, None], on_close: Callable[[], None] | None = None) -> None:
         self.frames = frames
         self.released = False
         self.on_close = on_close
@@ -318,7 +323,7 @@ class _CountedStream:
 
     def close(self) -> None:
         try:
-            self.frames.close()  # type: ignore[attr-defined]
+            self.frames.close()
         finally:
             if not self.released:
                 self.released = True
@@ -352,7 +357,7 @@ def stream() -> Response:
     """Live events you may see, as text/event-stream; reconnect with `Last-Event-ID` to replay what you missed."""
     p = principal()
     facts = (p.user.id, p.role, p.team_id, p.user.can_write)
-    viewer = Viewer(visibility.audience(p), functools.partial(_audience_now, current_app._get_current_object(), facts))
+    viewer = Viewer(visibility.audience(p), functools.partial(_audience_now, current_app_object(), facts))
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     cfg = current_app.config
     if not OPEN_STREAMS.acquire(int(cfg.get("SSE_MAX_STREAMS", DEFAULT_MAX_STREAMS))):

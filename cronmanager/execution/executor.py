@@ -21,9 +21,9 @@ from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cronmanager.events.publisher import channel, event_type_of
-from cronmanager.execution import store
+from cronmanager.execution import spans, store
 from cronmanager.execution.fire_pool import FirePool
-from cronmanager.execution.http_client import Cancellation
+from cronmanager.execution.http_capture import Cancellation
 from cronmanager.execution.outcome import ConcurrencyPolicy, ExecutionStatus, Fire, RecordKind
 from cronmanager.execution.perform import close_idle_connections, perform_request
 from cronmanager.execution.recording import record_batch
@@ -75,7 +75,7 @@ class Executor:
             fires = store.claim(self.worker_id, execution_ids)
         log.debug("claimed %d/%d in %.3f s", len(fires), len(execution_ids), time.monotonic() - started)
         for fire in fires:  # all before the first slot wait: fires are placed ahead, so this is before they are due
-            tracing.start_fire(fire, fire.traceparent)  # cron.execute span, continuing the placement's trace
+            spans.start_fire(fire, fire.traceparent)  # cron.execute span, continuing the placement's trace
         for fire in fires:
             with self._cv:
                 self._in_flight += 1
@@ -126,7 +126,7 @@ class Executor:
             self._halted.discard(job_id)
 
     # ---- one fire -----------------------------------------------------------------------------------------
-    @tracing.traced_fire  # span + log ids around the fire; honours the job's traceparent opt-out
+    @spans.traced_fire  # span + log ids around the fire; honours the job's traceparent opt-out
     def _run_fire(self, fire: Fire) -> None:
         try:
             delay = (fire.due_at - utcnow()).total_seconds()

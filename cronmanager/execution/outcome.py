@@ -107,7 +107,7 @@ class HttpResult:
     truncated: bool  # body was longer than max_body
     elapsed_ms: int  # wall time for the whole exchange, redirects included
     error: str | None  # short human-readable message, never contains header values
-    error_class: str | None  # an ErrorClass value (see http_client's docstring)
+    error_class: str | None  # an ErrorClass value (see http_errors' docstring)
     transient: bool  # True if retrying later may help
     retry_after_s: float | None  # parsed Retry-After header, when present
     request: RequestRecord | None = None  # None when nothing could be prepared (or details are off)

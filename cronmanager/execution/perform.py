@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from cronmanager.execution.http_client import IDLE_CONNECTION_S, Cancellation, HttpClient
+from cronmanager.execution.http_capture import Cancellation
+from cronmanager.execution.http_client import HttpClient
+from cronmanager.execution.http_transport import IDLE_CONNECTION_S
 from cronmanager.execution.outcome import HttpResult, JobSnapshot
 
 _clients: dict[bool, HttpClient] = {}

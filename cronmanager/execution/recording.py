@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from cronmanager.execution import store
+from cronmanager.execution import spans, store
 from cronmanager.execution.dispatch import enqueue_at
 from cronmanager.execution.outcome import Fire, RecordKind
 from cronmanager.extensions import db
-from cronmanager.jobs.row_locks import lock_jobs
-from cronmanager.observability import tracing
+from cronmanager.models.row_locks import lock_jobs
 
 log = logging.getLogger("cronmanager.recording")
 _HOOKS = "cronmanager.execution.after_commit"
@@ -43,12 +42,12 @@ def after_commit_hooks(app: Flask) -> list[AfterCommit]:
     return list(app.extensions.get(_HOOKS, []))
 
 
-@tracing.traced_recording  # a cron.record span per outcome, child of the fire's cron.execute span
+@spans.traced_recording  # a cron.record span per outcome, child of the fire's cron.execute span
 def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Recorded:
     finals = [f for kind, f in items if kind == RecordKind.FINAL]
     finished = {id(f) for f in finals}
     started = [f for kind, f in items if kind == RecordKind.START]
-    lock_jobs(f.job_id for _, f in items)  # before any write: the one lock order (cronmanager/jobs/row_locks.py)
+    lock_jobs(f.job_id for _, f in items)  # before any write: the one lock order (cronmanager/models/row_locks.py)
     # a fire that started and finished within one flush is written once, by the final UPDATE
     store.write_starts(worker_id, [f for f in started if id(f) not in finished])
     landed = store.write_finals(worker_id, finals)

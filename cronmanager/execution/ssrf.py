@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3.exceptions
@@ -38,7 +39,7 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 class TargetRefused(ValueError):
     """A URL the client will not contact; ``error_class`` says why (ssrf, invalid_url, dns)."""
 
-    def __init__(self, message: str, error_class: str = ErrorClass.SSRF) -> None:
+    def __init__(self, message: str, error_class: ErrorClass = ErrorClass.SSRF) -> None:
         super().__init__(message)
         self.error_class = error_class
 
@@ -190,7 +191,7 @@ class GuardMixin:
             addresses = _resolve(name, self.port, allowed_gai_family())
         except socket.gaierror as exc:
             self._phase("dns", started)
-            raise urllib3.exceptions.NameResolutionError(name, self, exc) from exc  # type: ignore[arg-type]
+            raise urllib3.exceptions.NameResolutionError(name, self, exc) from exc  # type: ignore[arg-type]  # mixin
         if _parse_ip(name) is None:
             self._phase("dns", started)
         if self.check_addresses:
@@ -202,7 +203,7 @@ class GuardMixin:
             # header) derives from _dns_host, so restore it before returning.
             self._dns_host = addr
             try:
-                sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+                sock: socket.socket = super()._new_conn()  # type: ignore[misc]  # mixin: HTTPConnection's
                 self._phase("connect", started, sock)
                 return sock
             except (
@@ -228,13 +229,13 @@ class GuardedHTTPSConnection(GuardMixin, HTTPSConnection):
 class GuardedAdapter(HTTPAdapter):
     """HTTPAdapter whose pools open connections only through `connection_classes` (guarded by default)."""
 
-    def __init__(self, *args: object, connection_classes: tuple[type[HTTPConnection], type[HTTPSConnection]] = (
-            GuardedHTTPConnection, GuardedHTTPSConnection), **kwargs: object) -> None:
+    def __init__(self, *args: Any, connection_classes: tuple[type[HTTPConnection], type[HTTPSConnection]] = (
+            GuardedHTTPConnection, GuardedHTTPSConnection), **kwargs: Any) -> None:
         self._connection_classes = connection_classes
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
-    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
-        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
         http_cls, https_cls = self._connection_classes
         self.poolmanager.pool_classes_by_scheme = {
             "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_cls}),

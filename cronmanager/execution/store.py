@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -24,9 +25,9 @@ from cronmanager.execution.outcome import (
     Trigger,
 )
 from cronmanager.execution.retry import backoff_s
-from cronmanager.extensions import db
+from cronmanager.execution.spans import retry_traceparent
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronExecution, CronJob, JobStatus, utcnow
-from cronmanager.observability import tracing
 from cronmanager.secrets import vault
 
 T = CronExecution.__table__
@@ -190,7 +191,7 @@ def plan_retries(finals: list[Fire]) -> list[tuple[int, datetime]]:
             continue
         retry = plan_retry(f.job_id, f.scheduled_for, f.attempt, f.job.retry_count,
                            f.first_attempt_id or f.execution_id, r.retry_after_s,
-                           traceparent=tracing.retry_traceparent(f))  # the retry joins this attempt's trace
+                           traceparent=retry_traceparent(f))  # the retry joins this attempt's trace
         if retry is not None:
             f.retry_id = retry[0]
             planned.append(retry)
@@ -199,10 +200,10 @@ def plan_retries(finals: list[Fire]) -> list[tuple[int, datetime]]:
 
 def fail_lost(execution_id: int, worker_id: str) -> bool:
     """Close a RUNNING row whose worker died; False when someone else closed it first."""
-    return bool(db.session.execute(update(T).where(
+    return bool(dml_rowcount(update(T).where(
         T.c.id == execution_id, T.c.status == ExecutionStatus.RUNNING.value, T.c.worker_id == worker_id,
     ).values(status=ExecutionStatus.FAILED.value, completed_at=utcnow(), error_class=ErrorClass.WORKER_LOST.value,
-             error_message="Worker lost while the request was running")).rowcount)
+             error_message="Worker lost while the request was running")))
 
 
 # ---- repairs (the reconciler) ---------------------------------------------------------------------------------
@@ -214,10 +215,10 @@ def release(execution_id: int, worker_id: str) -> None:
 
 def mark_missed(execution_id: int) -> int:
     """Close an unclaimed row that can no longer run within its job's misfire grace; 1 if it was closed."""
-    return db.session.execute(update(T).where(
+    return dml_rowcount(update(T).where(
         T.c.id == execution_id, T.c.status == ExecutionStatus.PENDING.value, T.c.worker_id.is_(None),
     ).values(status=ExecutionStatus.MISSED.value, completed_at=utcnow(),
-             error_message="Missed: not picked up within the misfire grace period")).rowcount
+             error_message="Missed: not picked up within the misfire grace period"))
 
 
 # ---- the job row ----------------------------------------------------------------------------------------------
@@ -241,7 +242,8 @@ def update_jobs(finals: list[Fire]) -> None:
                 tail_failures += 1
         reset = any(f.final_status == ExecutionStatus.SUCCESS for f in fires)
         last = fires[-1]
-        params.append({"jid": job_id, "st": last.final_status.value, "lr": last.started_at, "n": tail_failures,
+        status = cast(ExecutionStatus, last.final_status)  # SUCCESS or FAILED: only those were grouped
+        params.append({"jid": job_id, "st": status.value, "lr": last.started_at, "n": tail_failures,
                        "keep": 0 if reset else 1})
     if params:
         jobs = CronJob.__table__

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from cronmanager.api import after_commit, audit_resource
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
-from cronmanager.audit.api import paginate
 from cronmanager.auth import visibility
 from cronmanager.errors import ApiError
 from cronmanager.execution.outcome import JobSnapshot
@@ -31,6 +30,7 @@ from cronmanager.jobs.schemas import (
 )
 from cronmanager.lib.dates import iso
 from cronmanager.models import ScheduleChange, utcnow
+from cronmanager.models.listing import paginate
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
@@ -44,8 +44,8 @@ jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
 def list_jobs(query: JobListQuery):
     """Jobs you may see, filtered (status, is_active, q, owner_id, team_id), sorted and paginated."""
     p = principal()
-    filters = {"status": query.status, "is_active": query.is_active, "q": query.q, "owner_id": query.owner_id,
-               "team_id": query.team_id}
+    filters: service.JobFilters = {"status": query.status, "is_active": query.is_active, "q": query.q,
+                                   "owner_id": query.owner_id, "team_id": query.team_id}
     stmt = service.job_list_stmt(p, **filters, sort=query.sort)
     rows, total = paginate(stmt, query.page, query.per_page, service.job_list_total(p, **filters))
     return jsonify({"items": [service.job_json(j) for (j,) in rows], "total": total, "page": query.page,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, jsonify
 from pydantic import BaseModel, Field
 
@@ -12,7 +14,7 @@ from cronmanager.audit.changes import note
 from cronmanager.auth import visibility
 from cronmanager.extensions import db
 from cronmanager.jobs import service
-from cronmanager.jobs.row_locks import lock_jobs
+from cronmanager.models.row_locks import lock_jobs
 
 jobs_bulk_api = Blueprint("jobs_bulk_api", __name__, url_prefix="/cron")
 
@@ -47,5 +49,5 @@ def bulk_delete(json: BulkIds):
         db.session.delete(job)
     db.session.flush()
     for data in gone:
-        after_commit(lambda data=data: service.publish_job_event("cron:deleted", data))
+        after_commit(functools.partial(service.publish_job_event, "cron:deleted", data))
     return jsonify({"deleted": [g["id"] for g in gone], "count": len(gone)})

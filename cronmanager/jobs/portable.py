@@ -12,8 +12,9 @@ import enum
 import gc
 import json
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from flask import current_app
@@ -31,7 +32,8 @@ from cronmanager.models import CronJob, Team, User
 from cronmanager.secrets import vault
 from cronmanager.secrets.names import MASK
 
-FORMAT_VERSION = 1
+FormatVersion = Literal[1]
+FORMAT_VERSION: FormatVersion = 1
 MAX_DOCUMENT_BYTES = 1024 * 1024
 IMPORT_REASON = "import"
 SECRET_CHANGED = "*** (changed)"  # shown as the new value in a plan when only a secret's value differs
@@ -63,7 +65,7 @@ _YAML_MEDIA_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "tex
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml's if installed
     """Safe dumper that writes multi-line text (bodies, descriptions) as literal blocks: they diff line by line."""
 
 
@@ -98,7 +100,7 @@ def _masked(values: dict[str, Any]) -> dict[str, Any]:
 
 def portable_view(job: CronJob) -> dict[str, Any]:
     """The job as the API shows it, reduced to the portable fields."""
-    data = service.job_json(job)
+    data: Mapping[str, Any] = service.job_json(job)
     return _masked({f: data[f] if f in data else getattr(job, f) for f in PORTABLE_FIELDS})
 
 
@@ -322,8 +324,8 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False, team_id:
     plan = Plan(team_id=team_id)
     existing = jobs_of(owner.id, team_id)
     by_name: dict[str, list[CronJob]] = defaultdict(list)
-    for job in existing:
-        by_name[job.name].append(job)
+    for known in existing:
+        by_name[known.name].append(known)
     defaults = _defaults(owner)
     labels = [_label(i, raw) for i, raw in enumerate(entries)]
     counts = Counter(labels)
@@ -382,8 +384,8 @@ def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Jo
         raise ValueError("a plan with errors cannot be applied")
     events: list[JobEvent] = []
     for job in plan.delete:
-        data = service.delete_job(job, flush=False)
-        events.append(("cron:deleted", data, data["owner_id"], data["team_id"]))
+        gone = service.delete_job(job, flush=False)
+        events.append(("cron:deleted", gone, gone["owner_id"], gone["team_id"]))
     db.session.flush()  # the deletes first, in one batch, so the room they free counts for the creates
     # Then one flush for the UPDATEs and INSERTs of thousands of jobs. Without autoflush a service check that counts
     # rows sees the jobs as they were after the deletes; build_plan checked the totals.

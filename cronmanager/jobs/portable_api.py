@@ -49,7 +49,7 @@ class JobsDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[portable.FORMAT_VERSION]
+    version: portable.FormatVersion
     jobs: list[dict[str, Any]] = Field(description="each job as exported: the fields of POST /cron")
 
 

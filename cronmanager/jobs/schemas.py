@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -104,6 +104,45 @@ class JobOut(BaseModel):
     description_text: str | None = None
     throttle_factor: int = 1
     spread_offset_s: int = 0
+
+
+class JobJson(TypedDict):
+    """A job as the API answers it (`jobs.service.job_json`); JobOut documents the same shape."""
+
+    id: str
+    name: str
+    description: str
+    cron_expression: str
+    timezone: str
+    endpoint_url: str
+    http_method: str
+    headers: dict[str, str]
+    body: str | None
+    query_params: dict[str, str]
+    is_active: bool
+    retry_count: int
+    timeout_ms: int
+    concurrency_policy: str
+    misfire_grace_s: int
+    expected_statuses: list[int] | None
+    alert_after_failures: int
+    auto_disable: bool
+    auto_reschedule: str
+    propagate_trace: bool
+    status: str
+    consecutive_failures: int
+    owner_id: str
+    team_id: str | None
+    created_by: str | None
+    updated_by: str | None
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    throttle_factor: int
+    spread_offset_s: int
+    description_text: NotRequired[str]  # GET /cron/<id> adds the expression in words
 
 
 class JobList(BaseModel):

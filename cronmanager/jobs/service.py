@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import Select, or_
 
-from cronmanager.api import quotas
 from cronmanager.audit import changes as audit_changes
 from cronmanager.auth import visibility
 from cronmanager.auth.principal import Principal
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db, redis_client
-from cronmanager.jobs import counts
+from cronmanager.jobs import counts, quotas
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
 from cronmanager.models.types import new_id
 from cronmanager.scheduling import cron, effective
@@ -23,6 +23,9 @@ from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
 from cronmanager.secrets.fields import USERINFO, split_url
 from cronmanager.teams import service as teams
+
+if TYPE_CHECKING:
+    from cronmanager.jobs.schemas import JobJson
 
 DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
@@ -33,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
 EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 
 
-def job_json(job: CronJob) -> dict:
+def job_json(job: CronJob) -> JobJson:
     """The job as everyone sees it, its owner included: secret values are `***` in the stored columns already."""
     return {
         "id": job.id, "name": job.name, "description": job.description or "",
@@ -326,6 +329,16 @@ def set_active(p: Principal, job: CronJob, active: bool) -> None:
         db.session.flush()
 
 
+class JobFilters(TypedDict):
+    """The list's filters, as job_list_stmt and job_list_total take them."""
+
+    status: str | None
+    is_active: bool | None
+    q: str | None
+    owner_id: str | None
+    team_id: str | None
+
+
 def job_list_stmt(p: Principal, *, status: str | None, is_active: bool | None, q: str | None,
                   owner_id: str | None, sort: str, team_id: str | None = None) -> Select:
     stmt = visibility.visible_jobs(p)
@@ -370,9 +383,9 @@ def job_list_total(p: Principal, *, status: str | None, is_active: bool | None, 
     return None if owner_id else counts.all_jobs()
 
 
-def publish_job_event(event_type: str, job: CronJob | dict) -> None:
+def publish_job_event(event_type: str, job: CronJob | Mapping[str, Any]) -> None:
     from cronmanager.events.publisher import publish
 
-    data = job if isinstance(job, dict) else job_json(job)
+    data = job_json(job) if isinstance(job, CronJob) else job
     publish(redis_client(), current_app.config["REDIS_PREFIX"], event_type, data, owner_id=data.get("owner_id"),
             team_id=data.get("team_id"))

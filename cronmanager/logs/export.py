@@ -7,12 +7,12 @@ import io
 import json
 from collections.abc import Iterator
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from sqlalchemy import Select
 
-from cronmanager.extensions import db
+from cronmanager.extensions import current_app_object, db
 from cronmanager.lib.dates import iso
-from cronmanager.logs.api import COLUMNS
+from cronmanager.logs.queries import COLUMNS
 
 EXPORT_COLUMNS = ("id", "cron_job_id", "job_name", "scheduled_for", "trigger", "attempt_number", "status",
                   "started_at", "completed_at", "response_status", "execution_time_ms", "fire_lag_ms",
@@ -42,7 +42,7 @@ def export_response(stmt: Select, fmt: str) -> Response:
     names.append("job_name")
 
     def flat_rows() -> Iterator[dict]:
-        app = current_app._get_current_object()
+        app = current_app_object()
         with app.app_context(), db.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=1000).execute(flat)
             for row in result:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -49,6 +49,35 @@ class ExecutionOut(BaseModel):
     remote_addr: str | None = None
     job_version: int | None = None
     first_attempt_id: int | None = None
+
+
+class ExecutionJson(TypedDict):
+    """An execution as the API answers it (`logs.queries.execution_json`: its COLUMNS, then `job_name` and
+    `first_attempt_id`); ExecutionOut documents it."""
+
+    id: int
+    cron_job_id: str
+    scheduled_for: datetime
+    trigger: str
+    attempt_number: int
+    status: str
+    started_at: datetime | None
+    completed_at: datetime | None
+    response_status: int | None
+    response_headers: dict[str, Any] | None
+    response_body: str | None
+    response_truncated: bool
+    error_message: str | None
+    error_class: str | None
+    execution_time_ms: int | None
+    fire_lag_ms: int | None
+    request: dict[str, Any] | None
+    timings_ms: dict[str, Any] | None
+    remote_addr: str | None
+    job_version: int | None
+    trace_id: str | None
+    job_name: str | None
+    first_attempt_id: int
 
 
 class ExecutionList(BaseModel):

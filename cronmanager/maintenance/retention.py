@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import Table, delete, func, select
 
 from cronmanager.auth.sessions import prune_ended_sessions
-from cronmanager.extensions import db
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.dates import iso
 from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import AuditLog, CronExecution, Notification, ScheduleChange, SecurityEvent, utcnow
@@ -146,7 +146,7 @@ def _delete_archived(kind: Archived, in_day, ids: list[int]) -> int:
     deleted = 0
     for i in range(0, len(ids), DELETE_BATCH):
         chunk = ids[i:i + DELETE_BATCH]
-        deleted += db.session.execute(delete(kind.table).where(in_day, kind.table.c.id.in_(chunk))).rowcount
+        deleted += dml_rowcount(delete(kind.table).where(in_day, kind.table.c.id.in_(chunk)))
         db.session.commit()
     return deleted
 
@@ -168,8 +168,8 @@ def prune_archives(kind: Archived, now: datetime, table_days: int) -> int:
 
 def _prune_deliveries(now: datetime) -> int:
     days = int(current_app.config.get("EXECUTION_RETENTION_DAYS", 30))
-    n = db.session.execute(delete(AlertDelivery).where(AlertDelivery.created_at < now - timedelta(days=days),
-                                                       AlertDelivery.status != "pending")).rowcount
+    n = dml_rowcount(delete(AlertDelivery).where(AlertDelivery.created_at < now - timedelta(days=days),
+                                                 AlertDelivery.status != "pending"))
     db.session.commit()
     return n
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import BigId, UTCDateTime, new_id, utcnow
 
 
-class AlertChannel(db.Model):
+class AlertChannel(Model):
     """user_id NULL means a global channel managed by admins."""
 
     __tablename__ = "alert_channels"
@@ -31,7 +31,7 @@ class AlertChannel(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Notification(db.Model):
+class Notification(Model):
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
 

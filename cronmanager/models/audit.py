@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import BigId, UTCDateTime, utcnow
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     __tablename__ = "audit_logs"
     __table_args__ = (
         Index("ix_audit_timestamp", "timestamp"),
@@ -43,7 +43,7 @@ class AuditLog(db.Model):
     team_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # a service-account token's team
 
 
-class SecurityEvent(db.Model):
+class SecurityEvent(Model):
     __tablename__ = "security_events"
     __table_args__ = (Index("ix_security_events_subject", "kind", "subject", "created_at"),)
 

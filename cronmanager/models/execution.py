@@ -8,13 +8,13 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cronmanager.execution.outcome import ExecutionStatus, Trigger
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import BigId, UTCDateTime, utcnow
 
 FINAL_STATUSES = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.SKIPPED, ExecutionStatus.MISSED)
 
 
-class CronExecution(db.Model):
+class CronExecution(Model):
     __tablename__ = "cron_executions"
     __table_args__ = (
         UniqueConstraint("cron_job_id", "scheduled_for", "attempt_number", name="uq_execution_fire_attempt"),

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import BigId, UTCDateTime, new_id, utcnow
 
 
@@ -24,7 +24,7 @@ CONCURRENCY_POLICIES = ("allow", "forbid", "replace")
 AUTO_RESCHEDULE = ("on", "off", "pinned")
 
 
-class CronJob(db.Model):
+class CronJob(Model):
     __tablename__ = "cron_jobs"
     __table_args__ = (
         Index("ix_cron_jobs_due", "is_active", "next_run_at"),
@@ -74,7 +74,7 @@ class CronJob(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # bumped on every config change
 
 
-class ScheduleChange(db.Model):
+class ScheduleChange(Model):
     __tablename__ = "schedule_changes"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -93,7 +93,7 @@ class ScheduleChange(db.Model):
     new_spread_offset_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
-class JobCount(db.Model):
+class JobCount(Model):
     """How many jobs each owner has, kept by database triggers on cron_jobs (migration 0010).
 
     Counting a million jobs' index entries takes ~80 ms on PostgreSQL here; the per-user cap and the

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import BigId, UTCDateTime, utcnow
 
 
-class JobVersion(db.Model):
+class JobVersion(Model):
     __tablename__ = "job_versions"
     __table_args__ = (UniqueConstraint("cron_job_id", "version", name="uq_job_versions_job_version"),)
 

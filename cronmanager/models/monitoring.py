@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import BigId, UTCDateTime, utcnow
 
 
-class AlertDelivery(db.Model):
+class AlertDelivery(Model):
     """A message for one channel; claimed with a conditional UPDATE so two senders never deliver it twice.
 
     status: pending (waiting for its next attempt), sent, failed (permanent error or attempts exhausted).
@@ -42,7 +42,7 @@ class AlertDelivery(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class JobAlertState(db.Model):
+class JobAlertState(Model):
     """Whether a job is currently 'failing' as far as alerts go; flipped by conditional UPDATEs (send once)."""
 
     __tablename__ = "job_alert_states"

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import BigId, UTCDateTime, utcnow
 
 
-class Rule(db.Model):
+class Rule(Model):
     __tablename__ = "reschedule_rules"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -24,7 +24,7 @@ class Rule(db.Model):
     updated_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
-class RuleProposal(db.Model):
+class RuleProposal(Model):
     """One decision of an evaluation; only the latest evaluation's rows are kept."""
 
     __tablename__ = "rule_proposals"

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import UTCDateTime, new_id, utcnow
 
 
@@ -17,7 +17,7 @@ class SessionKind(enum.StrEnum):
     API = "api"  # an access/refresh token chain from POST /auth/login
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """Cookies and login tokens name their row; a revoked row makes every copy of them worthless.
 
     `refresh_seq` is the sequence number of the one refresh token of the chain that is still valid: presenting an

@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cronmanager.extensions import db
+from cronmanager.extensions import Model
 from cronmanager.models.types import UTCDateTime, new_id, utcnow
 
 
@@ -22,7 +22,7 @@ class Role(enum.StrEnum):
 SCOPES = ("read", "write", "delete", "execute", "admin")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -53,7 +53,7 @@ class User(UserMixin, db.Model):
         return {"read"}
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import func, select
 
 from cronmanager.execution.dispatch import queue_name
-from cronmanager.extensions import db, keys, redis_client
+from cronmanager.extensions import current_app_object, db, keys, redis_client
 from cronmanager.lib.redis_keys import count_workers
 from cronmanager.models import CronExecution, CronJob, utcnow
 from cronmanager.models.monitoring import AlertDelivery
@@ -150,5 +150,5 @@ def metrics() -> Response:
         if not hmac.compare_digest(given.encode(), str(token).encode()):
             return Response("metrics token required\n", status=401, mimetype="text/plain")
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeCollector(current_app._get_current_object()))
+    registry.register(ScrapeCollector(current_app_object()))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

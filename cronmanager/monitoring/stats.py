@@ -128,16 +128,16 @@ def stats(p: Principal, *, zone: str, job_id: str | None = None, days: int = 30,
     now = now or utcnow()
     today = now.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
     window = now - timedelta(days=days)
-    data = {
+    w = executions_since(p, job_id, window)
+    data: dict[str, object] = {
         "generated_at": iso(now), "timezone": zone, "window_days": days,
         "jobs": job_totals(p, job_id),
         "executions_today": executions_since(p, job_id, today.astimezone(UTC)),
-        "executions_window": executions_since(p, job_id, window),
+        "executions_window": w,
         "per_job": per_job(p, job_id, window, limit),
         "series": {"hourly": series(p, job_id, zone, "hour", 24, now),
                    "daily": series(p, job_id, zone, "day", 30, now)},
     }
-    w = data["executions_window"]
     decided = w["SUCCESS"] + w["FAILED"]
     data["success_rate"] = round(w["SUCCESS"] / decided, 4) if decided else None
     db.session.rollback()

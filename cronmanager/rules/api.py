@@ -16,25 +16,34 @@ from cronmanager.models import CronJob, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
 from cronmanager.rules import engine
 from cronmanager.rules.params import PARAMS, RULE_NAMES, Mode, RuleKind
-from cronmanager.rules.schemas import ProposalList, RuleList, RuleOut, RuleUpdate, SpreadIn, SpreadOut
+from cronmanager.rules.schemas import (
+    ProposalJson,
+    ProposalList,
+    RuleJson,
+    RuleList,
+    RuleOut,
+    RuleUpdate,
+    SpreadIn,
+    SpreadOut,
+)
 from cronmanager.teams import service as teams
 
 rules_api = Blueprint("rules_api", __name__)
 
 
-def rule_json(r: Rule) -> dict:
+def rule_json(r: Rule) -> RuleJson:
     return {"name": r.name, "kind": r.kind, "priority": r.priority, "enabled": r.enabled, "params": r.params,
             "updated_at": r.updated_at, "updated_by": r.updated_by}
 
 
-def proposal_json(p: RuleProposal, job_name: str | None) -> dict:
+def proposal_json(p: RuleProposal, job_name: str | None) -> ProposalJson:
     return {"cron_job_id": p.cron_job_id, "job_name": job_name, "rule": p.rule,
             "from": {"throttle_factor": p.from_throttle_factor, "spread_offset_s": p.from_spread_offset_s},
             "to": {"throttle_factor": p.to_throttle_factor, "spread_offset_s": p.to_spread_offset_s},
             "reason": p.reason, "applied": p.applied, "evaluated_at": p.evaluated_at}
 
 
-def proposals(job_id: str | None = None) -> list[dict]:
+def proposals(job_id: str | None = None) -> list[ProposalJson]:
     """The latest evaluation's decisions about jobs the caller may see."""
     visible = visible_jobs(principal()).with_only_columns(CronJob.id, CronJob.name).subquery()
     stmt = select(RuleProposal, visible.c.name).join(visible, visible.c.id == RuleProposal.cron_job_id) \

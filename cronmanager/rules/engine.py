@@ -16,13 +16,22 @@ from sqlalchemy import delete, insert, select, update
 
 from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, publish_notifications, queue_alert
 from cronmanager.errors import ApiError
-from cronmanager.extensions import db
-from cronmanager.jobs.row_locks import lock_jobs
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.jobs.service import job_json, publish_job_event
 from cronmanager.lib.dates import iso
 from cronmanager.models import CronJob, Notification, ScheduleChange, utcnow
+from cronmanager.models.row_locks import lock_jobs
 from cronmanager.models.rules import Rule, RuleProposal
-from cronmanager.rules.params import PARAMS, LoadParams, Mode, RuleKind, StatsParams
+from cronmanager.rules.params import (
+    PARAMS,
+    FailureParams,
+    LoadParams,
+    Mode,
+    RuleKind,
+    StatsParams,
+    SuccessParams,
+    TimeoutParams,
+)
 from cronmanager.rules.spread import Member, assign_offsets, crowded_groups, crowds
 from cronmanager.rules.stats import JobStats, busiest_instants, job_stats
 from cronmanager.scheduling import effective
@@ -97,18 +106,19 @@ def _condition(rule: RuleSpec, factor: int, offset: int, stats: JobStats | None,
     if w.runs < p.min_runs:
         return None
     last = f"of the last {w.runs} runs"
-    if rule.kind is RuleKind.TIMEOUT and w.timeouts >= p.min_timeouts:  # type: ignore[attr-defined]
+    if rule.kind is RuleKind.TIMEOUT and isinstance(p, TimeoutParams) and w.timeouts >= p.min_timeouts:
         new = min(factor * 2, p.max_factor)
-        return new, offset, (f"{w.timeouts} {last} timed out ({w.timeouts} >= {p.min_timeouts}): "  # type: ignore[attr-defined]
+        return new, offset, (f"{w.timeouts} {last} timed out ({w.timeouts} >= {p.min_timeouts}): "
                              f"{_ordinal_slot(new)}")
-    if rule.kind is RuleKind.FAILURE and w.failed * 100 > p.failure_pct * w.runs:  # type: ignore[attr-defined]
+    if rule.kind is RuleKind.FAILURE and isinstance(p, FailureParams) and w.failed * 100 > p.failure_pct * w.runs:
         new = min(factor * 2, p.max_factor)
         return new, offset, (f"{w.failed} {last} failed ({round(w.failed * 100 / w.runs)}% > "
-                             f"{p.failure_pct}%): {_ordinal_slot(new)}")  # type: ignore[attr-defined]
-    if rule.kind is RuleKind.SUCCESS and factor > 1 and w.succeeded * 100 >= p.success_pct * w.runs:  # type: ignore[attr-defined]
+                             f"{p.failure_pct}%): {_ordinal_slot(new)}")
+    if (rule.kind is RuleKind.SUCCESS and isinstance(p, SuccessParams) and factor > 1
+            and w.succeeded * 100 >= p.success_pct * w.runs):
         new = max(factor // 2, 1)
         return new, offset, (f"{w.succeeded} {last} succeeded ({round(w.succeeded * 100 / w.runs)}% >= "
-                             f"{p.success_pct}%): {_ordinal_slot(new)}")  # type: ignore[attr-defined]
+                             f"{p.success_pct}%): {_ordinal_slot(new)}")
     return None
 
 
@@ -148,7 +158,7 @@ def evaluate(mode: Mode, now: datetime | None = None) -> list[Decision]:
     now = now or utcnow()
     rules = load_rules()
     stat_rules = [r for r in rules if r.enabled and isinstance(r.params, StatsParams)]
-    windows = [r.params.window for r in stat_rules]
+    windows = [r.params.window for r in stat_rules if isinstance(r.params, StatsParams)]
     depth = max([1, *windows, *(r.params.cooldown_runs for r in rules if r.enabled)])
     stats = job_stats(None, windows, depth) if stat_rules else {}
     loads = _load_candidates(rules)
@@ -260,10 +270,10 @@ def rebase_anchors(now: datetime) -> int:
     lock_jobs(row.id for row in rows)  # the one lock order, then one compare-and-set per row
     moved = 0
     for row in rows:
-        moved += db.session.execute(update(CronJob).where(
+        moved += dml_rowcount(update(CronJob).where(
             CronJob.id == row.id, CronJob.next_run_at == row.next_run_at,
             CronJob.throttle_factor == row.throttle_factor, CronJob.spread_offset_s == row.spread_offset_s,
-        ).values(throttle_anchor_at=row.next_run_at - timedelta(seconds=row.spread_offset_s))).rowcount
+        ).values(throttle_anchor_at=row.next_run_at - timedelta(seconds=row.spread_offset_s)))
     db.session.commit()
     return moved
 
@@ -291,8 +301,9 @@ def spread(job_ids: list[str] | None, window_s: int, actor_id: str) -> SpreadRes
             raise ApiError(404, f"No such job: {sorted(missing)[0]}", fields={"job_ids": "unknown job id"})
         groups = [[Member(r.id, r.cron_expression, r.timezone) for r in rows]]
     else:
-        load = next((r for r in load_rules() if r.kind is RuleKind.LOAD), None)
-        groups = crowded_groups(load.params.threshold if load else LoadParams().threshold)  # type: ignore[union-attr]
+        load = next((r.params for r in load_rules() if r.kind is RuleKind.LOAD and isinstance(r.params, LoadParams)),
+                    None)
+        groups = crowded_groups((load or LoadParams()).threshold)
     offsets: dict[str, int] = {}
     for group in groups:
         offsets.update(assign_offsets(group, window_s))

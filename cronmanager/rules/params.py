@@ -70,7 +70,7 @@ class LoadParams(StrictModel):
     cooldown_runs: int = Field(default=10, ge=0, le=1000)
 
 
-PARAMS: dict[RuleKind, type[StrictModel]] = {
+PARAMS: dict[RuleKind, type[StatsParams] | type[LoadParams]] = {
     RuleKind.TIMEOUT: TimeoutParams, RuleKind.FAILURE: FailureParams, RuleKind.SUCCESS: SuccessParams,
     RuleKind.LOAD: LoadParams,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,18 @@ from cronmanager.api.openapi import StrictModel
 
 
 class RuleOut(BaseModel):
+    name: str
+    kind: str
+    priority: int
+    enabled: bool
+    params: dict[str, Any]
+    updated_at: datetime
+    updated_by: str | None
+
+
+class RuleJson(TypedDict):
+    """A rule as the API answers it (`rules.api.rule_json`); RuleOut documents it."""
+
     name: str
     kind: str
     priority: int
@@ -51,6 +63,18 @@ class ProposalOut(BaseModel):
     reason: str
     applied: bool
     evaluated_at: datetime
+
+
+class EffectiveJson(TypedDict):
+    throttle_factor: int
+    spread_offset_s: int
+
+
+# `from` is a keyword, hence the functional form; ProposalOut documents the shape (`rules.api.proposal_json`)
+ProposalJson = TypedDict("ProposalJson", {
+    "cron_job_id": str, "job_name": str | None, "rule": str, "from": EffectiveJson, "to": EffectiveJson,
+    "reason": str, "applied": bool, "evaluated_at": datetime,
+})
 
 
 class ProposalList(BaseModel):

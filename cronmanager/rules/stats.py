@@ -87,4 +87,4 @@ def busiest_instants(limit: int = 5) -> list[tuple[datetime, int]]:
     rows = db.session.execute(
         select(CronJob.next_run_at, func.count()).where(CronJob.is_active.is_(True), CronJob.next_run_at.is_not(None))
         .group_by(CronJob.next_run_at).order_by(func.count().desc(), CronJob.next_run_at).limit(limit)).all()
-    return [(r[0], int(r[1])) for r in rows]
+    return [(r[0], int(r[1])) for r in rows if r[0] is not None]

@@ -19,7 +19,7 @@ from cronmanager.extensions import db
 from cronmanager.models import CronJob, ScheduleChange, utcnow
 from cronmanager.models.rules import Rule, RuleProposal
 from cronmanager.rules import engine
-from cronmanager.rules.params import PARAMS, Mode, RuleKind
+from cronmanager.rules.params import PARAMS, LoadParams, Mode, RuleKind
 from cronmanager.rules.spread import assign_offsets, crowded_groups
 from cronmanager.rules.stats import busiest_instants
 from cronmanager.scheduling import effective
@@ -75,10 +75,11 @@ def _busiest() -> tuple[int, int]:
     (jobs that cannot move, opted out or pinned, are not counted on the "after" side)."""
     top = busiest_instants(50)
     now = top[0][1] if top else 0
-    load = next((r for r in engine.load_rules() if r.kind is RuleKind.LOAD and r.enabled), None)
+    load = next((r.params for r in engine.load_rules()
+                 if r.kind is RuleKind.LOAD and r.enabled and isinstance(r.params, LoadParams)), None)
     if load is None:
         return now, now
-    threshold, window_s = load.params.threshold, load.params.window_s  # type: ignore[union-attr]
+    threshold, window_s = load.threshold, load.window_s
     after = max([c for _, c in top if c <= threshold] or [0])
     for group in crowded_groups(threshold):
         offsets = list(assign_offsets(group, window_s).values())

@@ -156,7 +156,7 @@ class _Compiled:
     fields: tuple[str, ...]  # 5 or 6 fields, macros expanded
     fixed_time: bool  # Debian cron "fixed-time job" DST rules apply
     day_or: bool
-    template: croniter  # never advanced itself; copied per call
+    template: croniter[datetime]  # never advanced itself; copied per call
 
     def wall_next(self, wall: datetime) -> datetime:
         """First matching naive wall-clock time strictly after ``wall``."""

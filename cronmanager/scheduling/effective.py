@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from cronmanager.scheduling import cron
 
@@ -25,6 +26,17 @@ MAX_FACTOR = 64
 MAX_OFFSET_S = 3599
 _GAP_SAMPLE = 500  # slots sampled for an expression's shortest gap (over a year for daily jobs)
 _GAP_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class ScheduledRow(Protocol):
+    """What `EffectiveSchedule.of` reads: a CronJob, or a selected row with the same attribute names (the
+    factor, offset and anchor are optional: read when present)."""
+
+    @property
+    def cron_expression(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -36,9 +48,9 @@ class EffectiveSchedule:
     anchor: datetime | None = None  # first counted slot; always a kept slot
 
     @classmethod
-    def of(cls, job: object) -> EffectiveSchedule:
+    def of(cls, job: ScheduledRow) -> EffectiveSchedule:
         """From a CronJob (or any row with the same attribute names)."""
-        return cls(job.cron_expression, job.timezone, getattr(job, "throttle_factor", 1) or 1,  # type: ignore[attr-defined]
+        return cls(job.cron_expression, job.timezone, getattr(job, "throttle_factor", 1) or 1,
                    getattr(job, "spread_offset_s", 0) or 0, getattr(job, "throttle_anchor_at", None))
 
     @property

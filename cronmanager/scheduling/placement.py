@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cronmanager.extensions import db
-from cronmanager.jobs.row_locks import lock_jobs
+from cronmanager.execution.spans import placements
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.observability import tracing
+from cronmanager.models.row_locks import lock_jobs
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 
@@ -86,8 +86,8 @@ def _claim_pg(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
 def _claim_each(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
     won = set()
     for job_id, old, new in claims:
-        if db.session.execute(update(CronJob).where(CronJob.id == job_id, CronJob.next_run_at == old,
-                                                    CronJob.is_active.is_(True)).values(next_run_at=new)).rowcount:
+        if dml_rowcount(update(CronJob).where(CronJob.id == job_id, CronJob.next_run_at == old,
+                                              CronJob.is_active.is_(True)).values(next_run_at=new)):
             won.add(job_id)
     return won
 
@@ -144,7 +144,7 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
             index_elements=conflict))
     placed.missed = len(missed_rows)
     new_ids: list[tuple[datetime, int]] = []
-    with tracing.placements(fire_rows) as placing:  # one cron.place span (trace) per fire; rows get traceparent
+    with placements(fire_rows) as placing:  # one cron.place span (trace) per fire; rows get traceparent
         for i in range(0, len(fire_rows), INSERT_CHUNK):
             rows = db.session.execute(_insert().values(fire_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
                 index_elements=conflict).returning(T.c.id, T.c.due_at, T.c.traceparent)).all()

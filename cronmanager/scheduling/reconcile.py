@@ -10,10 +10,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from cronmanager.execution import store
-from cronmanager.extensions import db, keys, redis_client
-from cronmanager.jobs.row_locks import gave_up_on_a_lock, give_up_on_locked_rows
+from cronmanager.extensions import db, dml_rowcount, keys, redis_client
 from cronmanager.lib import redis_keys
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.models.row_locks import gave_up_on_a_lock, give_up_on_locked_rows
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 
@@ -36,8 +36,8 @@ def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
     more than a moment is left for the next pass (see row_locks: too many rows to lock up front)."""
     if db.engine.dialect.name != "postgresql":
         jobs = CronJob.__table__
-        return sum(db.session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.next_run_at.is_(None))
-                                      .values(next_run_at=nxt)).rowcount for job_id, nxt in pairs)
+        return sum(dml_rowcount(update(jobs).where(jobs.c.id == job_id, jobs.c.next_run_at.is_(None))
+                                .values(next_run_at=nxt)) for job_id, nxt in pairs)
     try:
         give_up_on_locked_rows()
         # COALESCE rather than "WHERE next_run_at IS NULL": right after a mass reset the planner's statistics
@@ -74,8 +74,9 @@ def reconcile() -> Repairs:
             except (cron.CronError, ValueError):
                 log.error("job %s has an invalid schedule %r in %s", job.id, key.expression, key.timezone)
                 nexts[key] = None
-        if nexts[key] is not None:
-            pairs.append((job.id, nexts[key]))
+        nxt = nexts[key]
+        if nxt is not None:
+            pairs.append((job.id, nxt))
     pairs.sort()
     for i in range(0, len(pairs), 5000):
         repairs.next_run_fixed += _set_next_runs(pairs[i:i + 5000])
@@ -99,10 +100,10 @@ def reconcile() -> Repairs:
             if not store.fail_lost(row.id, row.worker_id):
                 continue
             repairs.lost += 1
-            job = db.session.get(CronJob, row.cron_job_id)
-            retry = job and store.plan_retry(job.id, row.scheduled_for, row.attempt_number, job.retry_count,
-                                             row.first_attempt_id or row.id,
-                                             traceparent=row.traceparent)  # the retry stays in the lost fire's trace
+            lost_job = db.session.get(CronJob, row.cron_job_id)
+            retry = lost_job and store.plan_retry(lost_job.id, row.scheduled_for, row.attempt_number,
+                                                  lost_job.retry_count, row.first_attempt_id or row.id,
+                                                  traceparent=row.traceparent)  # stays in the lost fire's trace
             if retry:
                 repairs.retries.append(retry)
         else:
@@ -115,11 +116,12 @@ def reconcile() -> Repairs:
                CronExecution.due_at < now - timedelta(seconds=STALE_PENDING_S))
         .order_by(CronExecution.due_at).limit(10_000)
     ).all()
-    for row in stale:
-        too_late = row.trigger == Trigger.SCHEDULE.value and row.due_at < now - timedelta(seconds=row.misfire_grace_s)
+    for late in stale:
+        too_late = (late.trigger == Trigger.SCHEDULE.value
+                    and late.due_at < now - timedelta(seconds=late.misfire_grace_s))
         if too_late:
-            repairs.missed += store.mark_missed(row.id)
+            repairs.missed += store.mark_missed(late.id)
         else:
-            repairs.requeued.append(row.id)
+            repairs.requeued.append(late.id)
     db.session.commit()
     return repairs

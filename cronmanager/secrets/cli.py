@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select, update
 
-from cronmanager.extensions import db
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronJob
 from cronmanager.secrets.keyring import keyring
 
@@ -27,9 +29,9 @@ def rotate_command() -> None:
             break
         for job_id, token in rows:
             # conditional on the token read, so a job saved meanwhile keeps its newer secrets (already new-key)
-            done += db.session.execute(
+            done += dml_rowcount(
                 update(CronJob).where(CronJob.id == job_id, CronJob.sealed_secrets == token)
-                .values(sealed_secrets=ring.rotate(token.encode()).decode())).rowcount
+                .values(sealed_secrets=ring.rotate(cast(str, token).encode()).decode()))  # selected non-null
         db.session.commit()
         last_id = rows[-1][0]
     click.echo(f"Re-encrypted the secrets of {done} job(s) under the first key.")

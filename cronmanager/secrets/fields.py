@@ -83,7 +83,7 @@ def join_url(masked: str, secrets: dict[str, str | list[str]]) -> str:
     return head + middle + (f"?{query}" if query or "?" in masked.partition("#")[0] else "") + fragment
 
 
-def _mask_named(values: dict[str, str], field: str, found: dict[str, str]) -> dict[str, str]:
+def _mask_named(values: dict[str, str], field: str, found: dict[str, str | list[str]]) -> dict[str, str]:
     """Headers and query parameters alike: a value under a secret-looking name becomes `***` (kept in `found`)."""
     masked = {}
     for name, value in values.items():

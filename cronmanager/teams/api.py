@@ -7,20 +7,20 @@ from flask import Blueprint, g, jsonify
 from cronmanager.api import audit_resource
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
-from cronmanager.audit.api import paginate
-from cronmanager.auth.api import new_token, refuse_broader_token, token_json
 from cronmanager.auth.principal import SERVICE_SCOPES
 from cronmanager.auth.schemas import TokenCreatedOut, TokenIn, TokenList, TokenOut
+from cronmanager.auth.token_service import new_token, refuse_broader_token, token_json
 from cronmanager.errors import ApiError
 from cronmanager.models import TeamRole, utcnow
+from cronmanager.models.listing import paginate
 from cronmanager.teams import service
-from cronmanager.teams.schemas import MemberIn, MemberList, MemberOut, TeamIn, TeamList, TeamOut
+from cronmanager.teams.schemas import MemberIn, MemberList, MemberOut, TeamIn, TeamJson, TeamList, TeamOut
 
 teams_api = Blueprint("teams_api", __name__, url_prefix="/teams")
 OWNER = (TeamRole.OWNER,)
 
 
-def _team_json(team_id: str) -> dict:
+def _team_json(team_id: str) -> TeamJson:
     p = principal()
     team, _ = service.get_team(p, team_id)
     return service.views(p, [team])[0].as_json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +28,17 @@ class TeamOut(BaseModel):
     jobs: int
 
 
+class TeamJson(TypedDict):
+    """A team as the API answers it (`teams.service.TeamView.as_json`); TeamOut documents it."""
+
+    id: str
+    name: str
+    created_at: datetime
+    role: str | None
+    members: int
+    jobs: int
+
+
 class TeamList(BaseModel):
     items: list[TeamOut]
     total: int
@@ -43,6 +54,14 @@ class MemberOut(BaseModel):
     user_id: str
     email: str
     role: TeamRoleName
+
+
+class MemberJson(TypedDict):
+    """A team member as the API answers it (`teams.service.member_json`); MemberOut documents it."""
+
+    user_id: str
+    email: str
+    role: str
 
 
 class MemberList(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -17,6 +18,9 @@ from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs import counts
 from cronmanager.models import ApiToken, CronJob, Team, TeamMember, TeamRole, User, utcnow
+
+if TYPE_CHECKING:
+    from cronmanager.teams.schemas import MemberJson, TeamJson
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class TeamView:
     members: int
     jobs: int
 
-    def as_json(self) -> dict:
+    def as_json(self) -> TeamJson:
         return {"id": self.team.id, "name": self.team.name, "created_at": self.team.created_at,
                 "role": self.role.value if self.role else None, "members": self.members, "jobs": self.jobs}
 
@@ -132,7 +136,7 @@ def members_stmt(team: Team):
             .where(TeamMember.team_id == team.id).order_by(User.email))
 
 
-def member_json(member: TeamMember, email: str) -> dict:
+def member_json(member: TeamMember, email: str) -> MemberJson:
     return {"user_id": member.user_id, "email": email, "role": member.role}
 
 

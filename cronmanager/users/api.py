@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify
 from cronmanager.api import audit_resource
 from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import endpoint
-from cronmanager.audit.api import paginate
+from cronmanager.models.listing import paginate
 from cronmanager.users import service
 from cronmanager.users.schemas import UserAdminList, UserAdminOut, UserCreateIn, UserListQuery, UserPatchIn
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -33,6 +33,21 @@ class UserListQuery(QueryModel):
 
 
 class UserAdminOut(BaseModel):
+    id: str
+    email: str
+    role: str
+    timezone: str
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    last_sign_in_at: datetime | None
+    active_tokens: int
+    jobs: int
+
+
+class UserAdminJson(TypedDict):
+    """A user as the admin API answers it (`users.service.UserRow.as_json`); UserAdminOut documents it."""
+
     id: str
     email: str
     role: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, or_, select
 
@@ -18,6 +19,9 @@ from cronmanager.auth.users import UserError, create_user
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.models import ApiToken, AuditLog, CronJob, Role, User, utcnow
+
+if TYPE_CHECKING:
+    from cronmanager.users.schemas import UserAdminJson
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class UserRow:
     active_tokens: int
     jobs: int
 
-    def as_json(self) -> dict:
+    def as_json(self) -> UserAdminJson:
         u = self.user
         return {"id": u.id, "email": u.email, "role": u.role, "timezone": u.timezone, "is_active": u.is_active,
                 "created_at": u.created_at, "updated_at": u.updated_at, "last_sign_in_at": self.last_sign_in_at,
@@ -96,15 +100,16 @@ def change_user(user: User, *, role: str | None = None, is_active: bool | None =
     """
     if role is not None and role not in {r.value for r in Role}:
         raise ApiError(422, "Role must be ADMIN, USER or READ_ONLY", fields={"role": "unknown role"})
+    new_role = role if role is not None else user.role
+    new_active = is_active if is_active is not None else user.is_active
     before = {"role": user.role, "is_active": user.is_active}
-    after = {"role": role if role is not None else user.role,
-             "is_active": is_active if is_active is not None else user.is_active}
+    after = {"role": new_role, "is_active": new_active}
     def active_admin(state: dict) -> bool:
         return state["role"] == Role.ADMIN.value and state["is_active"]
 
     if active_admin(before) and not active_admin(after):
         _refuse_if_last_admin(user)
-    user.role, user.is_active = after["role"], after["is_active"]
+    user.role, user.is_active = new_role, new_active
     if before["is_active"] and not after["is_active"]:
         sessions.end_all_sessions(user)
     if after != before:

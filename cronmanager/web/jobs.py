@@ -10,15 +10,15 @@ from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from cronmanager.audit.api import paginate
 from cronmanager.audit.recorder import record
 from cronmanager.auth import visibility
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs import service
-from cronmanager.logs.api import executions_stmt
+from cronmanager.logs.queries import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
-from cronmanager.models import CronExecution, CronJob, ScheduleChange, User, utcnow
+from cronmanager.models import CronExecution, CronJob, ScheduleChange, Team, User, utcnow
+from cronmanager.models.listing import paginate
 from cronmanager.rules.views import effective_view
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
@@ -119,7 +119,9 @@ def job_detail(job_id: str):
         .order_by(ScheduleChange.changed_at.desc(), ScheduleChange.id.desc()).limit(50)).all()
     fires = effective.next_fires(EffectiveSchedule.of(job), utcnow(), 5) if job.is_active else []
     owner = db.session.get(User, job.owner_id)
+    team = db.session.get(Team, job.team_id) if job.team_id else None
     return render_template("web/job_detail.html", job=job, executions=executions, changes=changes, fires=fires,
+                           team=team,
                            version_diff=failed_version_diff(job),
                            owner_email=owner.email if owner else "—", can_manage=can_manage(job),
                            headers=job.headers or {}, description=_describe(
@@ -167,7 +169,7 @@ def _job_values(form: JobForm, headers: list[tuple[str, str]],
         "name": form.name.data, "description": form.description.data or "",
         "cron_expression": form.cron_expression.data, "timezone": form.timezone.data,
         "endpoint_url": form.endpoint_url.data, "http_method": form.http_method.data, "headers": header_map,
-        "query_params": param_map, "body": body, "timeout_ms": form.timeout_s.data * 1000,
+        "query_params": param_map, "body": body, "timeout_ms": (form.timeout_s.data or 0) * 1000,
         "retry_count": form.retry_count.data, "concurrency_policy": form.concurrency_policy.data,
         "is_active": form.is_active.data, "expected_statuses": form.statuses(),
         "alert_after_failures": form.alert_after_failures.data, "auto_disable": form.auto_disable.data,
@@ -187,7 +189,7 @@ def _apply_errors(form: JobForm, err: ApiError, kv_errors: dict[str, str]) -> st
         if base in ("headers", "query_params"):
             kv_errors[base] = f"{name}: {message}" if name else message
         elif base == "endpoint_url" and name:
-            form.endpoint_url.errors.append(f"{name.replace('.', ' ')}: {message}")
+            form.endpoint_url.errors = [*form.endpoint_url.errors, f"{name.replace('.', ' ')}: {message}"]
         elif field in FORM_FIELDS:
             getattr(form, FORM_FIELDS[field]).errors.append(message)
         else:

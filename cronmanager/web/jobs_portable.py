@@ -16,8 +16,6 @@ from cronmanager.web.blueprint import web
 def jobs_import():
     if not current_user.can_write:
         abort(403, "Read-only accounts cannot change jobs")
-    owners = []
-    if current_user.is_admin:
-        owners = db.session.execute(select(User.id, User.email).where(User.is_active.is_(True))
-                                    .order_by(User.email)).all()
+    owners = db.session.execute(select(User.id, User.email).where(User.is_active.is_(True))
+                                .order_by(User.email)).all() if current_user.is_admin else []
     return render_template("web/jobs_import.html", owners=owners)

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
-from cronmanager.audit.api import audit_json, audit_query, paginate, security_events_stmt
 from cronmanager.audit.kinds import SecurityKind, Severity
+from cronmanager.audit.queries import audit_json, audit_query, security_events_stmt
 from cronmanager.audit.schemas import AuditQuery, SecurityEventQuery
 from cronmanager.auth import visibility
 from cronmanager.extensions import db
-from cronmanager.logs.api import executions_stmt
+from cronmanager.logs.queries import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
 from cronmanager.models import SCOPES, ApiToken, CronJob, Notification, User
+from cronmanager.models.listing import paginate
 from cronmanager.web.blueprint import page_args, viewer, viewer_zone, web
 from cronmanager.web.teams import team_filter, viewer_teams
 
@@ -85,7 +87,7 @@ def _security_filters() -> tuple[SecurityEventQuery, str | None]:
         return SecurityEventQuery(), "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
 
 
-def _user_options() -> list:
+def _user_options() -> Sequence[Row[str, str]]:
     return db.session.execute(select(User.id, User.email).order_by(User.email).limit(1000)).all()
 
 
@@ -98,8 +100,8 @@ def audit():
     tab = "security" if request.args.get("tab") == "security" else "actions"
     error = None
     if tab == "security":
-        query, error = _security_filters()
-        rows, total = paginate(security_events_stmt(query), page, per_page)
+        events_query, error = _security_filters()
+        rows, total = paginate(security_events_stmt(events_query), page, per_page)
         items = [e for (e,) in rows]
     else:
         raw = {k: v.strip() for k, v in request.args.items() if k in ("user", "action", "status") and v.strip()}

@@ -69,12 +69,12 @@ def settings_password():
     if not password.validate():
         return _page(profile, password, 422)
     user = current_user._get_current_object()
-    if not verify_password(user, password.current_password.data):
+    if not verify_password(user, password.current_password.data or ""):
         record("user.password_change_failed", status=401, resource_type="user", resource_id=user.id)
         db.session.commit()
-        password.current_password.errors.append("That is not your current password.")
+        password.current_password.errors = [*password.current_password.errors, "That is not your current password."]
         return _page(profile, password, 422)
-    user.password_hash = hash_password(password.new_password.data)
+    user.password_hash = hash_password(password.new_password.data or "")
     user.updated_at = utcnow()
     record("user.password_change", status=200, resource_type="user", resource_id=user.id,
            payload={"via": "dashboard"})

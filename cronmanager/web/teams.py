@@ -17,15 +17,15 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from cronmanager.audit.api import paginate
 from cronmanager.audit.recorder import record
 from cronmanager.auth import visibility
-from cronmanager.auth.api import new_token, refuse_broader_token
+from cronmanager.auth.token_service import new_token, refuse_broader_token
 from cronmanager.auth.users import find_by_email
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
 from cronmanager.jobs import service as jobs
 from cronmanager.models import Team, TeamRole, utcnow
+from cronmanager.models.listing import paginate
 from cronmanager.teams import service
 from cronmanager.web.blueprint import or_abort, page_args, viewer, viewer_zone, web
 from cronmanager.web.forms import MemberForm, RoleForm, TeamForm, TeamTokenForm
@@ -82,14 +82,14 @@ def team_create() -> PageResult:
     if not form.validate():
         return _list_page(form, 422)
     try:
-        team = service.create_team(viewer(), form.name.data)
+        team = service.create_team(viewer(), form.name.data or "")
     except ApiError as err:
         db.session.rollback()
         _audit("team.create", err.status, "team", None, name=form.name.data, error=err.message)
         db.session.commit()
         if err.status == 403:
             or_abort(err)
-        form.name.errors.append(err.message)
+        form.name.errors = [*form.name.errors, err.message]
         return _list_page(form, err.status)
     _audit("team.create", 201, "team", team.id, name=team.name)
     db.session.commit()
@@ -139,11 +139,11 @@ def team_rename(team_id: str) -> PageResult:
         return _detail(team, role, 422, rename=form)
     old = team.name
     try:
-        service.rename_team(team, form.name.data)
+        service.rename_team(team, form.name.data or "")
     except ApiError as err:
         _refused("team.update", err, team_id, name=form.name.data)
         team, role = _load("team.update", team_id, *OWNER)
-        form.name.errors.append(err.message)
+        form.name.errors = [*form.name.errors, err.message]
         return _detail(team, role, err.status, rename=form)
     _audit("team.update", 200, "team", team.id, name={"old": old, "new": team.name})
     db.session.commit()
@@ -177,9 +177,10 @@ def team_member_add(team_id: str) -> PageResult:
     form = MemberForm(prefix="member")
     if not form.validate():
         return _detail(team, role, 422, member_form=form)
-    user = find_by_email(form.email.data)
+    user = find_by_email(form.email.data or "")
     if user is None:
-        form.email.errors.append("No account uses this e-mail; an administrator creates accounts under Users.")
+        form.email.errors = [*form.email.errors,
+                             "No account uses this e-mail; an administrator creates accounts under Users."]
         return _detail(team, role, 422, member_form=form)
     return _set_role(team, user.id, TeamRole(form.role.data), form)
 
@@ -201,7 +202,7 @@ def _set_role(team: Team, user_id: str, new: TeamRole, form: MemberForm | None) 
         _refused("team.member_set", err, team.id, user_id=user_id, role=new.value)
         team, role = _load("team.member_set", team.id, *OWNER)
         if form is not None:
-            form.email.errors.append(err.message)
+            form.email.errors = [*form.email.errors, err.message]
             return _detail(team, role, err.status, member_form=form)
         return _detail(team, role, err.status, members_error=err.message)
     _audit("team.member_set", 200, "team", team.id, user_id=user_id, role={"old": old, "new": member.role})
@@ -249,11 +250,11 @@ def team_token_create(team_id: str) -> PageResult:
     if not form.validate():
         return _detail(team, role, 422, token_form=form, token_open=True)
     p = viewer()
-    scopes = list(form.scopes.data)
+    scopes = list(form.scopes.data or ())
     expires_at = _end_of_day(form.expires_on.data) if form.expires_on.data else None
     try:
         refuse_broader_token(p, scopes, expires_at, form.addresses())
-        token, raw = new_token(p.user, form.name.data, scopes, expires_at, form.addresses(), team.id)
+        token, raw = new_token(p.user, form.name.data or "", scopes, expires_at, form.addresses(), team.id)
     except ApiError as err:
         _refused("token.create", err, team_id, name=form.name.data, scopes=scopes)
         team, role = _load("token.create", team_id, *OWNER)

@@ -7,16 +7,17 @@ audit trail.
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
 
-from cronmanager.audit.api import paginate
+from cronmanager.models.listing import paginate
 from cronmanager.users.schemas import RoleName
 from cronmanager.users.service import UserRow, users_stmt
 from cronmanager.web.blueprint import page_args, web
 
-ROLES = RoleName.__args__
+ROLES = get_args(RoleName)
 
 
 @web.get("/users")

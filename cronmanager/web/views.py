@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from cronmanager.auth import visibility
 from cronmanager.extensions import db
-from cronmanager.logs.api import executions_stmt
+from cronmanager.logs.queries import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
 from cronmanager.models import CronExecution, CronJob, utcnow
 from cronmanager.web.blueprint import viewer, viewer_zone, web

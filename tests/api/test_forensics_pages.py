@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-PASSWORD = "correct horse battery"
-
-
-def signed_in(app, persona):
-    client = app.test_client()
-    resp = client.post("/login", data={"email": persona.email, "password": PASSWORD})
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    return client
+from tests.helpers import signed_in
 
 
 def add_execution(app, job_id: str, **fields) -> int:

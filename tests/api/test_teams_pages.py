@@ -9,16 +9,9 @@ import re
 import pytest
 
 from tests.conftest import Persona, bearer, run_sql
+from tests.helpers import signed_in
 
-PASSWORD = "correct horse battery"
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
-
-
-def signed_in(app, persona):
-    client = app.test_client()
-    resp = client.post("/login", data={"email": persona.email, "password": PASSWORD})
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    return client
 
 
 def job_form(**fields: str) -> dict[str, str]:

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import run_sql
+from tests.helpers import signed_in
 from tests.rules.conftest import add_runs, create
-
-PASSWORD = "correct horse battery"
-
-
-def signed_in(app, persona):
-    client = app.test_client()
-    resp = client.post("/login", data={"email": persona.email, "password": PASSWORD})
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    return client
 
 
 def test_job_detail_shows_the_effective_schedule_its_origin_and_history(app, client, admin, owner, monkeypatch):

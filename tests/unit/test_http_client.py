@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cronmanager.execution import http_client, ssrf
+from cronmanager.execution import http_limits, ssrf
 from cronmanager.execution.http_client import HttpClient
 from cronmanager.execution.outcome import HttpResult
 from cronmanager.execution.retry import parse_retry_after
@@ -323,8 +323,8 @@ def test_it_parses_retry_after_from_response(
 
 def test_it_caps_response_headers(client: HttpClient, server: _Server) -> None:
     r = client.request("GET", f"{server.base}/many-headers")
-    assert len(r.headers) == http_client.MAX_RESPONSE_HEADERS
-    assert all(len(v) <= http_client.MAX_HEADER_VALUE for v in r.headers.values())
+    assert len(r.headers) == http_limits.MAX_RESPONSE_HEADERS
+    assert all(len(v) <= http_limits.MAX_HEADER_VALUE for v in r.headers.values())
 
 
 # --------------------------------------------------------------------------- #
@@ -630,7 +630,7 @@ def test_it_caps_redirects(client: HttpClient, server: _Server) -> None:
     before = _hits(server)
     r = client.request("GET", f"{server.base}/loop", follow_redirects=True)
     assert not r.ok and r.error_class == "redirect"
-    assert _hits(server) == before + 1 + http_client.MAX_REDIRECTS
+    assert _hits(server) == before + 1 + http_limits.MAX_REDIRECTS
 
 
 def test_it_refuses_redirect_to_other_schemes(

@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 from cronmanager.execution import store
 from cronmanager.execution.outcome import ExecutionStatus, RecordKind
 from cronmanager.execution.recording import record_batch
-from cronmanager.jobs.row_locks import LOCK_WAIT_LIMIT_MS
 from cronmanager.models import utcnow
+from cronmanager.models.row_locks import LOCK_WAIT_LIMIT_MS
 from cronmanager.scheduling.reconcile import reconcile
 from tests.conftest import run_sql
 from tests.helpers import create

@@ -28,6 +28,7 @@ from cronmanager.execution.outcome import (
     RecordKind,
     Trigger,
 )
+from cronmanager.execution.spans import retry_traceparent, start_fire, traced_fire, traced_recording
 from cronmanager.logging_setup import JsonFormatter, TextFormatter, log_ids
 from cronmanager.observability import tracing
 from cronmanager.observability.tracing import (
@@ -181,24 +182,24 @@ def test_a_worker_ends_its_fire_spans_after_the_burst_with_the_times_they_really
     exporter, idle = worker_tracing
 
     class Runner:
-        @tracing.traced_fire
+        @traced_fire
         def run(self, fire: Fire) -> None:
             fire.result = HttpResult(ok=False, status_code=503, headers={}, body="", truncated=False, elapsed_ms=3,
                                      error="HTTP 503", error_class="http_status", transient=True, retry_after_s=None)
             fire.final_status = ExecutionStatus.FAILED
 
-    @tracing.traced_recording
+    @traced_recording
     def record(worker_id: str, items: list) -> None:
         for _, f in items:
             f.retry_id = 8
 
     fire = _fire(7)
-    tracing.start_fire(fire, fire.traceparent)
+    start_fire(fire, fire.traceparent)
     Runner().run(fire)
     record("w", [(RecordKind.FINAL, fire)])
     noted = time.time_ns()
     assert exporter.get_finished_spans() == ()  # fires in flight: nothing ended yet, the context already usable
-    assert tracing.retry_traceparent(fire).split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+    assert retry_traceparent(fire).split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
 
     idle.set()
     spans = wait_for(lambda: exporter.get_finished_spans() if len(exporter.get_finished_spans()) == 2 else None, 10)
@@ -214,28 +215,28 @@ def test_a_worker_ends_its_fire_spans_after_the_burst_with_the_times_they_really
 def test_span_ends_still_waiting_are_done_by_force_flush_and_at_once_outside_a_worker(worker_tracing):
     exporter, _idle = worker_tracing  # never idle
     fire = _fire(1)
-    tracing.start_fire(fire, fire.traceparent)
+    start_fire(fire, fire.traceparent)
     fire.final_status = ExecutionStatus.SKIPPED
-    tracing.traced_recording(lambda worker_id, items: None)("w", [(RecordKind.FINAL, fire)])
+    traced_recording(lambda worker_id, items: None)("w", [(RecordKind.FINAL, fire)])
     assert exporter.get_finished_spans() == ()
     tracing.force_flush()
     assert sorted(s.name for s in exporter.get_finished_spans()) == ["cron.execute", "cron.record"]
 
     tracing.defer_exports_while_busy(None)  # no executor (a web process, a test): ended at once
     other = _fire(2)
-    tracing.start_fire(other, other.traceparent)
+    start_fire(other, other.traceparent)
     other.final_status = ExecutionStatus.SUCCESS
-    tracing.traced_recording(lambda worker_id, items: None)("w", [(RecordKind.FINAL, other)])
+    traced_recording(lambda worker_id, items: None)("w", [(RecordKind.FINAL, other)])
     assert len(exporter.get_finished_spans()) == 4
 
 
 def test_a_failed_recording_gets_its_error_spans_at_once_and_keeps_no_exception_for_later(worker_tracing):
     exporter, _idle = worker_tracing  # fires in flight: ordinary span work would wait
     fire = _fire(3)
-    tracing.start_fire(fire, fire.traceparent)
+    start_fire(fire, fire.traceparent)
     fire.final_status = ExecutionStatus.SUCCESS
 
-    @tracing.traced_recording
+    @traced_recording
     def record(worker_id: str, items: list) -> None:
         raise ConnectionError("database away")
 
