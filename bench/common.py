@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
 
 import psycopg2
+from redis import Redis
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -25,3 +28,22 @@ def admin_exec(sql: str, admin_url: str = PG_ADMIN_URL) -> None:
     with conn.cursor() as cur:
         cur.execute(sql)
     conn.close()
+
+
+def stop(proc: subprocess.Popen | None, grace_s: float = 20) -> None:
+    """SIGTERM (a gunicorn master drains its workers), then SIGKILL after `grace_s`."""
+    if proc is None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def drop_namespace(redis_url: str, prefix: str, database: str) -> None:
+    """A bench's throw-away state: its Redis keys and its database."""
+    r = Redis.from_url(redis_url)
+    for key in r.scan_iter(match=f"{prefix}*", count=1000):
+        r.delete(key)
+    admin_exec(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

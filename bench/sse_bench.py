@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import PG_ADMIN_URL, admin_exec, pct
+from bench.common import PG_ADMIN_URL, admin_exec, drop_namespace, pct, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -241,19 +240,9 @@ def main() -> None:
                 time.sleep(0.2)
         result = asyncio.run(run(args, port, token, prefix, owner_id))
     finally:
-        if gunicorn is not None:
-            gunicorn.send_signal(signal.SIGTERM)
-            try:
-                gunicorn.wait(20)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
+        stop(gunicorn)
         log_file.close()
-        from redis import Redis
-
-        r = Redis.from_url(REDIS_URL)
-        for key in r.scan_iter(match=f"{prefix}*", count=1000):
-            r.delete(key)
-        admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_namespace(REDIS_URL, prefix, name)
 
     log_text = log_path.read_text(errors="replace")
     lat = [x * 1000 for x in result["latencies"]]

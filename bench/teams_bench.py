@@ -23,7 +23,6 @@ import argparse
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -33,9 +32,8 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 import requests
-from redis import Redis
 
-from bench.common import PG_ADMIN_URL, admin_exec, pct
+from bench.common import PG_ADMIN_URL, admin_exec, drop_namespace, pct, stop
 from bench.sse_bench import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,16 +287,8 @@ def main() -> None:
         if args.explain or any(r > GOAL for r in ratios.values()):
             explain(app, db_url, cases)
     finally:
-        if gunicorn is not None:
-            gunicorn.send_signal(signal.SIGTERM)
-            try:
-                gunicorn.wait(20)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
-        r = Redis.from_url(REDIS_URL)
-        for key in r.scan_iter(match=f"*{prefix}*", count=1000):
-            r.delete(key)
-        admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        stop(gunicorn)
+        drop_namespace(REDIS_URL, prefix, name)
     log_text = log_path.read_text(errors="replace")
     print(f"gunicorn log {log_path} (worker timeouts: {log_text.count('WORKER TIMEOUT')}, errors: "
           f"{log_text.count('Traceback')}); load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
