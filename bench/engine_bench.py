@@ -283,7 +283,7 @@ class Bench:
                                  "ratio_completion_2000": round((n / bthroughput) / done, 1)}
 
     def burst_tracing(self) -> None:
-        """Issue 13: burst throughput with tracing on (OTLP/HTTP to a local receiver process) against tracing off,
+        """Burst throughput with tracing on (OTLP/HTTP to a local receiver process) against tracing off,
         alternating the modes and their order round by round in the same run so machine load drifts into all
         alike. `on` exports every fire (the default sampler); `sampled` is `parentbased_traceidratio` at 10 %."""
         n = 2000
