@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Run the whole test suite: lint, fast tests, then the slow end-to-end and browser tests (CI runs exactly this).
+# About 10 minutes on 2 cores; `scripts/test.sh --fast` stops after the fast tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+fast_only=false
+if [ "${1:-}" = "--fast" ]; then fast_only=true; shift; fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
@@ -21,5 +24,8 @@ fi
 ruff check .
 lint-imports --no-cache  # the layers (pyproject.toml [tool.importlinter])
 mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
-pytest -m "not slow" "$@"
-pytest -m slow "$@"
+# Both phases run on several pytest-xdist workers, each with its own database and Redis prefix (tests/conftest.py):
+# the fast tests use the CPU, so one worker per core; the slow ones mostly wait on the processes they start.
+# `-n 0` in the arguments runs them serially.
+pytest -m "not slow" -n "${FAST_WORKERS:-2}" "$@"
+$fast_only || pytest -m slow -n "${SLOW_WORKERS:-4}" "$@"
