@@ -109,7 +109,7 @@ def test_it_survives_a_redis_restart_without_losing_or_doubling_fires(app, clien
     procs = [Proc("worker", env, tmp_path, "worker"), Proc("scheduler", env, tmp_path, "scheduler")]
     try:
         job = create(client, owner, cron_expression="* * * * * *", endpoint_url=f"{target.url}/ok/r")
-        wait_for(lambda: len(executions(app, job["id"], status="SUCCESS")) >= 3, 20,
+        wait_for(lambda: len(executions(app, job["id"], status="SUCCESS")) >= 3, 60,  # both processes start first
                  message="fires before the restart")
         private_redis.stop()
         down_at = time.time()

@@ -30,6 +30,7 @@ def _victims_data(app, client, owner, admin) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(660)  # above schemathesis_run's own 600 s, so its output is what a slow run shows
 def test_a_users_fuzzing_run_never_sees_another_users_data(app, client, owner, outsider, admin, tmp_path):
     secrets = _victims_data(app, client, owner, admin)
     with short_event_streams(app), served(app) as base:
