@@ -215,6 +215,8 @@ class Config:
         self.SCHEDULER_LOOKAHEAD_S = env_float("SCHEDULER_LOOKAHEAD_S", 3.0)
         self.RECONCILE_INTERVAL_S = env_float("RECONCILE_INTERVAL_S", 10.0)
         self.WORKER_HEARTBEAT_TTL_S = env_int("WORKER_HEARTBEAT_TTL_S", 15, minimum=2)
+        # `flask worker` runs this many worker processes (one per core by default); 1 runs in the process itself
+        self.WORKER_PROCESSES = env_int("WORKER_PROCESSES", os.cpu_count() or 1, minimum=1)
         self.ACCESS_TOKEN_TTL_S = env_int("ACCESS_TOKEN_TTL_S", 900, minimum=1)
         self.REFRESH_TOKEN_TTL_S = env_int("REFRESH_TOKEN_TTL_S", 7 * 86400, minimum=1)
         # audit analysis (SPEC §11): detector thresholds and windows

@@ -9,10 +9,11 @@ import threading
 import time
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
 from cronmanager.extensions import current_app_object
 from cronmanager.logging_setup import configure_process_logging
+from cronmanager.worker_pool import WorkerPool, child_command
 
 log = logging.getLogger("cronmanager.process")
 FULL_COLLECTION_INTERVAL_S = 60.0
@@ -21,9 +22,12 @@ FULL_COLLECTION_INTERVAL_S = 60.0
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty (tests).")
 @click.option("--drain-timeout", default=30.0, show_default=True, help="Seconds SIGTERM waits for running requests.")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Worker processes under this one [default: WORKER_PROCESSES, one per core].")
 @with_appcontext
-def worker_command(burst: bool, drain_timeout: float) -> None:
-    """RQ SimpleWorker feeding this process's executor (many requests in flight per process)."""
+def worker_command(burst: bool, drain_timeout: float, processes: int | None) -> None:
+    """RQ SimpleWorker feeding this process's executor (many requests in flight per process); with more than one
+    process, a supervisor over that many such workers (cronmanager/worker_pool.py)."""
     from redis import Redis
 
     from cronmanager.execution import dispatch
@@ -34,6 +38,11 @@ def worker_command(burst: bool, drain_timeout: float) -> None:
 
     app = current_app_object()
     configure_process_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])  # RQ's lines too
+    size = processes or app.config["WORKER_PROCESSES"]
+    if size > 1:
+        app_import_path = click.get_current_context().ensure_object(ScriptInfo).app_import_path
+        pool = WorkerPool(child_command(app_import_path, drain_timeout, burst), size, drain_timeout, burst)
+        raise SystemExit(pool.run())
     executor = get_executor(app)
     # a connection of its own: RQ raises the socket timeout above its BLPOP timeout, which only reaches
     # connections opened afterwards (redis-py 8 defaults to 5 s, and the shared pool is already warm)

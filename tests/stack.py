@@ -182,6 +182,7 @@ def process_env(database_url: str, redis_url: str, prefix: str, **extra: str) ->
         "CRONMANAGER_ENV": "testing", "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
         "ALLOW_PRIVATE_TARGETS": "1", "SCHEDULER_TICK_S": "0.1", "RETRY_BACKOFF_S": "1,1,1", "RETRY_JITTER": "0",
         "LOG_LEVEL": "info", "PYTHONUNBUFFERED": "1",
+        "WORKER_PROCESSES": "1",  # one worker per Proc, so a test's kill or heartbeat count means one process
     })
     env.update(extra)
     return env
