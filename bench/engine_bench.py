@@ -113,9 +113,10 @@ class Bench:
     def start_ours(self, extra_env: dict[str, str] | None = None) -> list[subprocess.Popen]:
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
         env = {**self.env, **(extra_env or {})}
-        procs = [self.spawn("worker1", [*flask, "worker"], env), self.spawn("worker2", [*flask, "worker"], env),
-                 self.spawn("scheduler", [*flask, "scheduler"], env)]
-        self.wait(lambda: count_workers(self.r, RedisKeys(self.prefix)) >= 2, 30, "workers")
+        # the Procfile's shape with its defaults: one `flask worker` (a pool of one process per CPU) and a scheduler
+        procs = [self.spawn("worker", [*flask, "worker"], env), self.spawn("scheduler", [*flask, "scheduler"], env)]
+        size = int(env.get("WORKER_PROCESSES") or os.cpu_count() or 1)
+        self.wait(lambda: count_workers(self.r, RedisKeys(self.prefix)) >= size, 30, "workers")
         self.wait(lambda: self.r.get(RedisKeys(self.prefix).scheduler_heartbeat), 30, "scheduler")
         return procs
 
@@ -126,7 +127,8 @@ class Bench:
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         rate = os.environ.get("BENCH_PYSPY_RATE", "25")  # samples per second
         return [subprocess.Popen([str(py_spy), "record", "--nonblocking", "-r", rate, "-d", str(seconds), "--format",
-                                  "raw", "-o", str(self.profile_dir / f"{p.bench_name}.txt"), "--pid", str(p.pid)],
+                                  "raw", "--subprocesses", "-o", str(self.profile_dir / f"{p.bench_name}.txt"),
+                                  "--pid", str(p.pid)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in procs]
 
     def start_naive(self, queue: str, sched_interval: float = 1.0) -> list[subprocess.Popen]:
