@@ -1,4 +1,4 @@
-"""Alert channels and in-app notifications API (SPEC §13).
+"""Alert channels, in-app notifications, incidents, snooze and team alert defaults API (SPEC §13, §19).
 
 Channels: a USER manages own channels; global channels (user_id NULL) are the admins'. Someone else's channel
 is a 404. Notifications are personal: marking them read needs only the `read` scope, since it changes nothing
@@ -7,13 +7,18 @@ but the caller's own inbox (a READ_ONLY user has notifications too).
 
 from __future__ import annotations
 
-import re
-import secrets
+from datetime import UTC
+from typing import Any
 
 from flask import Blueprint, jsonify
 from sqlalchemy import func, select, update
 
-from cronmanager.alerts.delivery import send_to
+from cronmanager.alerts import preferences
+from cronmanager.alerts.delivery import delivery_json
+from cronmanager.alerts.incidents import incident_json
+from cronmanager.alerts.kinds.base import TargetError, mask
+from cronmanager.alerts.kinds.registry import KINDS, kind_of, send_context
+from cronmanager.alerts.probe import send_test_message
 from cronmanager.alerts.schemas import (
     ChannelCreate,
     ChannelJson,
@@ -22,36 +27,49 @@ from cronmanager.alerts.schemas import (
     ChannelTestOut,
     ChannelUpdate,
     DeliveryList,
+    IncidentList,
+    IncidentOut,
+    IncidentQuery,
     MarkedOut,
     NotificationJson,
     NotificationList,
     NotificationOut,
     NotificationQuery,
+    PreferencesIn,
+    PreferencesOut,
+    SnoozeIn,
+    SnoozeOut,
+    TeamAlertDefaults,
     UnreadOut,
 )
 from cronmanager.api import audit_resource
 from cronmanager.api.openapi import PageQuery, responses, spec
 from cronmanager.api.security import endpoint, principal
+from cronmanager.audit import changes as audit_changes
 from cronmanager.auth import visibility
 from cronmanager.auth.principal import Principal
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.jobs import quotas
-from cronmanager.jobs.service import validate_url
-from cronmanager.models import AlertChannel, Notification, utcnow
+from cronmanager.jobs.alert_policy import check_channels
+from cronmanager.lib.dates import iso
+from cronmanager.models import AlertChannel, CronJob, Notification, utcnow
 from cronmanager.models.listing import paginate
-from cronmanager.models.monitoring import AlertDelivery
+from cronmanager.models.monitoring import AlertDelivery, Incident
 from cronmanager.teams import service as teams
 
 alerts_api = Blueprint("alerts_api", __name__)
 
 
-# ---- channels ---------------------------------------------------------------------------------------------
+# ---- channels ----------------------------------------------------------------------------------------------
 def channel_json(c: AlertChannel) -> ChannelJson:
+    """Credentials (signing secrets, Slack URLs, routing keys) are shown masked."""
+    kind = KINDS.get(c.kind)
     config = dict(c.config or {})
-    if config.get("secret"):
-        config["secret"] = config["secret"][:4] + "…"
-    return {"id": c.id, "kind": c.kind, "name": c.name, "target": c.target,
+    for key in kind.secret_config if kind else ("secret",):
+        if config.get(key):
+            config[key] = mask(str(config[key]))
+    return {"id": c.id, "kind": c.kind, "name": c.name, "target": kind.masked_target(c.target) if kind else c.target,
             "is_global": c.user_id is None and c.team_id is None, "team_id": c.team_id,
             "is_active": c.is_active, "config": config, "consecutive_errors": c.consecutive_errors,
             "last_error": c.last_error, "created_at": c.created_at}
@@ -61,21 +79,13 @@ def _get_channel(p: Principal, channel_id: str, manage: bool = False) -> AlertCh
     return visibility.get_channel(p, channel_id, manage=manage)
 
 
-# one address: a local part and a domain, nothing that could list a second recipient or inject a header
-ONE_ADDRESS = re.compile(r"[^@\s,;<>()\[\]\"']+@[^@\s,;<>()\[\]\"']+")
-
-
-def _check_target(kind: str, target: str) -> str:
-    target = target.strip()
-    if kind == "email":
-        if not ONE_ADDRESS.fullmatch(target):
-            raise ApiError(422, "An e-mail channel takes exactly one address such as ops@example.com",
-                           fields={"target": "not exactly one e-mail address"})
-        return target
+def _checked(kind_name: str, target: str, config: dict[str, Any], *, creating: bool) -> tuple[str, dict[str, Any]]:
+    """The kind's own rules for its target and config; 422 naming the field."""
     try:
-        return validate_url(target)
-    except ApiError as err:
-        raise ApiError(422, err.message, fields={"target": err.message}) from None
+        kind = kind_of(kind_name)
+        return kind.validate_target(target, send_context()), kind.prepare_config(config, creating=creating)
+    except TargetError as err:
+        raise ApiError(422, f"{err.field}: {err}", fields={err.field: str(err)}) from None
 
 
 @alerts_api.get("/alert-channels")
@@ -94,7 +104,8 @@ def list_channels():
 @spec.validate(json=ChannelCreate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_201=ChannelOut),
                tags=["alerts"])
 def create_channel(json: ChannelCreate):
-    """E-mail or webhook channel; a webhook gets a signing secret (shown once) unless you give one."""
+    """A channel of any kind (email, webhook, slack, pagerduty, inapp); a webhook gets a signing secret (shown
+    once) unless you give one."""
     p = principal()
     team_id = json.team_id or p.team_id
     if json.is_global and (not p.is_admin or team_id is not None):
@@ -104,13 +115,11 @@ def create_channel(json: ChannelCreate):
         quotas.ensure_room(quotas.CHANNELS, team_id, team=True)
     elif not json.is_global:
         quotas.ensure_room(quotas.CHANNELS, p.user.id)
-    config = json.config.model_dump(exclude_none=True) if json.config else {}
-    secret = None
-    if json.kind == "webhook":
-        config.setdefault("format", "json")
-        secret = config.setdefault("secret", secrets.token_urlsafe(32))
+    target, config = _checked(json.kind, json.target,
+                              json.config.model_dump(exclude_none=True) if json.config else {}, creating=True)
+    secret = config.get("secret")
     c = AlertChannel(user_id=None if json.is_global else p.user.id, team_id=team_id, kind=json.kind, name=json.name,
-                     target=_check_target(json.kind, json.target), config=config)
+                     target=target, config=config)
     db.session.add(c)
     db.session.flush()
     audit_resource("alert_channel", c.id)
@@ -139,10 +148,10 @@ def update_channel(channel_id: str, json: ChannelUpdate):
         c.name = json.name
     if json.kind is not None and json.kind != c.kind:
         raise ApiError(409, f"This is a {c.kind} channel; its kind cannot change", fields={"kind": "cannot change"})
-    if json.target is not None:
-        c.target = _check_target(c.kind, json.target)
-    if json.config is not None:
-        c.config = {**(c.config or {}), **json.config.model_dump(exclude_none=True)}
+    if json.target is not None or json.config is not None:
+        config = {**(c.config or {}), **(json.config.model_dump(exclude_none=True) if json.config else {})}
+        c.target, c.config = _checked(c.kind, c.target if json.target is None else json.target, config,
+                                      creating=False)
     if json.is_active is not None:
         c.is_active = json.is_active
         if json.is_active:
@@ -165,36 +174,26 @@ def delete_channel(channel_id: str):
 @endpoint("write", "alerts.channel_test")
 @spec.validate(resp=responses("HTTP_404", HTTP_200=ChannelTestOut), tags=["alerts"])
 def test_channel(channel_id: str):
-    """Send a test message now and report the outcome; success also resumes a paused channel."""
+    """Send the kind's test message now, through the outbox's own record, and report the outcome; success also
+    resumes a paused channel."""
     p = principal()
     c = _get_channel(p, channel_id, manage=True)
     audit_resource("alert_channel", c.id)
-    payload = {"event": "test", "title": "Cron Manager test alert",
-               "text": f"Test message for channel '{c.name or c.target}', sent by {p.user.email}.",
-               "ts": utcnow().isoformat()}
-    d = AlertDelivery(channel_id=c.id, kind=c.kind, target=c.target, event="test", user_id=p.user.id,
-                      payload=payload, status="pending", attempts=1)
-    db.session.add(d)
-    db.session.flush()
-    result = send_to(c.kind, c.target, c.config or {}, payload, d.id)
-    d.status, d.last_error = ("sent", None) if result.ok else ("failed", result.error)
-    if result.ok:
-        d.sent_at = utcnow()
-        c.is_active, c.consecutive_errors, c.last_error = True, 0, None
-    else:
-        c.last_error = result.error
-    return jsonify({"ok": result.ok, "error": result.error, "delivery_id": d.id})
+    if c.kind not in KINDS:
+        raise ApiError(409, f"This channel's kind {c.kind!r} is no longer supported")
+    result = send_test_message(c, p.user)
+    return jsonify({"ok": result.ok, "error": result.error, "delivery_id": result.delivery_id})
 
 
 @alerts_api.get("/alert-channels/<uuid:channel_id>/deliveries")
 @endpoint("read", "alerts.deliveries")
 @spec.validate(query=PageQuery, resp=responses("HTTP_404", "HTTP_422", HTTP_200=DeliveryList), tags=["alerts"])
 def channel_deliveries(channel_id: str, query: PageQuery):
+    """Every message for this channel, newest first: its status, how many attempts, the last error."""
     c = _get_channel(principal(), channel_id)
     stmt = select(AlertDelivery).where(AlertDelivery.channel_id == c.id).order_by(AlertDelivery.id.desc())
     rows, total = paginate(stmt, query.page, query.per_page)
-    items = [{k: getattr(d, k) for k in ("id", "channel_id", "kind", "event", "status", "attempts", "last_error",
-                                         "created_at", "sent_at")} for (d,) in rows]
+    items = [delivery_json(d) for (d,) in rows]
     return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})
 
 
@@ -251,3 +250,112 @@ def mark_all_read():
     )
     return jsonify({"marked": marked})
 
+
+# ---- incidents, snooze, team alert defaults (SPEC §19) ----------------------------------------------------
+@alerts_api.get("/incidents")
+@endpoint("read", "incidents.list")
+@spec.validate(query=IncidentQuery, resp=responses("HTTP_422", HTTP_200=IncidentList), tags=["alerts"])
+def list_incidents(query: IncidentQuery):
+    """Incidents of the jobs you may see, newest first; `status=open|resolved`, `team_id`, `cron_job_id`."""
+    stmt = visibility.visible(select(Incident, CronJob.name).join(CronJob, CronJob.id == Incident.cron_job_id),
+                              principal())
+    if query.status == "open":
+        stmt = stmt.where(Incident.resolved_at.is_(None))
+    elif query.status == "resolved":
+        stmt = stmt.where(Incident.resolved_at.is_not(None))
+    if query.team_id:
+        stmt = stmt.where(CronJob.team_id == query.team_id)
+    if query.cron_job_id:
+        stmt = stmt.where(Incident.cron_job_id == query.cron_job_id)
+    rows, total = paginate(stmt.order_by(Incident.opened_at.desc(), Incident.id), query.page, query.per_page)
+    items = [{**incident_json(i), "job_name": name} for i, name in rows]
+    return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})
+
+
+@alerts_api.post("/incidents/<uuid:incident_id>/acknowledge")
+@endpoint("write", "incidents.acknowledge")
+@spec.validate(resp=responses("HTTP_403", "HTTP_404", HTTP_200=IncidentOut), tags=["alerts"])
+def acknowledge(incident_id: str):
+    """Someone is on it: no more reminders for this incident. Acknowledging twice keeps the first time."""
+    incident = db.session.get(Incident, str(incident_id))
+    if incident is None:
+        raise ApiError(404, "No such incident")
+    p = principal()
+    try:
+        job = visibility.get_manageable(p, incident.cron_job_id)
+    except ApiError as err:
+        raise ApiError(err.status, "No such incident" if err.status == 404 else
+                       "Only those who manage the job can acknowledge its incidents") from None
+    audit_resource("incident", incident.id)
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at, incident.acknowledged_by = utcnow(), p.user.id
+    return jsonify({**incident_json(incident), "job_name": job.name})
+
+
+@alerts_api.post("/cron/<uuid:job_id>/snooze")
+@endpoint("write", "cron.snooze")
+@spec.validate(json=SnoozeIn, resp=responses("HTTP_403", "HTTP_404", "HTTP_422", HTTP_200=SnoozeOut),
+               tags=["alerts"])
+def snooze(job_id: str, json: SnoozeIn):
+    """Silence the job's alerts until `until`: incidents are still recorded (marked muted), nothing is sent."""
+    job = visibility.get_manageable(principal(), str(job_id))
+    until = json.until if json.until.tzinfo is not None else json.until.replace(tzinfo=UTC)
+    if until <= utcnow():
+        raise ApiError(422, "until: must be in the future", fields={"until": "must be in the future"})
+    audit_resource("cron", job.id)
+    audit_changes.note({"snoozed_until": {"old": iso(job.snoozed_until) if job.snoozed_until else None,
+                                          "new": iso(until)}})
+    job.snoozed_until = until
+    return jsonify({"cron_job_id": job.id, "snoozed_until": job.snoozed_until})
+
+
+@alerts_api.delete("/cron/<uuid:job_id>/snooze")
+@endpoint("write", "cron.unsnooze")
+@spec.validate(resp=responses("HTTP_403", "HTTP_404", HTTP_200=SnoozeOut), tags=["alerts"])
+def unsnooze(job_id: str):
+    job = visibility.get_manageable(principal(), str(job_id))
+    audit_resource("cron", job.id)
+    job.snoozed_until = None
+    return jsonify({"cron_job_id": job.id, "snoozed_until": None})
+
+
+@alerts_api.get("/teams/<uuid:team_id>/alert-defaults")
+@endpoint("read", "team.alert_defaults_get")
+@spec.validate(resp=responses("HTTP_404", HTTP_200=TeamAlertDefaults), tags=["teams"])
+def get_team_alert_defaults(team_id: str):
+    team, _role = teams.get_team(principal(), str(team_id))
+    return jsonify(TeamAlertDefaults.model_validate(team.alert_defaults or {}).model_dump())
+
+
+@alerts_api.put("/teams/<uuid:team_id>/alert-defaults")
+@endpoint("write", "team.alert_defaults_set")
+@spec.validate(json=TeamAlertDefaults, resp=responses("HTTP_403", "HTTP_404", "HTTP_422", HTTP_200=TeamAlertDefaults),
+               tags=["teams"])
+def set_team_alert_defaults(team_id: str, json: TeamAlertDefaults):
+    """Replace the team's defaults (owners and editors); its channels must be the team's own."""
+    p = principal()
+    team = teams.require_job_editor(p, str(team_id), field="team_id")
+    check_channels(p, json.channel_ids, team.id, team_only=True)
+    audit_resource("team", team.id)
+    values = json.model_dump()
+    if values["alert_on"] is not None:
+        values["alert_on"] = sorted(set(values["alert_on"]))
+    team.alert_defaults = values
+    return jsonify(values)
+
+
+# ---- notification preferences -----------------------------------------------------------------------------
+@alerts_api.get("/notification-preferences")
+@endpoint("read", "notifications.preferences_get")
+@spec.validate(resp=responses(HTTP_200=PreferencesOut), tags=["alerts"])
+def get_preferences():
+    """Yours: every topic in-app and none by e-mail until you choose."""
+    return jsonify(preferences.preferences_of(principal().user.id).as_json())
+
+
+@alerts_api.put("/notification-preferences")
+@endpoint("read", "notifications.preferences_set")
+@spec.validate(json=PreferencesIn, resp=responses("HTTP_422", HTTP_200=PreferencesOut), tags=["alerts"])
+def set_preferences(json: PreferencesIn):
+    """Personal, like marking notifications read: the `read` scope is enough (a READ_ONLY user has them too)."""
+    return jsonify(preferences.set_preferences(principal().user.id, json.in_app, json.email).as_json())

@@ -13,16 +13,23 @@ import heapq
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
-from cronmanager.alerts.transports import SendResult, send_email, send_webhook
+from cronmanager.alerts.kinds.base import Message
+from cronmanager.alerts.kinds.registry import KINDS, send_context
+from cronmanager.alerts.policy import Severity
+from cronmanager.alerts.preferences import preferences_of, topic_of
+from cronmanager.alerts.routing import channels_for
+from cronmanager.alerts.transports import SendResult
 from cronmanager.extensions import current_app_object, db, keys, redis_client
 from cronmanager.maintenance.system_job import system_job
-from cronmanager.models import AlertChannel, Notification, User, utcnow
+from cronmanager.models import AlertChannel, CronJob, Notification, User, utcnow
 from cronmanager.models.monitoring import AlertDelivery
 
 log = logging.getLogger("cronmanager.alerts")
@@ -49,9 +56,40 @@ def max_attempts() -> int:
 
 
 # ---- creating ---------------------------------------------------------------------------------------------
+@dataclass
+class Notice:
+    """What telling one user queued: the in-app note (None when they turned the topic off in-app) and the e-mail
+    deliveries to dispatch once committed."""
+
+    note: Notification | None = None
+    delivery_ids: list[int] = field(default_factory=list)
+
+
+def notify_user(user_id: str, kind: str, title: str, body: str, job_id: str | None = None,
+                event: str | None = None) -> Notice:
+    """In-app and e-mail as the user's notification preferences say (flushed, not committed); the caller commits,
+    then publishes `note_event(notice.note)` and dispatches `notice.delivery_ids`."""
+    prefs = preferences_of(user_id)
+    topic = topic_of(kind)
+    notice = Notice()
+    if topic is None or topic in prefs.in_app:
+        notice.note = notify_in_app(user_id, kind, title, body, job_id, event)
+    if topic is not None and topic in prefs.email:
+        user = db.session.get(User, user_id)
+        if user is not None and user.is_active and user.email:
+            d = AlertDelivery(kind="email", target=user.email, event=(event or kind)[:32], cron_job_id=job_id,
+                              user_id=user_id, payload={"title": title, "text": body, "event": event or kind},
+                              status=PENDING, next_attempt_at=utcnow())
+            db.session.add(d)
+            db.session.flush()
+            notice.delivery_ids.append(d.id)
+    return notice
+
+
 def notify_in_app(user_id: str, kind: str, title: str, body: str, job_id: str | None = None,
                   event: str | None = None) -> Notification:
-    """In-app notification plus its delivery record (sent at once); the caller commits and then publishes."""
+    """In-app notification plus its delivery record (sent at once), whatever the preferences (notify_user reads
+    them); the caller commits and then publishes."""
     note = Notification(user_id=user_id, kind=kind, title=title[:200], body=body, cron_job_id=job_id)
     db.session.add(note)
     db.session.add(AlertDelivery(kind="inapp", target=user_id, event=event or kind, cron_job_id=job_id,
@@ -60,53 +98,55 @@ def notify_in_app(user_id: str, kind: str, title: str, body: str, job_id: str | 
     return note
 
 
-def queue_alert(owner_id: str, event: str, payload: dict, job_id: str | None,
-                team_id: str | None = None) -> list[int]:
-    """Pending deliveries to the job's team's channels (a personal job: its owner's) and the global channels and
-    ALERT_WEBHOOK_URL (flushed, not committed)."""
+def queue_to(channels: Sequence[AlertChannel], event: str, payload: dict, job_id: str | None, *,
+             incident_id: str | None = None, env_hook: bool = False) -> list[int]:
+    """Pending deliveries, one per channel that wants this message, plus ALERT_WEBHOOK_URL when `env_hook`
+    (flushed, not committed: they commit with the change that caused them, which is what makes the outbox)."""
     now = utcnow()
-    own = AlertChannel.team_id == team_id if team_id is not None else and_(AlertChannel.user_id == owner_id,
-                                                                             AlertChannel.team_id.is_(None))
-    is_global = and_(AlertChannel.user_id.is_(None), AlertChannel.team_id.is_(None))
-    channels = db.session.execute(
-        select(AlertChannel).where(AlertChannel.is_active.is_(True), or_(own, is_global))
-    ).scalars().all()
+    action = Message(target="", payload=payload).action
     rows = [AlertDelivery(channel_id=c.id, kind=c.kind, target=c.target, event=event, cron_job_id=job_id,
-                          user_id=c.user_id, payload=payload, status=PENDING, next_attempt_at=now)
-            for c in channels]
-    env_hook = _cfg("ALERT_WEBHOOK_URL", "")
-    if env_hook:
-        rows.append(AlertDelivery(channel_id=None, kind="webhook", target=str(env_hook), event=event,
-                                  cron_job_id=job_id, payload=payload, status=PENDING, next_attempt_at=now))
+                          incident_id=incident_id, user_id=c.user_id, payload=payload, status=PENDING,
+                          next_attempt_at=now)
+            for c in channels if c.kind in KINDS and KINDS[c.kind].wants(action)]
+    env_url = _cfg("ALERT_WEBHOOK_URL", "")
+    if env_hook and env_url:
+        rows.append(AlertDelivery(channel_id=None, kind="webhook", target=str(env_url), event=event,
+                                  cron_job_id=job_id, incident_id=incident_id, payload=payload, status=PENDING,
+                                  next_attempt_at=now))
     db.session.add_all(rows)
     db.session.flush()
     return [r.id for r in rows]
 
 
+def queue_job_alert(job: CronJob, event: str, payload: dict, severity: Severity,
+                    incident_id: str | None = None) -> list[int]:
+    """A job's alert to the channels its routing picks (cronmanager.alerts.routing)."""
+    return queue_to(channels_for(job, severity), event, payload, job.id, incident_id=incident_id,
+                    env_hook=severity == Severity.CRITICAL)
+
+
+DELIVERY_FIELDS = ("id", "channel_id", "kind", "event", "cron_job_id", "incident_id", "status", "attempts",
+                   "last_error", "next_attempt_at", "created_at", "sent_at")
+
+
+def delivery_json(d: AlertDelivery) -> dict[str, Any]:
+    """A delivery as the API lists it: never its target or payload (they may hold a credential)."""
+    return {k: getattr(d, k) for k in DELIVERY_FIELDS}
+
+
 # ---- sending ----------------------------------------------------------------------------------------------
-def send_to(kind: str, target: str, config: dict, payload: dict, delivery_id: int | None = None,
-            global_hook: bool = False) -> SendResult:
-    if kind == "email":
-        return send_email(str(_cfg("SMTP_URL", "")), str(_cfg("SMTP_FROM", "cronmanager@localhost")), target,
-                          payload.get("title", "Cron Manager alert"), _email_text(payload))
-    if kind == "webhook":
-        secret = _cfg("ALERT_WEBHOOK_SECRET", "") if global_hook else (config or {}).get("secret")
-        fmt = _cfg("ALERT_WEBHOOK_FORMAT", "json") if global_hook else (config or {}).get("format", "json")
-        return send_webhook(target, payload, secret=str(secret or "") or None, fmt=str(fmt),
-                            allow_private=bool(_cfg("ALLOW_PRIVATE_TARGETS", False)), delivery_id=delivery_id)
-    return SendResult(False, f"unknown channel kind {kind!r}")
-
-
-def _email_text(payload: dict) -> str:
-    lines = [payload.get("text", "")]
-    job = payload.get("job") or {}
-    if job:
-        lines += ["", f"Job: {job.get('name')} ({job.get('id')})"]
-    execution = payload.get("execution") or {}
-    if execution:
-        lines.append(f"Execution: {execution.get('id')} status {execution.get('status')}"
-                     f" HTTP {execution.get('response_status')}")
-    return "\n".join(lines) + "\n\n-- Cron Manager\n"
+def send_to(kind: str, target: str, payload: dict, *, channel: AlertChannel | None = None,
+            delivery_id: int | None = None) -> SendResult:
+    """One message through its kind; a delivery without a channel is the ALERT_WEBHOOK_URL global webhook."""
+    if kind not in KINDS:
+        return SendResult(False, f"unknown channel kind {kind!r}")
+    if channel is None:
+        config = {"secret": _cfg("ALERT_WEBHOOK_SECRET", ""), "format": _cfg("ALERT_WEBHOOK_FORMAT", "json")}
+    else:
+        config = dict(channel.config or {})
+    message = Message(target=target, payload=payload, config=config, delivery_id=delivery_id,
+                      owner_id=channel.user_id if channel else None, team_id=channel.team_id if channel else None)
+    return KINDS[kind].send(message, send_context())
 
 
 def deliver(delivery_id: int) -> float | None:
@@ -116,7 +156,8 @@ def deliver(delivery_id: int) -> float | None:
         update(AlertDelivery)
         .where(AlertDelivery.id == delivery_id, AlertDelivery.status == PENDING,
                or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now))
-        .values(claimed_until=now + timedelta(seconds=CLAIM_S), attempts=AlertDelivery.attempts + 1)
+        .values(claimed_until=now + timedelta(seconds=float(_cfg("ALERT_CLAIM_S", CLAIM_S))),
+                attempts=AlertDelivery.attempts + 1)
         .returning(AlertDelivery.id)
     ).first()
     db.session.commit()
@@ -129,8 +170,7 @@ def deliver(delivery_id: int) -> float | None:
         db.session.commit()
         return None
     try:
-        result = send_to(d.kind, d.target, channel.config if channel else {}, d.payload, d.id,
-                         global_hook=channel is None)
+        result = send_to(d.kind, d.target, d.payload, channel=channel, delivery_id=d.id)
     except Exception as err:
         log.exception("delivery %s crashed", delivery_id)
         result = SendResult(False, f"internal error: {type(err).__name__}", transient=False)
@@ -148,9 +188,10 @@ def deliver(delivery_id: int) -> float | None:
         db.session.commit()
         return due.timestamp()
     _finish(d, FAILED, result.error)
-    notes = _channel_failed(channel, result.error or "failed") if channel is not None else []
+    notices = _channel_failed(channel, result.error or "failed") if channel is not None else []
     db.session.commit()
-    publish_notifications(notes)
+    publish_notifications([note_event(n.note) for n in notices if n.note is not None])
+    dispatch([i for n in notices for i in n.delivery_ids])
     return None
 
 
@@ -160,7 +201,7 @@ def _finish(d: AlertDelivery, status: str, error: str | None) -> None:
         d.sent_at = utcnow()
 
 
-def _channel_failed(channel: AlertChannel, error: str) -> list[tuple[str, dict]]:
+def _channel_failed(channel: AlertChannel, error: str) -> list[Notice]:
     """A delivery gave up: count it; after N in a row pause the channel and tell its owner (once)."""
     channel.consecutive_errors = (channel.consecutive_errors or 0) + 1
     channel.last_error = error[:1000]
@@ -176,9 +217,9 @@ def _channel_failed(channel: AlertChannel, error: str) -> list[tuple[str, dict]]
             "Fix the channel and use 'send test' or re-enable it to resume alerts.")
     recipients = [channel.user_id] if channel.user_id else db.session.execute(
         select(User.id).where(User.role == "ADMIN", User.is_active.is_(True))).scalars().all()
-    notes = [notify_in_app(uid, "channel_paused", title, body, event="channel_paused") for uid in recipients]
+    notices = [notify_user(uid, "channel_paused", title, body, event="channel_paused") for uid in recipients]
     db.session.flush()
-    return [note_event(n) for n in notes]
+    return notices
 
 
 def note_event(note: Notification) -> tuple[str, dict]:
@@ -203,21 +244,26 @@ def _count(kind: str, outcome: str) -> None:
 
 
 # ---- the per-process sender thread ------------------------------------------------------------------------
-class Dispatcher:
-    """A daemon thread with a timer heap: sends now, retries later, never touches the caller's thread."""
+SENDER_THREADS = 4  # a burst of alerts goes out in parallel: one slow receiver must not hold up the others
 
-    def __init__(self, app: Flask) -> None:
+
+class Dispatcher:
+    """Daemon threads sharing a timer heap: send now, retry later, never touch the caller's thread."""
+
+    def __init__(self, app: Flask, threads: int = SENDER_THREADS) -> None:
         self.app = app
         self._heap: list[tuple[float, int]] = []
         self._cv = threading.Condition()
-        self._thread = threading.Thread(target=self._loop, name="alert-sender", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, name=f"alert-sender-{n}", daemon=True)
+                         for n in range(threads)]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, ids: list[int], at: float | None = None) -> None:
         with self._cv:
             for i in ids:
                 heapq.heappush(self._heap, (at or time.time(), i))
-            self._cv.notify()
+            self._cv.notify(len(ids))
 
     def _loop(self) -> None:
         while True:

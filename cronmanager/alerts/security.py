@@ -30,7 +30,8 @@ def alert_admins(kind: str, message: str, *, severity: str, subject: str | None)
 
 
 def _send(app: Flask, kind: str, message: str, severity: str) -> None:
-    from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, publish_notifications, queue_alert
+    from cronmanager.alerts.delivery import dispatch, note_event, notify_user, publish_notifications, queue_to
+    from cronmanager.alerts.routing import global_channels
     from cronmanager.models import User
 
     with app.app_context():
@@ -38,10 +39,12 @@ def _send(app: Flask, kind: str, message: str, severity: str) -> None:
             admins = db.session.execute(select(User.id).where(User.role == "ADMIN",
                                                               User.is_active.is_(True))).scalars().all()
             title = f"Security: {kind.replace('_', ' ')}"
-            notes = [notify_in_app(admin_id, "security", title, message, event=f"security.{kind}")
-                     for admin_id in admins]
+            notices = [notify_user(admin_id, "security", title, message, event=f"security.{kind}")
+                       for admin_id in admins]
+            notes = [n.note for n in notices if n.note is not None]
             payload = {"event": f"security.{kind}", "title": title, "text": message, "severity": severity}
-            delivery_ids = queue_alert("", f"security.{kind}", payload, None)  # global channels only
+            delivery_ids = queue_to(global_channels(), f"security.{kind}", payload, None, env_hook=True)
+            delivery_ids += [i for n in notices for i in n.delivery_ids]
             db.session.commit()
             publish_notifications([note_event(n) for n in notes])
             dispatch(delivery_ids)

@@ -1,36 +1,51 @@
-"""Turning recorded outcomes into alerts: failing (once, when the threshold is crossed), recovery, auto-disable.
+"""Turning recorded outcomes into incidents and alerts (SPEC §19).
 
-Registered by create_app as an after-commit hook of the execution recorder (cronmanager.execution.recording). The job's
-consecutive_failures is already up to date; whether an alert goes out is decided by flipping the job's row in
-job_alert_states with a conditional write, so two workers finishing fires of the same job send one alert.
+Registered by create_app as an after-commit hook of the execution recorder (cronmanager.execution.recording). For
+each job's latest finished fire in a batch, the job's alert policy says whether it is worth an alert; the first
+one opens an incident (and sends), later ones update it silently (a reminder every ALERT_REMINDER_S until
+acknowledged), and the next good run resolves it with one recovery notice.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, or_, select, update
 
+from cronmanager.alerts import incidents
 from cronmanager.alerts.delivery import (
     dispatch,
     note_event,
-    notify_in_app,
+    notify_user,
     publish_notifications,
-    queue_alert,
+    queue_job_alert,
 )
+from cronmanager.alerts.kinds.base import Action
+from cronmanager.alerts.policy import SEVERITY, AlertOn, OnExhausted, Policy, Severity, effective
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.dates import iso
-from cronmanager.models import CronJob, utcnow
-from cronmanager.models.monitoring import JobAlertState
+from cronmanager.models import CronExecution, CronJob, Notification, Team, utcnow
+from cronmanager.models.monitoring import Incident, JobAlertState
 
 if TYPE_CHECKING:
     from cronmanager.execution.outcome import Fire
 
 log = logging.getLogger("cronmanager.alerts")
 COUNTED = ("SUCCESS", "FAILED")
+
+
+@dataclass
+class Outbox:
+    """What one batch queued; sent, published and announced once the batch's transaction has committed."""
+
+    deliveries: list[int] = field(default_factory=list)
+    notes: list[Notification] = field(default_factory=list)
+    disabled: list[CronJob] = field(default_factory=list)
+    events: list[tuple[str, Incident, CronJob]] = field(default_factory=list)
 
 
 def on_outcomes(finals: list[Fire]) -> None:
@@ -54,64 +69,125 @@ def _on_outcomes(finals: list[Fire]) -> None:
             latest[f.job_id] = f
     if not latest:
         return
-    # only jobs that may change alert state are loaded: over the threshold now, or failing before a success
-    failed = [j for j, f in latest.items() if f.final_status == "FAILED"]
-    succeeded = [j for j, f in latest.items() if f.final_status == "SUCCESS"]
-    candidates = set(db.session.execute(select(CronJob.id).where(
-        CronJob.id.in_(failed), CronJob.consecutive_failures > CronJob.alert_after_failures)).scalars()) if failed \
-        else set()
-    if succeeded:
-        candidates |= set(db.session.execute(select(JobAlertState.cron_job_id).where(
-            JobAlertState.cron_job_id.in_(succeeded), JobAlertState.failing.is_(True))).scalars())
+    candidates = _candidates(latest)
     if not candidates:
         db.session.rollback()
         return
     jobs = db.session.execute(select(CronJob).where(CronJob.id.in_(candidates))).scalars().all()
-    delivery_ids: list[int] = []
-    notes = []
-    disabled: list[CronJob] = []
+    team_ids = {j.team_id for j in jobs if j.team_id}
+    defaults = {t.id: t.alert_defaults for t in db.session.execute(
+        select(Team).where(Team.id.in_(team_ids))).scalars()} if team_ids else {}
+    out = Outbox()
     for job in jobs:
-        fire = latest[job.id]
-        if job.consecutive_failures > (job.alert_after_failures or 0) and fire.final_status == "FAILED":
-            if _flip(job.id, failing=True):
-                notes.append(_alert(job, "job.failing", fire, delivery_ids))
-                if job.auto_disable and _disable(job.id):
-                    disabled.append(job)
-                    notes.append(_alert(job, "job.auto_disabled", fire, delivery_ids))
-        elif job.consecutive_failures == 0 and fire.final_status == "SUCCESS":
-            since = _flip(job.id, failing=False)
-            if since:
-                notes.append(_alert(job, "job.recovered", fire, delivery_ids, failing_since=since))
+        policy = effective(job, defaults.get(job.team_id or ""), current_app.config)
+        _judge(job, policy, latest[job.id], out)
     db.session.commit()
-    publish_notifications([note_event(n) for n in notes])
-    if disabled:
+    after_commit(out)
+
+
+def _candidates(latest: dict[str, Fire]) -> set[str]:
+    """Jobs whose alert state may change: every final failure, and successes of failing, timed or late-watched
+    jobs."""
+    failed = {j for j, f in latest.items() if f.final_status == "FAILED"}
+    succeeded = [j for j, f in latest.items() if f.final_status == "SUCCESS"]
+    if succeeded:
+        failed |= set(db.session.execute(select(JobAlertState.cron_job_id).where(
+            JobAlertState.cron_job_id.in_(succeeded), JobAlertState.failing.is_(True))).scalars())
+        failed |= set(db.session.execute(select(CronJob.id).where(
+            CronJob.id.in_(succeeded), or_(CronJob.max_duration_ms.is_not(None),
+                                           CronJob.late_after_s.is_not(None)))).scalars())
+    return failed
+
+
+def _judge(job: CronJob, policy: Policy, fire: Fire, out: Outbox) -> None:
+    reason = _reason(job, policy, fire)
+    if reason is not None:
+        summary = None
+        if reason == AlertOn.LATE and fire.fire_lag_ms is not None:
+            summary = f"A run started {fire.fire_lag_ms / 1000:.0f} s after its slot (limit {policy.late_after_s} s)."
+        bad_event(job, policy, fire, reason, out, summary)
+    elif fire.final_status == "SUCCESS":
+        incident = incidents.resolve(job)
+        if incident is not None:
+            out.events.append(("incident:resolved", incident, job))
+            if not incident.muted and not incidents.is_snoozed(job, utcnow()):
+                _send(job, "job.recovered", fire, incident, Action.RESOLVE, out)
+
+
+def _reason(job: CronJob, policy: Policy, fire: Fire) -> AlertOn | None:
+    """The first thing in the policy this outcome is; None when it is not worth an alert."""
+    on = policy.alert_on
+    if fire.final_status == "FAILED":
+        if AlertOn.EXHAUSTED in on:
+            return AlertOn.EXHAUSTED
+        if AlertOn.CONSECUTIVE in on and job.consecutive_failures > policy.alert_after_failures:
+            return AlertOn.CONSECUTIVE
+        if AlertOn.FAILURE_RATE in on and _failure_rate_over(job.id, policy):
+            return AlertOn.FAILURE_RATE
+    elapsed = fire.result.elapsed_ms if fire.result else None
+    if (fire.final_status == "SUCCESS" and AlertOn.SLOW in on and policy.max_duration_ms and elapsed is not None
+            and elapsed > policy.max_duration_ms):
+        return AlertOn.SLOW
+    lag_ms = fire.fire_lag_ms
+    if AlertOn.LATE in on and policy.late_after_s and lag_ms is not None and lag_ms > policy.late_after_s * 1000:
+        return AlertOn.LATE
+    return None
+
+
+def _failure_rate_over(job_id: str, policy: Policy) -> bool:
+    recent = select(CronExecution.status).where(
+        CronExecution.cron_job_id == job_id, CronExecution.status.in_(COUNTED), CronExecution.trigger != "test",
+    ).order_by(CronExecution.id.desc()).limit(policy.failure_rate_window).subquery()
+    total, failed = db.session.execute(select(func.count(), func.count().filter(recent.c.status == "FAILED"))
+                                       .select_from(recent)).one()
+    return total > 0 and failed * 100 > policy.failure_rate_pct * total
+
+
+def bad_event(job: CronJob, policy: Policy, fire: Fire | None, reason: AlertOn, out: Outbox,
+              summary: str | None = None) -> None:
+    """Something the policy counts happened: open the job's incident (and send), or update the open one."""
+    severity = SEVERITY[reason]
+    incident = incidents.open_incident(job, reason, severity,
+                                       summary or (fire.error_message if fire else None) or reason.value)
+    if incident is not None:
+        out.events.append(("incident:opened", incident, job))
+        if not incident.muted:
+            _send(job, "job.failing", fire, incident, Action.TRIGGER, out)
+        if (fire is not None and fire.final_status == "FAILED" and policy.on_exhausted == OnExhausted.DISABLE
+                and _disable(job.id)):
+            job.is_active = False
+            out.disabled.append(job)
+            if not incident.muted:
+                _send(job, "job.auto_disabled", fire, incident, Action.UPDATE, out)
+        return
+    incident = incidents.current(job.id)
+    if incident is not None and incidents.note_event(incident, job):
+        _send(job, "job.still_failing", fire, incident, Action.REMIND, out)
+
+
+def _send(job: CronJob, event: str, fire: Fire | None, incident: Incident, action: Action, out: Outbox) -> None:
+    payload = build_payload(job, event, fire, incident=incident, action=action)
+    out.deliveries += queue_job_alert(job, event, payload, Severity(incident.severity), incident.id)
+    notice = notify_user(job.owner_id, event.split(".", 1)[1], payload["title"], payload["text"], job.id, event)
+    if notice.note is not None:
+        out.notes.append(notice.note)
+    out.deliveries += notice.delivery_ids
+
+
+def after_commit(out: Outbox) -> None:
+    publish_notifications([note_event(n) for n in out.notes])
+    for event_type, incident, job in out.events:
+        incidents.publish_incident(event_type, incident, job)
+    if out.disabled:
         from cronmanager.jobs.service import publish_job_event
 
-        for job in disabled:
+        for job in out.disabled:
             publish_job_event("cron:updated", job)
-    dispatch(delivery_ids)
+    dispatch(out.deliveries)
 
 
-def _when(f: Fire):
+def _when(f: Fire) -> datetime:
     return f.started_at or f.scheduled_for
-
-
-def _flip(job_id: str, *, failing: bool):
-    """True (or the failing_since time) only for the caller that changes the state; others get None."""
-    now = utcnow()
-    T = JobAlertState.__table__
-    if failing:
-        ins = (postgresql.insert(T) if db.engine.dialect.name == "postgresql" else sqlite.insert(T))
-        stmt = ins.values(cron_job_id=job_id, failing=True, failing_since=now, updated_at=now)
-        stmt = stmt.on_conflict_do_update(index_elements=["cron_job_id"],
-                                          set_={"failing": True, "failing_since": now, "updated_at": now},
-                                          where=T.c.failing.is_(False))
-        return db.session.execute(stmt.returning(T.c.cron_job_id)).first() is not None
-    row = db.session.execute(
-        update(JobAlertState).where(JobAlertState.cron_job_id == job_id, JobAlertState.failing.is_(True))
-        .values(failing=False, updated_at=now).returning(JobAlertState.failing_since)
-    ).first()
-    return (row[0] or now) if row else None
 
 
 def _disable(job_id: str) -> bool:
@@ -122,39 +198,60 @@ def _disable(job_id: str) -> bool:
     return bool(done)
 
 
-def _alert(job: CronJob, event: str, fire: Fire, delivery_ids: list[int], failing_since=None):
-    payload = build_payload(job, event, fire, failing_since)
-    delivery_ids += queue_alert(job.owner_id, event, payload, job.id, job.team_id)
-    return notify_in_app(job.owner_id, event.split(".", 1)[1], payload["title"], payload["text"], job.id, event)
+TITLES = {
+    "job.failing": "Job '{name}' is failing",
+    "job.still_failing": "Job '{name}' is still failing",
+    "job.auto_disabled": "Job '{name}' was disabled",
+    "job.recovered": "Job '{name}' recovered",
+}
 
 
-def build_payload(job: CronJob, event: str, fire: Fire | None, failing_since=None) -> dict:
-    r = fire.result if fire else None
-    error = (fire.skip_reason if fire else None) or (r.error if r else None)
+def _text(job: CronJob, event: str, fire: Fire | None, incident: Incident | None) -> str:
+    error = fire.error_message if fire else None
+    last = f" Last error: {error}" if error else ""
     if event == "job.failing":
-        title = f"Job '{job.name}' is failing"
-        text = (f"{job.consecutive_failures} consecutive failed fires (alert threshold {job.alert_after_failures})."
-                + (f" Last error: {error}" if error else ""))
-    elif event == "job.auto_disabled":
-        title = f"Job '{job.name}' was disabled"
-        text = (f"Automatically disabled after {job.consecutive_failures} consecutive failed fires; "
-                "re-enable it once the endpoint is fixed.")
-    elif event == "job.recovered":
-        title = f"Job '{job.name}' recovered"
-        text = "The latest fire succeeded" + (f" (failing since {iso(failing_since)})." if failing_since else ".")
-    else:
-        title, text = f"Cron Manager: {event}", ""
-    payload = {
-        "event": event, "title": title, "text": text, "ts": iso(utcnow()),
+        kind = incident.kind if incident else AlertOn.CONSECUTIVE.value
+        if kind == AlertOn.EXHAUSTED:
+            return f"A fire failed after all its attempts ({job.consecutive_failures} failed in a row).{last}"
+        if kind == AlertOn.SLOW:
+            elapsed = fire.result.elapsed_ms if fire and fire.result else None
+            return f"A run took {elapsed} ms, over the limit of {job.max_duration_ms} ms."
+        if kind == AlertOn.FAILURE_RATE:
+            return f"Too many of the recent fires failed.{last}"
+        if kind == AlertOn.LATE:
+            return incident.summary if incident else "A run started late or was missed."
+        return (f"{job.consecutive_failures} consecutive failed fires (alert threshold {job.alert_after_failures})."
+                + last)
+    if event == "job.still_failing":
+        events = incident.events if incident else job.consecutive_failures
+        return f"Still failing: {events} bad runs since the incident opened; acknowledge it to stop reminders.{last}"
+    if event == "job.auto_disabled":
+        return "Automatically disabled after its retries were used up; re-enable it once the endpoint is fixed."
+    if event == "job.recovered":
+        since = incident.opened_at if incident else None
+        return "The latest fire succeeded" + (f" (failing since {iso(since)})." if since else ".")
+    return ""
+
+
+def build_payload(job: CronJob, event: str, fire: Fire | None, *, incident: Incident | None = None,
+                  action: Action = Action.NOTE) -> dict[str, Any]:
+    r = fire.result if fire else None
+    title = TITLES.get(event, "Cron Manager: {name}").format(name=job.name)
+    payload: dict[str, Any] = {
+        "event": event, "title": title, "text": _text(job, event, fire, incident), "ts": iso(utcnow()),
+        "severity": incident.severity if incident else Severity.INFO.value,
         "job": {"id": job.id, "name": job.name, "endpoint_url": job.endpoint_url, "is_active": job.is_active,
                 "consecutive_failures": job.consecutive_failures,
                 "alert_after_failures": job.alert_after_failures},
     }
+    if incident is not None:
+        payload["incident"] = {"id": incident.id, "kind": incident.kind, "severity": incident.severity,
+                               "action": action.value, "opened_at": iso(incident.opened_at)}
     if fire is not None:
         payload["execution"] = {
             "id": fire.execution_id, "status": fire.final_status, "trigger": fire.trigger,
             "attempt_number": fire.attempt, "scheduled_for": iso(fire.scheduled_for),
-            "response_status": r.status_code if r else None, "error": error,
+            "response_status": r.status_code if r else None, "error": fire.error_message,
             "error_class": r.error_class if r else None, "execution_time_ms": r.elapsed_ms if r else None,
         }
     base = current_app.config.get("PUBLIC_URL", "")
