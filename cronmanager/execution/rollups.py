@@ -1,0 +1,187 @@
+"""Per-job hourly health rollups: kept in the transaction that records outcomes, rebuilt from the executions.
+
+Every path that closes an execution row calls `add` (the recorder, with the fires it holds) or `add_rows` (the
+reconciler, placement's MISSED rows, a 'replace'), before its commit. `rebuild` reads the rows back through the
+same `Tally.add`, so incremental and rebuilt rollups cannot disagree on what counts.
+
+What counts: a *run* is a concluded fire (a success, or a failure no retry follows); a retried attempt adds only
+its start lag. *fired* counts runs of schedule slots (a retry chain is one), *skipped* and *missed* the slots
+closed without a request. Lags are those of first scheduled attempts. Test runs count for nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Insert, and_, delete, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from cronmanager.execution.outcome import ExecutionStatus, Fire, Trigger
+from cronmanager.extensions import db
+from cronmanager.lib.histogram import bucket_of
+from cronmanager.models import CronExecution
+from cronmanager.models.health import JobHealthBucket, JobHealthHourly
+
+DURATION, LAG = "d", "l"
+_FINAL = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.SKIPPED, ExecutionStatus.MISSED)
+_SCHEDULED = (Trigger.SCHEDULE, Trigger.RETRY)
+REBUILD_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One closed execution row, as far as health is concerned."""
+
+    job_id: str
+    scheduled_for: datetime
+    status: ExecutionStatus
+    trigger: Trigger
+    attempt: int
+    duration_ms: int | None
+    lag_ms: int | None
+    retried: bool  # a later attempt of the same fire exists
+
+    @classmethod
+    def of_fire(cls, f: Fire) -> Outcome:
+        assert f.final_status is not None, "only finished fires are counted"
+        return cls(f.job_id, f.scheduled_for, f.final_status, f.trigger, f.attempt,
+                   f.result.elapsed_ms if f.result else None, f.fire_lag_ms, f.retry_id is not None)
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class Tally:
+    """One job's counters for one hour."""
+
+    runs: int = 0
+    failures: int = 0
+    fired: int = 0
+    skipped: int = 0
+    missed: int = 0
+    duration_max_ms: int = 0
+    durations: Counter[int] = field(default_factory=Counter)
+    lags: Counter[int] = field(default_factory=Counter)
+
+    def add(self, o: Outcome) -> None:
+        if o.trigger == Trigger.TEST or o.status not in _FINAL:
+            return
+        if o.trigger == Trigger.SCHEDULE and o.attempt == 1 and o.lag_ms is not None:
+            self.lags[bucket_of(o.lag_ms)] += 1
+        if o.status == ExecutionStatus.SKIPPED:
+            self.skipped += o.trigger in _SCHEDULED
+        elif o.status == ExecutionStatus.MISSED:
+            self.missed += 1
+        elif not (o.status == ExecutionStatus.FAILED and o.retried):
+            self.runs += 1
+            self.failures += o.status == ExecutionStatus.FAILED
+            self.fired += o.trigger in _SCHEDULED
+            if o.duration_ms is not None:
+                self.durations[bucket_of(o.duration_ms)] += 1
+                self.duration_max_ms = max(self.duration_max_ms, o.duration_ms)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.runs or self.skipped or self.missed or self.lags)
+
+
+def tally(outcomes: Iterable[Outcome]) -> dict[tuple[str, datetime], Tally]:
+    tallies: dict[tuple[str, datetime], Tally] = {}
+    for o in outcomes:
+        tallies.setdefault((o.job_id, hour_of(o.scheduled_for)), Tally()).add(o)
+    return {key: t for key, t in tallies.items() if not t.empty}
+
+
+_COUNTERS = ("runs", "failures", "fired", "skipped", "missed")
+
+
+@functools.cache
+def _statements(dialect: str) -> tuple[Insert, Insert]:
+    """The two upserts, built once per dialect so every batch reuses their compiled form (executemany)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    greatest = func.greatest if dialect == "postgresql" else func.max
+    H, B = JobHealthHourly.__table__, JobHealthBucket.__table__
+    hourly = insert(H)
+    hourly = hourly.on_conflict_do_update(
+        index_elements=["job_id", "hour"],
+        set_={**{c: H.c[c] + hourly.excluded[c] for c in _COUNTERS},
+              "duration_max_ms": greatest(H.c.duration_max_ms, hourly.excluded.duration_max_ms)})
+    buckets = insert(B)
+    buckets = buckets.on_conflict_do_update(index_elements=["job_id", "hour", "kind", "bucket"],
+                                            set_={"count": B.c["count"] + buckets.excluded["count"]})
+    return hourly, buckets
+
+
+def _upsert(tallies: dict[tuple[str, datetime], Tally]) -> None:
+    """Two statements whatever the batch: the hourly counters, then the bucket counts; both add to what is there."""
+    if not tallies:
+        return
+    keys = sorted(tallies)  # one row order for every writer
+    hourly, buckets = _statements(db.engine.dialect.name)
+    db.session.execute(hourly, [
+        {"job_id": job, "hour": hour, "duration_max_ms": tallies[job, hour].duration_max_ms,
+         **{c: getattr(tallies[job, hour], c) for c in _COUNTERS}} for job, hour in keys])
+    rows = [{"job_id": job, "hour": hour, "kind": kind, "bucket": b, "count": n}
+            for job, hour in keys
+            for kind, counts in ((DURATION, tallies[job, hour].durations), (LAG, tallies[job, hour].lags))
+            for b, n in sorted(counts.items())]
+    if rows:
+        db.session.execute(buckets, rows)
+
+
+def add(outcomes: Iterable[Outcome]) -> None:
+    """Count these outcomes, inside the caller's transaction."""
+    _upsert(tally(outcomes))
+
+
+def add_fires(fires: Iterable[Fire]) -> None:
+    add(Outcome.of_fire(f) for f in fires if f.final_status is not None)
+
+
+def _rows_stmt():
+    e, later = CronExecution, aliased(CronExecution)
+    retried = exists().where(and_(later.cron_job_id == e.cron_job_id, later.scheduled_for == e.scheduled_for,
+                                  later.attempt_number == e.attempt_number + 1))
+    return (select(e.cron_job_id, e.scheduled_for, e.status, e.trigger, e.attempt_number, e.execution_time_ms,
+                   e.fire_lag_ms, retried.label("retried"))
+            .where(e.status.in_([s.value for s in _FINAL]), e.trigger != Trigger.TEST.value))
+
+
+def _outcomes(rows: Iterable) -> Iterator[Outcome]:
+    for r in rows:
+        yield Outcome(r.cron_job_id, r.scheduled_for, ExecutionStatus(r.status), Trigger(r.trigger),
+                      r.attempt_number, r.execution_time_ms, r.fire_lag_ms, bool(r.retried))
+
+
+def add_rows(execution_ids: Iterable[int]) -> None:
+    """Count rows just closed in the caller's transaction (read back, so nothing needs to be passed along)."""
+    ids = sorted(set(execution_ids))
+    if ids:
+        add(_outcomes(db.session.execute(_rows_stmt().where(CronExecution.id.in_(ids))).all()))
+
+
+def rebuild(since: datetime | None = None) -> int:
+    """Replace the rollups from `since` (default: the oldest execution's hour) with a count of the executions;
+    hours before it (their executions gone with retention) are kept. Returns the rows written."""
+    if since is None:
+        oldest = db.session.execute(select(func.min(CronExecution.scheduled_for))).scalar()
+        if oldest is None:
+            return 0
+        since = oldest
+    since = hour_of(since)
+    db.session.execute(delete(JobHealthBucket).where(JobHealthBucket.hour >= since))
+    db.session.execute(delete(JobHealthHourly).where(JobHealthHourly.hour >= since))
+    stmt = _rows_stmt().where(CronExecution.scheduled_for >= since)
+    result = db.session.execute(stmt.execution_options(yield_per=REBUILD_CHUNK))
+    tallies = tally(_outcomes(result))
+    keys = sorted(tallies)
+    for i in range(0, len(keys), REBUILD_CHUNK):
+        _upsert({k: tallies[k] for k in keys[i:i + REBUILD_CHUNK]})
+    return len(keys)

@@ -1,0 +1,60 @@
+"""The hourly rollups kept by the recorder, the reconciler and placement equal a recount of the executions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cronmanager.execution.rollups import hour_of
+from cronmanager.extensions import db
+from cronmanager.models import CronExecution, utcnow
+from cronmanager.scheduling.reconcile import reconcile
+from tests.conftest import run_sql
+from tests.health.conftest import Run, record, rollup_rows
+from tests.helpers import create
+
+
+def rebuild(app) -> str:
+    result = app.test_cli_runner().invoke(args=["health", "rebuild"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_rebuild_gives_back_exactly_the_incremental_rollups(app, client, owner, history):
+    job, s = history
+    with app.app_context():  # a worker that died mid-request: the reconciler fails the row and plans its retry
+        db.session.add(CronExecution(cron_job_id=job["id"], scheduled_for=s[6] + timedelta(minutes=1),
+                                     due_at=s[6], trigger="manual", attempt_number=1, status="RUNNING",
+                                     started_at=s[6], worker_id="a-worker-that-is-gone"))
+        db.session.commit()
+        assert reconcile().lost == 1
+    record(app, job["id"], [Run(s[8], "SUCCESS", 5, trigger="test", attempt=7)])  # tests count for nothing
+    incremental = rollup_rows(app)
+    assert incremental[0], "the recorder wrote rollups"
+    run_sql(app, "DELETE FROM job_health_buckets")
+    run_sql(app, "DELETE FROM job_health_hourly")
+    assert "rebuilt" in rebuild(app)
+    assert rollup_rows(app) == incremental
+    rebuild(app)  # idempotent
+    assert rollup_rows(app) == incremental
+
+
+def test_rebuild_keeps_hours_older_than_the_executions_left(app, client, owner):
+    job = create(client, owner, cron_expression="0 * * * *", endpoint_url="http://127.0.0.1:9/x")
+    old, recent = hour_of(utcnow()) - timedelta(days=20), hour_of(utcnow()) - timedelta(hours=1)
+    record(app, job["id"], [Run(old, "SUCCESS", 70), Run(recent, "FAILED", 90)])
+    run_sql(app, "DELETE FROM cron_executions WHERE scheduled_for = :w", w=old)  # retention
+    before = rollup_rows(app)
+    rebuild(app)
+    assert rollup_rows(app) == before
+    hourly = before[0]
+    assert [(r[2], r[3]) for r in hourly] == [(1, 0), (1, 1)]
+
+
+def test_the_counters_add_up_across_batches_in_one_hour(app, client, owner):
+    job = create(client, owner, cron_expression="* * * * *", endpoint_url="http://127.0.0.1:9/x")
+    hour = hour_of(utcnow()) - timedelta(hours=2)
+    record(app, job["id"], [Run(hour + timedelta(minutes=m), "SUCCESS", 10 * (m + 1), m * 100) for m in range(5)])
+    (row,), buckets = rollup_rows(app)
+    assert row[2:] == (5, 0, 5, 0, 0, 50)
+    assert sum(b[4] for b in buckets if b[2] == "d") == 5
+    assert sum(b[4] for b in buckets if b[2] == "l") == 5
