@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography.fernet import Fernet
 
@@ -66,6 +67,29 @@ def env_float(name: str, default: float, minimum: float = 0.0) -> float:
     if not value >= minimum:  # also refuses nan
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def env_sentinels(name: str) -> list[tuple[str, int]]:
+    """`host:port,host:port`: the Redis Sentinel processes to ask for the current master."""
+    raw = os.environ.get(name, "").strip()
+    sentinels = []
+    for item in (i.strip() for i in raw.split(",") if i.strip()):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}={raw!r} must be comma-separated host:port pairs such as "
+                              "'10.0.0.1:26379,10.0.0.2:26379'")
+        sentinels.append((host.strip("[]"), int(port)))
+    return sentinels
+
+
+def env_subset(name: str, default: str, choices: tuple[str, ...]) -> list[str]:
+    """Comma-separated names, each one of `choices` (an empty value is an empty list)."""
+    raw = os.environ.get(name, default).strip()
+    values = [x.strip() for x in raw.split(",") if x.strip()]
+    unknown = [v for v in values if v not in choices]
+    if unknown:
+        raise ConfigError(f"{name}={raw!r}: {', '.join(unknown)} unknown; choose from {', '.join(choices)}")
+    return values
 
 
 def env_int_list(name: str, default: str) -> list[int]:
@@ -146,14 +170,66 @@ def parse_business_hours(raw: str, name: str = "BUSINESS_HOURS") -> BusinessHour
     return BusinessHours(days, start_s, end_s)
 
 
+TEAM_ROLES = ("owner", "editor", "viewer")  # cronmanager.models.TeamRole's values
+
+
+@dataclass(frozen=True)
+class TeamMapping:
+    """`group=Team:role` of OIDC_TEAM_MAP: members of the provider's `group` get `role` in team `team`."""
+
+    group: str
+    team: str
+    role: str
+
+
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in env_str(name, "").split(",") if item.strip()]
+
+
+def parse_team_map(raw: str, name: str = "OIDC_TEAM_MAP") -> list[TeamMapping]:
+    """`platform=Platform:editor,sre=SRE:owner`; every entry must name a group, a team and a team role."""
+    mappings = []
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        group, eq, rest = entry.partition("=")
+        team, colon, role = rest.rpartition(":")
+        if not eq or not colon or not group.strip() or not team.strip():
+            raise ConfigError(f"{name}: {entry!r} must look like 'group=Team:role' (e.g. 'sre=SRE:owner')")
+        if role.strip().lower() not in TEAM_ROLES:
+            raise ConfigError(f"{name}: {entry!r} has role {role.strip()!r}; use one of {', '.join(TEAM_ROLES)}")
+        mappings.append(TeamMapping(group.strip(), team.strip()[:100], role.strip().lower()))
+    return mappings
+
+
+def _check_url(name: str, value: str) -> None:
+    if value and not re.match(r"^https?://[^/\s]+", value):
+        raise ConfigError(f"{name}={value!r} must be an http:// or https:// URL")
+
+
 def database_url(raw: str) -> str:
     """Accept plain postgres URLs and pick the psycopg2 driver (SQLAlchemy 2.1 defaults to psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg2://" + raw[len(prefix):]
-    if raw.startswith(("postgresql+psycopg2://", "sqlite:///")) or raw == "sqlite://":
+            return _hosts_as_query("postgresql+psycopg2://" + raw[len(prefix):])
+    if raw.startswith("postgresql+psycopg2://"):
+        return _hosts_as_query(raw)
+    if raw.startswith("sqlite:///") or raw == "sqlite://":
         return raw
     raise ConfigError("DATABASE_URL must be postgresql://, postgres:// or sqlite:///path")
+
+
+def _hosts_as_query(url: str) -> str:
+    """libpq's host list (`u@h1:5432,h2:5432/db?target_session_attrs=read-write`, how a failover pair is written)
+    as SQLAlchemy's repeated `host=` parameters: its URL parser reads one port only."""
+    scheme, _, rest = url.partition("://")
+    netloc, _, tail = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return url
+    path, _, query = tail.partition("?")
+    params = "&".join(f"host={quote(h, safe=':[]')}" for h in hosts.split(",") if h)
+    return f"{scheme}://{userinfo}{at}/{path}?{params}" + (f"&{query}" if query else "")
 
 
 class Config:
@@ -174,6 +250,11 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
         self.REDIS_PREFIX = env_str("REDIS_PREFIX", "cm")
+        self.REDIS_SENTINELS = env_sentinels("REDIS_SENTINELS")
+        self.REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "").strip()
+        self.REDIS_SENTINEL_PASSWORD = env_str("REDIS_SENTINEL_PASSWORD", "") or None
+        if self.REDIS_SENTINELS and not self.REDIS_SENTINEL_MASTER:
+            raise ConfigError("REDIS_SENTINEL_MASTER must name the monitored service when REDIS_SENTINELS is set")
         self.PORT = env_int("PORT", 5000, minimum=1)
         self.ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS", False)
         self.REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", False)
@@ -191,10 +272,30 @@ class Config:
         self.ALERT_WEBHOOK_FORMAT = env_choice("ALERT_WEBHOOK_FORMAT", "json", ("json", "slack"))
         self.ALERT_RETRY_BACKOFF_S = env_int_list("ALERT_RETRY_BACKOFF_S", "10,60,300")
         self.ALERT_CHANNEL_PAUSE_AFTER = env_int("ALERT_CHANNEL_PAUSE_AFTER", 5, minimum=1)
+        self.ALERT_REMINDER_S = env_int("ALERT_REMINDER_S", 86400, minimum=1)
+        self.ALERT_CLAIM_S = env_int("ALERT_CLAIM_S", 120, minimum=1)  # a sender's hold on a delivery
+        self.ALERT_SWEEP_S = env_int("ALERT_SWEEP_S", 60, minimum=1)  # how often stranded deliveries are picked up
+        self.ALERT_ON = env_subset("ALERT_ON", "exhausted", ("exhausted", "consecutive", "failure_rate", "slow",
+                                                             "late", "slo"))
+        self.ALERT_ON_EXHAUSTED = env_choice("ALERT_ON_EXHAUSTED", "alert", ("alert", "disable"))
+        self.PAGERDUTY_EVENTS_URL = env_str("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
         self.METRICS_TOKEN = env_str("METRICS_TOKEN", "")
         self.HEALTH_SCHEDULER_STALE_S = env_int("HEALTH_SCHEDULER_STALE_S", 30, minimum=1)
         self.HEALTH_CORE_ONLY = env_bool("HEALTH_CORE_ONLY", False)
         self.PUBLIC_URL = env_str("PUBLIC_URL", "")
+        # single sign-on and second factor (SPEC §18)
+        self.OIDC_ISSUER = env_str("OIDC_ISSUER", "").strip().rstrip("/")
+        self.OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "").strip()
+        self.OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "").strip()
+        self.OIDC_SCOPES = env_str("OIDC_SCOPES", "").strip() or "openid email profile"
+        self.OIDC_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in env_list("OIDC_ALLOWED_DOMAINS")]
+        self.OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "").strip() or "groups"
+        self.OIDC_ADMIN_GROUPS = env_list("OIDC_ADMIN_GROUPS")
+        self.OIDC_TEAM_MAP = parse_team_map(env_str("OIDC_TEAM_MAP", ""))
+        self.PASSWORD_LOGIN = env_choice("PASSWORD_LOGIN", "on", ("on", "admins", "off"))
+        self.REQUIRE_2FA = env_choice("REQUIRE_2FA", "off", ("off", "admins", "all"))
+        self.TOTP_ISSUER = env_str("TOTP_ISSUER", "Cron Manager").strip() or "Cron Manager"
+        self._check_sso()
         self.SSE_HEARTBEAT_S = env_float("SSE_HEARTBEAT_S", 15.0, minimum=0.1)
         self.SSE_MAX_STREAMS = env_int("SSE_MAX_STREAMS", 500, minimum=1)
         self.SSE_MAX_STREAM_S = env_float("SSE_MAX_STREAM_S", 3600.0, minimum=1.0)
@@ -261,6 +362,23 @@ class Config:
         self.MAX_CHANNELS_PER_OWNER = env_int("MAX_CHANNELS_PER_OWNER",
                                               env_int("MAX_CHANNELS_PER_USER", 20, minimum=1), minimum=1)
         self.SSE_MAX_STREAMS_PER_USER = env_int("SSE_MAX_STREAMS_PER_USER", 10, minimum=1)
+
+    def _check_sso(self) -> None:
+        _check_url("OIDC_ISSUER", self.OIDC_ISSUER)
+        _check_url("PUBLIC_URL", self.PUBLIC_URL)
+        if self.OIDC_ISSUER:
+            for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+                if not getattr(self, name):
+                    raise ConfigError(f"{name} must be set when OIDC_ISSUER is set")
+            if "openid" not in self.OIDC_SCOPES.split():
+                raise ConfigError(f"OIDC_SCOPES={self.OIDC_SCOPES!r} must include 'openid'")
+        else:
+            for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+                if getattr(self, name):
+                    raise ConfigError(f"{name} is set but OIDC_ISSUER is not")
+            if self.PASSWORD_LOGIN != "on":
+                raise ConfigError(f"PASSWORD_LOGIN={self.PASSWORD_LOGIN} needs single sign-on: set OIDC_ISSUER, "
+                                  "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET")
 
 
 class DevelopmentConfig(Config):

@@ -163,13 +163,13 @@ class Bench:
         ids = [str(uuid.uuid4()) for _ in range(n)]
         zones = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
         rows = [(i, f"bench-{k}", "", expr or f"{k % 60} {k // 60 % 24} * * *", zones[k % 5] if expr is None else "UTC",
-                 url, "GET", "{}", "{}", active, 0, 30000, "allow", 60, 3, False,
+                 url, "GET", "{}", "{}", active, 0, 30000, "allow", 60, 3, None,
                  "off", self.user_id, self.user_id, next_run, "PENDING", 0) for k, i in enumerate(ids)]
         with self.conn.cursor() as cur:
             psycopg2.extras.execute_values(cur, """
                 INSERT INTO cron_jobs (id, name, description, cron_expression, timezone, endpoint_url, http_method,
                   headers, query_params, is_active, retry_count, timeout_ms, concurrency_policy, misfire_grace_s,
-                  alert_after_failures, auto_disable, auto_reschedule, owner_id, created_by, next_run_at, status,
+                  alert_after_failures, on_exhausted, auto_reschedule, owner_id, created_by, next_run_at, status,
                   consecutive_failures, created_at, updated_at)
                 VALUES %s""", rows, template="(%s,%s,%s,%s,%s,%s,%s,%s::json,%s::json,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
                                              "%s,%s,%s,now(),now())", page_size=2000)

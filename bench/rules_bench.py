@@ -52,10 +52,10 @@ def _seed(jobs: int, runs: int) -> None:
     db.session.execute(text("""
         INSERT INTO cron_jobs (id, name, description, cron_expression, timezone, endpoint_url, http_method, headers,
           query_params, is_active, retry_count, timeout_ms, concurrency_policy, misfire_grace_s, alert_after_failures,
-          auto_disable, auto_reschedule, owner_id, created_by, next_run_at, status, consecutive_failures, created_at,
+          on_exhausted, auto_reschedule, owner_id, created_by, next_run_at, status, consecutive_failures, created_at,
           updated_at)
         SELECT md5(g::text)::uuid::text, 'bench-' || g, '', (g % 60) || ' * * * *', 'UTC', 'http://127.0.0.1/',
-          'GET', '{}', '{}', true, 0, 30000, 'allow', 60, 3, false, 'on', 'u1', 'u1',
+          'GET', '{}', '{}', true, 0, 30000, 'allow', 60, 3, NULL, 'on', 'u1', 'u1',
           date_trunc('hour', now()) + interval '1 hour' + g * interval '1 second', 'PENDING', 0, now(), now()
         FROM generate_series(1, :jobs) g"""), {"jobs": jobs})
     db.session.execute(text("""
@@ -124,10 +124,10 @@ def bench_placement(app, n: int, rounds: int) -> None:
             db.session.execute(text("""
                 INSERT INTO cron_jobs (id, name, description, cron_expression, timezone, endpoint_url, http_method,
                   headers, query_params, is_active, retry_count, timeout_ms, concurrency_policy, misfire_grace_s,
-                  alert_after_failures, auto_disable, auto_reschedule, owner_id, created_by, status,
+                  alert_after_failures, on_exhausted, auto_reschedule, owner_id, created_by, status,
                   consecutive_failures, created_at, updated_at, throttle_factor, spread_offset_s)
                 SELECT id, 'place', '', '* * * * *', 'UTC', 'http://127.0.0.1/', 'GET', '{}', '{}', false, 0, 30000,
-                  'allow', 3600, 3, false, 'on', 'u1', 'u1', 'PENDING', 0, now(), now(), :f, :o
+                  'allow', 3600, 3, NULL, 'on', 'u1', 'u1', 'PENDING', 0, now(), now(), :f, :o
                 FROM unnest(CAST(:ids AS text[])) id"""), {"ids": ids[kind], "f": factor, "o": offset})
         db.session.commit()
         timings: dict[str, list[float]] = {"plain": [], "throttled": []}

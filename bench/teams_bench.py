@@ -100,11 +100,11 @@ def populate(conn, admin: Api, member: Api, member_id: str, n: int) -> dict:
         psycopg2.extras.execute_values(cur, """
             INSERT INTO cron_jobs (id, name, description, cron_expression, timezone, endpoint_url, http_method,
               headers, query_params, is_active, retry_count, timeout_ms, concurrency_policy, misfire_grace_s,
-              alert_after_failures, auto_disable, auto_reschedule, owner_id, team_id, created_by, updated_by,
+              alert_after_failures, on_exhausted, auto_reschedule, owner_id, team_id, created_by, updated_by,
               next_run_at, status, consecutive_failures, created_at, updated_at)
             SELECT gen_random_uuid()::text, label || ' ' || g, '', mod(g, 60) || ' ' || mod(g, 24) || ' * * *', 'UTC',
               'http://127.0.0.1:9/' || label || '/' || g, 'GET', '{}', '{}', false, 0, 30000, 'allow', 60, 3,
-              false, 'off', owner_id, team_id, owner_id, owner_id, NULL, 'PENDING', 0, at, at
+              NULL, 'off', owner_id, team_id, owner_id, owner_id, NULL, 'PENDING', 0, at, at
             FROM (SELECT s.*, g, now() - random() * interval '180 days' AS at
                   FROM (VALUES %s) AS s(label, owner_id, team_id, n)
                   CROSS JOIN LATERAL generate_series(1, s.n) AS g) AS rows""",

@@ -17,12 +17,12 @@ def create_app(config: Config | None = None) -> Flask:
     # Flask and redis import ssl: they are imported here, not with the package, because gunicorn's master imports
     # cronmanager.logging_setup (its logger class) before the gevent workers patch ssl
     from flask import Flask
-    from redis import BlockingConnectionPool, Redis
 
     from cronmanager.api import edge
     from cronmanager.api.errors import register_error_handlers
     from cronmanager.api.jsonprovider import JSONProvider
     from cronmanager.extensions import csrf, db, limiter, login_manager, migrate
+    from cronmanager.lib import redis_client
     from cronmanager.logging_setup import configure_logging
     from cronmanager.observability.tracing import init_tracing
 
@@ -41,19 +41,21 @@ def create_app(config: Config | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # bulk UPDATEs of fire results and next_run_at go through psycopg2's execute_batch, not row by row
+        # bulk UPDATEs of fire results and next_run_at go through psycopg2's execute_batch, not row by row;
+        # a pooled connection is tested on checkout, so after a failover (a multi-host DATABASE_URL) or a restart
+        # no request or fire meets a dead one (one round trip per checkout: fires are claimed and recorded in batches)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                    "executemany_mode": "values_plus_batch",
-                                                   "pool_size": 10, "max_overflow": 20}
+                                                   "pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
 
     # a blocking pool: under gevent many greenlets share it, and redis-py 8 fails at once when a plain pool is full
-    app.extensions["redis"] = Redis(connection_pool=BlockingConnectionPool.from_url(
-        app.config["REDIS_URL"], max_connections=app.config["REDIS_MAX_CONNECTIONS"], timeout=10,
-        health_check_interval=30))
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    app.extensions["redis"] = redis_client.connect(app.config, max_connections=app.config["REDIS_MAX_CONNECTIONS"],
+                                                   timeout=10, health_check_interval=30)
+    storage_uri, storage_options = redis_client.limiter_storage(app.config)
+    app.config["RATELIMIT_STORAGE_URI"] = storage_uri
     app.config["RATELIMIT_KEY_PREFIX"] = f"{app.config['REDIS_PREFIX']}:rl"
     # the limits library puts its own "LIMITS:" in front of every key unless told otherwise
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": f"{app.config['REDIS_PREFIX']}:limits"}
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {**storage_options, "key_prefix": f"{app.config['REDIS_PREFIX']}:limits"}
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
 
     db.init_app(app)
@@ -85,6 +87,8 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.api.openapi import spec
     from cronmanager.audit.api import audit_api
     from cronmanager.auth.api import auth_api
+    from cronmanager.auth.oidc_views import sso_pages
+    from cronmanager.auth.usage_api import count_token_request, usage_api
     from cronmanager.auth.views import auth_pages
     from cronmanager.events.stream import events_api
     from cronmanager.extensions import csrf
@@ -96,6 +100,9 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.logs.api import logs_api
     from cronmanager.monitoring.api import monitoring_api
     from cronmanager.monitoring.metrics import metrics_bp
+    from cronmanager.monitoring.system_api import system_api
+    from cronmanager.reliability.api import reliability_api
+    from cronmanager.reliability.badge_api import badges_api, badges_public
     from cronmanager.rules.api import rules_api
     from cronmanager.teams.api import teams_api
     from cronmanager.users.api import users_api
@@ -114,16 +121,27 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(jobs_bulk_api)
     api_bp.register_blueprint(job_versions_api)
     api_bp.register_blueprint(teams_api)
+    api_bp.register_blueprint(reliability_api)
+    api_bp.register_blueprint(badges_api)
+    api_bp.register_blueprint(usage_api)
+    api_bp.register_blueprint(system_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
     for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
                       rules_api, users_api, jobs_bulk_api, job_versions_api, teams_api):
         csrf.exempt(blueprint)
     csrf.exempt(jobs_portable_api)
+    csrf.exempt(reliability_api)
+    csrf.exempt(badges_api)
+    csrf.exempt(usage_api)
+    csrf.exempt(system_api)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)
+    app.register_blueprint(sso_pages)
     app.register_blueprint(health_bp)
     app.register_blueprint(web)
     app.register_blueprint(metrics_bp)
+    app.register_blueprint(badges_public)
+    app.after_request(count_token_request)
     _mount_rq_dashboard(app)
     spec.register(app)
     for name in list(app.view_functions):
@@ -184,10 +202,12 @@ def _security_headers(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from cronmanager.backup.cli import backup_command, restore_command
     from cronmanager.cli import users_cli
     from cronmanager.jobs.portable_cli import jobs_cli
     from cronmanager.process_health import health_command
     from cronmanager.processes import scheduler_command, worker_command
+    from cronmanager.reliability.cli import rebuild_command
     from cronmanager.secrets.cli import secrets_cli
 
     app.cli.add_command(users_cli)
@@ -195,6 +215,9 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(secrets_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+    health_command.add_command(rebuild_command)
     app.cli.add_command(health_command)
 
 

@@ -1,4 +1,5 @@
-"""`flask users create|list|set-role|deactivate`: a first admin on a new install, and offboarding from a shell."""
+"""`flask users create|list|set-role|deactivate|reset-2fa`: a first admin on a new install, offboarding, and a
+way back in for someone who lost their second factor, from a shell."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from cronmanager.audit.recorder import record
 from cronmanager.auth.users import UserError, create_user
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.users.service import UserRow, change_user, find_user, users_stmt
+from cronmanager.users.service import UserRow, change_user, find_user, reset_second_factor, users_stmt
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -76,3 +77,19 @@ def set_role_command(user: str, role: str) -> None:
 def deactivate_command(user: str, reactivate: bool) -> None:
     """USER is an id or e-mail. Refused from the next request on (session, login and API tokens); jobs keep running."""
     _change(user, is_active=reactivate)
+
+
+@users_cli.command("reset-2fa")
+@click.argument("user")
+def reset_2fa_command(user: str) -> None:
+    """USER is an id or e-mail. Removes their second factor (the only way back for an administrator who lost both
+    the device and the recovery codes) and ends every session and token of theirs."""
+    try:
+        account = find_user(user)
+        reset_second_factor(account)
+    except ApiError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from None
+    record("user.2fa_reset", resource_type="user", resource_id=account.id, payload={"via": "cli"})
+    db.session.commit()
+    click.echo(f"{account.email}: two-factor authentication removed; every session and token of theirs ended")

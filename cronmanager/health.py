@@ -15,6 +15,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from cronmanager.extensions import current_app_object, db, keys
+from cronmanager.lib import redis_client
 from cronmanager.lib.redis_keys import count_workers
 
 health_bp = Blueprint("health", __name__)
@@ -26,7 +27,7 @@ PROBE_TIMEOUT_S = 1.0
 def _probe_redis(app: Flask) -> Redis:
     client = app.extensions.get("health_redis")
     if client is None:
-        client = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=PROBE_TIMEOUT_S,
+        client = redis_client.connect(app.config, socket_connect_timeout=PROBE_TIMEOUT_S,
                                 socket_timeout=PROBE_TIMEOUT_S, retry_on_timeout=False)
         app.extensions["health_redis"] = client
     return client

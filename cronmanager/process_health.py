@@ -1,4 +1,5 @@
-"""`flask health --process worker|scheduler`: the container health check of the two background processes.
+"""`flask health --process worker|scheduler`: the container health check of the two background processes
+(`flask health rebuild`, the jobs' health rollups, is added to this group by create_app).
 
 They serve no HTTP, so the image's HTTP check cannot see them; each writes a heartbeat key in Redis named
 after its host (worker: every WORKER_HEARTBEAT_TTL_S / 3, with that TTL; scheduler: every second, 15 s TTL,
@@ -13,23 +14,29 @@ import socket
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from redis import Redis
 
 from cronmanager.extensions import keys
+from cronmanager.lib import redis_client
 from cronmanager.lib.redis_keys import ProcessKind, live_heartbeats
 
 PROBE_TIMEOUT_S = 2.0
 
 
-@click.command("health")
-@click.option("--process", "process", type=click.Choice([p.value for p in ProcessKind]), required=True,
+@click.group("health", invoke_without_command=True)
+@click.option("--process", "process", type=click.Choice([p.value for p in ProcessKind]), default=None,
               help="Which background process on this host to check.")
+@click.pass_context
 @with_appcontext
-def health_command(process: str) -> None:
-    """Exit 0 if a worker/scheduler on this host has a live heartbeat, else 1."""
+def health_command(ctx: click.Context, process: str | None) -> None:
+    """With --process: exit 0 if a worker/scheduler on this host has a live heartbeat, else 1.
+    Subcommands look after the jobs' health rollups."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if process is None:
+        raise click.UsageError("Missing option '--process' (or a subcommand).")
     kind = ProcessKind(process)
     host = socket.gethostname()
-    r = Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=PROBE_TIMEOUT_S,
+    r = redis_client.connect(current_app.config, socket_connect_timeout=PROBE_TIMEOUT_S,
                        socket_timeout=PROBE_TIMEOUT_S, retry_on_timeout=False)
     try:
         ages = live_heartbeats(r, keys(), kind, host)

@@ -28,10 +28,11 @@ FULL_COLLECTION_INTERVAL_S = 60.0
 def worker_command(burst: bool, drain_timeout: float, processes: int | None) -> None:
     """RQ SimpleWorker feeding this process's executor (many requests in flight per process); with more than one
     process, a supervisor over that many such workers (cronmanager/worker_pool.py)."""
-    from redis import Redis
+    from redis.exceptions import RedisError
 
     from cronmanager.execution import dispatch
     from cronmanager.execution.executor import get_executor
+    from cronmanager.lib import redis_client
     from cronmanager.maintenance.worker import serve_maintenance
     from cronmanager.observability.tracing import untraced_batch_io
     from cronmanager.rq_namespace import rq_namespace
@@ -46,7 +47,7 @@ def worker_command(burst: bool, drain_timeout: float, processes: int | None) -> 
     executor = get_executor(app)
     # a connection of its own: RQ raises the socket timeout above its BLPOP timeout, which only reaches
     # connections opened afterwards (redis-py 8 defaults to 5 s, and the shared pool is already warm)
-    connection = Redis.from_url(app.config["REDIS_URL"])
+    connection = redis_client.connect(app.config)
     rq = rq_namespace(app.config["REDIS_PREFIX"])
     queue = rq.Queue(dispatch.queue_name(app.config["REDIS_PREFIX"]), connection=connection)
     log.info("worker %s listening on %s", executor.worker_id, queue.name)
@@ -58,7 +59,10 @@ def worker_command(burst: bool, drain_timeout: float, processes: int | None) -> 
         try:
             while True:
                 worker = rq.Worker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
-                worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
+                try:
+                    worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
+                except RedisError:  # RQ's teardown (register_death) writes to Redis too, and raises when it is down
+                    log.warning("worker loop lost Redis", exc_info=True)
                 if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
                     break
                 # RQ quits its loop on some Redis errors; a Procfile process must outlive a Redis restart

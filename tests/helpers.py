@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -141,3 +142,13 @@ def signed_in(app, persona):
     resp = client.post("/login", data={"email": persona.email, "password": PERSONA_PASSWORD})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return client
+
+
+def assert_contiguous_slots(rows: list[CronExecution], step_s: int = 1) -> None:
+    """Each scheduled slot between the first and last row appears exactly once (fired or recorded MISSED)."""
+    firsts = [r for r in rows if r.attempt_number == 1]
+    counts = Counter(r.scheduled_for for r in firsts)
+    assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1]
+    slots = sorted(counts)
+    expected = int((slots[-1] - slots[0]).total_seconds()) // step_s + 1
+    assert len(slots) == expected, f"{expected - len(slots)} slots have no row"

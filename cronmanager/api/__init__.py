@@ -10,6 +10,8 @@ from flask.sansio.blueprints import Blueprint as AnyBlueprint
 
 from cronmanager.api.security import authenticate
 from cronmanager.audit.recorder import record, record_refused, request_payload
+from cronmanager.auth import login_policy, two_factor
+from cronmanager.auth.principal import Principal, Via
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db, limiter
 from cronmanager.lib.json_depth import too_deep
@@ -33,6 +35,8 @@ _BODY_METHODS = ("POST", "PUT", "PATCH")
 # uses a valid one (an admin choosing the new account's role); a bad one is never a 401 there (SPEC §6)
 CREDENTIAL_IGNORED = frozenset({"api.auth_api.login", "api.auth_api.refresh"})
 CREDENTIAL_OPTIONAL = frozenset({"api.auth_api.register"})
+# all a user whom REQUIRE_2FA covers may do before enrolling (cronmanager.auth.two_factor.enrollment_required)
+ENROLMENT_ROUTES = frozenset({"api.auth_api.enroll_2fa", "api.auth_api.confirm_2fa", "api.auth_api.me"})
 
 
 def after_commit(callback: Callable[[], None]) -> None:
@@ -83,6 +87,16 @@ def _parse_and_authenticate() -> None:
         if err.status == 401:  # a presented credential was refused: counted by the auth.failed_burst detector
             g.audit_action = "auth.credential_failed"
         raise
+    _refuse_until_enrolled(g.principal)
+
+
+def _refuse_until_enrolled(caller: Principal | None) -> None:
+    if caller is None or caller.team_id is not None or request.endpoint in ENROLMENT_ROUTES:
+        return  # a service account acts for its team, not for a person who could enrol
+    via_sso = caller.via == Via.SESSION and login_policy.session_via_sso()
+    if two_factor.enrollment_required(caller.user, via_sso=via_sso):
+        raise ApiError(403, "Two-factor authentication is required: enrol at Settings → Security "
+                       "(POST /api/v1/auth/2fa/enroll, then /auth/2fa/confirm)", code="2fa_enrollment_required")
 
 
 @api_bp.after_request

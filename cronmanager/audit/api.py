@@ -8,12 +8,22 @@ from cronmanager.api import audit_resource
 from cronmanager.api.openapi import amend_document, component_ref, responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.queries import audit_json, audit_query, security_events_stmt
-from cronmanager.audit.report import CSV_COLUMNS, report_response, report_stmt
+from cronmanager.audit.report import (
+    COLUMNS,
+    CSV_COLUMNS,
+    RETENTION_COLUMNS,
+    access_stmt,
+    report_response,
+    report_stmt,
+    retention_stmt,
+)
 from cronmanager.audit.schemas import (
+    AccessEntry,
     AuditList,
     AuditQuery,
     ReportEntry,
     ReportQuery,
+    RetentionEntry,
     SecurityEventJson,
     SecurityEventList,
     SecurityEventOut,
@@ -78,11 +88,22 @@ def mark_reviewed(event_id: int, reviewer_id: str) -> SecurityEvent:
 @endpoint("admin", "audit.report")
 @spec.validate(query=ReportQuery, resp=responses("HTTP_422", HTTP_200=None), tags=["audit"])
 def compliance_report(query: ReportQuery):
-    """Every change (not reads) in [from, to], optionally by one user: when, who, token, IP, action, resource and,
-    for job changes, each changed field's old and new value (secrets `***`). Streamed as JSON or CSV."""
+    """`kind=changes` (default): every change in [from, to], optionally by one user: when, who, token, IP, action,
+    resource and, for job changes, each changed field's old and new value (secrets `***`). `kind=access`: every
+    read, with the same columns. `kind=retention`: per retention run and table, the days kept and the rows
+    archived and deleted. Streamed as JSON or CSV."""
     if query.date_to < query.date_from:
         raise ApiError(422, "to must not be before from", fields={"to": "before from"})
-    g.stream_response = report_response(report_stmt(query.date_from, query.date_to, query.user_id), query.format)
+    if query.kind == "retention":
+        if query.user_id:
+            raise ApiError(422, "user_id does not apply to kind=retention (retention runs have no user)",
+                           fields={"user_id": "not with kind=retention"})
+        stmt = retention_stmt(query.date_from, query.date_to)
+    elif query.kind == "access":
+        stmt = access_stmt(query.date_from, query.date_to, query.user_id)
+    else:
+        stmt = report_stmt(query.date_from, query.date_to, query.user_id)
+    g.stream_response = report_response(stmt, query.format, query.kind)
     return jsonify({})
 
 
@@ -92,11 +113,13 @@ def _document_report_formats(doc: dict) -> None:
     operation = doc["paths"].get("/api/v1/audit/report", {}).get("get")
     if operation is None:
         return
-    csv = f"CSV with the header row {','.join(CSV_COLUMNS)}; a row per changed field (one for a change without)"
+    csv = (f"CSV; kind=changes: the header row {','.join(CSV_COLUMNS)}, a row per changed field (one for a change "
+           f"without); kind=access: {','.join(COLUMNS)}; kind=retention: {','.join(RETENTION_COLUMNS)}")
+    entries = [component_ref(doc, model) for model in (ReportEntry, AccessEntry, RetentionEntry)]
     operation["responses"]["200"].update({
-        "description": "the changes, oldest first: JSON (`format=json`, the default) or CSV, as an attachment",
-        "headers": {"Content-Disposition": {"description": "attachment; filename=compliance-report.json (or .csv)",
-                                            "schema": {"type": "string"}}},
-        "content": {"application/json": {"schema": {"type": "array", "items": component_ref(doc, ReportEntry)}},
+        "description": "the report's rows, oldest first: JSON (`format=json`, the default) or CSV, as an attachment",
+        "headers": {"Content-Disposition": {"description": "attachment; filename=compliance-report[-<kind>].json "
+                                                           "(or .csv)", "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": {"type": "array", "items": {"anyOf": entries}}},
                     "text/csv": {"schema": {"type": "string", "description": csv}}},
     })

@@ -21,8 +21,9 @@ NOT_CHANGES = ("auth.login", "auth.logout", "auth.refresh", "auth.login_failed",
                "auth.lockout", "cron.test", "cron.preview")
 JOB_FIELDS = ("name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "headers",
               "body", "query_params", "is_active", "retry_count", "timeout_ms", "concurrency_policy",
-              "misfire_grace_s", "expected_statuses", "alert_after_failures", "auto_disable", "auto_reschedule",
-              "owner_id")
+              "misfire_grace_s", "expected_statuses", "alert_after_failures", "auto_reschedule", "owner_id",
+              "alert_on", "on_exhausted", "channel_ids", "failure_rate_pct", "failure_rate_window", "max_duration_ms",
+              "late_after_s")
 
 
 def is_change(action: str, method: str | None, status: int | None) -> bool:

@@ -109,6 +109,8 @@ class ReportQuery(QueryModel):
     date_to: datetime = Field(alias="to")
     user_id: str | None = Field(default=None, max_length=36)
     format: Literal["json", "csv"] = "json"
+    kind: Literal["changes", "access", "retention"] = Field(
+        default="changes", description="changes (default), access (reads) or retention (what retention removed)")
 
 
 class SecurityEventList(BaseModel):
@@ -138,3 +140,29 @@ class ReportEntry(BaseModel):
     status: int | None
     changes: list[ReportChange]
 
+
+
+class AccessEntry(BaseModel):
+    """One read in the `access` report."""
+
+    timestamp: datetime
+    user_id: str | None
+    user_email: str | None
+    token_id: str | None
+    ip_address: str | None
+    action: str
+    resource_type: str | None
+    resource_id: str | None
+    status: int | None
+
+
+class RetentionEntry(BaseModel):
+    """One table of one retention run in the `retention` report."""
+
+    timestamp: datetime
+    started_at: datetime
+    table: str
+    retention_days: int
+    archived: int
+    deleted: int
+    archives_deleted: int

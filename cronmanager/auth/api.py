@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from cronmanager.api import audit_resource
@@ -10,10 +11,15 @@ from cronmanager.api.openapi import responses, spec
 from cronmanager.api.security import endpoint, principal
 from cronmanager.audit.kinds import SecurityKind
 from cronmanager.audit.security_events import raise_event
-from cronmanager.auth import lockout, sessions
+from cronmanager.auth import lockout, login_policy, sessions, two_factor
 from cronmanager.auth.schemas import (
+    ConfirmIn,
+    DisableIn,
+    EnrollOut,
     LoginIn,
     LoginOut,
+    MeOut,
+    RecoveryCodesOut,
     RefreshIn,
     RegisterIn,
     TokenCreatedOut,
@@ -91,8 +97,28 @@ def login(json: LoginIn):
             raise_event(SecurityKind.AUTH_LOCKOUT, f"Account {email} locked after repeated failed logins",
                         user_id=user.id if user else None, ip=request.remote_addr)
         raise ApiError(401, "Invalid e-mail or password")
-    lockout.clear(email)
     audit_resource("user", user.id)
+    if not login_policy.password_login_allowed(user):
+        g.audit_action = "auth.login_failed"
+        g.audit_payload = {"email": email, "reason": "password_login_disabled"}
+        raise ApiError(403, "Password sign-in is turned off for this account; sign in with SSO",
+                       code="password_login_disabled")
+    factor = two_factor.check_login(user, json.totp, json.recovery_code)
+    if factor is two_factor.Factor.MISSING:
+        g.audit_action = "auth.totp_required"
+        raise ApiError(401, "This account has two-factor authentication: send `totp` (or `recovery_code`)",
+                       code="totp_required")
+    if factor is two_factor.Factor.WRONG:
+        g.audit_action = "auth.login_failed"
+        g.audit_payload = {"email": email, "reason": "wrong_second_factor"}
+        audit_resource("account", email[:64])
+        if attempt.locking:
+            raise_event(SecurityKind.AUTH_LOCKOUT, f"Account {email} locked after repeated failed logins",
+                        user_id=user.id, ip=request.remote_addr)
+        field = "totp" if json.totp else "recovery_code"
+        raise ApiError(401, f"{field}: wrong or already used code", code="totp_invalid",
+                       fields={field: "wrong or already used code"})
+    lockout.clear(email)
     return jsonify(sessions.issue_login_tokens(user))
 
 
@@ -179,11 +205,58 @@ def regenerate_token(token_id: str):
 
 @auth_api.get("/me")
 @endpoint("read", "auth.me")
-@spec.validate(resp=responses(HTTP_200=UserOut), tags=["auth"])
+@spec.validate(resp=responses(HTTP_200=MeOut), tags=["auth"])
 def me():
-    """Who the credential belongs to, and its scopes."""
+    """Who the credential belongs to, its scopes, and whether the account has a second factor."""
     p = principal()
     return jsonify({"id": p.user.id, "email": p.user.email, "role": p.user.role, "scopes": sorted(p.scopes),
-                    "timezone": p.user.timezone})
+                    "timezone": p.user.timezone, "two_factor": two_factor.enrolled(p.user)})
+
+
+@auth_api.post("/2fa/enroll")
+@endpoint("read", "user.2fa_enroll", login_only=True)
+@spec.validate(resp=responses("HTTP_409", HTTP_200=EnrollOut), tags=["auth"])
+def enroll_2fa():
+    """Start enrolling an authenticator app: a new secret, active once a code from it is confirmed."""
+    user = principal().user
+    audit_resource("user", user.id)
+    enrollment = two_factor.start_enrollment(user)
+    return jsonify({"secret": enrollment.secret, "otpauth_uri": enrollment.otpauth_uri})
+
+
+@auth_api.post("/2fa/confirm")
+@endpoint("read", "user.2fa_enable", login_only=True)
+@spec.validate(json=ConfirmIn, resp=responses("HTTP_409", "HTTP_422", HTTP_200=RecoveryCodesOut), tags=["auth"])
+def confirm_2fa(json: ConfirmIn):
+    """Turn two-factor authentication on with a current code; answers the 10 recovery codes, shown only here."""
+    user = principal().user
+    audit_resource("user", user.id)
+    codes = two_factor.confirm(user, json.totp)
+    return jsonify({"recovery_codes": codes})
+
+
+@auth_api.delete("/2fa")
+@endpoint("read", "user.2fa_disable", login_only=True)
+@spec.validate(json=DisableIn, resp=responses("HTTP_409", "HTTP_422", HTTP_204=None), tags=["auth"])
+def disable_2fa(json: DisableIn):  # always None here: spectree does not read DELETE bodies
+    """Turn two-factor authentication off: your password and a current code (or a recovery code)."""
+    user = principal().user
+    audit_resource("user", user.id)
+    body = _delete_body(DisableIn)
+    two_factor.disable(user, body.password, body.totp)
+    return "", 204
+
+
+def _delete_body(model: type[DisableIn]) -> DisableIn:
+    """spectree documents a DELETE body but never reads it: validated here, with the same 422 shape."""
+    raw = request.get_json(silent=True)
+    if not isinstance(raw, dict):
+        raise ApiError(422, "Request body must be a JSON object with password and totp",
+                       fields={"body": "must be a JSON object"})
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in err.errors()}
+        raise ApiError(422, f"Invalid fields: {', '.join(sorted(fields))}", fields=fields) from None
 
 

@@ -26,9 +26,35 @@ class UserOut(BaseModel):
     role: str
 
 
+class MeOut(UserOut):
+    scopes: list[str]
+    timezone: str
+    two_factor: bool
+
+
 class LoginIn(StrictModel):
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="6-digit code, when enrolled")
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class EnrollOut(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class ConfirmIn(StrictModel):
+    totp: str = Field(pattern=r"^[0-9]{6}$", description="the current 6-digit code of the new secret")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str]
+
+
+class DisableIn(StrictModel):
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str = Field(min_length=1, max_length=64, description="a current code, or a recovery code")
 
 
 class RefreshIn(StrictModel):

@@ -10,6 +10,7 @@ from cronmanager.extensions import db
 from cronmanager.models import Role, User
 
 MIN_PASSWORD = 8
+NO_PASSWORD = "!sso"  # not a hash any password matches: accounts made by single sign-on have no password
 # a real hash to compare against when the e-mail is unknown, so timing does not reveal which accounts exist
 _DUMMY_HASH: dict[str, str] = {}
 _USER_CREATION_LOCK = 0x63726F6E  # any fixed number: the advisory lock's name
@@ -68,6 +69,10 @@ def create_user(email: str, password: str, role: str | None = None, timezone: st
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def has_password(user: User) -> bool:
+    return user.password_hash != NO_PASSWORD
 
 
 def verify_password(user: User | None, password: str) -> bool:

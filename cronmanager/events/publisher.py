@@ -16,7 +16,7 @@ log = logging.getLogger("cronmanager.events")
 
 STREAM_MAXLEN = 10000
 EVENT_TYPES = ("cron:created", "cron:updated", "cron:deleted", "execution:started", "execution:completed",
-               "execution:failed", "schedule:changed", "notification")
+               "execution:failed", "schedule:changed", "notification", "incident:opened", "incident:resolved")
 
 
 def stream_key(prefix: str) -> str:

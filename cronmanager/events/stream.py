@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
-from redis import BlockingConnectionPool, ConnectionPool, Redis
+from redis import ConnectionPool, Redis
 from spectree.response import DEFAULT_CODE_DESC
 
 from cronmanager.api.errors import error_response
@@ -37,6 +37,7 @@ from cronmanager.errors import ApiError
 from cronmanager.events import stream_quota
 from cronmanager.events.publisher import channel, stream_key
 from cronmanager.extensions import current_app_object, db
+from cronmanager.lib import redis_client
 
 log = logging.getLogger("cronmanager.events")
 
@@ -337,9 +338,8 @@ def stream_redis(app: Flask) -> Redis:
     from the pool that page and API requests, the rate limiter and publishing share."""
     r = app.extensions.get("redis_sse")
     if r is None:
-        pool = BlockingConnectionPool.from_url(app.config["REDIS_URL"], max_connections=64, timeout=10,
-                                               health_check_interval=30)
-        r = app.extensions.setdefault("redis_sse", Redis(connection_pool=pool))
+        r = app.extensions.setdefault("redis_sse", redis_client.connect(app.config, max_connections=64, timeout=10,
+                                                                        health_check_interval=30))
     return r
 
 

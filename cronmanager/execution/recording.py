@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from cronmanager.execution import spans, store
+from cronmanager.execution import rollups, spans, store
 from cronmanager.execution.dispatch import enqueue_at
 from cronmanager.execution.outcome import Fire, RecordKind
 from cronmanager.extensions import db
@@ -53,6 +53,7 @@ def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Record
     landed = store.write_finals(worker_id, finals)
     retries = store.plan_retries(landed)
     store.update_jobs(landed)
+    rollups.add_fires(landed)  # after plan_retries: a retried failure is not a run yet
     db.session.commit()
     for execution_id, due in retries:
         try:

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cronmanager.execution import rollups
 from cronmanager.execution.outcome import (
     ConcurrencyPolicy,
     ErrorClass,
@@ -103,6 +104,7 @@ def gate(fire: Fire, running_here: list[int]) -> Gate:
     replaced = list(db.session.execute(update(T).where(others).values(
         status=ExecutionStatus.FAILED.value, completed_at=utcnow(), error_class=ErrorClass.REPLACED.value,
         error_message="Replaced by a newer fire (concurrency policy replace)").returning(T.c.id)).scalars())
+    rollups.add_rows(replaced)
     db.session.commit()
     return Gate(replaced=replaced)
 

@@ -18,7 +18,6 @@ from cronmanager.jobs.schemas import (
     ExecuteOut,
     JobCreate,
     JobList,
-    JobListQuery,
     JobOut,
     JobTest,
     JobUpdate,
@@ -31,6 +30,10 @@ from cronmanager.jobs.schemas import (
 from cronmanager.lib.dates import iso
 from cronmanager.models import ScheduleChange, utcnow
 from cronmanager.models.listing import paginate
+from cronmanager.reliability import health
+from cronmanager.reliability.ranking import worst_first
+from cronmanager.reliability.schemas import JobListHealthQuery
+from cronmanager.reliability.windows import Window
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
@@ -40,16 +43,26 @@ jobs_api = Blueprint("jobs_api", __name__, url_prefix="/cron")
 
 @jobs_api.get("")
 @endpoint("read", "cron.list")
-@spec.validate(query=JobListQuery, resp=responses("HTTP_422", HTTP_200=JobList), tags=["jobs"])
-def list_jobs(query: JobListQuery):
-    """Jobs you may see, filtered (status, is_active, q, owner_id, team_id), sorted and paginated."""
+@spec.validate(query=JobListHealthQuery, resp=responses("HTTP_422", HTTP_200=JobList), tags=["jobs"])
+def list_jobs(query: JobListHealthQuery):
+    """Jobs you may see, filtered (status, is_active, q, owner_id, team_id), sorted and paginated;
+    `include=health` adds each job's 7-day health, `sort=health` puts the worst first."""
     p = principal()
     filters: service.JobFilters = {"status": query.status, "is_active": query.is_active, "q": query.q,
                                    "owner_id": query.owner_id, "team_id": query.team_id}
-    stmt = service.job_list_stmt(p, **filters, sort=query.sort)
+    by_health = query.sort == "health"
+    stmt = service.job_list_stmt(p, **filters, sort="-created_at" if by_health else query.sort)
+    now = utcnow()
+    if by_health:
+        stmt = worst_first(stmt, Window.WEEK.start(now))
     rows, total = paginate(stmt, query.page, query.per_page, service.job_list_total(p, **filters))
-    return jsonify({"items": [service.job_json(j) for (j,) in rows], "total": total, "page": query.page,
-                    "per_page": query.per_page})
+    jobs = [j for (j,) in rows]
+    items = [service.job_json(j) for j in jobs]
+    if query.include == "health":
+        healths = health.healths(jobs, Window.WEEK, now)
+        for item in items:
+            item["health"] = healths[item["id"]].as_json()
+    return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})
 
 
 @jobs_api.post("")

@@ -44,9 +44,12 @@ DOCUMENT = "(document)"  # the name an error carries when it is about the whole 
 BASE_FIELDS: tuple[str, ...] = (
     "name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "headers",
     "query_params", "body", "is_active", "retry_count", "timeout_ms", "concurrency_policy", "misfire_grace_s",
-    "expected_statuses", "alert_after_failures", "auto_disable",
+    "expected_statuses", "alert_after_failures",
 )
-OPTIONAL_FIELDS: tuple[str, ...] = ("throttle_factor", "spread_offset_s", "propagate_trace")
+# the alert policy travels with the job; its channel ids do not (they name channels of this installation)
+OPTIONAL_FIELDS: tuple[str, ...] = ("throttle_factor", "spread_offset_s", "propagate_trace", "alert_on", "on_exhausted",
+                                    "failure_rate_pct", "failure_rate_window", "max_duration_ms", "late_after_s")
+LEGACY_FIELDS: tuple[str, ...] = ("auto_disable",)  # read from older documents, folded into on_exhausted
 PORTABLE_FIELDS: tuple[str, ...] = BASE_FIELDS + tuple(f for f in OPTIONAL_FIELDS if hasattr(CronJob, f))
 _MAPS = ("headers", "query_params")
 
@@ -267,9 +270,10 @@ def _validate(index: int, raw: Any, defaults: dict[str, Any]) -> Entry | JobErro
     label = _label(index, raw)
     if not isinstance(raw, dict):
         return JobError(label, {"job": "must be a mapping of job fields"})
-    fields = {str(k): "not a field of an exported job" for k in raw if k not in PORTABLE_FIELDS}
+    accepted = PORTABLE_FIELDS + LEGACY_FIELDS
+    fields = {str(k): "not a field of an exported job" for k in raw if k not in accepted}
     try:
-        model = JobCreate.model_validate({k: v for k, v in raw.items() if k in PORTABLE_FIELDS})
+        model = JobCreate.model_validate({k: v for k, v in raw.items() if k in accepted})
     except ValidationError as err:
         for item in err.errors():
             fields.setdefault(".".join(str(p) for p in item.get("loc", ())) or "job", item.get("msg", "invalid"))

@@ -9,11 +9,15 @@ from pydantic import BaseModel, Field
 
 from cronmanager.api.formats import CronExpression, Headers, HttpUrl, Name, TimeZone
 from cronmanager.api.openapi import QueryModel, StrictModel
+from cronmanager.reliability.health_schemas import HealthOut
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 Policy = Literal["allow", "forbid", "replace"]
 Reschedule = Literal["on", "off", "pinned"]
 Body = str | dict[str, Any] | list[Any] | None
+AlertOnKind = Literal["exhausted", "consecutive", "failure_rate", "slow", "late", "slo"]
+OnExhaustedAction = Literal["alert", "disable"]
+ChannelId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 
 
 class JobFields(StrictModel):
@@ -33,7 +37,17 @@ class JobFields(StrictModel):
     misfire_grace_s: int | None = Field(default=None, ge=0, le=86400)
     expected_statuses: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(default=None, max_length=50)
     alert_after_failures: int | None = Field(default=None, ge=1, le=1000)
-    auto_disable: bool | None = None
+    auto_disable: bool | None = Field(default=None, description="older switch: true is on_exhausted=disable")
+    alert_on: list[AlertOnKind] | None = Field(default=None, max_length=6, description=(
+        "what is worth an alert (null: the team's default, else the ALERT_ON setting, `exhausted`)"))
+    on_exhausted: OnExhaustedAction | None = Field(default=None, description=(
+        "when a fire's retries are used up: alert, or disable the job and alert (null: the team's default)"))
+    channel_ids: list[ChannelId] | None = Field(default=None, max_length=20, description=(
+        "alert channels for this job (null or empty: the team's default channels, else the owner's)"))
+    failure_rate_pct: int | None = Field(default=None, ge=1, le=100)
+    failure_rate_window: int | None = Field(default=None, ge=2, le=1000)
+    max_duration_ms: int | None = Field(default=None, ge=1, le=86400000)
+    late_after_s: int | None = Field(default=None, ge=1, le=604800)
     auto_reschedule: Reschedule | None = None
     propagate_trace: bool | None = None  # send W3C traceparent to the target when tracing is on
     throttle_factor: int | None = Field(default=None, ge=1, le=64)
@@ -88,6 +102,14 @@ class JobOut(BaseModel):
     expected_statuses: list[int] | None
     alert_after_failures: int
     auto_disable: bool
+    alert_on: list[str] | None = None
+    on_exhausted: str | None = None
+    channel_ids: list[str] | None = None
+    failure_rate_pct: int | None = None
+    failure_rate_window: int | None = None
+    max_duration_ms: int | None = None
+    late_after_s: int | None = None
+    snoozed_until: datetime | None = None
     auto_reschedule: str
     propagate_trace: bool
     status: str
@@ -104,6 +126,7 @@ class JobOut(BaseModel):
     description_text: str | None = None
     throttle_factor: int = 1
     spread_offset_s: int = 0
+    health: HealthOut | None = Field(default=None, description="the 7-day health, in the list with include=health")
 
 
 class JobJson(TypedDict):
@@ -127,6 +150,14 @@ class JobJson(TypedDict):
     expected_statuses: list[int] | None
     alert_after_failures: int
     auto_disable: bool
+    alert_on: list[str] | None
+    on_exhausted: str | None
+    channel_ids: list[str] | None
+    failure_rate_pct: int | None
+    failure_rate_window: int | None
+    max_duration_ms: int | None
+    late_after_s: int | None
+    snoozed_until: datetime | None
     auto_reschedule: str
     propagate_trace: bool
     status: str
@@ -143,6 +174,7 @@ class JobJson(TypedDict):
     throttle_factor: int
     spread_offset_s: int
     description_text: NotRequired[str]  # GET /cron/<id> adds the expression in words
+    health: NotRequired[dict[str, Any]]  # GET /cron?include=health adds the 7-day health
 
 
 class JobList(BaseModel):

@@ -15,7 +15,7 @@ from cronmanager.auth import visibility
 from cronmanager.auth.principal import Principal
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db, redis_client
-from cronmanager.jobs import counts, quotas
+from cronmanager.jobs import alert_policy, counts, quotas
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
 from cronmanager.models.types import new_id
 from cronmanager.scheduling import cron, effective
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
     "retry_count": 0, "timeout_ms": 30000, "concurrency_policy": "allow", "misfire_grace_s": 60,
-    "expected_statuses": None, "alert_after_failures": 3, "auto_disable": False, "auto_reschedule": "on",
+    "expected_statuses": None, "alert_after_failures": 3, "auto_reschedule": "on",
     "throttle_factor": 1, "spread_offset_s": 0, "propagate_trace": True,
+    **dict.fromkeys(alert_policy.POLICY_FIELDS),
 }
 EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
 
@@ -46,6 +47,9 @@ def job_json(job: CronJob) -> JobJson:
         "timeout_ms": job.timeout_ms, "concurrency_policy": job.concurrency_policy,
         "misfire_grace_s": job.misfire_grace_s, "expected_statuses": job.expected_statuses,
         "alert_after_failures": job.alert_after_failures, "auto_disable": job.auto_disable,
+        "alert_on": job.alert_on, "on_exhausted": job.on_exhausted, "channel_ids": job.channel_ids,
+        "failure_rate_pct": job.failure_rate_pct, "failure_rate_window": job.failure_rate_window,
+        "max_duration_ms": job.max_duration_ms, "late_after_s": job.late_after_s, "snoozed_until": job.snoozed_until,
         "auto_reschedule": job.auto_reschedule, "propagate_trace": job.propagate_trace, "status": job.status,
         "consecutive_failures": job.consecutive_failures, "owner_id": job.owner_id, "team_id": job.team_id,
         "created_by": job.created_by,
@@ -74,6 +78,8 @@ def validate_url(url: str) -> str:
 def normalise(values: dict[str, Any]) -> dict[str, Any]:
     """Validate the cross-field and semantic rules pydantic cannot express; raises 422 naming the field."""
     out = dict(values)
+    alert_policy.fold_auto_disable(out)
+    alert_policy.normalise_alert_on(out)
     if "cron_expression" in out:
         try:
             out["cron_expression"] = cron.validate_expression(out["cron_expression"])
@@ -198,6 +204,8 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner
     values = vault.seal(normalise(values), stored=clone_of)
     _check_pinned(p, None if values["auto_reschedule"] != "pinned" else "on", values["auto_reschedule"])
     _check_offset(values["cron_expression"], values["timezone"], values["spread_offset_s"])
+    alert_policy.check_channels(p, values["channel_ids"], team_id)
+    alert_policy.check_late_after(values["late_after_s"], values["cron_expression"])
     job = CronJob(**{k: values[k] for k in EDITABLE}, id=new_id(), owner_id=owner.id, team_id=team_id,
                   created_by=p.user.id,
                   updated_by=p.user.id, status=JobStatus.PENDING.value,
@@ -225,7 +233,9 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
         # concurrent updates of one job take turns, so each makes exactly one new version (an import locks its
         # owner instead and flushes thousands of jobs at once)
         db.session.refresh(job, with_for_update=True)
-    nullable = {"body", "expected_statuses", "description"}
+    data = dict(data)
+    alert_policy.fold_auto_disable(data)
+    nullable = {"body", "expected_statuses", "description", *alert_policy.POLICY_FIELDS}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
     changes = normalise(changes)
     check_single_authorization(changes.get("endpoint_url", job.endpoint_url), changes.get("headers", job.headers))
@@ -244,6 +254,10 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     if expr_changed and factor == old_factor:
         factor = 1  # the owner rewrote the schedule: it runs as written unless a new factor comes with it
     _check_offset(changes.get("cron_expression", old_expr), changes.get("timezone", old_tz), offset)
+    if "channel_ids" in changes or "team_id" in data:
+        alert_policy.check_channels(p, changes.get("channel_ids", job.channel_ids), job.team_id)
+    alert_policy.check_late_after(changes.get("late_after_s", job.late_after_s),
+                                  changes.get("cron_expression", old_expr))
     for key, value in changes.items():
         setattr(job, key, value if value is not None or key != "description" else "")
     schedule_changed = (job.cron_expression, job.timezone) != (old_expr, old_tz)

@@ -19,7 +19,9 @@ from cronmanager.models.types import new_id
 
 CONFIG_FIELDS = ("name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "headers",
                  "body", "query_params", "retry_count", "timeout_ms", "concurrency_policy", "misfire_grace_s",
-                 "expected_statuses", "alert_after_failures", "auto_disable", "auto_reschedule", "propagate_trace")
+                 "expected_statuses", "alert_after_failures", "auto_reschedule", "propagate_trace", "alert_on",
+                 "on_exhausted", "channel_ids", "failure_rate_pct", "failure_rate_window", "max_duration_ms",
+                 "late_after_s")
 
 
 def config_of(job: CronJob) -> dict[str, Any]:

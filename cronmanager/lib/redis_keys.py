@@ -41,9 +41,19 @@ class RedisKeys:
     def scheduler_heartbeat(self) -> str:
         return self._key("scheduler", "heartbeat")
 
+    @property
+    def scheduler_fence(self) -> str:
+        """The counter each new leader takes its fencing token from (cronmanager.scheduling.fencing)."""
+        return self._key("scheduler", "fence")
+
     # single-run locks of system jobs
     def lock(self, name: str) -> str:
         return self._key(*name.split(":"))
+
+    @property
+    def alert_missed_watermark(self) -> str:
+        """The last execution id the missed-slot alert check has looked at (cronmanager.alerts.late)."""
+        return self._key("alerts", "missed-watermark")
 
     # live events
     @property
@@ -71,6 +81,10 @@ class RedisKeys:
 
     def security_alert(self, kind: str, subject: str | None) -> str:
         return self._key("security-alert", kind, subject or "-")
+
+    def token_usage(self, token_id: str, day: str) -> str:
+        """A hash per token and UTC day: `*` counts the requests, `<METHOD> <route>` each route's."""
+        return self._key("usage", "token", token_id, day)
 
     def refused_audit(self, action: str, ip: str, user_id: str | None, window: int) -> str:
         return self._key("audit", "refused", action, ip, user_id or "-", window)

@@ -27,6 +27,7 @@ from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.dates import iso
 from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import AuditLog, CronExecution, Notification, ScheduleChange, SecurityEvent, utcnow
+from cronmanager.models.maintenance import RetentionRun
 from cronmanager.models.monitoring import AlertDelivery
 
 log = logging.getLogger("cronmanager.retention")
@@ -63,15 +64,25 @@ def run_retention() -> dict:
 
 def run(now: datetime) -> dict:
     summary: dict = {}
+    policy: dict[str, int] = {}
     for kind in KINDS:
         days = int(current_app.config.get(kind.retention_setting, kind.retention_default))
+        policy[kind.kind] = days
         summary[kind.kind] = archive_older_than(kind, _day_start(now) - timedelta(days=days))
         summary[kind.kind]["archives_deleted"] = prune_archives(kind, now, days)
     summary["alert_deliveries_deleted"] = _prune_deliveries(now)
     summary["login_sessions_deleted"] = prune_ended_sessions(now)
+    _note_run(now, policy, summary)
     db.session.commit()
     log.info("retention done: %s", json.dumps(summary))
     return summary
+
+
+def _note_run(now: datetime, policy: dict[str, int], summary: dict) -> None:
+    """The run's record (compliance report, system panel), kept as long as the audit trail."""
+    db.session.add(RetentionRun(started_at=now, finished_at=utcnow(), policy=policy, summary=summary))
+    days = int(current_app.config.get("AUDIT_RETENTION_DAYS", 365))
+    db.session.execute(delete(RetentionRun).where(RetentionRun.finished_at < now - timedelta(days=days)))
 
 
 def archive_dir(kind: str) -> Path:

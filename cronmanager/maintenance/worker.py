@@ -11,10 +11,10 @@ import logging
 import time
 
 from flask import Flask
-from redis import Redis
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
+from cronmanager.lib import redis_client
 from cronmanager.rq_namespace import rq_namespace
 from cronmanager.scheduling.system_jobs import maintenance_queue_name
 
@@ -33,7 +33,7 @@ class ThreadWorker(SimpleWorker):
 
 def serve_maintenance(app: Flask, worker_id: str) -> None:
     with app.app_context():
-        connection = Redis.from_url(app.config["REDIS_URL"])
+        connection = redis_client.connect(app.config)
         rq = rq_namespace(app.config["REDIS_PREFIX"])
         queue = rq.Queue(maintenance_queue_name(app.config["REDIS_PREFIX"]), connection=connection)
         worker_class = rq.worker_class(ThreadWorker)

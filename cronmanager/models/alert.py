@@ -43,3 +43,15 @@ class Notification(Model):
     cron_job_id: Mapped[str | None] = mapped_column(ForeignKey("cron_jobs.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # retention
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class NotificationPreference(Model):
+    """Which notification topics reach a user in-app and by e-mail (cronmanager.alerts.preferences); no row means
+    the defaults (everything in-app, nothing by e-mail)."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    in_app: Mapped[list[str]] = mapped_column(JSON, default=list)
+    email: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

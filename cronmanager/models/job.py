@@ -50,7 +50,15 @@ class CronJob(Model):
     misfire_grace_s: Mapped[int] = mapped_column(Integer, default=60)
     expected_statuses: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     alert_after_failures: Mapped[int] = mapped_column(Integer, default=3)
-    auto_disable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # alert policy (SPEC §19); NULL inherits the team's default, else the settings' (cronmanager.alerts.policy)
+    alert_on: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    on_exhausted: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    channel_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    failure_rate_pct: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failure_rate_window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    late_after_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     auto_reschedule: Mapped[str] = mapped_column(String(8), default="off")
     propagate_trace: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -72,6 +80,15 @@ class CronJob(Model):
     throttle_anchor_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # bumped on every config change
+
+    @property
+    def auto_disable(self) -> bool:
+        """The older switch, kept for API clients and exports that still send it: `on_exhausted` = disable."""
+        return self.on_exhausted == "disable"
+
+    @auto_disable.setter
+    def auto_disable(self, value: bool) -> None:
+        self.on_exhausted = "disable" if value else "alert"
 
 
 class ScheduleChange(Model):

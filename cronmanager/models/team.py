@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cronmanager.extensions import Model
@@ -30,6 +30,8 @@ class Team(Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100))
     name_key: Mapped[str] = mapped_column(String(100), unique=True)  # lower-cased: names are unique ignoring case
+    # the team's alert policy for its jobs: {alert_on, on_exhausted, channel_ids} (cronmanager.alerts.policy)
+    alert_defaults: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cronmanager.extensions import Model
@@ -24,6 +24,7 @@ SCOPES = ("read", "write", "delete", "execute", "admin")
 
 class User(UserMixin, Model):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject", name="uq_users_sso_identity"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
@@ -33,6 +34,14 @@ class User(UserMixin, Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # second factor (cronmanager.auth.totp): the secret is sealed with the vault's keyring; it is set at enrolment
+    # and only counts once `totp_enabled`; the last accepted time step refuses a replayed code
+    totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # the identity provider's account behind this user (cronmanager.auth.oidc), once they signed in through it
+    sso_issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    sso_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

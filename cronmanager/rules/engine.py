@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, insert, select, update
 
-from cronmanager.alerts.delivery import dispatch, note_event, notify_in_app, publish_notifications, queue_alert
+from cronmanager.alerts.delivery import (
+    dispatch,
+    note_event,
+    notify_user,
+    publish_notifications,
+    queue_job_alert,
+)
+from cronmanager.alerts.policy import Severity
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.jobs.service import job_json, publish_job_event
@@ -240,9 +247,11 @@ def change_schedule(job: CronJob, factor: int, offset: int, reason: str, now: da
     base = current_app.config.get("PUBLIC_URL", "")
     if base:
         payload["url"] = f"{str(base).rstrip('/')}/jobs/{job.id}"
-    pending.deliveries += queue_alert(job.owner_id, "job.schedule_changed", payload, job.id)
-    pending.notes.append(notify_in_app(job.owner_id, "schedule_changed", title, text, job.id,
-                                       "job.schedule_changed"))
+    pending.deliveries += queue_job_alert(job, "job.schedule_changed", payload, Severity.INFO)
+    notice = notify_user(job.owner_id, "schedule_changed", title, text, job.id, "job.schedule_changed")
+    if notice.note is not None:
+        pending.notes.append(notice.note)
+    pending.deliveries += notice.delivery_ids
     pending.jobs.append(job)
 
 

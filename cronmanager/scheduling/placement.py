@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cronmanager.execution import rollups
 from cronmanager.execution.spans import placements
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.models.row_locks import lock_jobs
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
+from cronmanager.scheduling.fencing import FENCE_CONDITION
 
 log = logging.getLogger("cronmanager.scheduler")
 T = CronExecution.__table__
@@ -72,30 +74,37 @@ def plan_slots(expr: str | EffectiveSchedule, tz: str | None, next_run_at: datet
     return to_fire, missed, slot
 
 
-def _claim_pg(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
-    """One compare-and-set UPDATE for the whole tick (PostgreSQL): only rows still at their old next_run_at move.
-    The rows travel as three arrays, so the statement compiles once whatever the number of jobs."""
+def _claim_pg(claims: list[tuple[str, datetime, datetime]], fence: int | None) -> set[str]:
+    """One compare-and-set UPDATE for the whole tick (PostgreSQL): only rows still at their old next_run_at move,
+    and none when a newer leader has raised the fence past `fence`. The rows travel as three arrays, so the
+    statement compiles once whatever the number of jobs."""
+    fenced = f" AND {FENCE_CONDITION}" if fence is not None else ""
     stmt = text(
         "UPDATE cron_jobs SET next_run_at = v.new FROM unnest(CAST(:ids AS text[]), CAST(:olds AS timestamptz[]),"
         " CAST(:news AS timestamptz[])) AS v(id, old, new)"
-        " WHERE cron_jobs.id = v.id AND cron_jobs.next_run_at = v.old AND cron_jobs.is_active RETURNING cron_jobs.id")
-    params = {"ids": [c[0] for c in claims], "olds": [c[1] for c in claims], "news": [c[2] for c in claims]}
+        " WHERE cron_jobs.id = v.id AND cron_jobs.next_run_at = v.old AND cron_jobs.is_active" + fenced +
+        " RETURNING cron_jobs.id")
+    params = {"ids": [c[0] for c in claims], "olds": [c[1] for c in claims], "news": [c[2] for c in claims],
+              "fence": fence}
     return set(db.session.execute(stmt, params).scalars())
 
 
-def _claim_each(claims: list[tuple[str, datetime, datetime]]) -> set[str]:
+def _claim_each(claims: list[tuple[str, datetime, datetime]], fence: int | None) -> set[str]:
     won = set()
+    fenced = [text(FENCE_CONDITION).bindparams(fence=fence)] if fence is not None else []
     for job_id, old, new in claims:
         if dml_rowcount(update(CronJob).where(CronJob.id == job_id, CronJob.next_run_at == old,
-                                              CronJob.is_active.is_(True)).values(next_run_at=new)):
+                                              CronJob.is_active.is_(True), *fenced).values(next_run_at=new)):
             won.add(job_id)
     return won
 
 
-def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: datetime | None = None) -> Placed:
+def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: datetime | None = None,
+              fence: int | None = None) -> Placed:
     """One scheduler tick: claim due slots of active jobs, insert rows, return the batches to enqueue.
 
-    `live_since`: when the calling scheduler started (see plan_slots)."""
+    `live_since`: when the calling scheduler started (see plan_slots). `fence`: the leader's fencing token
+    (scheduling/fencing.py); None places unfenced (tests, benches)."""
     now = utcnow()
     horizon = now + timedelta(seconds=lookahead_s)
     jobs = db.session.execute(
@@ -121,7 +130,7 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
     if not claims:
         db.session.rollback()
         return placed
-    won = _claim_pg(claims) if db.engine.dialect.name == "postgresql" else _claim_each(claims)
+    won = _claim_pg(claims, fence) if db.engine.dialect.name == "postgresql" else _claim_each(claims, fence)
     missed_rows, fire_rows = [], []
     for job_id in won:
         to_fire, missed = plans[job_id]
@@ -140,8 +149,9 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
                 response_truncated=False, error_message=None))
     conflict = ["cron_job_id", "scheduled_for", "attempt_number"]
     for i in range(0, len(missed_rows), INSERT_CHUNK):
-        db.session.execute(_insert().values(missed_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
-            index_elements=conflict))
+        missed_ids = db.session.execute(_insert().values(missed_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
+            index_elements=conflict).returning(T.c.id)).scalars().all()
+        rollups.add_rows(missed_ids)
     placed.missed = len(missed_rows)
     new_ids: list[tuple[datetime, int]] = []
     with placements(fire_rows) as placing:  # one cron.place span (trace) per fire; rows get traceparent

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
-from cronmanager.execution import store
+from cronmanager.execution import rollups, store
 from cronmanager.extensions import db, dml_rowcount, keys, redis_client
 from cronmanager.lib import redis_keys
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
@@ -93,6 +93,7 @@ def reconcile() -> Repairs:
         .where(CronExecution.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]),
                CronExecution.worker_id.is_not(None))
     ).all()
+    closed: list[int] = []  # rows closed here, counted in the health rollups before the commit
     for row in owned:
         if row.worker_id in alive:
             continue
@@ -100,6 +101,7 @@ def reconcile() -> Repairs:
             if not store.fail_lost(row.id, row.worker_id):
                 continue
             repairs.lost += 1
+            closed.append(row.id)
             lost_job = db.session.get(CronJob, row.cron_job_id)
             retry = lost_job and store.plan_retry(lost_job.id, row.scheduled_for, row.attempt_number,
                                                   lost_job.retry_count, row.first_attempt_id or row.id,
@@ -120,8 +122,11 @@ def reconcile() -> Repairs:
         too_late = (late.trigger == Trigger.SCHEDULE.value
                     and late.due_at < now - timedelta(seconds=late.misfire_grace_s))
         if too_late:
-            repairs.missed += store.mark_missed(late.id)
+            if store.mark_missed(late.id):
+                repairs.missed += 1
+                closed.append(late.id)
         else:
             repairs.requeued.append(late.id)
+    rollups.add_rows(closed)  # after the retries are planned: a lost attempt that is retried is not a run
     db.session.commit()
     return repairs

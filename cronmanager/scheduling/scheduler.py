@@ -15,7 +15,7 @@ from cronmanager.execution import dispatch
 from cronmanager.extensions import db, keys, redis_client
 from cronmanager.lib.redis_keys import ProcessKind
 from cronmanager.models import utcnow
-from cronmanager.scheduling import system_jobs
+from cronmanager.scheduling import fencing, system_jobs
 from cronmanager.scheduling.placement import place_due
 from cronmanager.scheduling.reconcile import reconcile
 
@@ -42,6 +42,7 @@ class SchedulerService:
         # slots due after this instant fell due while a scheduler ran: an outage of the database must not
         # coalesce them as if the service had been down (placement.plan_slots)
         self.live_since = utcnow()
+        self.fence = 0  # this leadership's fencing token: placements with an older one are refused (fencing.py)
 
     def is_leader(self) -> bool:
         """Redis lease with takeover on death; without Redis every instance proceeds (the database still
@@ -51,15 +52,19 @@ class SchedulerService:
         try:
             if self._leader and r.eval(_RENEW, 1, key, self.identity, LEADER_TTL_MS):
                 return True
-            self._leader = bool(r.set(key, self.identity, nx=True, px=LEADER_TTL_MS))
+            token = fencing.acquire(r, key, keys().scheduler_fence, self.identity, LEADER_TTL_MS)
         except Exception:
             log.warning("redis unavailable for leader election; placing anyway", exc_info=True)
             return True
+        self._leader = token > 0
+        if self._leader:
+            self.fence = fencing.raise_fence(r, keys().scheduler_fence, token)
+            log.info("scheduler %s leads with fencing token %d", self.identity, self.fence)
         return self._leader
 
     def tick(self) -> int:
         started = time.monotonic()
-        placed = place_due(self.lookahead_s, live_since=self.live_since)
+        placed = place_due(self.lookahead_s, live_since=self.live_since, fence=self.fence)
         if placed.fires or placed.missed:
             log.debug("placed %d fires (%d missed) in %.3f s", placed.fires, placed.missed, time.monotonic() - started)
         self._unsent.extend(placed.batches or [])

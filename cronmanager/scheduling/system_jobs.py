@@ -31,8 +31,9 @@ class SystemJob:
 
 SYSTEM_JOBS: tuple[SystemJob, ...] = (
     SystemJob("retention", "cronmanager.maintenance.retention.run_retention", 3600),
-    SystemJob("alert-sweep", "cronmanager.alerts.delivery.sweep_due", 60),
+    SystemJob("alert-sweep", "cronmanager.alerts.delivery.sweep_due", 60, setting="ALERT_SWEEP_S"),
     SystemJob("rules", "cronmanager.rules.runner.run_rules", 60, setting="RULES_INTERVAL_S"),
+    SystemJob("alert-missed", "cronmanager.alerts.late.check_missed", 60, setting="ALERT_SWEEP_S"),
 )
 
 

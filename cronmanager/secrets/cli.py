@@ -1,4 +1,4 @@
-"""`flask secrets rotate`: re-encrypt every stored secret under the first ENCRYPTION_KEY."""
+"""`flask secrets rotate`: re-encrypt every stored secret (jobs', two-factor) under the first ENCRYPTION_KEY."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select, update
 
 from cronmanager.extensions import db, dml_rowcount
-from cronmanager.models import CronJob
+from cronmanager.models import CronJob, User
 from cronmanager.secrets.keyring import keyring
 
 secrets_cli = AppGroup("secrets", help="Manage the encryption of stored secrets.")
@@ -35,3 +35,17 @@ def rotate_command() -> None:
         db.session.commit()
         last_id = rows[-1][0]
     click.echo(f"Re-encrypted the secrets of {done} job(s) under the first key.")
+    click.echo(f"Re-encrypted the two-factor secrets of {_rotate_totp_secrets()} user(s).")
+
+
+def _rotate_totp_secrets() -> int:
+    """The users' TOTP secrets are sealed with the same keys (cronmanager.auth.totp)."""
+    ring = keyring()
+    rows = db.session.execute(select(User.id, User.totp_secret).where(User.totp_secret.is_not(None))).all()
+    done = 0
+    for user_id, token in rows:
+        done += dml_rowcount(
+            update(User).where(User.id == user_id, User.totp_secret == token)
+            .values(totp_secret=ring.rotate(cast(str, token).encode()).decode()))
+    db.session.commit()
+    return done

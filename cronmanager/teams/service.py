@@ -118,6 +118,23 @@ def create_team(p: Principal, name: str) -> Team:
     return team
 
 
+def find_team(name: str) -> Team | None:
+    return db.session.execute(select(Team).where(Team.name_key == name.strip().lower())).scalar_one_or_none()
+
+
+def ensure_team(name: str) -> tuple[Team, bool]:
+    """The team called `name` (ignoring case), created without members when missing (single sign-on's team map);
+    whether it was created."""
+    name = name.strip()
+    team = find_team(name)
+    if team is not None:
+        return team, False
+    team = Team(name=name, name_key=name.lower(), created_at=utcnow())
+    db.session.add(team)
+    db.session.flush()
+    return team, True
+
+
 def rename_team(team: Team, name: str) -> None:
     team.name, team.name_key = _clean_name(name, exclude=team.id)
     db.session.flush()

@@ -45,3 +45,14 @@ def update_user(user_id: str, json: UserPatchIn):
     audit_resource("user", user.id)
     service.change_user(user, role=json.role, is_active=json.is_active)
     return jsonify(service.user_row(user).as_json())
+
+
+@users_api.delete("/<uuid:user_id>/2fa")
+@endpoint("admin", "user.2fa_reset")
+@spec.validate(resp=responses("HTTP_404", "HTTP_409", HTTP_204=None), tags=["users"])
+def reset_2fa(user_id: str):
+    """Remove a user's second factor (a lost device); every session, login and API token of theirs ends."""
+    user = service.get_user(user_id)
+    audit_resource("user", user.id)
+    service.reset_second_factor(user)
+    return "", 204

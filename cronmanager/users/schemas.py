@@ -43,6 +43,8 @@ class UserAdminOut(BaseModel):
     last_sign_in_at: datetime | None
     active_tokens: int
     jobs: int
+    two_factor: bool
+    sso: bool
 
 
 class UserAdminJson(TypedDict):
@@ -58,6 +60,8 @@ class UserAdminJson(TypedDict):
     last_sign_in_at: datetime | None
     active_tokens: int
     jobs: int
+    two_factor: bool
+    sso: bool
 
 
 class UserAdminList(BaseModel):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select, func, or_, select
 
 from cronmanager.audit.changes import diff, note
-from cronmanager.auth import sessions
+from cronmanager.auth import sessions, two_factor
 from cronmanager.auth.users import UserError, create_user
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
@@ -37,7 +37,8 @@ class UserRow:
         u = self.user
         return {"id": u.id, "email": u.email, "role": u.role, "timezone": u.timezone, "is_active": u.is_active,
                 "created_at": u.created_at, "updated_at": u.updated_at, "last_sign_in_at": self.last_sign_in_at,
-                "active_tokens": self.active_tokens, "jobs": self.jobs}
+                "active_tokens": self.active_tokens, "jobs": self.jobs, "two_factor": two_factor.enrolled(u),
+                "sso": u.sso_subject is not None}
 
 
 def users_stmt(q: str | None = None, role: str | None = None, is_active: bool | None = None) -> Select:
@@ -118,6 +119,16 @@ def change_user(user: User, *, role: str | None = None, is_active: bool | None =
     changes = diff(before, after)
     note(changes)
     return changes
+
+
+def reset_second_factor(user: User) -> None:
+    """An administrator removes a user's second factor (a lost phone): the user enrols again, and every session of
+    theirs ends, since whoever holds one may be the reason for the reset."""
+    if not two_factor.enrolled(user) and not user.totp_secret:
+        raise ApiError(409, "This user has no second factor")
+    two_factor.clear(user)
+    sessions.end_all_sessions(user)
+    note({"two_factor": {"old": True, "new": False}})
 
 
 def _refuse_if_last_admin(user: User) -> None:

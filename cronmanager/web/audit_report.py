@@ -22,6 +22,8 @@ def audit_report():
     if start is None or end is None:
         abort(400, "Pick both a first and a last day")
     params = {"from": _iso(start), "to": _iso(end), "format": "csv" if request.args.get("format") == "csv" else "json"}
-    if request.args.get("user_id"):
+    kind = request.args.get("kind", "changes")
+    params["kind"] = kind if kind in ("changes", "access", "retention") else "changes"
+    if request.args.get("user_id") and params["kind"] != "retention":
         params["user_id"] = request.args["user_id"][:36]
     return redirect("/api/v1/audit/report?" + urlencode(params))

@@ -23,6 +23,7 @@ NAV = (  # (endpoint, label, icon, admin only)
     ("web.audit", "Audit", "shield", True),
     ("web.users", "Users", "users", True),
     ("web.tokens", "API tokens", "key", False),
+    ("web.incidents", "Incidents", "bell", False),
     ("web.notifications", "Notifications", "bell", False),
     ("web.settings", "Settings", "cog", False),
 )

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    EmailField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -17,10 +18,20 @@ from wtforms import (
     URLField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from cronmanager.auth.principal import SERVICE_SCOPES
 from cronmanager.models.job import CONCURRENCY_POLICIES, HTTP_METHODS
 from cronmanager.models.team import TeamRole
+
+ALERT_ON_LABELS = {  # the job policy's kinds (cronmanager.alerts.policy.AlertOn), as the form offers them
+    "exhausted": "A fire fails after all its retries",
+    "consecutive": "More than N fires fail in a row",
+    "failure_rate": "Too many recent fires fail",
+    "slow": "A run is slower than the limit",
+    "late": "A run is late or missed",
+    "slo": "The error budget burns too fast",
+}
 
 PRESETS = (  # (label, expression) shown as one-click buttons above the raw expression
     ("Every minute", "* * * * *"),
@@ -68,7 +79,15 @@ class JobForm(FlaskForm):
     throttle_factor = IntegerField("Run every Nth slot", default=1, validators=[Optional(), NumberRange(1, 64)])
     spread_offset_s = IntegerField("Offset (seconds)", default=0, validators=[Optional(), NumberRange(0, 3599)])
     alert_after_failures = IntegerField("Alert after failed runs", default=3, validators=[NumberRange(1, 1000)])
-    auto_disable = BooleanField("Disable the job when it alerts", default=False)
+    alert_custom = BooleanField("Choose what alerts for this job (otherwise the team's default, else the "
+                                "installation's: a fire failing after its retries)", default=False)
+    alert_on = SelectMultipleField("Alert when", choices=list(ALERT_ON_LABELS.items()), default=["exhausted"],
+                                   widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    on_exhausted = SelectField("When a fire's retries are used up", default="", choices=[
+        ("", "Default (the team's, else alert)"), ("alert", "Alert"), ("disable", "Disable the job and alert")])
+    max_duration_ms = IntegerField("Slow after (ms)", validators=[Optional(), NumberRange(1, 86_400_000)])
+    channel_ids = SelectMultipleField("Alert channels", choices=[], validate_choice=False,
+                                      widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     is_active = BooleanField("Enabled", default=True)
     reason = StringField("Reason for a schedule change", validators=[Optional(), Length(max=1000)])
     team_id = SelectField("Belongs to", default="", choices=[("", "Personal")])
@@ -106,6 +125,20 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=1024)])
     confirm = PasswordField("Repeat the new password",
                             validators=[DataRequired(), EqualTo("new_password", message="The passwords differ")])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=16)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField("A current code, or a recovery code", validators=[DataRequired(), Length(max=64)])
+
+
+class EmailForm(FlaskForm):
+    email = EmailField("New e-mail", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)])
 
 
 def storable(form: FlaskForm, field: StringField) -> None:

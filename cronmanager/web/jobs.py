@@ -22,6 +22,7 @@ from cronmanager.models.listing import paginate
 from cronmanager.rules.views import effective_view
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
+from cronmanager.web.alerts import channel_choices
 from cronmanager.web.blueprint import or_abort, page_args, viewer, web
 from cronmanager.web.forensics import failed_version_diff, timeline
 from cronmanager.web.forms import PRESETS, JobForm
@@ -33,7 +34,8 @@ FORM_FIELDS = {  # service field -> form field, for errors raised by the shared 
     "endpoint_url": "endpoint_url", "http_method": "http_method", "body": "body", "timeout_ms": "timeout_s",
     "retry_count": "retry_count", "concurrency_policy": "concurrency_policy",
     "expected_statuses": "expected_statuses", "alert_after_failures": "alert_after_failures",
-    "auto_disable": "auto_disable", "misfire_grace_s": "misfire_grace_s",
+    "on_exhausted": "on_exhausted", "alert_on": "alert_on", "max_duration_ms": "max_duration_ms",
+    "channel_ids": "channel_ids", "misfire_grace_s": "misfire_grace_s",
     "throttle_factor": "throttle_factor", "spread_offset_s": "spread_offset_s", "team_id": "team_id",
 }
 
@@ -126,7 +128,8 @@ def job_detail(job_id: str):
                            owner_email=owner.email if owner else "—", can_manage=can_manage(job),
                            headers=job.headers or {}, description=_describe(
                                job.cron_expression), filters=request.args, zone=cron.validate_timezone(job.timezone),
-                           effective_view=effective_view(job))
+                           effective_view=effective_view(job), snoozed=bool(
+                               job.snoozed_until and job.snoozed_until > utcnow()))
 
 
 @web.get("/jobs/<job_id>/executions/<int:execution_id>")
@@ -172,7 +175,10 @@ def _job_values(form: JobForm, headers: list[tuple[str, str]],
         "query_params": param_map, "body": body, "timeout_ms": (form.timeout_s.data or 0) * 1000,
         "retry_count": form.retry_count.data, "concurrency_policy": form.concurrency_policy.data,
         "is_active": form.is_active.data, "expected_statuses": form.statuses(),
-        "alert_after_failures": form.alert_after_failures.data, "auto_disable": form.auto_disable.data,
+        "alert_after_failures": form.alert_after_failures.data,
+        "alert_on": list(form.alert_on.data or []) if form.alert_custom.data else None,
+        "on_exhausted": form.on_exhausted.data or None, "max_duration_ms": form.max_duration_ms.data or None,
+        "channel_ids": list(form.channel_ids.data or []) or None,
         "misfire_grace_s": form.misfire_grace_s.data,
         "throttle_factor": form.throttle_factor.data or 1, "spread_offset_s": form.spread_offset_s.data or 0,
     }
@@ -200,6 +206,7 @@ def _apply_errors(form: JobForm, err: ApiError, kv_errors: dict[str, str]) -> st
 def _render_form(form: JobForm, job: CronJob | None, headers: list[tuple[str, str]],
                  params: list[tuple[str, str]], kv_errors: dict[str, str], form_error: str | None,
                  clone_of: str | None = None, status: int = 200):
+    form.channel_ids.choices = channel_choices()
     return render_template("web/job_form.html", form=form, job=job, headers=headers or [("", "")],
                            params=params or [("", "")], kv_errors=kv_errors, form_error=form_error,
                            presets=PRESETS, clone_of=clone_of), status
@@ -253,12 +260,16 @@ def job_new():
 
 def _fill(form: JobForm, job: CronJob) -> None:
     for field in ("name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "body",
-                  "retry_count", "concurrency_policy", "is_active", "alert_after_failures", "auto_disable",
-                  "misfire_grace_s", "throttle_factor", "spread_offset_s"):
+                  "retry_count", "concurrency_policy", "is_active", "alert_after_failures",
+                  "misfire_grace_s", "throttle_factor", "spread_offset_s", "max_duration_ms"):
         getattr(form, field).data = getattr(job, field)
     form.expected_statuses.data = ", ".join(str(s) for s in job.expected_statuses or [])
     form.timeout_s.data = max(1, math.ceil((job.timeout_ms or 30000) / 1000))
     form.team_id.data = job.team_id or ""
+    form.alert_custom.data = job.alert_on is not None
+    form.alert_on.data = list(job.alert_on) if job.alert_on is not None else ["exhausted"]
+    form.on_exhausted.data = job.on_exhausted or ""
+    form.channel_ids.data = list(job.channel_ids or [])
 
 
 @web.route("/jobs/<job_id>/edit", methods=["GET", "POST"])

@@ -22,7 +22,9 @@ from flask_login import current_user
 from redis import Redis
 from rq.job import Job
 
+from cronmanager.auth import login_policy, two_factor
 from cronmanager.extensions import csrf, login_manager
+from cronmanager.lib import redis_client
 from cronmanager.rq_namespace import RQNamespace, rq_namespace
 
 RQ_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -82,7 +84,8 @@ def mount(app: Flask) -> None:
     import rq_dashboard
     from rq_dashboard.web import setup_rq_connection
 
-    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
+    for key, value in redis_client.dashboard_settings(app.config).items():
+        app.config.setdefault(key, value)
     _route_dashboard_to_namespaces()
     app.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")
     setup_rq_connection(app)
@@ -96,6 +99,8 @@ def mount(app: Flask) -> None:
             return login_manager.unauthorized()
         if not current_user.is_admin:
             abort(403, "The queue dashboard is for administrators")
+        if two_factor.enrollment_required(current_user, via_sso=login_policy.session_via_sso()):
+            abort(403, "Two-factor authentication is required: set it up under Settings → Security")
         changes_state = request.method not in ("GET", "HEAD", "OPTIONS") or request.endpoint in STATE_CHANGING_GETS
         if changes_state and not _same_origin():
             abort(403, "Cross-site request refused")

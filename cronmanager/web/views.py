@@ -40,10 +40,14 @@ def overview():
 
 # The other pages register their routes on the same blueprint.
 import cronmanager.rules.views  # noqa: E402, F401
+import cronmanager.web.alerts  # noqa: E402, F401
 import cronmanager.web.audit_report  # noqa: E402, F401
 import cronmanager.web.jobs  # noqa: E402, F401
 import cronmanager.web.jobs_portable  # noqa: E402, F401
 import cronmanager.web.pages  # noqa: E402, F401
+import cronmanager.web.reliability  # noqa: E402, F401
+import cronmanager.web.security  # noqa: E402, F401
 import cronmanager.web.settings  # noqa: E402, F401
 import cronmanager.web.teams  # noqa: E402, F401
+import cronmanager.web.token_usage  # noqa: E402, F401
 import cronmanager.web.users  # noqa: E402, F401

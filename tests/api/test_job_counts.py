@@ -42,9 +42,9 @@ def test_a_bulk_insert_is_counted_per_owner_in_one_statement(app, owner, outside
     run_sql(app, """
         INSERT INTO cron_jobs (id, name, description, cron_expression, timezone, endpoint_url, http_method, headers,
           query_params, is_active, retry_count, timeout_ms, concurrency_policy, misfire_grace_s, alert_after_failures,
-          auto_disable, auto_reschedule, owner_id, created_by, status, consecutive_failures, created_at, updated_at)
+          on_exhausted, auto_reschedule, owner_id, created_by, status, consecutive_failures, created_at, updated_at)
         SELECT gen_random_uuid()::text, 'bulk', '', '0 3 * * *', 'UTC', 'https://x.test/', 'GET', '{}', '{}', true,
-          0, 30000, 'allow', 60, 3, false, 'off', CASE WHEN n % 3 = 0 THEN :a ELSE :b END, NULL, 'PENDING', 0,
+          0, 30000, 'allow', 60, 3, NULL, 'off', CASE WHEN n % 3 = 0 THEN :a ELSE :b END, NULL, 'PENDING', 0,
           now(), now()
         FROM generate_series(1, 300) AS n""", a=outsider.id, b=owner.id)
     assert _counters(app) == _counted(app) == {outsider.id: 100, owner.id: 200}
@@ -101,9 +101,9 @@ def test_the_sqlite_triggers_keep_the_same_counts(tmp_path, redis_prefix, keep_l
         for k in range(5):
             run("INSERT INTO cron_jobs (id, name, description, cron_expression, timezone, endpoint_url, http_method,"
                 " headers, query_params, is_active, retry_count, timeout_ms, concurrency_policy, misfire_grace_s,"
-                " alert_after_failures, auto_disable, auto_reschedule, owner_id, status, consecutive_failures,"
+                " alert_after_failures, on_exhausted, auto_reschedule, owner_id, status, consecutive_failures,"
                 " created_at, updated_at) VALUES (:id, 'j', '', '0 3 * * *', 'UTC', 'https://x.test/', 'GET', '{}',"
-                " '{}', 1, 0, 30000, 'allow', 60, 3, 0, 'off', :owner, 'PENDING', 0, '2026-01-01', '2026-01-01')",
+                " '{}', 1, 0, 30000, 'allow', 60, 3, NULL, 'off', :owner, 'PENDING', 0, '2026-01-01', '2026-01-01')",
                 id=f"j{k}", owner="u1" if k < 4 else "u2")
         run("DELETE FROM cron_jobs WHERE id IN ('j0', 'j1')")
         run("UPDATE cron_jobs SET owner_id = 'u2' WHERE id = 'j2'")

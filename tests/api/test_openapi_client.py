@@ -137,7 +137,7 @@ def test_a_generated_client_reads_the_admin_lists(app, admin, owner, generated):
         assert rules.items and {type(r) for r in rules.items} == {m.RuleOut}
 
         channel = _call(generated, "alerts.post_api_v1_alert_channels", "ChannelOut", client=client,
-                        body=m.ChannelCreateType0(kind="email", target="ops@example.com"))
+                        body=m.ChannelCreate(kind=m.ChannelCreateKind.EMAIL, target="ops@example.com"))
         channels = _call(generated, "alerts.get_api_v1_alert_channels", "ChannelList", client=client)
         assert [(type(c), c.id) for c in channels.items] == [(m.ChannelOut, channel.id)]
 

@@ -62,7 +62,7 @@ def test_the_job_form_saves_and_edits_the_alert_fields(app, owner):
 
     client = signed_in(app, owner)
     resp = client.post("/jobs/new", data=_job_form(expected_statuses="200 204", alert_after_failures="5",
-                                                   auto_disable="y", misfire_grace_s="120"))
+                                                   on_exhausted="disable", misfire_grace_s="120"))
     assert resp.status_code == 302, resp.get_data(as_text=True)
     job_id = resp.headers["Location"].rsplit("/", 1)[1]
     data = client.get(f"/api/v1/cron/{job_id}", headers=owner.headers).get_json()
@@ -81,7 +81,7 @@ def test_the_job_form_saves_and_edits_the_alert_fields(app, owner):
         assert {"cron.create", "cron.update"} <= set(actions)
         db.session.remove()
     detail = client.get(f"/jobs/{job_id}").get_data(as_text=True)
-    assert "any 2xx" in detail and "no auto-disable" in detail
+    assert "any 2xx" in detail and "default policy" in detail and "disable when retries" not in detail
 
 
 @pytest.mark.parametrize(("field", "value"), [("alert_after_failures", "0"), ("misfire_grace_s", "86401")])

@@ -14,7 +14,7 @@ JOB = {"name": "platform-job", "cron_expression": "0 2 * * *", "endpoint_url": "
 READS = {"GET"}
 # parameters that do not name a team's resource, and the endpoints that never do (admins' queue pages, files)
 UNRELATED_ARGS = {"name", "note_id", "event_id", "filename", "instance_number", "queue_name", "registry_name",
-                  "per_page", "order", "page"}
+                  "per_page", "order", "page", "badge_key"}
 UNRELATED_ENDPOINTS = {"static"}
 # request bodies that pass validation, so the answer is the permission check's and not a 422
 BODIES = {
@@ -25,6 +25,8 @@ BODIES = {
     "api.alerts_api.update_channel": {"name": "renamed"},
     "api.users_api.update_user": {"is_active": False},
     "api.jobs_api.toggle_job": {},
+    "api.reliability_api.set_slo": {"slo_target": 99.0, "slo_window_days": 7},
+    "api.alerts_api.snooze": {"until": "2099-01-01T00:00:00Z"},
 }
 FORMS = {"web.job_edit": {"name": "renamed", "cron_expression": "0 3 * * *", "timezone": "UTC",
                           "endpoint_url": "https://billing.example.com/x", "http_method": "GET"}}
@@ -43,8 +45,12 @@ def world(app, client, admin, owner):
                         headers=owner.headers).get_json()
     channel = client.post("/api/v1/alert-channels", json={"kind": "email", "target": "p@example.com",
                                                           "team_id": team["id"]}, headers=owner.headers).get_json()
+    incident_id = "0b5e0d7e-0000-4000-8000-000000000001"
+    run_sql(app, "INSERT INTO incidents (id, cron_job_id, team_id, kind, severity, summary, opened_at, last_event_at,"
+            " events, reminders, muted) VALUES (:id, :job, :team, 'exhausted', 'critical', '', now(), now(), 1, 0,"
+            " false)", id=incident_id, job=job["id"], team=team["id"])
     values = {"job_id": job["id"], "execution_id": run["execution_id"], "version": 1, "team_id": team["id"],
-              "token_id": token["id"], "channel_id": channel["id"], "user_id": owner.id}
+              "token_id": token["id"], "channel_id": channel["id"], "user_id": owner.id, "incident_id": incident_id}
     return {"viewer": viewer, "outsider": outsider, "values": values, "team": team}
 
 

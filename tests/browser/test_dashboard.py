@@ -481,7 +481,7 @@ def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page:
     expect(page.locator("input[name=name]")).to_have_value("Strict target")
     page.fill("input[name=expected_statuses]", "200,204")
     page.fill("input[name=alert_after_failures]", "5")
-    page.check("input[name=auto_disable]")
+    page.select_option("select[name=on_exhausted]", "disable")
     shot(page, "desktop-job-form-alerts")
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
@@ -490,15 +490,15 @@ def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page:
     assert data["expected_statuses"] == [200, 204]
     assert data["alert_after_failures"] == 5 and data["auto_disable"] is True and data["misfire_grace_s"] == 60
     expect(page.locator("[data-config=expected-statuses]")).to_have_text("HTTP 200, 204")
-    expect(page.locator("[data-config=alerts]")).to_contain_text("auto-disable")
+    expect(page.locator("[data-config=alerts]")).to_contain_text("disable when retries are used up")
     shot(page, "desktop-job-detail-config")
 
     page.get_by_role("link", name="Edit").click()
     expect(page.locator("input[name=expected_statuses]")).to_have_value("200, 204")
-    expect(page.locator("input[name=auto_disable]")).to_be_checked()
+    expect(page.locator("select[name=on_exhausted]")).to_have_value("disable")
     page.fill("input[name=expected_statuses]", "")
     page.fill("input[name=misfire_grace_s]", "0")
-    page.uncheck("input[name=auto_disable]")
+    page.select_option("select[name=on_exhausted]", "alert")
     page.get_by_role("button", name="Save changes").click()
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     data = client.get(f"/api/v1/cron/{job_id}", headers=owner.headers).get_json()

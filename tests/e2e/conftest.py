@@ -98,6 +98,26 @@ class PrivatePostgres:
         """Fast shutdown, as `pg_ctl stop` (and a service manager) does: sessions are cut, nothing waits."""
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def replica(self) -> PrivatePostgres:
+        """A streaming replica of this cluster (`pg_basebackup -R`), on a port of its own, started."""
+        replica = PrivatePostgres(self.root / "replica")
+        replica.root.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(replica.root, "postgres")
+        self._run(str(self.bindir / "pg_basebackup"), "-D", str(replica.data), "-R", "-X", "stream",
+                  "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres")
+        replica.start()
+        return replica
+
+    def promote(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "promote")
+
+    def in_recovery(self) -> bool:
+        with psycopg2.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=1) as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_is_in_recovery()")
+                return bool(cur.fetchone()[0])
+
     def up(self) -> bool:
         try:
             psycopg2.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=1).close()
@@ -150,6 +170,86 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
     yield server
     server.stop()
+
+
+class RedisSentinels:
+    """A master, a replica and three sentinels of our own on free ports (no persistence), as an operator runs
+    Redis in HA; `kill_master()` is the fault, and the sentinels promote the replica by themselves."""
+
+    SERVICE = "cm"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.master_port, self.replica_port = free_port(), free_port()
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._server("master", self.master_port)
+        self._server("replica", self.replica_port, "--replicaof", "127.0.0.1", str(self.master_port))
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        for i, port in enumerate(self.sentinel_ports):
+            conf = root / f"sentinel{i}.conf"  # a sentinel rewrites its own file, so each has one
+            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {root}\n"
+                            f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master_port} 2\n"
+                            f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
+                            f"sentinel failover-timeout {self.SERVICE} 5000\n")
+            self._spawn(f"sentinel{i}", ["redis-server", str(conf), "--sentinel"])
+        wait_for(lambda: all(self._answers(p) for p in self.sentinel_ports), 20, message="three sentinels")
+        wait_for(lambda: self.master() == ("127.0.0.1", self.master_port) and self._replica_synced(), 20,
+                 message="the sentinels to see the master and its replica")
+
+    def _server(self, name: str, port: int, *args: str) -> None:
+        self._spawn(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "no", "--dir", str(self.root), *args])
+        wait_for(lambda: self._answers(port), 20, message=f"redis {name}")
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = open(self.root / f"{name}.log", "wb")
+        self.procs[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+    @staticmethod
+    def _answers(port: int) -> bool:
+        try:
+            return bool(Redis(port=port, socket_timeout=1).ping())
+        except RedisError:
+            return False
+
+    def _replica_synced(self) -> bool:
+        try:
+            info = Redis(port=self.replica_port, socket_timeout=1).info("replication")
+        except RedisError:
+            return False
+        return info.get("master_link_status") == "up"
+
+    def master(self) -> tuple[str, int] | None:
+        for port in self.sentinel_ports:
+            try:
+                host, master_port = Redis(port=port, socket_timeout=1, decode_responses=True
+                                          ).sentinel_get_master_addr_by_name(self.SERVICE)
+                return host, int(master_port)
+            except (RedisError, TypeError):
+                continue
+        return None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What every process needs to follow the master (REDIS_URL gives only the database number then)."""
+        return {"REDIS_URL": "redis://sentinel-managed/0", "REDIS_SENTINEL_MASTER": self.SERVICE,
+                "REDIS_SENTINELS": ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)}
+
+    def kill_master(self) -> None:
+        self.procs["master"].kill()
+        self.procs["master"].wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture
+def redis_sentinels(tmp_path) -> Iterator[RedisSentinels]:
+    group = RedisSentinels(tmp_path)
+    yield group
+    group.stop()
 
 
 def free_port() -> int:

@@ -11,21 +11,11 @@ from collections import Counter
 import pytest
 from redis import Redis
 
-from tests.helpers import create, executions
+from tests.helpers import assert_contiguous_slots, create, executions
 from tests.stack import Proc, process_env, wait_for
 
 pytestmark = pytest.mark.slow
 FAST = {"RECONCILE_INTERVAL_S": "1", "WORKER_HEARTBEAT_TTL_S": "3"}
-
-
-def _contiguous(rows, step_s: int = 1) -> None:
-    """Each scheduled second between the first and last row appears exactly once (fired or recorded MISSED)."""
-    firsts = [r for r in rows if r.attempt_number == 1]
-    counts = Counter(r.scheduled_for for r in firsts)
-    assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1]
-    slots = sorted(counts)
-    expected = int((slots[-1] - slots[0]).total_seconds()) // step_s + 1
-    assert len(slots) == expected, f"{expected - len(slots)} slots have no row"
 
 
 def test_it_recovers_a_fire_whose_worker_was_killed_mid_request(app, client, owner, target, stack):
@@ -60,7 +50,7 @@ def test_it_neither_loses_nor_doubles_fires_when_the_scheduler_is_killed_and_res
                                                                                           status="RUNNING"),
              10, message="all rows final")
     rows = executions(app, job["id"])
-    _contiguous(rows)
+    assert_contiguous_slots(rows)
     hits = Counter(h.headers["X-CronManager-Scheduled-For"] for h in target.hits_for("/ok/s"))
     assert max(hits.values()) == 1
     statuses = Counter(r.status for r in rows)
@@ -122,7 +112,7 @@ def test_it_survives_a_redis_restart_without_losing_or_doubling_fires(app, clien
         wait_for(lambda: not executions(app, job["id"], status="PENDING") and
                  not executions(app, job["id"], status="RUNNING"), 20, message="all rows final")
         rows = executions(app, job["id"])
-        _contiguous(rows)
+        assert_contiguous_slots(rows)
         hits = Counter(h.headers["X-CronManager-Scheduled-For"] for h in target.hits_for("/ok/r"))
         assert max(hits.values()) == 1
         assert all(p.popen.poll() is None for p in procs), "a process died with Redis"

@@ -48,7 +48,7 @@ def _sent(app, event: str) -> list:
 
 def test_it_alerts_once_after_four_failures_and_again_on_recovery(app, client, owner, channels):
     box, hooks = channels
-    job_id = make_job(app, owner.id, alert_after_failures=3)
+    job_id = make_job(app, owner.id, alert_after_failures=3, alert_on=["consecutive"])
     for minute in range(3):
         record(app, [make_fire(app, job_id, "FAILED", minute)])
     assert _deliveries(app) == []  # three failures: at the threshold, not over it

@@ -153,7 +153,7 @@
     };
     const source = new EventSource("/api/v1/events");
     const types = ["cron:created", "cron:updated", "cron:deleted", "execution:started", "execution:completed",
-      "execution:failed", "schedule:changed", "notification"];
+      "execution:failed", "schedule:changed", "notification", "incident:opened", "incident:resolved"];
     types.forEach((type) => source.addEventListener(type, (msg) => {
       let event;
       try { event = JSON.parse(msg.data); } catch (e) { return; }

@@ -16,16 +16,19 @@
     const state = !c.is_active ? `<span class="badge badge-off">paused</span>`
       : c.consecutive_errors ? `<span class="badge badge-FAILED">failing</span>`
         : c.last_error ? `<span class="badge badge-RUNNING">last send failed</span>` : `<span class="badge badge-SUCCESS">active</span>`;
-    const kind = c.kind === "email" ? "e-mail" : slack ? "webhook · Slack" : "webhook";
+    const radio = document.querySelector(`input[name=kind][value="${CSS.escape(c.kind)}"]`);
+    const label = radio ? radio.dataset.kindLabel : c.kind;
+    const kind = slack ? "webhook · Slack" : label.toLowerCase();
     const errors = `${CM.esc(c.consecutive_errors)} consecutive error${c.consecutive_errors === 1 ? "" : "s"}` +
       (c.last_error ? ` · <span class="break-all text-red-700">last: ${CM.esc(c.last_error)}</span>` : "");
     li.innerHTML =
       `<div class="min-w-0"><div class="flex flex-wrap items-center gap-1.5">` +
-      `<span class="font-medium">${CM.esc(c.name || (c.kind === "email" ? "E-mail" : "Webhook"))}</span>` +
-      `<span class="badge badge-on">${kind}</span>` +
+      `<span class="font-medium">${CM.esc(c.name || label)}</span>` +
+      `<span class="badge badge-on">${CM.esc(kind)}</span>` +
       (c.is_global ? `<span class="badge bg-purple-100 text-purple-800">global</span>` : "") +
       `<span data-channel-state>${state}</span></div>` +
       `<p class="mt-0.5 font-mono text-xs break-all text-slate-600" data-channel-target>${CM.esc(c.target)}</p>` +
+      `<p class="mt-0.5 text-xs"><a class="text-indigo-700 hover:underline" href="/channels/${encodeURIComponent(c.id)}" data-channel-deliveries>Deliveries</a></p>` +
       `<p class="mt-0.5 text-xs text-slate-500" data-channel-errors>${errors}</p></div>` +
       `<div class="flex shrink-0 flex-wrap gap-1.5">` +
       `<button type="button" class="btn btn-sm" data-channel-action="test">Send test</button>` +
@@ -48,14 +51,22 @@
     return fresh;
   }
 
+  /* The checked kind's radio carries how to ask for its target (from the server's kind registry). */
+  function kindOf(form) {
+    return form.querySelector("input[name=kind]:checked") || form.querySelector("input[name=kind]");
+  }
+
   function setKind(form) {
-    const webhook = form.elements.kind.value === "webhook";
+    const radio = kindOf(form);
+    const webhook = radio.value === "webhook";
+    const type = radio.dataset.kindTargetType || "text";
     form.querySelectorAll("[data-webhook-only]").forEach((el) => el.classList.toggle("hidden", !webhook));
     const input = form.querySelector("[data-target-input]");
-    input.type = webhook ? "url" : "email";
-    input.placeholder = webhook ? "https://hooks.example.com/cron-alerts" : "oncall@example.com";
-    input.inputMode = webhook ? "url" : "email";
-    form.querySelector("[data-target-label]").textContent = webhook ? "Webhook URL" : "E-mail address";
+    input.type = type === "none" ? "text" : type;
+    input.disabled = type === "none";
+    input.placeholder = radio.dataset.kindPlaceholder || "";
+    input.inputMode = type === "url" || type === "email" ? type : "text";
+    form.querySelector("[data-target-label]").textContent = radio.dataset.kindTargetLabel || "Target";
   }
 
   function showError(form, field, message) {
@@ -83,8 +94,8 @@
       if (secret) payload.config.secret = secret;
     }
     if (form.elements.is_global) payload.is_global = form.elements.is_global.checked;
-    if (!payload.target) {
-      showError(form, "target", kind === "email" ? "Enter an e-mail address." : "Enter the webhook URL.");
+    if (!payload.target && kindOf(form).dataset.kindTargetType !== "none") {
+      showError(form, "target", `Enter the ${kindOf(form).dataset.kindTargetLabel.toLowerCase()}.`);
       return;
     }
     const button = form.querySelector("button[type=submit]");

@@ -82,6 +82,20 @@
       const button = ev.target.closest("[data-user-action]");
       if (!button) return;
       const row = button.closest("tr");
+      if (button.dataset.userAction === "reset-2fa") {
+        const reset = await CM.confirm(`Reset ${row.dataset.userEmail}'s two-factor authentication? They sign in with their password alone until they enrol again, and every session of theirs ends now.`,
+          { title: "Reset two-factor authentication", confirmLabel: "Reset", danger: true });
+        if (!reset) return;
+        CM.busy(button, true);
+        try {
+          await CM.api("DELETE", `/api/v1/users/${encodeURIComponent(row.dataset.userId)}/2fa`);
+          reloadWith(`${row.dataset.userEmail}'s two-factor authentication was reset.`);
+        } catch (err) {
+          CM.busy(button, false);
+          CM.toast(err.message, "error");
+        }
+        return;
+      }
       const deactivate = button.dataset.userAction === "deactivate";
       const ok = await CM.confirm(deactivate
         ? `Deactivate ${row.dataset.userEmail}? Their sessions and API tokens stop working at once; their jobs keep running.`
