@@ -58,11 +58,13 @@ def worker_command(burst: bool, drain_timeout: float, processes: int | None) -> 
     with untraced_batch_io():  # the claim and RQ's own calls; each fire's thread is traced
         try:
             while True:
-                worker = rq.Worker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
                 try:
+                    worker = rq.Worker([queue], connection=connection, name=executor.worker_id.replace(":", "-"))
                     worker.work(burst=burst, logging_level=app.config["LOG_LEVEL"].upper(), with_scheduler=False)
-                except RedisError:  # RQ's teardown (register_death) writes to Redis too, and raises when it is down
-                    log.warning("worker loop lost Redis", exc_info=True)
+                except RedisError:  # RQ's constructor and teardown talk to Redis too, and raise while it is down
+                    log.warning("worker loop lost Redis; restarting in 1 s", exc_info=True)
+                    time.sleep(1)
+                    continue
                 if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
                     break
                 # RQ quits its loop on some Redis errors; a Procfile process must outlive a Redis restart

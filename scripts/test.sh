@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole test suite: lint, fast tests, then the slow end-to-end and browser tests (CI runs exactly this).
-# About 10 minutes on 2 cores; `scripts/test.sh --fast` stops after the fast tests.
+# About 12 minutes on 2 cores; `scripts/test.sh --fast` stops after the fast tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -28,4 +28,4 @@ mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
 # the fast tests use the CPU, so one worker per core; the slow ones mostly wait on the processes they start.
 # `-n 0` in the arguments runs them serially.
 pytest -m "not slow" -n "${FAST_WORKERS:-2}" "$@"
-$fast_only || pytest -m slow -n "${SLOW_WORKERS:-4}" "$@"
+$fast_only || pytest -m slow -n "${SLOW_WORKERS:-6}" "$@"
