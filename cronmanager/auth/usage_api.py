@@ -27,10 +27,10 @@ def count_token_request(response: Response) -> Response:
 
 
 def _readable_token(token_id: str) -> ApiToken:
-    """Your own tokens, your teams' service-account tokens if you own the team, every token for an admin."""
+    """Your own live tokens, your teams' service-account tokens if you own the team, every token for an admin."""
     p = principal()
     token = db.session.get(ApiToken, token_id)
-    if token is None:
+    if token is None or token.revoked_at is not None:  # DELETE revokes: the token is gone for its clients
         raise ApiError(404, "No such token")
     own = token.user_id == p.user.id and token.team_id is None
     team_owner = token.team_id is not None and visibility.team_role(p, token.team_id) == TeamRole.OWNER

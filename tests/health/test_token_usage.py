@@ -57,6 +57,8 @@ def test_only_the_owner_a_team_owner_or_an_admin_reads_it(app, client, owner, ou
                           headers=owner.headers).get_json()
     assert usage(client, owner, service["id"]).status_code == 200
     assert usage(client, outsider, service["id"]).status_code == 404
+    assert client.delete(f"/api/v1/auth/tokens/{tid}", headers=owner.headers).status_code == 200
+    assert usage(client, owner, tid).status_code == 404  # revoked is deleted for its clients
 
 
 def test_the_tokens_page_shows_the_counts(app, client, owner):
