@@ -23,7 +23,7 @@ def test_a_run_that_starts_late_opens_an_incident_and_an_on_time_one_resolves_it
     (incident,) = _open(client, owner)
     assert incident["kind"] == "late" and incident["severity"] == "warning"
     assert "150 s after its slot" in incident["summary"]
-    wait_for(lambda: receiver.on("/slack"))
+    wait_for(lambda: receiver.on("/slack") and receiver.on("/pagerduty"))  # sent by separate sender threads
     assert receiver.on("/slack")[0].json["text"] == "Job 'billing' is failing"
     assert receiver.on("/pagerduty")[0].json["payload"]["severity"] == "warning"
     record(app, [make_fire(app, job_id, "SUCCESS", 2)])
