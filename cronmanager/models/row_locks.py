@@ -9,9 +9,8 @@ transaction find its rows held already. NO KEY UPDATE is the lock an UPDATE of n
 does not block the foreign-key checks of execution rows being inserted. SQLite serialises writers itself.
 
 A transaction with too many rows to lock up front (the reconciler's fix of unplaced jobs: at a cold start,
-every job; locking a million rows first made that start 12 s slower) takes the other way out of a cycle:
-it never waits for a row lock longer than LOCK_WAIT_LIMIT_MS, well below PostgreSQL's deadlock_timeout
-(1 s), so it is always the side that gives up, and it retries on its next pass.
+every job; locking a million rows first made that start 12 s slower) takes the other way out of a cycle: it
+locks with SKIP LOCKED, so it never waits for a row, and places what it skipped on its next pass.
 """
 
 from __future__ import annotations
@@ -19,13 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 
 from cronmanager.extensions import db
 
 _LOCK = text("SELECT id FROM cron_jobs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR NO KEY UPDATE")
-LOCK_WAIT_LIMIT_MS = 200
-_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for lock_timeout
 
 
 def lock_jobs(job_ids: Iterable[str]) -> None:
@@ -33,15 +29,3 @@ def lock_jobs(job_ids: Iterable[str]) -> None:
     ids = sorted(set(job_ids))
     if ids and db.engine.dialect.name == "postgresql":
         db.session.execute(_LOCK, {"ids": ids})
-
-
-def give_up_on_locked_rows() -> None:
-    """For the rest of the caller's transaction: a row lock not granted within LOCK_WAIT_LIMIT_MS raises an
-    OperationalError that `gave_up_on_a_lock` recognises; the caller rolls back and tries again later."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SELECT set_config('lock_timeout', :limit, true)"),
-                           {"limit": f"{LOCK_WAIT_LIMIT_MS}ms"})
-
-
-def gave_up_on_a_lock(err: OperationalError) -> bool:
-    return getattr(err.orig, "pgcode", None) == _LOCK_NOT_AVAILABLE

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import CursorResult, select, text, update
 
 from cronmanager.execution import rollups, store
 from cronmanager.extensions import db, dml_rowcount, keys, redis_client
 from cronmanager.lib import redis_keys
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.models.row_locks import gave_up_on_a_lock, give_up_on_locked_rows
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 
@@ -30,56 +29,74 @@ class Repairs:
     retries: list[tuple[int, datetime]] = field(default_factory=list)
 
 
-def _set_next_runs(pairs: list[tuple[str, datetime]]) -> int:
-    """One UPDATE over unnest()ed arrays per chunk, committed on its own, on PostgreSQL (two bind parameters,
-    whatever the size); row by row elsewhere (the embedded SQLite). A chunk that meets a row lock held for
-    more than a moment is left for the next pass (see row_locks: too many rows to lock up front)."""
-    if db.engine.dialect.name != "postgresql":
-        jobs = CronJob.__table__
-        return sum(dml_rowcount(update(jobs).where(jobs.c.id == job_id, jobs.c.next_run_at.is_(None))
-                                .values(next_run_at=nxt)) for job_id, nxt in pairs)
-    try:
-        give_up_on_locked_rows()
-        # COALESCE rather than "WHERE next_run_at IS NULL": right after a mass reset the planner's statistics
-        # still say no row is NULL and it would drive the join from that index (minutes instead of milliseconds)
-        db.session.execute(text(
-            "UPDATE cron_jobs SET next_run_at = COALESCE(cron_jobs.next_run_at, v.nxt)"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:nxts AS timestamptz[])) AS v(id, nxt) WHERE cron_jobs.id = v.id"
-        ), {"ids": [p[0] for p in pairs], "nxts": [p[1] for p in pairs]})
-        db.session.commit()
-    except OperationalError as err:
-        if not gave_up_on_a_lock(err):
-            raise
-        db.session.rollback()
-        log.info("%d jobs left unplaced until the next pass: a row was locked", len(pairs))
+_SCHEDULE_COLUMNS = (CronJob.cron_expression, CronJob.timezone, CronJob.throttle_factor, CronJob.spread_offset_s,
+                     CronJob.throttle_anchor_at)
+PLACE_CHUNK = 20_000  # rows per committed UPDATE: short row locks, bounded WAL per transaction
+# One statement per chunk: the unplaced jobs of the listed schedules, rows someone else holds skipped (they are
+# left for the next pass rather than waited for: see row_locks), each set to its schedule's next fire.
+_PLACE_CHUNK = text(
+    "WITH s AS (SELECT * FROM unnest(CAST(:exprs AS text[]), CAST(:zones AS text[]), CAST(:factors AS int[]),"
+    " CAST(:offsets AS int[]), CAST(:anchors AS timestamptz[]), CAST(:nexts AS timestamptz[]))"
+    " AS s(expr, zone, factor, offset_s, anchor, nxt)),"
+    " pick AS (SELECT j.id, s.nxt FROM cron_jobs j JOIN s ON j.cron_expression = s.expr AND j.timezone = s.zone"
+    " AND j.throttle_factor = s.factor AND j.spread_offset_s = s.offset_s"
+    " AND j.throttle_anchor_at IS NOT DISTINCT FROM s.anchor"
+    " WHERE j.is_active AND j.next_run_at IS NULL LIMIT :chunk FOR NO KEY UPDATE OF j SKIP LOCKED)"
+    " UPDATE cron_jobs SET next_run_at = pick.nxt FROM pick WHERE cron_jobs.id = pick.id")
+
+
+def _unplaced_schedules() -> dict[EffectiveSchedule, datetime]:
+    """The distinct schedules of active jobs without a next_run_at, each with its next fire: a million unplaced
+    jobs usually share a few thousand schedules, so the Python work is per schedule, never per job."""
+    now = utcnow()
+    rows = db.session.execute(select(*_SCHEDULE_COLUMNS)
+                              .where(CronJob.is_active.is_(True), CronJob.next_run_at.is_(None),
+                                     CronJob.cron_expression.is_not(None))
+                              .group_by(*_SCHEDULE_COLUMNS)).all()
+    nexts: dict[EffectiveSchedule, datetime] = {}
+    for row in rows:
+        key = EffectiveSchedule.of(row)
+        try:
+            nexts[key] = effective.next_fire(key, now)
+        except (cron.CronError, ValueError):
+            log.error("jobs with the invalid schedule %r in %s stay unplaced", key.expression, key.timezone)
+    return nexts
+
+
+def _place_unplaced(nexts: dict[EffectiveSchedule, datetime]) -> int:
+    """Set next_run_at of every unplaced job whose schedule is listed: set-based, in committed chunks."""
+    if not nexts:
         return 0
-    return len(pairs)
+    if db.engine.dialect.name != "postgresql":  # the embedded SQLite: few jobs, one writer
+        jobs = CronJob.__table__
+        placed = 0
+        for key, nxt in nexts.items():
+            anchor = (jobs.c.throttle_anchor_at.is_(None) if key.anchor is None
+                      else jobs.c.throttle_anchor_at == key.anchor)
+            placed += dml_rowcount(update(jobs).where(
+                jobs.c.is_active.is_(True), jobs.c.next_run_at.is_(None), jobs.c.cron_expression == key.expression,
+                jobs.c.timezone == key.timezone, jobs.c.throttle_factor == key.throttle_factor,
+                jobs.c.spread_offset_s == key.spread_offset_s, anchor).values(next_run_at=nxt))
+        db.session.commit()
+        return placed
+    keys_ = list(nexts)
+    params = {"exprs": [k.expression for k in keys_], "zones": [k.timezone for k in keys_],
+              "factors": [k.throttle_factor for k in keys_], "offsets": [k.spread_offset_s for k in keys_],
+              "anchors": [k.anchor for k in keys_], "nexts": [nexts[k] for k in keys_], "chunk": PLACE_CHUNK}
+    placed = 0
+    while True:
+        count = cast("CursorResult[Any]", db.session.execute(_PLACE_CHUNK, params)).rowcount
+        db.session.commit()
+        placed += count
+        if count < PLACE_CHUNK:  # done, or the rest is locked by someone else: the next pass places it
+            return placed
 
 
 def reconcile() -> Repairs:
     """Fix next_run_at, release rows of dead workers, requeue orphans, close what can no longer run."""
     now = utcnow()
     repairs = Repairs()
-    unplaced = db.session.execute(select(CronJob.id, CronJob.cron_expression, CronJob.timezone,
-                                         CronJob.throttle_factor, CronJob.spread_offset_s, CronJob.throttle_anchor_at)
-                                  .where(CronJob.is_active.is_(True), CronJob.next_run_at.is_(None))).all()
-    # jobs sharing an expression and zone share their next fire: compute it once per distinct schedule
-    nexts: dict[EffectiveSchedule, datetime | None] = {}
-    pairs: list[tuple[str, datetime]] = []
-    for job in unplaced:
-        key = EffectiveSchedule.of(job)
-        if key not in nexts:
-            try:
-                nexts[key] = effective.next_fire(key, now)
-            except (cron.CronError, ValueError):
-                log.error("job %s has an invalid schedule %r in %s", job.id, key.expression, key.timezone)
-                nexts[key] = None
-        nxt = nexts[key]
-        if nxt is not None:
-            pairs.append((job.id, nxt))
-    pairs.sort()
-    for i in range(0, len(pairs), 5000):
-        repairs.next_run_fixed += _set_next_runs(pairs[i:i + 5000])
+    repairs.next_run_fixed = _place_unplaced(_unplaced_schedules())
     try:
         alive = redis_keys.live_workers(redis_client(), keys())
     except Exception:  # without Redis we cannot tell who is dead; do nothing rash
