@@ -188,19 +188,29 @@ class _AmendedSpecTree(SpecTree):
         super().__init__(backend_name, naming_strategy=component_name, nested_naming_strategy=_nested_component_name,
                          **kwargs)
         self._named: dict[str, Any] = {}
+        self._pending: list[tuple[Any, Any]] = []
 
     def _add_model(self, model: Any, mode: Any = "validation") -> str:
-        """Refuse a second class of a known name, and a class whose input and output schemas differ (spectree
-        would keep the last one registered and document the other use wrongly)."""
-        earlier = self.models.get(component_name(model))
-        key = super()._add_model(model, mode)
+        """Refuse a second class of a known name now; the schema itself waits for the document (`_materialise`):
+        generating 600-odd JSON schemas took a third of every process's start (web, worker, scheduler, CLI),
+        and only the OpenAPI document reads them."""
+        key = component_name(model)
         known = self._named.setdefault(key, model)
         if known is not model:
             raise TypeError(f"two API models are named {key} ({known.__module__} and {model.__module__}): "
                             "OpenAPI components need unique names, rename one class")
-        if earlier is not None and _without_defs(earlier) != _without_defs(self.models[key]):
-            raise TypeError(f"{key} has different input and output schemas: use two models")
+        self._pending.append((model, mode))
         return key
+
+    def _materialise(self) -> None:
+        """Generate the schemas registered so far; a class whose input and output schemas differ is refused
+        (spectree would keep the last one registered and document the other use wrongly)."""
+        pending, self._pending = self._pending, []
+        for model, mode in pending:
+            earlier = self.models.get(component_name(model))
+            key = super()._add_model(model, mode)
+            if earlier is not None and _without_defs(earlier) != _without_defs(self.models[key]):
+                raise TypeError(f"{key} has different input and output schemas: use two models")
 
     def _get_model_definitions(self) -> dict[str, Any]:
         """Nested models join the top-level ones by name; one name standing for two different schemas (two
@@ -216,6 +226,7 @@ class _AmendedSpecTree(SpecTree):
         return definitions
 
     def _generate_spec(self) -> dict[str, Any]:
+        self._materialise()
         doc = super()._generate_spec()
         for edit in _AMENDMENTS:
             edit(doc)
