@@ -280,6 +280,7 @@ class Config:
         self.ALERT_ON_EXHAUSTED = env_choice("ALERT_ON_EXHAUSTED", "alert", ("alert", "disable"))
         self.PAGERDUTY_EVENTS_URL = env_str("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
         self.METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+        self.METRICS_PER_JOB = env_bool("METRICS_PER_JOB", False)  # per-job series: one per job and status
         self.HEALTH_SCHEDULER_STALE_S = env_int("HEALTH_SCHEDULER_STALE_S", 30, minimum=1)
         self.HEALTH_CORE_ONLY = env_bool("HEALTH_CORE_ONLY", False)
         self.PUBLIC_URL = env_str("PUBLIC_URL", "")
@@ -304,6 +305,7 @@ class Config:
         self.EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 30, minimum=1)
         self.ARCHIVE_RETENTION_DAYS = env_int("ARCHIVE_RETENTION_DAYS", 90, minimum=1)
         self.AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+        self.INCIDENT_RETENTION_DAYS = env_int("INCIDENT_RETENTION_DAYS", 90, minimum=1)  # resolved incidents
         self.ARCHIVE_DIR = env_str("ARCHIVE_DIR", str(instance / "archive"))
         self.AUTO_RESCHEDULE = env_choice("AUTO_RESCHEDULE", "off", ("on", "off", "dry-run"))
         self.RULES_INTERVAL_S = env_int("RULES_INTERVAL_S", 60, minimum=1)

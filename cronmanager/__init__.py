@@ -90,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from cronmanager.auth.oidc_views import sso_pages
     from cronmanager.auth.usage_api import count_token_request, usage_api
     from cronmanager.auth.views import auth_pages
+    from cronmanager.calendars.api import calendars_api
     from cronmanager.events.stream import events_api
     from cronmanager.extensions import csrf
     from cronmanager.health import health_bp
@@ -125,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     api_bp.register_blueprint(badges_api)
     api_bp.register_blueprint(usage_api)
     api_bp.register_blueprint(system_api)
+    api_bp.register_blueprint(calendars_api)
     # cookie-authenticated API calls are checked in authenticate(); Flask-WTF matches nested blueprints one by one
     for blueprint in (api_bp, auth_api, jobs_api, audit_api, logs_api, monitoring_api, alerts_api, events_api,
                       rules_api, users_api, jobs_bulk_api, job_versions_api, teams_api):
@@ -134,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(badges_api)
     csrf.exempt(usage_api)
     csrf.exempt(system_api)
+    csrf.exempt(calendars_api)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_pages)
     app.register_blueprint(sso_pages)

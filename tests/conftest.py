@@ -39,6 +39,7 @@ LONG_FIRST = (
     "tests/e2e/test_faults.py",
     "tests/e2e/test_chaos.py",
     "tests/e2e/test_tracing.py",
+    "tests/dependencies/test_chain_e2e.py",
     "tests/monitoring/test_export_memory.py",
     "tests/unit/test_formats.py",
     "tests/rules/test_spread.py",

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from sqlalchemy import func, select, update
 
-from cronmanager.alerts import preferences
+from cronmanager.alerts import incidents, preferences, team_defaults
 from cronmanager.alerts.delivery import delivery_json
 from cronmanager.alerts.incidents import incident_json
 from cronmanager.alerts.kinds.base import TargetError, mask
@@ -51,9 +51,8 @@ from cronmanager.auth.principal import Principal
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.jobs import quotas
-from cronmanager.jobs.alert_policy import check_channels
 from cronmanager.lib.dates import iso
-from cronmanager.models import AlertChannel, CronJob, Notification, utcnow
+from cronmanager.models import AlertChannel, Notification, utcnow
 from cronmanager.models.listing import paginate
 from cronmanager.models.monitoring import AlertDelivery, Incident
 from cronmanager.teams import service as teams
@@ -257,17 +256,8 @@ def mark_all_read():
 @spec.validate(query=IncidentQuery, resp=responses("HTTP_422", HTTP_200=IncidentList), tags=["alerts"])
 def list_incidents(query: IncidentQuery):
     """Incidents of the jobs you may see, newest first; `status=open|resolved`, `team_id`, `cron_job_id`."""
-    stmt = visibility.visible(select(Incident, CronJob.name).join(CronJob, CronJob.id == Incident.cron_job_id),
-                              principal())
-    if query.status == "open":
-        stmt = stmt.where(Incident.resolved_at.is_(None))
-    elif query.status == "resolved":
-        stmt = stmt.where(Incident.resolved_at.is_not(None))
-    if query.team_id:
-        stmt = stmt.where(CronJob.team_id == query.team_id)
-    if query.cron_job_id:
-        stmt = stmt.where(Incident.cron_job_id == query.cron_job_id)
-    rows, total = paginate(stmt.order_by(Incident.opened_at.desc(), Incident.id), query.page, query.per_page)
+    stmt = incidents.list_stmt(principal(), query.status, query.team_id, query.cron_job_id)
+    rows, total = paginate(stmt, query.page, query.per_page)
     items = [{**incident_json(i), "job_name": name} for i, name in rows]
     return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})
 
@@ -324,7 +314,7 @@ def unsnooze(job_id: str):
 @spec.validate(resp=responses("HTTP_404", HTTP_200=TeamAlertDefaults), tags=["teams"])
 def get_team_alert_defaults(team_id: str):
     team, _role = teams.get_team(principal(), str(team_id))
-    return jsonify(TeamAlertDefaults.model_validate(team.alert_defaults or {}).model_dump())
+    return jsonify(team_defaults.current(team))
 
 
 @alerts_api.put("/teams/<uuid:team_id>/alert-defaults")
@@ -334,14 +324,9 @@ def get_team_alert_defaults(team_id: str):
 def set_team_alert_defaults(team_id: str, json: TeamAlertDefaults):
     """Replace the team's defaults (owners and editors); its channels must be the team's own."""
     p = principal()
-    team = teams.require_job_editor(p, str(team_id), field="team_id")
-    check_channels(p, json.channel_ids, team.id, team_only=True)
+    team = team_defaults.editable_team(p, str(team_id))
     audit_resource("team", team.id)
-    values = json.model_dump()
-    if values["alert_on"] is not None:
-        values["alert_on"] = sorted(set(values["alert_on"]))
-    team.alert_defaults = values
-    return jsonify(values)
+    return jsonify(team_defaults.save(p, team, json))
 
 
 # ---- notification preferences -----------------------------------------------------------------------------

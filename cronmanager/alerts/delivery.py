@@ -5,10 +5,18 @@ alert job stuck on a slow SMTP server would hold up the pickup of the next batch
 per process sends instead, and the database row is the durable record: a delivery whose process died is
 still `pending` and is picked up by `sweep_due()` (a periodic system job). Sends are claimed with a
 conditional UPDATE, so the thread and the sweeper never deliver the same row twice.
+
+Each attempt is its own committed claim (`sending`, `attempted_at`, `claimed_until`), and the row is marked `sent`
+by one UPDATE committed straight after the receiver's answer, before anything else is done. A process that dies
+in between leaves the row `sending`; once its claim lapses the outcome is unknown (the receiver may have accepted
+it), and it is sent again marked `possible_duplicate`: at least once, never silently dropped. Webhooks carry the
+row id and PagerDuty its dedup_key, so those receivers drop a repeat; Slack and e-mail cannot, so their message
+says it may repeat an earlier one (docs/operations.md, "Alert delivery").
 """
 
 from __future__ import annotations
 
+import enum
 import heapq
 import logging
 import threading
@@ -19,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from cronmanager.alerts.kinds.base import Message
 from cronmanager.alerts.kinds.registry import KINDS, send_context
@@ -27,7 +35,7 @@ from cronmanager.alerts.policy import Severity
 from cronmanager.alerts.preferences import preferences_of, topic_of
 from cronmanager.alerts.routing import channels_for
 from cronmanager.alerts.transports import SendResult
-from cronmanager.extensions import current_app_object, db, keys, redis_client
+from cronmanager.extensions import current_app_object, db, dml_rowcount, keys, redis_client
 from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import AlertChannel, CronJob, Notification, User, utcnow
 from cronmanager.models.monitoring import AlertDelivery
@@ -37,7 +45,17 @@ log = logging.getLogger("cronmanager.alerts")
 CLAIM_S = 120
 DEFAULT_BACKOFF_S = (10, 60, 300)
 DEFAULT_PAUSE_AFTER = 5
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # an attempt is under way (or its sender died: see the module docstring)
+    SENT = "sent"
+    FAILED = "failed"  # a permanent error, or every attempt used
+
+
+PENDING, SENDING, SENT, FAILED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT,
+                                  DeliveryStatus.FAILED)
 
 
 def _cfg(name: str, default: object) -> Any:
@@ -126,7 +144,7 @@ def queue_job_alert(job: CronJob, event: str, payload: dict, severity: Severity,
 
 
 DELIVERY_FIELDS = ("id", "channel_id", "kind", "event", "cron_job_id", "incident_id", "status", "attempts",
-                   "last_error", "next_attempt_at", "created_at", "sent_at")
+                   "last_error", "next_attempt_at", "attempted_at", "possible_duplicate", "created_at", "sent_at")
 
 
 def delivery_json(d: AlertDelivery) -> dict[str, Any]:
@@ -136,7 +154,7 @@ def delivery_json(d: AlertDelivery) -> dict[str, Any]:
 
 # ---- sending ----------------------------------------------------------------------------------------------
 def send_to(kind: str, target: str, payload: dict, *, channel: AlertChannel | None = None,
-            delivery_id: int | None = None) -> SendResult:
+            delivery_id: int | None = None, possible_duplicate: bool = False) -> SendResult:
     """One message through its kind; a delivery without a channel is the ALERT_WEBHOOK_URL global webhook."""
     if kind not in KINDS:
         return SendResult(False, f"unknown channel kind {kind!r}")
@@ -145,60 +163,78 @@ def send_to(kind: str, target: str, payload: dict, *, channel: AlertChannel | No
     else:
         config = dict(channel.config or {})
     message = Message(target=target, payload=payload, config=config, delivery_id=delivery_id,
-                      owner_id=channel.user_id if channel else None, team_id=channel.team_id if channel else None)
+                      owner_id=channel.user_id if channel else None, team_id=channel.team_id if channel else None,
+                      possible_duplicate=possible_duplicate)
     return KINDS[kind].send(message, send_context())
 
 
 def deliver(delivery_id: int) -> float | None:
     """One attempt at one delivery; returns the unix time of the next attempt when one is planned."""
     now = utcnow()
+    lapsed = AlertDelivery.claimed_until < now
     claimed = db.session.execute(
         update(AlertDelivery)
-        .where(AlertDelivery.id == delivery_id, AlertDelivery.status == PENDING,
-               or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now))
-        .values(claimed_until=now + timedelta(seconds=float(_cfg("ALERT_CLAIM_S", CLAIM_S))),
-                attempts=AlertDelivery.attempts + 1)
-        .returning(AlertDelivery.id)
+        .where(AlertDelivery.id == delivery_id,
+               or_(and_(AlertDelivery.status == PENDING, or_(AlertDelivery.claimed_until.is_(None), lapsed)),
+                   and_(AlertDelivery.status == SENDING, lapsed)))
+        .values(status=SENDING, attempted_at=now, attempts=AlertDelivery.attempts + 1,
+                claimed_until=now + timedelta(seconds=float(_cfg("ALERT_CLAIM_S", CLAIM_S))),
+                possible_duplicate=or_(AlertDelivery.possible_duplicate, AlertDelivery.status == SENDING))
+        .returning(AlertDelivery.attempts)
     ).first()
     db.session.commit()
     if claimed is None:
         return None  # someone else is sending it, or it is done
+    attempt = claimed[0]
     d = db.session.get_one(AlertDelivery, delivery_id)
     channel = db.session.get(AlertChannel, d.channel_id) if d.channel_id else None
     if d.channel_id and (channel is None or not channel.is_active):
-        _finish(d, FAILED, "channel paused or deleted")
-        db.session.commit()
+        _settle(delivery_id, attempt, FAILED, "channel paused or deleted")
         return None
     try:
-        result = send_to(d.kind, d.target, d.payload, channel=channel, delivery_id=d.id)
+        result = send_to(d.kind, d.target, d.payload, channel=channel, delivery_id=d.id,
+                         possible_duplicate=d.possible_duplicate)
     except Exception as err:
         log.exception("delivery %s crashed", delivery_id)
         result = SendResult(False, f"internal error: {type(err).__name__}", transient=False)
-    _count(d.kind, "sent" if result.ok else ("retry" if result.transient else "failed"))
     if result.ok:
-        _finish(d, SENT, None)
-        if channel is not None:
+        had_errors = channel is not None and bool(channel.consecutive_errors or channel.last_error)
+        _settle(delivery_id, attempt, SENT, None)  # first, and alone: this is the window for a double send
+        _count(d.kind, "sent")
+        if channel is not None and had_errors:
             channel.consecutive_errors, channel.last_error = 0, None
-        db.session.commit()
+            db.session.commit()
         return None
     delays = backoff_s()
-    if result.transient and d.attempts <= len(delays):
-        due = utcnow() + timedelta(seconds=delays[d.attempts - 1])
-        d.status, d.next_attempt_at, d.claimed_until, d.last_error = PENDING, due, None, result.error
-        db.session.commit()
+    if result.transient and attempt <= len(delays):
+        due = utcnow() + timedelta(seconds=delays[attempt - 1])
+        _settle(delivery_id, attempt, PENDING, result.error, next_attempt_at=due)
+        _count(d.kind, "retry")
         return due.timestamp()
-    _finish(d, FAILED, result.error)
-    notices = _channel_failed(channel, result.error or "failed") if channel is not None else []
+    _settle(delivery_id, attempt, FAILED, result.error)
+    _count(d.kind, "failed")
+    if channel is None:
+        return None
+    notices = _channel_failed(channel, result.error or "failed")
     db.session.commit()
     publish_notifications([note_event(n.note) for n in notices if n.note is not None])
     dispatch([i for n in notices for i in n.delivery_ids])
     return None
 
 
-def _finish(d: AlertDelivery, status: str, error: str | None) -> None:
-    d.status, d.claimed_until, d.last_error = status, None, error
-    if status == SENT:
-        d.sent_at = utcnow()
+def _settle(delivery_id: int, attempt: int, status: DeliveryStatus, error: str | None, **values: Any) -> bool:
+    """Record this attempt's outcome, committed at once; False when the claim was lost (it lapsed and another
+    sender took the row over, so that sender's outcome counts)."""
+    now = utcnow()
+    done = dml_rowcount(
+        update(AlertDelivery)
+        .where(AlertDelivery.id == delivery_id, AlertDelivery.status == SENDING, AlertDelivery.attempts == attempt)
+        .values(status=status, claimed_until=None, last_error=error[:1000] if error else None,
+                **({"sent_at": now} if status == SENT else {}), **values))
+    db.session.commit()
+    if not done:
+        log.warning("delivery %s: attempt %s finished after its claim lapsed", delivery_id, attempt)
+    return bool(done)
 
 
 def _channel_failed(channel: AlertChannel, error: str) -> list[Notice]:
@@ -298,11 +334,15 @@ def dispatch(ids: list[int]) -> None:
 
 @system_job()
 def sweep_due(limit: int = 200) -> int:
-    """Deliver pending rows whose time has come (e.g. their process died); a periodic system job. Idempotent."""
+    """Deliver pending rows whose time has come, and rows whose sender died mid-attempt (their claim lapsed); a
+    periodic system job. Idempotent: `deliver` claims each row before sending it."""
     now = utcnow()
+    lapsed = AlertDelivery.claimed_until < now
     ids = db.session.execute(
-        select(AlertDelivery.id).where(AlertDelivery.status == PENDING, AlertDelivery.next_attempt_at <= now,
-                                       or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now))
+        select(AlertDelivery.id).where(or_(
+            and_(AlertDelivery.status == PENDING, AlertDelivery.next_attempt_at <= now,
+                 or_(AlertDelivery.claimed_until.is_(None), lapsed)),
+            and_(AlertDelivery.status == SENDING, lapsed)))
         .order_by(AlertDelivery.id).limit(limit)
     ).scalars().all()
     db.session.rollback()

@@ -14,10 +14,10 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from cronmanager.alerts.policy import AlertOn, effective
-from cronmanager.alerts.triggers import Outbox, after_commit, bad_event
+from cronmanager.alerts.triggers import Outbox, after_commit, bad_event, team_defaults
 from cronmanager.extensions import db, keys, redis_client
 from cronmanager.maintenance.system_job import system_job
-from cronmanager.models import CronExecution, CronJob, Team
+from cronmanager.models import CronExecution, CronJob
 
 BATCH = 5000
 
@@ -43,9 +43,7 @@ def check_missed() -> int:
     alerted = 0
     if missed:
         jobs = db.session.execute(select(CronJob).where(CronJob.id.in_(list(missed)))).scalars().all()
-        team_ids = {j.team_id for j in jobs if j.team_id}
-        defaults = {t.id: t.alert_defaults for t in db.session.execute(
-            select(Team).where(Team.id.in_(team_ids))).scalars()} if team_ids else {}
+        defaults = team_defaults({j.team_id for j in jobs if j.team_id})
         for job in jobs:
             policy = effective(job, defaults.get(job.team_id or ""), current_app.config)
             if AlertOn.LATE in policy.alert_on:

@@ -1,7 +1,9 @@
 """A job's alert policy (SPEC §19): what is worth an alert, and what to do when a fire's retries are used up.
 
 Each field a job leaves NULL comes from its team's `alert_defaults`, else from the settings (ALERT_ON,
-ALERT_ON_EXHAUSTED), so a team can change the policy of all its jobs in one place.
+ALERT_ON_EXHAUSTED), so a team can change the policy of all its jobs in one place. A team's defaults cover
+`alert_on`, `on_exhausted`, the channels and the thresholds that do not depend on one job's schedule
+(`failure_rate_pct`, `failure_rate_window`, `max_duration_ms`); `late_after_s` stays per job.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ def effective(job: Any, team_defaults: Mapping[str, Any] | None, settings: Mappi
             settings.get("ALERT_ON", "exhausted")),
         on_exhausted=OnExhausted(on_exhausted),
         alert_after_failures=job.alert_after_failures if job.alert_after_failures is not None else 3,
-        failure_rate_pct=job.failure_rate_pct or DEFAULT_FAILURE_RATE_PCT,
-        failure_rate_window=job.failure_rate_window or DEFAULT_FAILURE_RATE_WINDOW,
-        max_duration_ms=job.max_duration_ms,
+        failure_rate_pct=job.failure_rate_pct or team.get("failure_rate_pct") or DEFAULT_FAILURE_RATE_PCT,
+        failure_rate_window=job.failure_rate_window or team.get("failure_rate_window") or DEFAULT_FAILURE_RATE_WINDOW,
+        max_duration_ms=job.max_duration_ms or team.get("max_duration_ms"),
         late_after_s=job.late_after_s,
     )

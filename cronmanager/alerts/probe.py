@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cronmanager.alerts.delivery import send_to
+from cronmanager.alerts.delivery import DeliveryStatus, send_to
 from cronmanager.alerts.kinds.registry import kind_of
 from cronmanager.extensions import db
 from cronmanager.models import AlertChannel, User, utcnow
@@ -23,11 +23,12 @@ def send_test_message(channel: AlertChannel, sender: User) -> ProbeResult:
     payload = {**kind_of(channel.kind).test_payload(channel.name or channel.kind, sender.email),
                "ts": utcnow().isoformat()}
     d = AlertDelivery(channel_id=channel.id, kind=channel.kind, target=channel.target, event="test",
-                      user_id=sender.id, payload=payload, status="pending", attempts=1)
+                      user_id=sender.id, payload=payload, status=DeliveryStatus.SENDING, attempts=1,
+                      attempted_at=utcnow())
     db.session.add(d)
     db.session.flush()
     result = send_to(channel.kind, channel.target, payload, channel=channel, delivery_id=d.id)
-    d.status, d.last_error = ("sent", None) if result.ok else ("failed", result.error)
+    d.status, d.last_error = (DeliveryStatus.SENT, None) if result.ok else (DeliveryStatus.FAILED, result.error)
     if result.ok:
         d.sent_at = utcnow()
         channel.is_active, channel.consecutive_errors, channel.last_error = True, 0, None

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from cronmanager.alerts.incidents import IncidentStatus
 from cronmanager.alerts.kinds.registry import NAMES
 from cronmanager.api.openapi import PageQuery, QueryModel, StrictModel
 
@@ -22,6 +23,7 @@ def _known_kind(kind: str) -> str:
 
 Kind = Annotated[str, Field(json_schema_extra={"enum": list(KIND_NAMES)}), AfterValidator(_known_kind)]
 ChannelId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+CalendarId = ChannelId  # both are row ids (UUIDs)
 
 
 class ChannelConfig(StrictModel):
@@ -101,8 +103,11 @@ class DeliveryOut(BaseModel):
     cron_job_id: str | None = None
     incident_id: str | None = None
     next_attempt_at: datetime | None = None
-    status: str
+    status: Literal["pending", "sending", "sent", "failed"]
     attempts: int
+    attempted_at: datetime | None = Field(default=None, description="when the latest attempt started")
+    possible_duplicate: bool = Field(default=False, description=(
+        "sent again after its sender died mid-attempt: the receiver may have accepted an earlier attempt"))
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
@@ -158,7 +163,7 @@ class MarkedOut(BaseModel):
 
 
 class IncidentQuery(QueryModel):
-    status: Literal["open", "resolved"] | None = None
+    status: IncidentStatus | None = None
     team_id: str | None = Field(default=None, max_length=36)
     cron_job_id: str | None = Field(default=None, max_length=36)
     page: int = Field(default=1, ge=1, le=100000)
@@ -172,7 +177,7 @@ class IncidentOut(BaseModel):
     kind: str
     severity: str
     summary: str
-    status: Literal["open", "resolved"]
+    status: IncidentStatus
     opened_at: datetime
     last_event_at: datetime
     events: int
@@ -215,6 +220,12 @@ class TeamAlertDefaults(StrictModel):
     on_exhausted: Literal["alert", "disable"] | None = None
     channel_ids: list[ChannelId] | None = Field(default=None, max_length=20,
                                                 description="the team's default alert channels (its own)")
+    failure_rate_pct: int | None = Field(default=None, ge=1, le=100, description="failure_rate: percent of runs")
+    failure_rate_window: int | None = Field(default=None, ge=2, le=1000, description="failure_rate: last N runs")
+    max_duration_ms: int | None = Field(default=None, ge=1, le=86400000, description="slow: a run longer than this")
+    maintenance_calendar_id: CalendarId | None = Field(default=None, description=(
+        "a calendar (the team's own or a global one) whose blackouts are the team's maintenance windows: incidents "
+        "are recorded muted and nothing is sent"))
 
 
 TopicName = Literal["failing", "recovered", "auto_disabled", "schedule_changed", "channel_paused", "security"]

@@ -4,6 +4,11 @@ Registered by create_app as an after-commit hook of the execution recorder (cron
 each job's latest finished fire in a batch, the job's alert policy says whether it is worth an alert; the first
 one opens an incident (and sends), later ones update it silently (a reminder every ALERT_REMINDER_S until
 acknowledged), and the next good run resolves it with one recovery notice.
+
+The `slo` condition is judged only for jobs whose policy names it and that have an SLO, and only on a failed fire
+(only failures spend the budget). An `slo` incident is not resolved by the next success alone: it resolves on the
+first success after the budget has stopped burning (fewer failures in the window's last tenth than half the
+budget), because one good run says nothing about the rate.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from cronmanager.alerts import incidents
+from cronmanager.alerts import incidents, silence
 from cronmanager.alerts.delivery import (
     dispatch,
     note_event,
@@ -29,7 +34,9 @@ from cronmanager.alerts.policy import SEVERITY, AlertOn, OnExhausted, Policy, Se
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.dates import iso
 from cronmanager.models import CronExecution, CronJob, Notification, Team, utcnow
+from cronmanager.models.health import JobSlo
 from cronmanager.models.monitoring import Incident, JobAlertState
+from cronmanager.reliability import slo as slos
 
 if TYPE_CHECKING:
     from cronmanager.execution.outcome import Fire
@@ -74,20 +81,32 @@ def _on_outcomes(finals: list[Fire]) -> None:
         db.session.rollback()
         return
     jobs = db.session.execute(select(CronJob).where(CronJob.id.in_(candidates))).scalars().all()
-    team_ids = {j.team_id for j in jobs if j.team_id}
-    defaults = {t.id: t.alert_defaults for t in db.session.execute(
-        select(Team).where(Team.id.in_(team_ids))).scalars()} if team_ids else {}
+    defaults = team_defaults({j.team_id for j in jobs if j.team_id})
+    policies = {job.id: effective(job, defaults.get(job.team_id or ""), current_app.config) for job in jobs}
+    with_slo = _slos([job.id for job in jobs if AlertOn.SLO in policies[job.id].alert_on])
     out = Outbox()
     for job in jobs:
-        policy = effective(job, defaults.get(job.team_id or ""), current_app.config)
-        _judge(job, policy, latest[job.id], out)
+        _judge(job, policies[job.id], latest[job.id], out, with_slo.get(job.id))
     db.session.commit()
     after_commit(out)
 
 
+def team_defaults(team_ids: set[str]) -> dict[str, dict[str, Any] | None]:
+    if not team_ids:
+        return {}
+    return {t.id: t.alert_defaults for t in db.session.execute(select(Team).where(Team.id.in_(team_ids))).scalars()}
+
+
+def _slos(job_ids: list[str]) -> dict[str, JobSlo]:
+    """The SLOs of the jobs whose policy watches theirs: the only ones the `slo` condition costs anything for."""
+    if not job_ids:
+        return {}
+    return {s.job_id: s for s in db.session.execute(select(JobSlo).where(JobSlo.job_id.in_(job_ids))).scalars()}
+
+
 def _candidates(latest: dict[str, Fire]) -> set[str]:
     """Jobs whose alert state may change: every final failure, and successes of failing, timed or late-watched
-    jobs."""
+    jobs (timed by their own limit or by their team's)."""
     failed = {j for j, f in latest.items() if f.final_status == "FAILED"}
     succeeded = [j for j, f in latest.items() if f.final_status == "SUCCESS"]
     if succeeded:
@@ -96,26 +115,32 @@ def _candidates(latest: dict[str, Fire]) -> set[str]:
         failed |= set(db.session.execute(select(CronJob.id).where(
             CronJob.id.in_(succeeded), or_(CronJob.max_duration_ms.is_not(None),
                                            CronJob.late_after_s.is_not(None)))).scalars())
+        failed |= {job_id for job_id, defaults in db.session.execute(
+            select(CronJob.id, Team.alert_defaults).join(Team, Team.id == CronJob.team_id)
+            .where(CronJob.id.in_(succeeded), Team.alert_defaults.is_not(None))).tuples()
+            if (defaults or {}).get("max_duration_ms")}
     return failed
 
 
-def _judge(job: CronJob, policy: Policy, fire: Fire, out: Outbox) -> None:
-    reason = _reason(job, policy, fire)
+def _judge(job: CronJob, policy: Policy, fire: Fire, out: Outbox, slo: JobSlo | None = None) -> None:
+    reason = _reason(job, policy, fire, slo)
     if reason is not None:
-        summary = None
-        if reason == AlertOn.LATE and fire.fire_lag_ms is not None:
-            summary = f"A run started {fire.fire_lag_ms / 1000:.0f} s after its slot (limit {policy.late_after_s} s)."
-        bad_event(job, policy, fire, reason, out, summary)
+        bad_event(job, policy, fire, reason, out, _summary(reason, policy, fire, slo))
     elif fire.final_status == "SUCCESS":
+        if slo is not None:
+            open_now = incidents.current(job.id)
+            if open_now is not None and open_now.kind == AlertOn.SLO and slos.burning(slo):
+                return  # still burning: one good run does not end an SLO incident
         incident = incidents.resolve(job)
         if incident is not None:
             out.events.append(("incident:resolved", incident, job))
-            if not incident.muted and not incidents.is_snoozed(job, utcnow()):
-                _send(job, "job.recovered", fire, incident, Action.RESOLVE, out)
+            if not incident.muted and not silence.silenced(job, utcnow()):
+                send_incident_message(job, "job.recovered", fire, incident, Action.RESOLVE, out)
 
 
-def _reason(job: CronJob, policy: Policy, fire: Fire) -> AlertOn | None:
-    """The first thing in the policy this outcome is; None when it is not worth an alert."""
+def _reason(job: CronJob, policy: Policy, fire: Fire, slo: JobSlo | None = None) -> AlertOn | None:
+    """The first thing in the policy this outcome is; None when it is not worth an alert. `slo` is given only when
+    the policy watches the job's SLO."""
     on = policy.alert_on
     if fire.final_status == "FAILED":
         if AlertOn.EXHAUSTED in on:
@@ -124,6 +149,8 @@ def _reason(job: CronJob, policy: Policy, fire: Fire) -> AlertOn | None:
             return AlertOn.CONSECUTIVE
         if AlertOn.FAILURE_RATE in on and _failure_rate_over(job.id, policy):
             return AlertOn.FAILURE_RATE
+        if slo is not None and slos.burning(slo):
+            return AlertOn.SLO
     elapsed = fire.result.elapsed_ms if fire.result else None
     if (fire.final_status == "SUCCESS" and AlertOn.SLOW in on and policy.max_duration_ms and elapsed is not None
             and elapsed > policy.max_duration_ms):
@@ -131,6 +158,19 @@ def _reason(job: CronJob, policy: Policy, fire: Fire) -> AlertOn | None:
     lag_ms = fire.fire_lag_ms
     if AlertOn.LATE in on and policy.late_after_s and lag_ms is not None and lag_ms > policy.late_after_s * 1000:
         return AlertOn.LATE
+    return None
+
+
+def _summary(reason: AlertOn, policy: Policy, fire: Fire, slo: JobSlo | None) -> str | None:
+    """What the incident says for the conditions whose numbers the fire's error does not tell."""
+    if reason == AlertOn.LATE and fire.fire_lag_ms is not None:
+        return f"A run started {fire.fire_lag_ms / 1000:.0f} s after its slot (limit {policy.late_after_s} s)."
+    if reason == AlertOn.SLOW and fire.result is not None:
+        return f"A run took {fire.result.elapsed_ms} ms, over the limit of {policy.max_duration_ms} ms."
+    if reason == AlertOn.SLO and slo is not None:
+        st = slos.status(slo)
+        return (f"The error budget is burning: {st.failures} of {st.runs} runs failed in {st.window_days} days "
+                f"against a target of {st.target:g} % ({st.budget_remaining:g} % of the budget left).")
     return None
 
 
@@ -152,20 +192,22 @@ def bad_event(job: CronJob, policy: Policy, fire: Fire | None, reason: AlertOn, 
     if incident is not None:
         out.events.append(("incident:opened", incident, job))
         if not incident.muted:
-            _send(job, "job.failing", fire, incident, Action.TRIGGER, out)
+            send_incident_message(job, "job.failing", fire, incident, Action.TRIGGER, out)
         if (fire is not None and fire.final_status == "FAILED" and policy.on_exhausted == OnExhausted.DISABLE
                 and _disable(job.id)):
             job.is_active = False
             out.disabled.append(job)
             if not incident.muted:
-                _send(job, "job.auto_disabled", fire, incident, Action.UPDATE, out)
+                send_incident_message(job, "job.auto_disabled", fire, incident, Action.UPDATE, out)
         return
     incident = incidents.current(job.id)
     if incident is not None and incidents.note_event(incident, job):
-        _send(job, "job.still_failing", fire, incident, Action.REMIND, out)
+        send_incident_message(job, "job.still_failing", fire, incident, Action.REMIND, out)
 
 
-def _send(job: CronJob, event: str, fire: Fire | None, incident: Incident, action: Action, out: Outbox) -> None:
+def send_incident_message(job: CronJob, event: str, fire: Fire | None, incident: Incident, action: Action,
+                          out: Outbox) -> None:
+    """Queue one message about an incident to the job's routed channels and its owner (flushed, not committed)."""
     payload = build_payload(job, event, fire, incident=incident, action=action)
     out.deliveries += queue_job_alert(job, event, payload, Severity(incident.severity), incident.id)
     notice = notify_user(job.owner_id, event.split(".", 1)[1], payload["title"], payload["text"], job.id, event)
@@ -213,13 +255,10 @@ def _text(job: CronJob, event: str, fire: Fire | None, incident: Incident | None
         kind = incident.kind if incident else AlertOn.CONSECUTIVE.value
         if kind == AlertOn.EXHAUSTED:
             return f"A fire failed after all its attempts ({job.consecutive_failures} failed in a row).{last}"
-        if kind == AlertOn.SLOW:
-            elapsed = fire.result.elapsed_ms if fire and fire.result else None
-            return f"A run took {elapsed} ms, over the limit of {job.max_duration_ms} ms."
         if kind == AlertOn.FAILURE_RATE:
             return f"Too many of the recent fires failed.{last}"
-        if kind == AlertOn.LATE:
-            return incident.summary if incident else "A run started late or was missed."
+        if kind in (AlertOn.SLOW, AlertOn.LATE, AlertOn.SLO):
+            return incident.summary if incident else "A run was slow, late or missed."
         return (f"{job.consecutive_failures} consecutive failed fires (alert threshold {job.alert_after_failures})."
                 + last)
     if event == "job.still_failing":

@@ -15,6 +15,8 @@ _SOURCES: tuple[tuple[str, str, str, str, str, str], ...] = (
     (f"{_P}/auth/tokens", "post", "201", "/id", "token_id", f"{_P}/auth/tokens/{{token_id}}"),
     (f"{_P}/auth/tokens", "get", "200", "/items/0/id", "token_id", f"{_P}/auth/tokens/{{token_id}}"),
     (f"{_P}/notifications", "get", "200", "/items/0/id", "note_id", f"{_P}/notifications/{{note_id}}"),
+    (f"{_P}/calendars", "post", "201", "/id", "calendar_id", f"{_P}/calendars/{{calendar_id}}"),
+    (f"{_P}/calendars", "get", "200", "/items/0/id", "calendar_id", f"{_P}/calendars/{{calendar_id}}"),
 )
 
 

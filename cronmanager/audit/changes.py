@@ -18,12 +18,12 @@ from cronmanager.secrets import vault
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # POSTs that change nothing stored: signing in and out, trying an unsaved configuration, failures
 NOT_CHANGES = ("auth.login", "auth.logout", "auth.refresh", "auth.login_failed", "auth.credential_failed",
-               "auth.lockout", "cron.test", "cron.preview")
+               "auth.lockout", "cron.test", "cron.preview", "cron.update_dry_run")
 JOB_FIELDS = ("name", "description", "cron_expression", "timezone", "endpoint_url", "http_method", "headers",
               "body", "query_params", "is_active", "retry_count", "timeout_ms", "concurrency_policy",
               "misfire_grace_s", "expected_statuses", "alert_after_failures", "auto_reschedule", "owner_id",
               "alert_on", "on_exhausted", "channel_ids", "failure_rate_pct", "failure_rate_window", "max_duration_ms",
-              "late_after_s")
+              "late_after_s", "assertions", "run_after", "calendar_id", "calendar_policy")
 
 
 def is_change(action: str, method: str | None, status: int | None) -> bool:
@@ -52,6 +52,8 @@ def job_snapshot(job: object | None) -> dict[str, Any]:
         return {}
     # the secrets opened (in memory only, masked by diff): the columns hold `***` whatever the value
     values = vault.revealed(job) if isinstance(job, CronJob) else {f: getattr(job, f, None) for f in JOB_FIELDS}
+    if isinstance(job, CronJob):
+        values["run_after"] = job.run_after  # a relationship, not a column
     return {f: (dict(v) if isinstance(v := values.get(f), dict) else v) for f in JOB_FIELDS}
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from cronmanager.auth.principal import Principal
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.models import AlertChannel, CronJob, Role, TeamMember, TeamRole
+from cronmanager.models import AlertChannel, Calendar, CronJob, Role, TeamMember, TeamRole
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,25 @@ class Audience:
         if not self.can_write or self.service_team is not None:
             return False
         return user_id == self.user_id if user_id is not None else self.role == Role.ADMIN
+
+    def sees_calendar(self, owner_id: str | None, team_id: str | None) -> bool:
+        """Calendars (SPEC §21): a team's is its members', a personal one its user's (and, like jobs, every
+        administrator's and read-only user's), a global one everyone's."""
+        if team_id is not None:
+            return self.sees(None, team_id)
+        if owner_id is None:
+            return True
+        return self.service_team is None and self.sees(owner_id, None)
+
+    def manages_calendar(self, owner_id: str | None, team_id: str | None) -> bool:
+        """A team's by its owners and editors, a personal one by its user or an ADMIN, a global one by an ADMIN."""
+        if team_id is not None:
+            return self.manages(None, team_id)
+        if self.service_team is not None:
+            return False
+        if owner_id is None:
+            return self.can_write and self.role == Role.ADMIN
+        return self.manages(owner_id, None)
 
 
 def memberships(user_id: str) -> dict[str, TeamRole]:
@@ -157,6 +176,29 @@ def get_channel(p: Principal, channel_id: str, *, manage: bool = False) -> Alert
         raise ApiError(404, "No such channel")
     if manage and not a.manages_channel(c.user_id, c.team_id):
         raise ApiError(403, "Only the channel's owner, an editor of its team or an administrator can change it")
+    return c
+
+
+def calendar_clause(p: Principal) -> ColumnElement[bool] | None:
+    """The calendars `p` may see (see Audience.sees_calendar); None when it sees every calendar."""
+    a = audience(p)
+    if a.service_team is not None:
+        return or_(Calendar.team_id == a.service_team, and_(Calendar.team_id.is_(None), Calendar.owner_id.is_(None)))
+    if a.role in (Role.ADMIN, Role.READ_ONLY):
+        return None
+    mine = and_(Calendar.team_id.is_(None), or_(Calendar.owner_id.is_(None), Calendar.owner_id == a.user_id))
+    return or_(mine, Calendar.team_id.in_(sorted(a.teams))) if a.teams else mine
+
+
+def get_calendar(p: Principal, calendar_id: str, *, manage: bool = False) -> Calendar:
+    """A calendar the caller may see (404 otherwise, like a missing one), and with `manage` may change (403)."""
+    c = db.session.get(Calendar, calendar_id)
+    a = audience(p)
+    if c is None or not a.sees_calendar(c.owner_id, c.team_id):
+        raise ApiError(404, "No such calendar")
+    if manage and not a.manages_calendar(c.owner_id, c.team_id):
+        raise ApiError(403, "Only the calendar's owner, an owner or editor of its team, or for a global calendar an "
+                            "administrator can change it")
     return c
 
 

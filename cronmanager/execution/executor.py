@@ -29,7 +29,7 @@ from cronmanager.execution.perform import close_idle_connections, perform_reques
 from cronmanager.execution.recording import record_batch
 from cronmanager.extensions import db, keys, redis_client
 from cronmanager.lib.dates import iso
-from cronmanager.lib.redis_keys import ProcessKind, RedisKeys
+from cronmanager.lib.redis_keys import ProcessKind, RedisKeys, beat
 from cronmanager.maintenance.system_job import process_app
 from cronmanager.models import utcnow
 from cronmanager.observability import tracing
@@ -240,8 +240,7 @@ class Executor:
         while not self._stop.is_set():
             try:
                 with self.app.app_context():
-                    redis_client().set(keys().alive(ProcessKind.WORKER, self.worker_id), str(time.time()),
-                                       ex=self.heartbeat_ttl_s)
+                    beat(redis_client(), keys(), ProcessKind.WORKER, self.worker_id, self.heartbeat_ttl_s)
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
             close_idle_connections()  # also while Redis is away: the sockets are the target's, not Redis's
@@ -263,7 +262,8 @@ class Executor:
         self._threads[0].join(timeout=10)
         try:
             with self.app.app_context():
-                redis_client().delete(keys().alive(ProcessKind.WORKER, self.worker_id))
+                redis_client().delete(keys().alive(ProcessKind.WORKER, self.worker_id),
+                                      keys().process_stats(ProcessKind.WORKER, self.worker_id))
         except Exception:
             pass
         return drained

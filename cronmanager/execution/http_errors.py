@@ -20,6 +20,8 @@ value                     meaning                                 transient
 ``"http_status"``         status not in the expected set          5xx, 408,
                                                                   425, 429
 ``"replaced"``            cancelled for a newer fire              no
+``"assertion"``           a response assertion failed             yes
+                          (set by execution/assertions.py)
 ========================  ======================================  =========
 
 Truncation at ``max_body`` is *not* an error: the result keeps its status

@@ -36,11 +36,12 @@ class Trigger(enum.StrEnum):
     MANUAL = "manual"
     RETRY = "retry"
     TEST = "test"
+    DEPENDENCY = "dependency"  # an upstream job's fire ended (SPEC §21 `run_after`)
 
     @property
     def scheduled(self) -> bool:
-        """Fires the scheduler made (not a person): these are skipped while the job is disabled."""
-        return self in (Trigger.SCHEDULE, Trigger.RETRY)
+        """Fires the system made (not a person): these are skipped while the job is disabled."""
+        return self in (Trigger.SCHEDULE, Trigger.RETRY, Trigger.DEPENDENCY)
 
 
 class ConcurrencyPolicy(enum.StrEnum):
@@ -64,6 +65,7 @@ class ErrorClass(enum.StrEnum):
     HTTP_STATUS = "http_status"
     REPLACED = "replaced"
     WORKER_LOST = "worker_lost"
+    ASSERTION = "assertion"  # a response assertion did not hold (execution/assertions.py)
     INTERNAL = "internal"
 
 
@@ -144,6 +146,7 @@ class JobSnapshot:
     version: int = 1
     propagate_trace: bool = True  # send W3C traceparent to the target when tracing is on
     team_id: str | None = None
+    assertions: tuple[dict[str, Any], ...] = ()  # response assertions, checked after the status (execution/assertions)
 
     @classmethod
     def of(cls, job: Any) -> JobSnapshot:
@@ -158,7 +161,7 @@ class JobSnapshot:
             concurrency_policy=ConcurrencyPolicy(get("concurrency_policy") or ConcurrencyPolicy.ALLOW),
             is_active=bool(get("is_active", True)), alert_after_failures=get("alert_after_failures") or 0,
             auto_disable=bool(get("auto_disable")), version=get("version") or 1,
-            propagate_trace=get("propagate_trace") is not False,
+            propagate_trace=get("propagate_trace") is not False, assertions=tuple(get("assertions") or ()),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from cronmanager.execution import assertions
 from cronmanager.execution.http_capture import Cancellation
 from cronmanager.execution.http_client import HttpClient
 from cronmanager.execution.http_transport import IDLE_CONNECTION_S
@@ -30,14 +31,17 @@ def close_idle_connections(idle_s: float = IDLE_CONNECTION_S) -> int:
 
 def perform_request(job: JobSnapshot, *, allow_private: bool, extra_headers: dict[str, str] | None = None,
                     cancellation: Cancellation | None = None, details: bool = True) -> HttpResult:
-    return client(allow_private).request(
+    """The request, then the job's response assertions (a `status_in` assertion judges the status itself)."""
+    expected = assertions.ALL_STATUSES if assertions.judges_status(job.assertions) else job.expected_statuses
+    result = client(allow_private).request(
         job.http_method,
         job.endpoint_url,
         headers={**job.headers, **(extra_headers or {})},
         params=job.query_params or None,
         body=job.body,
         timeout_s=job.timeout_ms / 1000.0,
-        expected_status=job.expected_statuses,
+        expected_status=expected,
         cancellation=cancellation,
         details=details,
     )
+    return assertions.apply(job.assertions, result)

@@ -1,4 +1,5 @@
-"""Writes a batch of fire starts and outcomes, commits, schedules retries, then runs the after-commit hooks.
+"""Writes a batch of fire starts and outcomes with the dependency fires they cause, commits, schedules retries
+and those fires, then runs the after-commit hooks.
 
 Alerts, metrics and live events are hooks registered by create_app (`register_after_commit`), so this module
 depends on none of them, and a hook that is missing is a visible wiring error rather than a silent no-op.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from cronmanager.execution import rollups, spans, store
+from cronmanager.execution import chain, rollups, spans, store
 from cronmanager.execution.dispatch import enqueue_at
 from cronmanager.execution.outcome import Fire, RecordKind
 from cronmanager.extensions import db
@@ -52,6 +53,7 @@ def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Record
     store.write_starts(worker_id, [f for f in started if id(f) not in finished])
     landed = store.write_finals(worker_id, finals)
     retries = store.plan_retries(landed)
+    children = chain.spawn(chain.endings(landed))  # after plan_retries: a retried failure is no ending yet
     store.update_jobs(landed)
     rollups.add_fires(landed)  # after plan_retries: a retried failure is not a run yet
     db.session.commit()
@@ -60,6 +62,7 @@ def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Record
             enqueue_at(due, [execution_id])
         except Exception:  # the reconciler enqueues PENDING rows it finds overdue
             log.warning("could not schedule retry %s", execution_id, exc_info=True)
+    chain.enqueue(children)
     recorded = Recorded(started, landed)
     run_after_commit(recorded)
     return recorded

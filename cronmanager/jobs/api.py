@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import select
 
 from cronmanager.api import after_commit, audit_resource
@@ -21,20 +22,23 @@ from cronmanager.jobs.schemas import (
     JobOut,
     JobTest,
     JobUpdate,
+    JobUpdateOut,
     PreviewOut,
     PreviewQuery,
     ScheduleChangeList,
     TestOut,
     ToggleIn,
+    UpdateQuery,
 )
 from cronmanager.lib.dates import iso
-from cronmanager.models import ScheduleChange, utcnow
+from cronmanager.models import CronJob, ScheduleChange, utcnow
 from cronmanager.models.listing import paginate
 from cronmanager.reliability import health
 from cronmanager.reliability.ranking import worst_first
 from cronmanager.reliability.schemas import JobListHealthQuery
 from cronmanager.reliability.windows import Window
-from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling import calendar_rules, cron, effective, explain
+from cronmanager.scheduling.calendar_spec import CalendarError
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
 
@@ -54,7 +58,7 @@ def list_jobs(query: JobListHealthQuery):
     stmt = service.job_list_stmt(p, **filters, sort="-created_at" if by_health else query.sort)
     now = utcnow()
     if by_health:
-        stmt = worst_first(stmt, Window.WEEK.start(now))
+        stmt = worst_first(stmt)
     rows, total = paginate(stmt, query.page, query.per_page, service.job_list_total(p, **filters))
     jobs = [j for (j,) in rows]
     items = [service.job_json(j) for j in jobs]
@@ -94,19 +98,40 @@ def preview(query: PreviewQuery):
     start = query.start or utcnow()
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    fires = effective.next_fires(_preview_schedule(query, expression, start), start, query.count)
+    job = visibility.get_visible(principal(), query.job_id) if query.job_id else None
+    try:
+        schedule = _preview_calendar(query, _preview_schedule(query, expression, start, job))
+        fires, excluded = effective.outlook(schedule, start, query.count)
+    except CalendarError as err:
+        raise ApiError(422, f"calendar_id: {err}", fields={"calendar_id": str(err)}) from None
+    # overlap risk is judged on at least 10 slots, however few are listed
+    spacing = fires if len(fires) >= 10 else effective.next_fires(schedule, start, 10)
+    p95 = health.healths([job], Window.WEEK, utcnow(), with_slots=False)[job.id].duration_ms["p95"] if job else None
     return jsonify({
         "description": cron.describe(expression), "timezone": query.timezone, "expression": expression,
         "fires": [{"local": f.astimezone(zone).isoformat(),
                    "utc": iso(f)} for f in fires],
+        "transitions": [t.as_json() for t in explain.transitions(expression, query.timezone, start, fires,
+                                                                 schedule.spread_offset_s)],
+        "warnings": [w.as_json() for w in explain.warnings(expression, spacing, p95)],
+        "excluded": [{"local": e.at.astimezone(zone).isoformat(), "utc": iso(e.at), "reason": e.reason,
+                      "runs_at": iso(e.runs_at) if e.runs_at else None} for e in excluded],
     })
 
 
-def _preview_schedule(query: PreviewQuery, expression: str, start: datetime) -> EffectiveSchedule:
+def _preview_calendar(query: PreviewQuery, schedule: EffectiveSchedule) -> EffectiveSchedule:
+    """The calendar asked for (one the caller sees: 404 otherwise), else the job's; the policy likewise."""
+    calendar = schedule.calendar
+    if query.calendar_id:
+        calendar = calendar_rules.compile_row(visibility.get_calendar(principal(), query.calendar_id))
+    policy = query.calendar_policy or (schedule.calendar_policy if not query.calendar_id else "skip")
+    return replace(schedule, calendar=calendar, calendar_policy=policy)
+
+
+def _preview_schedule(query: PreviewQuery, expression: str, start: datetime, job: CronJob | None) -> EffectiveSchedule:
     """The saved job's own schedule (its throttle anchor) when `job_id` names it, else the factor and offset given,
     counted from the first slot after `start`."""
-    if query.job_id:
-        job = visibility.get_visible(principal(), query.job_id)
+    if job is not None:
         sched = EffectiveSchedule.of(job)
         if (sched.expression, sched.timezone) == (expression, query.timezone):
             return sched
@@ -151,19 +176,29 @@ def get_job(job_id: str):
     job = visibility.get_visible(principal(), job_id)
     audit_resource("cron", job.id)
     data = service.job_json(job)
-    data["description_text"] = cron.describe(job.cron_expression)
+    data["description_text"] = cron.describe(job.cron_expression) if job.cron_expression else "After other jobs only"
     return jsonify(data)
 
 
 @jobs_api.patch("/<uuid:job_id>")
 @jobs_api.put("/<uuid:job_id>")
 @endpoint("write", "cron.update")
-@spec.validate(json=JobUpdate, resp=responses("HTTP_404", "HTTP_409", "HTTP_422", HTTP_200=JobOut), tags=["jobs"])
-def update_job(job_id: str, json: JobUpdate):
-    """Partial update; a change of expression or timezone is recorded with the optional `reason`."""
+@spec.validate(json=JobUpdate, query=UpdateQuery, resp=responses("HTTP_404", "HTTP_409", "HTTP_422",
+                                                                  HTTP_200=JobUpdateOut), tags=["jobs"])
+def update_job(job_id: str, json: JobUpdate, query: UpdateQuery):
+    """Partial update; a change of expression or timezone is recorded with the optional `reason`.
+
+    `?dry_run=true` validates exactly like the real call and answers `{job, fires_before, fires_after}`: the job as
+    it would be and its next 10 fires (UTC) now and after the change. Nothing changes: no row, version, schedule
+    change or event; the call's own audit row says `cron.update_dry_run`, with no changes."""
     p = principal()
     job = visibility.get_manageable(p, job_id)
     audit_resource("cron", job.id)
+    if query.dry_run:
+        preview_of_update = service.dry_run(p, job, json.model_dump(exclude_unset=True, exclude={"reason"}),
+                                            json.reason)
+        g.audit_action = "cron.update_dry_run"
+        return jsonify(preview_of_update)
     changed = service.update_job(p, job, json.model_dump(exclude_unset=True, exclude={"reason"}), json.reason)
     data = service.job_json(job)
     after_commit(lambda: service.publish_job_event("cron:updated", data))

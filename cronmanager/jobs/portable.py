@@ -20,15 +20,17 @@ import yaml
 from flask import current_app
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from cronmanager.auth.principal import Principal
 from cronmanager.errors import ApiError
 from cronmanager.events.publisher import JobEvent, publish_many
 from cronmanager.extensions import db, redis_client
-from cronmanager.jobs import service
+from cronmanager.jobs import dependencies, portable_deps, service
 from cronmanager.jobs.schemas import JobCreate
 from cronmanager.lib.json_depth import too_deep
 from cronmanager.models import CronJob, Team, User
+from cronmanager.models.types import new_id
 from cronmanager.secrets import vault
 from cronmanager.secrets.names import MASK
 
@@ -48,7 +50,10 @@ BASE_FIELDS: tuple[str, ...] = (
 )
 # the alert policy travels with the job; its channel ids do not (they name channels of this installation)
 OPTIONAL_FIELDS: tuple[str, ...] = ("throttle_factor", "spread_offset_s", "propagate_trace", "alert_on", "on_exhausted",
-                                    "failure_rate_pct", "failure_rate_window", "max_duration_ms", "late_after_s")
+                                    "failure_rate_pct", "failure_rate_window", "max_duration_ms", "late_after_s",
+                                    "assertions", "run_after",  # run_after by name: portable_deps
+                                    # a calendar of this installation: elsewhere an unknown id is refused, naming it
+                                    "calendar_id", "calendar_policy")
 LEGACY_FIELDS: tuple[str, ...] = ("auto_disable",)  # read from older documents, folded into on_exhausted
 PORTABLE_FIELDS: tuple[str, ...] = BASE_FIELDS + tuple(f for f in OPTIONAL_FIELDS if hasattr(CronJob, f))
 _MAPS = ("headers", "query_params")
@@ -109,7 +114,9 @@ def portable_view(job: CronJob) -> dict[str, Any]:
 
 def export_document(jobs: list[CronJob]) -> dict[str, Any]:
     ordered = sorted(jobs, key=lambda j: (j.name, j.id))
-    return {"version": FORMAT_VERSION, "jobs": [portable_view(j) for j in ordered]}
+    views = [portable_view(j) for j in ordered]
+    portable_deps.named(views, ordered)
+    return {"version": FORMAT_VERSION, "jobs": views}
 
 
 def render(document: dict[str, Any], fmt: DocumentFormat) -> str:
@@ -130,7 +137,7 @@ def lock_owner(owner: User, team_id: str | None = None) -> None:
 
 def jobs_of(owner_id: str | None, team_id: str | None = None) -> list[CronJob]:
     """A team's jobs, one user's personal jobs, or every job when both are None (an ADMIN's export)."""
-    stmt = select(CronJob).order_by(CronJob.name, CronJob.id)
+    stmt = select(CronJob).options(selectinload(CronJob.run_after_rows)).order_by(CronJob.name, CronJob.id)
     if team_id is not None:
         stmt = stmt.where(CronJob.team_id == team_id)
     elif owner_id is not None:
@@ -213,6 +220,7 @@ class Entry:
 
     name: str
     values: dict[str, Any]
+    id: str | None = None  # given up front to a job the plan creates, so others of the document may run after it
 
 
 @dataclass
@@ -234,6 +242,7 @@ class Plan:
     unchanged: int = 0
     errors: list[JobError] = field(default_factory=list)
     team_id: str | None = None  # the plan's jobs are this team's (created jobs join it)
+    planned: set[str] = field(default_factory=set)  # the ids of the jobs it creates
 
     @property
     def ok(self) -> bool:
@@ -272,8 +281,10 @@ def _validate(index: int, raw: Any, defaults: dict[str, Any]) -> Entry | JobErro
         return JobError(label, {"job": "must be a mapping of job fields"})
     accepted = PORTABLE_FIELDS + LEGACY_FIELDS
     fields = {str(k): "not a field of an exported job" for k in raw if k not in accepted}
+    refs, ref_errors = portable_deps.refs_of(raw.get("run_after"))  # names, not the API's ids: checked there
+    fields.update(ref_errors)
     try:
-        model = JobCreate.model_validate({k: v for k, v in raw.items() if k in accepted})
+        model = JobCreate.model_validate({k: v for k, v in raw.items() if k in accepted and k != "run_after"})
     except ValidationError as err:
         for item in err.errors():
             fields.setdefault(".".join(str(p) for p in item.get("loc", ())) or "job", item.get("msg", "invalid"))
@@ -284,6 +295,9 @@ def _validate(index: int, raw: Any, defaults: dict[str, Any]) -> Entry | JobErro
         values = service.normalise({**defaults, **given})  # normalise copies; the defaults stay untouched
     except ApiError as err:
         return JobError(label, err.fields or {"job": err.message})
+    if values.get("cron_expression") is None and not refs:
+        return JobError(label, {"cron_expression": "required unless run_after names jobs to run after"})
+    values["run_after"] = refs
     return Entry(values["name"], values)
 
 
@@ -333,6 +347,10 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False, team_id:
     defaults = _defaults(owner)
     labels = [_label(i, raw) for i, raw in enumerate(entries)]
     counts = Counter(labels)
+    # what a `run_after` name stands for: a job of the document (new ones get their id now), else one it updates
+    new_ids = {label: new_id() for label in labels if counts[label] == 1 and label not in by_name}
+    targets: dict[str, str | None] = {name: (jobs[0].id if len(jobs) == 1 else None) for name, jobs in by_name.items()}
+    targets.update(new_ids)
     reported: set[str] = set()
     for index, raw in enumerate(entries):
         label = labels[index]
@@ -351,10 +369,16 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False, team_id:
                 "name": f"matches {len(matches)} existing jobs; rename or delete all but one first"}))
             continue
         job = matches[0] if matches else None
+        checked.values["run_after"], ref_errors = portable_deps.resolve(checked.values["run_after"], targets)
+        if ref_errors:
+            plan.errors.append(JobError(checked.name, ref_errors))
+            continue
         sealed, secret_errors = _keep_secrets(checked.values, job)
         if secret_errors:
             plan.errors.append(JobError(checked.name, secret_errors))
         elif job is None:
+            checked.id = new_ids.get(checked.name)
+            plan.planned.add(checked.id or "")
             plan.create.append(checked)
         else:
             changes = _changes(_stored(job), sealed, vault.changed(sealed, job))
@@ -362,6 +386,7 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False, team_id:
                 plan.update.append(Update(job, {k: checked.values[k] for k in changes}, changes))
             else:
                 plan.unchanged += 1
+    _refuse_cycles(plan)
     if prune:
         named = set(labels)
         plan.delete = [job for job in existing if job.name not in named]
@@ -373,6 +398,22 @@ def build_plan(entries: list[Any], owner: User, *, prune: bool = False, team_id:
     plan.update.sort(key=lambda u: (u.name, u.job.id))
     plan.errors.sort(key=lambda e: e.name)
     return plan
+
+
+def _refuse_cycles(plan: Plan) -> None:
+    """A document whose run_after lists, with the dependencies stored, would make a cycle: an error of each job
+    that closes one (its run_after entry named), so the plan shows it and apply refuses it."""
+    edges = {e.id: [r["job_id"] for r in e.values["run_after"]] for e in plan.create if e.id}
+    edges.update({u.job.id: [r["job_id"] for r in u.values["run_after"]]
+                  for u in plan.update if "run_after" in u.values})
+    if not edges:
+        return
+    names = {**{e.id: e.name for e in plan.create if e.id}, **{u.job.id: u.name for u in plan.update}}
+    found = portable_deps.cycles(edges, names)
+    for job_id, (index, chain) in sorted(found.items(), key=lambda item: names[item[0]]):
+        plan.errors.append(JobError(names[job_id], {f"run_after[{index}]": f"this would make a cycle: {chain}"}))
+    plan.create = [e for e in plan.create if e.id not in found]
+    plan.update = [u for u in plan.update if u.job.id not in found]
 
 
 # ---- apply ------------------------------------------------------------------------------------------------------
@@ -393,20 +434,24 @@ def apply_plan(p: Principal, plan: Plan, owner: User, *, source: str) -> list[Jo
     db.session.flush()  # the deletes first, in one batch, so the room they free counts for the creates
     # Then one flush for the UPDATEs and INSERTs of thousands of jobs. Without autoflush a service check that counts
     # rows sees the jobs as they were after the deletes; build_plan checked the totals.
+    # The creates come first: an updated job may run after a new one, and its dependency rows need the new row.
+    created: list[CronJob] = []
     with db.session.no_autoflush:
+        for entry in plan.create:
+            job = service.create_job(p, {**entry.values, "team_id": plan.team_id}, source, owner=owner,
+                                     reason=IMPORT_REASON, flush=False,
+                                     quota_checked=True, job_id=entry.id, planned=plan.planned)
+            created.append(job)
+            events.append(("cron:created", service.job_json(job), job.owner_id, job.team_id))
         for update in plan.update:
             schedule_changed = service.update_job(p, update.job, update.values, reason=IMPORT_REASON,
-                                                  source=source, flush=False)
+                                                  source=source, flush=False, planned=plan.planned)
             data = service.job_json(update.job)
             events.append(("cron:updated", data, update.job.owner_id, update.job.team_id))
             if schedule_changed:
                 events.append(("schedule:changed", data, update.job.owner_id, update.job.team_id))
-        for entry in plan.create:
-            job = service.create_job(p, {**entry.values, "team_id": plan.team_id}, source, owner=owner,
-                                     reason=IMPORT_REASON, flush=False,
-                                     quota_checked=True)
-            events.append(("cron:created", service.job_json(job), job.owner_id, job.team_id))
     db.session.flush()
+    dependencies.refuse_cycles(created)  # new jobs after each other: their rows were stored without a search
     return events
 
 

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import Select, or_
+from sqlalchemy.orm import selectinload
 
 from cronmanager.audit import changes as audit_changes
 from cronmanager.auth import visibility
 from cronmanager.auth.principal import Principal
+from cronmanager.calendars import service as calendars
 from cronmanager.errors import ApiError
+from cronmanager.execution import assertions as response_assertions
 from cronmanager.extensions import db, redis_client
-from cronmanager.jobs import alert_policy, counts, quotas
+from cronmanager.jobs import alert_policy, counts, dependencies, quotas
+from cronmanager.lib.dates import iso
 from cronmanager.models import CronJob, JobStatus, ScheduleChange, User, utcnow
 from cronmanager.models.types import new_id
 from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling.calendar_spec import CalendarError
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.secrets import vault
 from cronmanager.secrets.fields import USERINFO, split_url
@@ -31,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "description": "", "http_method": "GET", "headers": {}, "body": None, "query_params": {}, "is_active": True,
     "retry_count": 0, "timeout_ms": 30000, "concurrency_policy": "allow", "misfire_grace_s": 60,
     "expected_statuses": None, "alert_after_failures": 3, "auto_reschedule": "on",
-    "throttle_factor": 1, "spread_offset_s": 0, "propagate_trace": True,
+    "throttle_factor": 1, "spread_offset_s": 0, "propagate_trace": True, "assertions": None,
+    "calendar_id": None, "calendar_policy": "skip",
     **dict.fromkeys(alert_policy.POLICY_FIELDS),
 }
 EDITABLE = ("name", "cron_expression", "timezone", "endpoint_url", *DEFAULTS)
@@ -56,6 +62,9 @@ def job_json(job: CronJob) -> JobJson:
         "updated_by": job.updated_by, "last_run_at": job.last_run_at, "next_run_at": job.next_run_at,
         "created_at": job.created_at, "updated_at": job.updated_at, "version": job.version,
         "throttle_factor": job.throttle_factor, "spread_offset_s": job.spread_offset_s,
+        "assertions": job.assertions or [],
+        "run_after": dependencies.run_after_json(job),
+        "calendar_id": job.calendar_id, "calendar_policy": job.calendar_policy,
     }
 
 
@@ -80,7 +89,7 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     alert_policy.fold_auto_disable(out)
     alert_policy.normalise_alert_on(out)
-    if "cron_expression" in out:
+    if out.get("cron_expression") is not None:  # null: a job that runs after others only (see check_trigger)
         try:
             out["cron_expression"] = cron.validate_expression(out["cron_expression"])
         except cron.CronError as err:
@@ -105,6 +114,13 @@ def normalise(values: dict[str, Any]) -> dict[str, Any]:
             raise _field_error("expected_statuses", "at most 50 status codes")
         if any(not 100 <= s <= 599 for s in out["expected_statuses"]):
             raise _field_error("expected_statuses", "status codes are 100-599")
+    if "assertions" in out:
+        try:
+            out["assertions"] = response_assertions.normalised(out["assertions"]) or None
+        except response_assertions.InvalidAssertion as err:
+            raise _field_error(err.field, str(err)) from None
+        if "expected_statuses" in out:
+            check_status_rule(out["expected_statuses"], out["assertions"])
     if isinstance(out.get("body"), dict | list):
         out["body"] = json.dumps(out["body"])
         headers = dict(out.get("headers") or {})
@@ -140,6 +156,14 @@ def check_pairs(values: dict[str, Any]) -> None:
                                "(setting JOB_MAX_FIELD_BYTES)")
 
 
+def check_status_rule(expected_statuses: list[int] | None, assertions: list[dict[str, Any]] | None) -> None:
+    """A `status_in` assertion replaces `expected_statuses` (execution/assertions.py): one of them, never both."""
+    if expected_statuses and response_assertions.judges_status(assertions):
+        index = next(i for i, a in enumerate(assertions or []) if a.get("type") == "status_in")
+        raise _field_error(f"assertions[{index}].values", "a status_in assertion replaces expected_statuses: "
+                           "set one of them")
+
+
 def check_single_authorization(url: str | None, headers: dict[str, str] | None) -> None:
     """A URL's `user:password@` would silently replace an Authorization header at fire time: refuse the pair."""
     if not url or not headers or not any(k.strip().lower() == "authorization" for k in headers):
@@ -159,9 +183,33 @@ def check_body_size(body: str | None) -> None:
 
 def compute_next_run(job: CronJob, after: datetime | None = None) -> datetime | None:
     """The job's next effective fire (throttle and offset applied), the one function placement uses too."""
-    if not job.is_active:
+    if not job.is_active or job.cron_expression is None:  # without an expression it runs after others only
         return None
-    return effective.next_fire(EffectiveSchedule.of(job), after or utcnow())
+    try:
+        return effective.next_fire(EffectiveSchedule.of(job), after or utcnow())
+    except (effective.CalendarAllowsNothing, CalendarError) as err:
+        raise _field_error("calendar_id", str(err)) from None
+
+
+def refresh_for_calendar(job: CronJob, old_next: datetime | None) -> None:
+    """After a change of the job's calendar (or its rules), from where no fire can have been placed yet: fires
+    before `old_next` are placed, and placement looks SCHEDULER_LOOKAHEAD_S ahead at most."""
+    now = utcnow()
+    after = now + timedelta(seconds=current_app.config["SCHEDULER_LOOKAHEAD_S"] + 1)
+    if old_next is not None:
+        after = min(after, max(now, old_next - timedelta(microseconds=1)))
+    job.next_run_at = compute_next_run(job, after)
+
+
+def check_trigger(expression: str | None, upstreams: list[dependencies.Upstream] | list[Any]) -> None:
+    """A job fires on its schedule, after other jobs, or both: never neither."""
+    if expression is None and not upstreams:
+        raise _field_error("cron_expression", "required unless run_after names jobs to run after")
+
+
+def _check_late_after(late_after_s: int | None, expression: str | None) -> None:
+    if expression is not None:  # without a schedule there is no slot to be late for
+        alert_policy.check_late_after(late_after_s, expression)
 
 
 def _check_pinned(p: Principal, current: str | None, wanted: str | None) -> None:
@@ -173,7 +221,9 @@ def _check_pinned(p: Principal, current: str | None, wanted: str | None) -> None
                        fields={"auto_reschedule": "only an administrator can set or clear 'pinned'"})
 
 
-def _check_offset(expression: str, timezone: str, offset_s: int) -> None:
+def _check_offset(expression: str | None, timezone: str, offset_s: int) -> None:
+    if expression is None:  # nothing to throttle or spread: the job runs after others only
+        return
     try:
         effective.validate_offset(expression, timezone, offset_s)
     except cron.CronError as err:
@@ -189,29 +239,37 @@ def _apply_effective(job: CronJob, factor: int, offset_s: int, old_next: datetim
 
 def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner: User | None = None,
                reason: str = "created", flush: bool = True, quota_checked: bool = False,
-               clone_of: CronJob | None = None) -> CronJob:
+               clone_of: CronJob | None = None, job_id: str | None = None,
+               planned: Collection[str] = ()) -> CronJob:
     """`clone_of`: the job being copied, whose secrets a `***` in `data` keeps (same destination only).
     `owner` lets an ADMIN create a job for someone else (import with ?owner_id=); default the caller.
     `flush=False` leaves the INSERTs to one flush by the caller (an import of thousands of jobs), which then checks
-    the job cap once for the whole batch (`quota_checked`)."""
+    the job cap once for the whole batch (`quota_checked`). An import gives each new job its id up front (`job_id`)
+    so that jobs of one document may run after each other: those ids (`planned`) pass `run_after`'s checks."""
     owner = owner or p.user
     team_id = data.pop("team_id", None) or p.team_id
     if team_id is not None:
         teams.require_job_editor(p, team_id)
     if not quota_checked:
         quotas.ensure_room(quotas.JOBS, team_id or owner.id, team=team_id is not None)
-    values = {**DEFAULTS, "timezone": owner.timezone or "UTC", **{k: v for k, v in data.items() if v is not None}}
+    upstreams = dependencies.parse(data.pop("run_after", None))
+    values = {**DEFAULTS, "timezone": owner.timezone or "UTC", "cron_expression": None,
+              **{k: v for k, v in data.items() if v is not None}}
     values = vault.seal(normalise(values), stored=clone_of)
     _check_pinned(p, None if values["auto_reschedule"] != "pinned" else "on", values["auto_reschedule"])
     _check_offset(values["cron_expression"], values["timezone"], values["spread_offset_s"])
     alert_policy.check_channels(p, values["channel_ids"], team_id)
-    alert_policy.check_late_after(values["late_after_s"], values["cron_expression"])
-    job = CronJob(**{k: values[k] for k in EDITABLE}, id=new_id(), owner_id=owner.id, team_id=team_id,
+    calendars.check_for_job(p, values["calendar_id"], owner.id, team_id)
+    _check_late_after(values["late_after_s"], values["cron_expression"])
+    check_trigger(values["cron_expression"], upstreams)
+    dependencies.check(p, None, upstreams, kept=planned)
+    job = CronJob(**{k: values[k] for k in EDITABLE}, id=job_id or new_id(), owner_id=owner.id, team_id=team_id,
                   created_by=p.user.id,
                   updated_by=p.user.id, status=JobStatus.PENDING.value,
                   sealed_secrets=values["sealed_secrets"])
     job.created_at = job.updated_at = utcnow()
-    if job.throttle_factor > 1:
+    dependencies.store(job, upstreams, new=True)
+    if job.throttle_factor > 1 and job.cron_expression is not None:
         job.throttle_anchor_at = effective.anchor_after(job.cron_expression, job.timezone, job.created_at)
     job.next_run_at = compute_next_run(job)
     db.session.add(job)
@@ -227,15 +285,17 @@ def create_job(p: Principal, data: dict[str, Any], source: str = "api", *, owner
 
 
 def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | None = None,
-               source: str = "api", *, flush: bool = True) -> bool:
-    """Partial update; returns True when the schedule (expression or zone) changed."""
+               source: str = "api", *, flush: bool = True, planned: Collection[str] = ()) -> bool:
+    """Partial update; returns True when the schedule (expression, zone, factor, offset or calendar) changed.
+    `planned`: as in create_job."""
     if flush:
         # concurrent updates of one job take turns, so each makes exactly one new version (an import locks its
         # owner instead and flushes thousands of jobs at once)
         db.session.refresh(job, with_for_update=True)
     data = dict(data)
     alert_policy.fold_auto_disable(data)
-    nullable = {"body", "expected_statuses", "description", *alert_policy.POLICY_FIELDS}
+    nullable = {"body", "expected_statuses", "description", "assertions", "cron_expression", "calendar_id",
+                *alert_policy.POLICY_FIELDS}
     changes = {k: v for k, v in data.items() if k in EDITABLE and (v is not None or k in nullable)}
     changes = normalise(changes)
     check_single_authorization(changes.get("endpoint_url", job.endpoint_url), changes.get("headers", job.headers))
@@ -256,36 +316,87 @@ def update_job(p: Principal, job: CronJob, data: dict[str, Any], reason: str | N
     _check_offset(changes.get("cron_expression", old_expr), changes.get("timezone", old_tz), offset)
     if "channel_ids" in changes or "team_id" in data:
         alert_policy.check_channels(p, changes.get("channel_ids", job.channel_ids), job.team_id)
-    alert_policy.check_late_after(changes.get("late_after_s", job.late_after_s),
-                                  changes.get("cron_expression", old_expr))
+    old_calendar = (job.calendar_id, job.calendar_policy)
+    if "calendar_id" in changes or "team_id" in data or data.get("owner_id") is not None:
+        calendars.check_for_job(p, changes.get("calendar_id", job.calendar_id), job.owner_id, job.team_id)
+    _check_late_after(changes.get("late_after_s", job.late_after_s), changes.get("cron_expression", old_expr))
+    upstreams = None
+    if "run_after" in data:
+        upstreams = dependencies.parse(data["run_after"])
+        dependencies.check(p, job.id, upstreams, kept={*planned, *(d.upstream_id for d in job.run_after_rows)})
+    check_trigger(changes.get("cron_expression", old_expr), job.run_after_rows if upstreams is None else upstreams)
+    check_status_rule(changes.get("expected_statuses", job.expected_statuses),
+                      changes.get("assertions", job.assertions))
     for key, value in changes.items():
         setattr(job, key, value if value is not None or key != "description" else "")
     schedule_changed = (job.cron_expression, job.timezone) != (old_expr, old_tz)
     effective_changed = (factor, offset) != (old_factor, old_offset)
+    calendar_changed = (job.calendar_id, job.calendar_policy) != old_calendar
     if schedule_changed:
         job.throttle_factor, job.spread_offset_s = factor, offset
         job.throttle_anchor_at = effective.anchor_after(job.cron_expression, job.timezone, utcnow()) \
-            if factor > 1 else None
+            if factor > 1 and job.cron_expression is not None else None
         job.next_run_at = compute_next_run(job)
+    elif effective_changed and job.cron_expression is None:  # kept for when an expression comes back
+        job.throttle_factor, job.spread_offset_s = factor, offset
     elif effective_changed:
         _apply_effective(job, factor, offset, old_next if was_active else None)
         if job.is_active != was_active:
             job.next_run_at = compute_next_run(job)
     elif job.is_active != was_active:
         job.next_run_at = compute_next_run(job)
-    if schedule_changed or effective_changed:
+    elif calendar_changed and job.is_active:
+        refresh_for_calendar(job, old_next)
+    if calendar_changed and not reason:
+        reason = "calendar changed"
+    if schedule_changed or effective_changed or calendar_changed:  # the slot ledger expects from this change on
         db.session.add(ScheduleChange(cron_job_id=job.id, old_cron_expression=old_expr,
                                       new_cron_expression=job.cron_expression, old_timezone=old_tz,
                                       new_timezone=job.timezone, reason=reason, source=source,
                                       changed_by=p.user.id, old_throttle_factor=old_factor,
                                       new_throttle_factor=job.throttle_factor, old_spread_offset_s=old_offset,
                                       new_spread_offset_s=job.spread_offset_s))
+    if upstreams is not None:
+        dependencies.store(job, upstreams)
     job.updated_by = p.user.id
     job.updated_at = utcnow()
     if flush:
         db.session.flush()
     audit_changes.note(audit_changes.diff(before, audit_changes.job_snapshot(job)))
-    return schedule_changed or effective_changed
+    return schedule_changed or effective_changed or calendar_changed
+
+
+class DryRun(TypedDict):
+    """What an edit would do (`?dry_run=true`, the edit form's preview): the job as it would be, its fires."""
+
+    job: JobJson
+    fires_before: list[str]
+    fires_after: list[str]
+
+
+def upcoming_fires(job: CronJob, now: datetime, count: int = 10) -> list[str]:
+    """The job's next effective fires in UTC ISO, as placement makes them (none while disabled or unscheduled)."""
+    if not job.is_active or not job.cron_expression or job.next_run_at is None:
+        return []
+    return [iso(f) for f in effective.next_fires(EffectiveSchedule.of(job), now, count)]
+
+
+def dry_run(p: Principal, job: CronJob, data: dict[str, Any], reason: str | None = None,
+            source: str = "api") -> DryRun:
+    """The real update_job inside a savepoint that is rolled back: the same checks (an ApiError propagates) and
+    the same computed fields, and nothing stays: no row, version, schedule change or audited change."""
+    now = utcnow()
+    before = upcoming_fires(job, now)
+    savepoint = db.session.begin_nested()
+    try:
+        update_job(p, job, data, reason, source)
+        preview: DryRun = {"job": job_json(job), "fires_before": before, "fires_after": upcoming_fires(job, now)}
+    finally:
+        savepoint.rollback()
+        if has_request_context():
+            g.pop("audit_changes", None)
+            g.pop("audit_action", None)  # a move's `cron.transfer` did not happen either
+    return preview
 
 
 def delete_job(job: CronJob, *, flush: bool = True) -> dict:
@@ -355,7 +466,7 @@ class JobFilters(TypedDict):
 
 def job_list_stmt(p: Principal, *, status: str | None, is_active: bool | None, q: str | None,
                   owner_id: str | None, sort: str, team_id: str | None = None) -> Select:
-    stmt = visibility.visible_jobs(p)
+    stmt = visibility.visible_jobs(p).options(selectinload(CronJob.run_after_rows))  # run_after: one query a page
     if team_id:
         stmt = stmt.where(CronJob.team_id == team_id)
     if status:

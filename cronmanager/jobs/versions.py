@@ -21,7 +21,8 @@ CONFIG_FIELDS = ("name", "description", "cron_expression", "timezone", "endpoint
                  "body", "query_params", "retry_count", "timeout_ms", "concurrency_policy", "misfire_grace_s",
                  "expected_statuses", "alert_after_failures", "auto_reschedule", "propagate_trace", "alert_on",
                  "on_exhausted", "channel_ids", "failure_rate_pct", "failure_rate_window", "max_duration_ms",
-                 "late_after_s")
+                 "late_after_s", "assertions", "run_after", "calendar_id", "calendar_policy")
+_ATTRIBUTE = {"run_after": "run_after_rows"}  # a field shown from a relationship: its history is the collection's
 
 
 def config_of(job: CronJob) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def config_of(job: CronJob) -> dict[str, Any]:
 def _changed(job: CronJob) -> bool:
     state = inspect(job)
     # a new secret value changes only the sealed token (the vault keeps the token when the values are the same)
-    return any(state.attrs[f].history.has_changes() for f in (*CONFIG_FIELDS, "sealed_secrets"))
+    return any(state.attrs[_ATTRIBUTE.get(f, f)].history.has_changes() for f in (*CONFIG_FIELDS, "sealed_secrets"))
 
 
 def _before_flush(session: Session, _context: object, _instances: object) -> None:

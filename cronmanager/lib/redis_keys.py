@@ -6,16 +6,20 @@ family is one edit and `REDIS_PREFIX` covers everything (RQ's own families: cron
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from redis import Redis
 
+from cronmanager.lib import process_stats
+
 
 class ProcessKind(StrEnum):
     WORKER = "worker"
     SCHEDULER = "scheduler"
+    WEB = "web"  # publishes process figures only; its liveness is the load balancer's /health
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,13 @@ class RedisKeys:
     def alive_pattern(self, kind: ProcessKind, host: str | None = None) -> str:
         """Processes name themselves host:pid:random, so one host's are `host:*`."""
         return self._key(kind.value, "alive", f"{host}:*" if host else "*")
+
+    def process_stats(self, kind: ProcessKind, identity: str) -> str:
+        """A process's CPU, memory and descriptors (JSON), refreshed with its heartbeat, expiring with it."""
+        return self._key(kind.value, "stats", identity)
+
+    def process_stats_pattern(self, kind: ProcessKind) -> str:
+        return self._key(kind.value, "stats", "*")
 
     @property
     def scheduler_leader(self) -> str:
@@ -103,6 +114,30 @@ def live_heartbeats(r: Redis, keys: RedisKeys, kind: ProcessKind, host: str | No
         if value is not None:
             ages[key.decode()[head:]] = time.time() - float(value)
     return ages
+
+
+def beat(r: Redis, keys: RedisKeys, kind: ProcessKind, identity: str, ttl_s: float) -> None:
+    """A process's heartbeat and its figures for /metrics, in one round trip."""
+    pipe = r.pipeline(transaction=False)
+    pipe.set(keys.alive(kind, identity), str(time.time()), ex=max(1, int(ttl_s)))
+    pipe.set(keys.process_stats(kind, identity), json.dumps(process_stats.snapshot()), ex=max(1, int(ttl_s)))
+    pipe.execute()
+
+
+def publish_process_stats(r: Redis, keys: RedisKeys, kind: ProcessKind, identity: str, ttl_s: float) -> None:
+    r.set(keys.process_stats(kind, identity), json.dumps(process_stats.snapshot()), ex=max(1, int(ttl_s)))
+
+
+def all_process_stats(r: Redis, keys: RedisKeys) -> dict[tuple[ProcessKind, str], dict[str, float]]:
+    """Every live process's published figures, by (kind, identity)."""
+    found: dict[tuple[ProcessKind, str], dict[str, float]] = {}
+    for kind in ProcessKind:
+        head = len(keys.process_stats(kind, ""))
+        names = [k.decode() for k in r.scan_iter(match=keys.process_stats_pattern(kind), count=1000)]
+        for name, value in zip(names, r.mget(names) if names else [], strict=True):
+            if value is not None:
+                found[kind, name[head:]] = json.loads(value)
+    return found
 
 
 def live_workers(r: Redis, keys: RedisKeys) -> set[str]:

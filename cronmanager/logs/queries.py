@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 COLUMNS = ("id", "cron_job_id", "scheduled_for", "trigger", "attempt_number", "status", "started_at",
            "completed_at", "response_status", "response_headers", "response_body", "response_truncated",
            "error_message", "error_class", "execution_time_ms", "fire_lag_ms", "request", "timings_ms", "remote_addr",
-           "job_version", "trace_id")
+           "job_version", "trace_id", "parent_execution_id")
 
 
 def execution_json(e: CronExecution, job_name: str | None = None) -> ExecutionJson:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from cronmanager.api.openapi import QueryModel
 
 Status = Literal["PENDING", "RUNNING", "SUCCESS", "FAILED", "SKIPPED", "MISSED"]
-TriggerName = Literal["schedule", "manual", "retry", "test"]
+TriggerName = Literal["schedule", "manual", "retry", "test", "dependency"]
 
 
 class ExecutionQuery(QueryModel):
@@ -49,6 +49,8 @@ class ExecutionOut(BaseModel):
     remote_addr: str | None = None
     job_version: int | None = None
     first_attempt_id: int | None = None
+    parent_execution_id: int | None = Field(default=None, description=(
+        "trigger `dependency`: the upstream job's final execution whose ending fired this run"))
 
 
 class ExecutionJson(TypedDict):
@@ -76,6 +78,7 @@ class ExecutionJson(TypedDict):
     remote_addr: str | None
     job_version: int | None
     trace_id: str | None
+    parent_execution_id: int | None
     job_name: str | None
     first_attempt_id: int
 

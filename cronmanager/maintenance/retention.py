@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import Table, delete, func, select
 
+from cronmanager.alerts.retention import prune_incidents
 from cronmanager.auth.sessions import prune_ended_sessions
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.dates import iso
@@ -71,6 +72,11 @@ def run(now: datetime) -> dict:
         summary[kind.kind] = archive_older_than(kind, _day_start(now) - timedelta(days=days))
         summary[kind.kind]["archives_deleted"] = prune_archives(kind, now, days)
     summary["alert_deliveries_deleted"] = _prune_deliveries(now)
+    # resolved incidents are deleted, not archived; the report lists them as tables of their own
+    policy["incidents"] = policy["incident_deliveries"] = int(current_app.config.get("INCIDENT_RETENTION_DAYS", 90))
+    pruned = prune_incidents(now, policy["incidents"])
+    summary["incidents"] = {"archived": 0, "deleted": pruned.incidents}
+    summary["incident_deliveries"] = {"archived": 0, "deleted": pruned.deliveries}
     summary["login_sessions_deleted"] = prune_ended_sessions(now)
     _note_run(now, policy, summary)
     db.session.commit()
@@ -180,7 +186,7 @@ def prune_archives(kind: Archived, now: datetime, table_days: int) -> int:
 def _prune_deliveries(now: datetime) -> int:
     days = int(current_app.config.get("EXECUTION_RETENTION_DAYS", 30))
     n = dml_rowcount(delete(AlertDelivery).where(AlertDelivery.created_at < now - timedelta(days=days),
-                                                 AlertDelivery.status != "pending"))
+                                                 AlertDelivery.status.in_(("sent", "failed"))))
     db.session.commit()
     return n
 

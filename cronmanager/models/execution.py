@@ -21,6 +21,8 @@ class CronExecution(Model):
         Index("ix_executions_job_id", "cron_job_id", "id"),
         Index("ix_executions_status_due", "status", "due_at"),
         Index("ix_executions_created", "created_at"),
+        # a dependency fire is created once per upstream ending, however often that ending is written (SPEC §21)
+        Index("uq_execution_job_parent", "cron_job_id", "parent_execution_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -54,3 +56,6 @@ class CronExecution(Model):
     remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     job_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     first_attempt_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # NULL: this row is attempt 1
+    # trigger `dependency`: the upstream's final execution whose ending fired this one (no foreign key: retention
+    # deletes old rows, and a dangling id still names the run in archives)
+    parent_execution_id: Mapped[int | None] = mapped_column(BigId, nullable=True)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, PrimaryKeyConstraint, SmallInteger, String
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cronmanager.extensions import Model
-from cronmanager.models.types import UTCDateTime, utcnow
+from cronmanager.models.types import BigId, UTCDateTime, utcnow
+
+COUNTERS = ("runs", "failures", "fired", "skipped", "missed", "duration_max_ms")
 
 
 class JobHealthHourly(Model):
     """Counters of one job's outcomes in one hour; `runs` are concluded fires (success, or failure not retried)."""
 
     __tablename__ = "job_health_hourly"
-    __table_args__ = (PrimaryKeyConstraint("job_id", "hour"),)
+    # the counters ride in the key's index (PostgreSQL INCLUDE): a page of jobs reads them by index-only scans,
+    # in key order, instead of one heap page per job-hour (hours of all jobs are written interleaved)
+    __table_args__ = (PrimaryKeyConstraint("job_id", "hour", postgresql_include=list(COUNTERS)),)
 
     job_id: Mapped[str] = mapped_column(String(36), ForeignKey("cron_jobs.id", ondelete="CASCADE"))
     hour: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -37,13 +41,50 @@ class JobHealthBucket(Model):
     cronmanager/lib/histogram.py: counts add exactly across hours, so merged percentiles are exact per bucket."""
 
     __tablename__ = "job_health_buckets"
-    __table_args__ = (PrimaryKeyConstraint("job_id", "hour", "kind", "bucket"),)
+    __table_args__ = (PrimaryKeyConstraint("job_id", "hour", "kind", "bucket", postgresql_include=["count"]),)
 
     job_id: Mapped[str] = mapped_column(String(36), ForeignKey("cron_jobs.id", ondelete="CASCADE"))
     hour: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(1))
     bucket: Mapped[int] = mapped_column(SmallInteger)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobHealthRank(Model):
+    """A job's 7-day counters, kept so `sort=health` is one index scan instead of a sum over every job's hours.
+
+    Every job has a row (a trigger on cron_jobs adds it). cronmanager/reliability/rank.py refreshes the rows from
+    the hourly rollups: `base_*` are the window's hours before `base_until`, summed once an hour; the totals add
+    the hours since, summed every minute."""
+
+    __tablename__ = "job_health_rank"
+    # worst first is this index read backwards: failure ratio, then missed slots, then the id (all descending)
+    __table_args__ = (Index("ix_job_health_rank_worst", "failure_ratio", "missed", "job_id"),)
+
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("cron_jobs.id", ondelete="CASCADE"), primary_key=True)
+    base_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    base_runs: Mapped[int] = mapped_column(Integer, default=0)
+    base_failures: Mapped[int] = mapped_column(Integer, default=0)
+    base_missed: Mapped[int] = mapped_column(Integer, default=0)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+    failure_ratio: Mapped[float] = mapped_column(Float, default=-1.0)  # -1 without runs: after every job with some
+
+
+class JobPause(Model):
+    """A span in which the job was disabled: its slots were not placed, so they are not expected either.
+
+    Written by triggers on cron_jobs whenever `is_active` changes (the API, an import, plain SQL alike);
+    `resumed_at` is NULL while the job is still disabled."""
+
+    __tablename__ = "job_pauses"
+    __table_args__ = (Index("ix_job_pauses_job", "job_id", "paused_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("cron_jobs.id", ondelete="CASCADE"))
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class JobSlo(Model):

@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cronmanager.extensions import Model
+from cronmanager.models.dependency import JobDependency
 from cronmanager.models.types import BigId, UTCDateTime, new_id, utcnow
 
 
@@ -36,7 +37,8 @@ class CronJob(Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    cron_expression: Mapped[str] = mapped_column(String(200))
+    # NULL only for a job that runs after others alone (`run_after`, SPEC §21): never placed, next_run_at NULL
+    cron_expression: Mapped[str | None] = mapped_column(String(200), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     endpoint_url: Mapped[str] = mapped_column(String(2048))
     http_method: Mapped[str] = mapped_column(String(8), default="GET")
@@ -49,6 +51,8 @@ class CronJob(Model):
     concurrency_policy: Mapped[str] = mapped_column(String(8), default="allow")
     misfire_grace_s: Mapped[int] = mapped_column(Integer, default=60)
     expected_statuses: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    # response assertions (SPEC §21; cronmanager.execution.assertions); NULL or [] when there are none
+    assertions: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)
     alert_after_failures: Mapped[int] = mapped_column(Integer, default=3)
     # alert policy (SPEC §19); NULL inherits the team's default, else the settings' (cronmanager.alerts.policy)
     alert_on: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
@@ -80,6 +84,19 @@ class CronJob(Model):
     throttle_anchor_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # bumped on every config change
+    # the days and hours it may fire (SPEC §21); a calendar in use is not deleted (cronmanager.calendars.service)
+    calendar_id: Mapped[str | None] = mapped_column(ForeignKey("calendars.id", ondelete="SET NULL"), nullable=True,
+                                                    index=True)
+    calendar_policy: Mapped[str] = mapped_column(String(16), default="skip", server_default="skip")
+    # the jobs whose ending fires this one (SPEC §21 `run_after`); the database's cascade drops them with either job
+    run_after_rows: Mapped[list[JobDependency]] = relationship(
+        JobDependency, foreign_keys=[JobDependency.job_id], order_by=JobDependency.position,
+        cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def run_after(self) -> list[dict[str, str | int]]:
+        """`run_after` as the API shows it (SPEC §21), in the owner's order."""
+        return [{"job_id": d.upstream_id, "on": d.on, "delay_s": d.delay_s} for d in self.run_after_rows]
 
     @property
     def auto_disable(self) -> bool:
@@ -97,7 +114,7 @@ class ScheduleChange(Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     cron_job_id: Mapped[str] = mapped_column(ForeignKey("cron_jobs.id", ondelete="CASCADE"), index=True)
     old_cron_expression: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    new_cron_expression: Mapped[str] = mapped_column(String(200))
+    new_cron_expression: Mapped[str | None] = mapped_column(String(200), nullable=True)
     old_timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     new_timezone: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -14,7 +14,9 @@ from cronmanager.models.types import BigId, UTCDateTime, new_id, utcnow
 class AlertDelivery(Model):
     """A message for one channel; claimed with a conditional UPDATE so two senders never deliver it twice.
 
-    status: pending (waiting for its next attempt), sent, failed (permanent error or attempts exhausted).
+    status: pending (waiting for its next attempt), sending (claimed: an attempt started at `attempted_at` and its
+    outcome is not recorded yet), sent, failed (permanent error or attempts exhausted). A `sending` row whose claim
+    lapsed lost its sender mid-attempt; it is sent again with `possible_duplicate` set (cronmanager.alerts.delivery).
     channel_id is NULL for the in-app centre and for the ALERT_WEBHOOK_URL global webhook.
     """
 
@@ -38,6 +40,8 @@ class AlertDelivery(Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -65,6 +69,7 @@ class Incident(Model):
     __table_args__ = (
         Index("ix_incidents_job_opened", "cron_job_id", "opened_at"),
         Index("ix_incidents_opened", "opened_at"),
+        Index("ix_incidents_resolved", "resolved_at"),  # retention prunes resolved incidents by age
         Index("ix_incidents_one_open", "cron_job_id", unique=True, postgresql_where=text("resolved_at IS NULL"),
               sqlite_where=text("resolved_at IS NULL")),
     )

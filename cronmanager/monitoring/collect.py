@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from flask import current_app
+
 from cronmanager.extensions import keys, redis_client
 
 if TYPE_CHECKING:
@@ -35,17 +37,27 @@ def _observe(pipe, name: str, buckets: tuple[float, ...], value_s: float) -> Non
     pipe.hincrby(key(name), "count", 1)
 
 
+NO_TEAM = "-"  # the team label of personal jobs
+
+
 def record_outcomes(finals: Iterable[Fire]) -> None:
-    """Count final outcomes (by trigger and status), HTTP latency and fire lag; best effort, never raises.
+    """Count final outcomes (by trigger and status, by team and status, and by job and status with
+    METRICS_PER_JOB), HTTP latency and fire lag; best effort, never raises.
 
     Call it from the recording path after the batch committed, with the fires that landed.
     """
     try:
+        per_job = bool(current_app.config.get("METRICS_PER_JOB"))
         pipe = redis_client().pipeline(transaction=False)
         n = 0
         for f in finals:
             n += 1
             pipe.hincrby(key("fires"), f"{f.trigger}|{f.final_status}", 1)
+            pipe.hincrby(key("team_fires"), f"{f.job.team_id or NO_TEAM}|{f.final_status}", 1)
+            if per_job:
+                pipe.hincrby(key("job_fires"), f"{f.job_id}|{f.final_status}", 1)
+                if f.result is not None and f.result.elapsed_ms is not None:
+                    pipe.hincrbyfloat(key("job_seconds"), f.job_id, f.result.elapsed_ms / 1000.0)
             if f.result is not None and f.result.elapsed_ms is not None:
                 _observe(pipe, "http_latency", LATENCY_BUCKETS_S, f.result.elapsed_ms / 1000.0)
             if f.started_at is not None and f.scheduled_for is not None:

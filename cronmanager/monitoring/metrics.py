@@ -2,7 +2,8 @@
 
 Counters and histograms come from Redis hashes the workers update (cronmanager.monitoring.collect);
 gauges (jobs, recent executions by status, queue depth, pending alerts, workers, scheduler heartbeat)
-are read from the database and Redis on each scrape. Set METRICS_TOKEN to require `Bearer <token>`.
+are read from the database and Redis on each scrape; per process, team and job: cronmanager.monitoring.breakdown.
+Set METRICS_TOKEN to require `Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cronmanager.extensions import current_app_object, db, keys, redis_client
 from cronmanager.lib.redis_keys import count_workers
 from cronmanager.models import CronExecution, CronJob, utcnow
 from cronmanager.models.monitoring import AlertDelivery
+from cronmanager.monitoring import breakdown
 from cronmanager.monitoring.collect import LAG_BUCKETS_S, LATENCY_BUCKETS_S, key
 from cronmanager.rq_namespace import rq_namespace
 
@@ -58,15 +60,18 @@ class ScrapeCollector:
         try:
             r = redis_client()
             pipe = r.pipeline(transaction=False)
-            for name in ("fires", "http_latency", "fire_lag", "alert_deliveries"):
+            for name in ("fires", "http_latency", "fire_lag", "alert_deliveries", "team_fires", "job_fires",
+                         "job_seconds"):
                 pipe.hgetall(key(name))
             prefix = current_app.config["REDIS_PREFIX"]
             rq = rq_namespace(prefix)
             pipe.llen(rq.queue_key(queue_name(prefix)))
             pipe.zcard(rq.Scheduler.scheduled_jobs_key)
             pipe.get(keys().scheduler_heartbeat)
-            fires, latency, lag, alerts, queued, delayed, beat = pipe.execute()
+            (fires, latency, lag, alerts, team_fires, job_fires, job_seconds, queued, delayed,
+             beat) = pipe.execute()
             workers = count_workers(r, keys())
+            processes = breakdown.read_process_stats()
         except Exception:
             log.warning("metrics: Redis unavailable", exc_info=True)
             up.add_metric(["redis"], 0)
@@ -106,6 +111,9 @@ class ScrapeCollector:
         age = time.time() - float(beat) if beat else float("nan")
         yield GaugeMetricFamily("cronmanager_scheduler_heartbeat_age_seconds", "Seconds since the scheduler's "
                                 "last heartbeat (NaN if none)", value=age)
+        yield from breakdown.team_families(team_fires)
+        yield from breakdown.job_families(job_fires, job_seconds)
+        yield from breakdown.process_families(processes)
 
     def _from_db(self, up: GaugeMetricFamily):
         try:
@@ -118,7 +126,7 @@ class ScrapeCollector:
                 CronExecution.status == "PENDING", CronExecution.due_at < utcnow() - timedelta(seconds=5))
             ).scalar_one()
             pending_alerts = db.session.execute(select(func.count()).select_from(AlertDelivery).where(
-                AlertDelivery.status == "pending")).scalar_one()
+                AlertDelivery.status.in_(("pending", "sending")))).scalar_one()
             db.session.rollback()
         except Exception:
             db.session.rollback()
@@ -140,6 +148,11 @@ class ScrapeCollector:
                                 value=overdue)
         yield GaugeMetricFamily("cronmanager_alert_deliveries_pending", "Alert deliveries waiting to be sent",
                                 value=pending_alerts)
+
+
+@metrics_bp.before_app_request
+def _publish_web_stats() -> None:
+    breakdown.publish_web_stats()
 
 
 @metrics_bp.get("/metrics")

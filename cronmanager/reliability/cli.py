@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from cronmanager.execution import rollups
 from cronmanager.extensions import db
+from cronmanager.reliability import ranking
 
 
 @click.command("rebuild")
@@ -20,7 +21,9 @@ from cronmanager.extensions import db
               help="First hour to recount (UTC); default: the oldest execution's.")
 @with_appcontext
 def rebuild_command(since: datetime | None) -> None:
-    """Replace the health rollups from --since on with a count of the executions, in one transaction."""
+    """Replace the health rollups from --since on with a count of the executions, in one transaction; then the
+    jobs' `sort=health` ranks are summed again from them."""
     written = rollups.rebuild(since.replace(tzinfo=UTC) if since else None)
     db.session.commit()
+    ranking.refresh(everything=True)
     click.echo(f"rebuilt {written} job-hour rollups")

@@ -20,6 +20,7 @@ from cronmanager.models import CronExecution, CronJob
 from cronmanager.reliability import slots as slot_rules
 from cronmanager.reliability.health import unplaced_margin
 from cronmanager.reliability.windows import Window
+from cronmanager.scheduling.effective import EffectiveSchedule
 
 
 class SlotState(enum.StrEnum):
@@ -57,8 +58,13 @@ def ledger(job: CronJob, window: Window, now: datetime) -> list[Slot]:
     margin = unplaced_margin(job)
     expected = slot_rules.expected_slots(job, slot_rules.expected_since(job, start), now + _EPSILON)
     result = []
+    excluded = EffectiveSchedule.of(job).excluded  # a slot the job's calendar excludes is skipped, never missed
     for when in sorted(set(expected) | set(latest), reverse=True):
         row = latest.get(when)
+        why = excluded(when) if row is None else None
+        if why is not None:
+            result.append(Slot(when, SlotState.SKIPPED, reason=why))
+            continue
         if row is None:
             late = now - when > margin
             result.append(Slot(when, SlotState.MISSED if late else SlotState.PENDING,

@@ -83,8 +83,9 @@ def update_rule(name: str, json: RuleUpdate):
     try:
         model = PARAMS[RuleKind(rule.kind)].model_validate(params)
     except ValidationError as err:
-        fields = {".".join(["params", *(str(x) for x in e["loc"])]) if e["loc"] else "params": e["msg"]
-                  for e in err.errors()}
+        # a key the caller sent is named as sent, but a NUL in it is written as its escape: no answer carries NUL
+        fields = {".".join(["params", *(str(x).replace("\x00", "\\u0000") for x in e["loc"])]) if e["loc"]
+                  else "params": e["msg"] for e in err.errors()}
         raise ApiError(422, "Invalid rule parameters: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
                        fields=fields) from None
     rule.params = model.model_dump()

@@ -219,6 +219,8 @@ def apply_decisions(decisions: list[Decision], now: datetime, pending: Pending, 
         d = by_id[job.id]
         if (job.throttle_factor, job.spread_offset_s) != (d.from_factor, d.from_offset):
             continue  # changed since the statistics were read: the next evaluation decides again
+        if job.cron_expression is None:
+            continue  # runs after other jobs only: no schedule to throttle or spread
         change_schedule(job, d.to_factor, d.to_offset, f"rule {d.rule}: {d.reason}", now, source=source,
                         changed_by=changed_by, pending=pending)
         applied.append(Decision(**{**d.__dict__, "applied": True}))
@@ -308,7 +310,8 @@ def spread(job_ids: list[str] | None, window_s: int, actor_id: str) -> SpreadRes
         missing = set(ids) - {r.id for r in rows}
         if missing:
             raise ApiError(404, f"No such job: {sorted(missing)[0]}", fields={"job_ids": "unknown job id"})
-        groups = [[Member(r.id, r.cron_expression, r.timezone) for r in rows]]
+        # a job that runs after other jobs only has no schedule to spread
+        groups = [[Member(r.id, r.cron_expression, r.timezone) for r in rows if r.cron_expression is not None]]
     else:
         load = next((r.params for r in load_rules() if r.kind is RuleKind.LOAD and isinstance(r.params, LoadParams)),
                     None)

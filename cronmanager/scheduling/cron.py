@@ -300,6 +300,12 @@ def _fixed_instant(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
     return _first_change(before, first, tz)
 
 
+def wall_instant(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+    """A naive local wall time as a UTC instant by the same DST rule as fixed-time jobs (calendars' windows and
+    days start where a job at that wall time would fire)."""
+    return _fixed_instant(wall, tz)
+
+
 def _next_fixed(compiled: _Compiled, tz: zoneinfo.ZoneInfo, after: datetime) -> datetime:
     wall = compiled.wall_next(_naive_local(after, tz))
     for _ in range(_MAX_STEPS):

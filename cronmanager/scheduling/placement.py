@@ -18,7 +18,7 @@ from cronmanager.execution.spans import placements
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.models.row_locks import lock_jobs
-from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling import calendar_rules, cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.scheduling.fencing import FENCE_CONDITION
 
@@ -36,6 +36,7 @@ class Placed:
     fires: int = 0
     missed: int = 0
     batches: list[list[int]] | None = None
+    skipped: int = 0  # slots a calendar excluded (policy `skip`), recorded SKIPPED
 
 
 def _insert():
@@ -74,6 +75,23 @@ def plan_slots(expr: str | EffectiveSchedule, tz: str | None, next_run_at: datet
     return to_fire, missed, slot
 
 
+def _record_excluded(job_id: str, sched: EffectiveSchedule, to_fire: list[datetime], missed: list[datetime],
+                     now: datetime, rows: list[dict]) -> tuple[list[datetime], list[datetime]]:
+    """Calendar policy `skip`: a slot the calendar excludes is recorded SKIPPED with the reason and no request is
+    made; one that fell due while nothing ran is skipped too, not missed. Returns the slots left to fire and miss."""
+    kept: tuple[list[datetime], list[datetime]] = ([], [])
+    for keep, slots in zip(kept, (to_fire, missed), strict=True):
+        for slot in slots:
+            why = sched.excluded(slot)
+            if why is None:
+                keep.append(slot)
+                continue
+            rows.append(dict(cron_job_id=job_id, scheduled_for=slot, due_at=slot, trigger=Trigger.SCHEDULE.value,
+                             attempt_number=1, status=ExecutionStatus.SKIPPED.value, created_at=now,
+                             completed_at=now, response_truncated=False, error_message=why))
+    return kept
+
+
 def _claim_pg(claims: list[tuple[str, datetime, datetime]], fence: int | None) -> set[str]:
     """One compare-and-set UPDATE for the whole tick (PostgreSQL): only rows still at their old next_run_at move,
     and none when a newer leader has raised the fence past `fence`. The rows travel as three arrays, so the
@@ -109,31 +127,39 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
     horizon = now + timedelta(seconds=lookahead_s)
     jobs = db.session.execute(
         select(CronJob.id, CronJob.cron_expression, CronJob.timezone, CronJob.next_run_at, CronJob.misfire_grace_s,
-               CronJob.throttle_factor, CronJob.spread_offset_s, CronJob.throttle_anchor_at)
+               CronJob.throttle_factor, CronJob.spread_offset_s, CronJob.throttle_anchor_at, CronJob.calendar_id,
+               CronJob.calendar_policy)
         .where(CronJob.is_active.is_(True), CronJob.next_run_at <= horizon)
         .order_by(CronJob.next_run_at).limit(scan_limit)
     ).all()
     lock_jobs(job.id for job in jobs)  # before the CAS and any repair below: the one lock order
     placed = Placed(batches=[])
-    plans: dict[str, tuple[list[datetime], list[datetime]]] = {}
+    plans: dict[str, tuple[list[datetime], list[datetime], EffectiveSchedule]] = {}
     claims: list[tuple[str, datetime, datetime]] = []
+    calendars = calendar_rules.compiled_many(job.calendar_id for job in jobs)
     for job in jobs:
         try:
-            to_fire, missed, new_next = plan_slots(EffectiveSchedule.of(job), None, job.next_run_at, now,
+            if job.calendar_id is not None and job.calendar_id not in calendars:
+                raise ValueError(f"calendar {job.calendar_id} cannot be compiled")
+            sched = EffectiveSchedule.of(job, calendars)
+            to_fire, missed, new_next = plan_slots(sched, None, job.next_run_at, now,
                                                    horizon, job.misfire_grace_s, live_since)
         except (cron.CronError, ValueError):
             log.exception("job %s has an unusable schedule; it is not placed", job.id)
             db.session.execute(update(CronJob).where(CronJob.id == job.id).values(next_run_at=None))
             continue
-        plans[job.id] = (to_fire, missed)
+        plans[job.id] = (to_fire, missed, sched)
         claims.append((job.id, job.next_run_at, new_next))
     if not claims:
         db.session.rollback()
         return placed
     won = _claim_pg(claims, fence) if db.engine.dialect.name == "postgresql" else _claim_each(claims, fence)
-    missed_rows, fire_rows = [], []
+    missed_rows: list[dict] = []
+    fire_rows: list[dict] = []
     for job_id in won:
-        to_fire, missed = plans[job_id]
+        to_fire, missed, sched = plans[job_id]
+        if sched.calendar is not None and not sched.moves_fires:
+            to_fire, missed = _record_excluded(job_id, sched, to_fire, missed, now, missed_rows)
         extra = len(missed) - MAX_MISSED_ROWS
         for i, slot in enumerate(missed[-MAX_MISSED_ROWS:]):
             note = f" ({extra} earlier fires also missed)" if extra > 0 and i == 0 else ""
@@ -152,7 +178,8 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
         missed_ids = db.session.execute(_insert().values(missed_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
             index_elements=conflict).returning(T.c.id)).scalars().all()
         rollups.add_rows(missed_ids)
-    placed.missed = len(missed_rows)
+    placed.skipped = sum(1 for row in missed_rows if row["status"] == ExecutionStatus.SKIPPED.value)
+    placed.missed = len(missed_rows) - placed.skipped
     new_ids: list[tuple[datetime, int]] = []
     with placements(fire_rows) as placing:  # one cron.place span (trace) per fire; rows get traceparent
         for i in range(0, len(fire_rows), INSERT_CHUNK):

@@ -9,11 +9,11 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, text, update
 
-from cronmanager.execution import rollups, store
+from cronmanager.execution import chain, rollups, store
 from cronmanager.extensions import db, dml_rowcount, keys, redis_client
 from cronmanager.lib import redis_keys
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
-from cronmanager.scheduling import cron, effective
+from cronmanager.scheduling import calendar_rules, cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 
 log = logging.getLogger("cronmanager.reconcile")
@@ -27,20 +27,23 @@ class Repairs:
     missed: int = 0
     lost: int = 0
     retries: list[tuple[int, datetime]] = field(default_factory=list)
+    children: list[chain.Child] = field(default_factory=list)  # dependency fires of lost attempts not retried
 
 
 _SCHEDULE_COLUMNS = (CronJob.cron_expression, CronJob.timezone, CronJob.throttle_factor, CronJob.spread_offset_s,
-                     CronJob.throttle_anchor_at)
+                     CronJob.throttle_anchor_at, CronJob.calendar_id, CronJob.calendar_policy)
 PLACE_CHUNK = 20_000  # rows per committed UPDATE: short row locks, bounded WAL per transaction
 # One statement per chunk: the unplaced jobs of the listed schedules, rows someone else holds skipped (they are
 # left for the next pass rather than waited for: see row_locks), each set to its schedule's next fire.
 _PLACE_CHUNK = text(
     "WITH s AS (SELECT * FROM unnest(CAST(:exprs AS text[]), CAST(:zones AS text[]), CAST(:factors AS int[]),"
-    " CAST(:offsets AS int[]), CAST(:anchors AS timestamptz[]), CAST(:nexts AS timestamptz[]))"
-    " AS s(expr, zone, factor, offset_s, anchor, nxt)),"
+    " CAST(:offsets AS int[]), CAST(:anchors AS timestamptz[]), CAST(:nexts AS timestamptz[]),"
+    " CAST(:calendars AS text[]), CAST(:policies AS text[]))"
+    " AS s(expr, zone, factor, offset_s, anchor, nxt, calendar_id, policy)),"
     " pick AS (SELECT j.id, s.nxt FROM cron_jobs j JOIN s ON j.cron_expression = s.expr AND j.timezone = s.zone"
     " AND j.throttle_factor = s.factor AND j.spread_offset_s = s.offset_s"
     " AND j.throttle_anchor_at IS NOT DISTINCT FROM s.anchor"
+    " AND j.calendar_id IS NOT DISTINCT FROM s.calendar_id AND j.calendar_policy = s.policy"
     " WHERE j.is_active AND j.next_run_at IS NULL LIMIT :chunk FOR NO KEY UPDATE OF j SKIP LOCKED)"
     " UPDATE cron_jobs SET next_run_at = pick.nxt FROM pick WHERE cron_jobs.id = pick.id")
 
@@ -54,8 +57,11 @@ def _unplaced_schedules() -> dict[EffectiveSchedule, datetime]:
                                      CronJob.cron_expression.is_not(None))
                               .group_by(*_SCHEDULE_COLUMNS)).all()
     nexts: dict[EffectiveSchedule, datetime] = {}
+    calendars = calendar_rules.compiled_many(row.calendar_id for row in rows)
     for row in rows:
-        key = EffectiveSchedule.of(row)
+        if row.calendar_id is not None and row.calendar_id not in calendars:
+            continue  # its calendar no longer compiles (logged): placed by a later pass once it does
+        key = EffectiveSchedule.of(row, calendars)
         try:
             nexts[key] = effective.next_fire(key, now)
         except (cron.CronError, ValueError):
@@ -73,16 +79,21 @@ def _place_unplaced(nexts: dict[EffectiveSchedule, datetime]) -> int:
         for key, nxt in nexts.items():
             anchor = (jobs.c.throttle_anchor_at.is_(None) if key.anchor is None
                       else jobs.c.throttle_anchor_at == key.anchor)
+            calendar = (jobs.c.calendar_id.is_(None) if key.calendar is None
+                        else jobs.c.calendar_id == key.calendar.ident)
             placed += dml_rowcount(update(jobs).where(
                 jobs.c.is_active.is_(True), jobs.c.next_run_at.is_(None), jobs.c.cron_expression == key.expression,
                 jobs.c.timezone == key.timezone, jobs.c.throttle_factor == key.throttle_factor,
-                jobs.c.spread_offset_s == key.spread_offset_s, anchor).values(next_run_at=nxt))
+                jobs.c.spread_offset_s == key.spread_offset_s, anchor, calendar,
+                jobs.c.calendar_policy == key.calendar_policy).values(next_run_at=nxt))
         db.session.commit()
         return placed
     keys_ = list(nexts)
     params = {"exprs": [k.expression for k in keys_], "zones": [k.timezone for k in keys_],
               "factors": [k.throttle_factor for k in keys_], "offsets": [k.spread_offset_s for k in keys_],
-              "anchors": [k.anchor for k in keys_], "nexts": [nexts[k] for k in keys_], "chunk": PLACE_CHUNK}
+              "anchors": [k.anchor for k in keys_], "nexts": [nexts[k] for k in keys_], "chunk": PLACE_CHUNK,
+              "calendars": [k.calendar.ident if k.calendar else None for k in keys_],
+              "policies": [k.calendar_policy for k in keys_]}
     placed = 0
     while True:
         count = cast("CursorResult[Any]", db.session.execute(_PLACE_CHUNK, params)).rowcount
@@ -111,6 +122,7 @@ def reconcile() -> Repairs:
                CronExecution.worker_id.is_not(None))
     ).all()
     closed: list[int] = []  # rows closed here, counted in the health rollups before the commit
+    lost_ends: list[chain.Ending] = []
     for row in owned:
         if row.worker_id in alive:
             continue
@@ -125,8 +137,11 @@ def reconcile() -> Repairs:
                                                   traceparent=row.traceparent)  # stays in the lost fire's trace
             if retry:
                 repairs.retries.append(retry)
+            elif lost_job:  # the fire ended failed: its dependents fire in this same transaction (execution/chain)
+                lost_ends.append(chain.Ending(row.id, row.cron_job_id, ExecutionStatus.FAILED, now, row.traceparent))
         else:
             store.release(row.id, row.worker_id)
+    repairs.children = chain.spawn(lost_ends)
 
     stale = db.session.execute(
         select(CronExecution.id, CronExecution.due_at, CronExecution.trigger, CronJob.misfire_grace_s)

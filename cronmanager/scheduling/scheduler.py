@@ -11,9 +11,9 @@ import uuid
 
 from flask import Flask
 
-from cronmanager.execution import dispatch
+from cronmanager.execution import chain, dispatch
 from cronmanager.extensions import db, keys, redis_client
-from cronmanager.lib.redis_keys import ProcessKind
+from cronmanager.lib.redis_keys import ProcessKind, beat
 from cronmanager.models import utcnow
 from cronmanager.scheduling import fencing, system_jobs
 from cronmanager.scheduling.placement import place_due
@@ -93,6 +93,7 @@ class SchedulerService:
                 dispatch.enqueue_now(repairs.requeued[i:i + 100])
             for execution_id, due in repairs.retries:
                 dispatch.enqueue_at(due, [execution_id])
+            chain.enqueue(repairs.children)
             system_jobs.register(dispatch.delayed_scheduler(), self.app.config["REDIS_PREFIX"])
             if repairs.lost or repairs.requeued or repairs.missed or repairs.next_run_fixed:
                 log.info("reconciled: %s", repairs)
@@ -107,8 +108,7 @@ class SchedulerService:
             return
         self._last_beat = time.monotonic()
         try:
-            redis_client().set(keys().alive(ProcessKind.SCHEDULER, self.identity), str(time.time()),
-                               ex=PROCESS_HEARTBEAT_TTL_S)
+            beat(redis_client(), keys(), ProcessKind.SCHEDULER, self.identity, PROCESS_HEARTBEAT_TTL_S)
         except Exception:  # Redis away: the health command reports it
             pass
 
@@ -131,7 +131,8 @@ class SchedulerService:
                 stop.wait(max(self.tick_s - (time.monotonic() - started), 0.01))
             try:
                 r = redis_client()
-                r.delete(keys().alive(ProcessKind.SCHEDULER, self.identity))
+                r.delete(keys().alive(ProcessKind.SCHEDULER, self.identity),
+                         keys().process_stats(ProcessKind.SCHEDULER, self.identity))
                 if r.get(keys().scheduler_leader) == self.identity.encode():
                     r.delete(keys().scheduler_leader)
             except Exception:

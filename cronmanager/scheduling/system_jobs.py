@@ -34,6 +34,8 @@ SYSTEM_JOBS: tuple[SystemJob, ...] = (
     SystemJob("alert-sweep", "cronmanager.alerts.delivery.sweep_due", 60, setting="ALERT_SWEEP_S"),
     SystemJob("rules", "cronmanager.rules.runner.run_rules", 60, setting="RULES_INTERVAL_S"),
     SystemJob("alert-missed", "cronmanager.alerts.late.check_missed", 60, setting="ALERT_SWEEP_S"),
+    SystemJob("alert-reminders", "cronmanager.alerts.reminders.send_due_reminders", 60, setting="ALERT_SWEEP_S"),
+    SystemJob("health-rank", "cronmanager.reliability.ranking.run_refresh", 60),
 )
 
 

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from cronmanager.alerts.delivery import delivery_json
+from cronmanager.alerts.incidents import list_stmt
 from cronmanager.alerts.kinds.base import ChannelKind
 from cronmanager.alerts.kinds.registry import KINDS
 from cronmanager.alerts.preferences import LABELS, Topic, preferences_of, set_preferences
@@ -57,15 +58,8 @@ def incidents():
     p = viewer()
     status = request.args.get("status", "open")
     team_id = request.args.get("team_id") or None
-    stmt = visibility.visible(select(Incident, CronJob.name).join(CronJob, CronJob.id == Incident.cron_job_id), p)
-    if status == "open":
-        stmt = stmt.where(Incident.resolved_at.is_(None))
-    elif status == "resolved":
-        stmt = stmt.where(Incident.resolved_at.is_not(None))
-    if team_id:
-        stmt = stmt.where(CronJob.team_id == team_id)
     page, per_page = page_args()
-    rows, total = paginate(stmt.order_by(Incident.opened_at.desc(), Incident.id), page, per_page)
+    rows, total = paginate(list_stmt(p, status, team_id), page, per_page)
     manageable = {i.id for i, _name in rows if visibility.audience(p).manages(*_job_owner(i.cron_job_id))}
     return render_template("web/incidents.html", rows=rows, total=total, page=page,
                            pages=max(1, math.ceil(total / per_page)), status=status, team_id=team_id,

@@ -18,6 +18,7 @@ web = Blueprint("web", __name__)
 NAV = (  # (endpoint, label, icon, admin only)
     ("web.overview", "Overview", "home", False),
     ("web.jobs", "Jobs", "clock", False),
+    ("web.calendars", "Calendars", "calendar", False),
     ("web.logs", "Logs", "list", False),
     ("web.teams", "Teams", "team", False),
     ("web.audit", "Audit", "shield", True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask_wtf import FlaskForm
@@ -48,6 +49,12 @@ PRESETS = (  # (label, expression) shown as one-click buttons above the raw expr
 TEAM_ROLES = [(r.value, r.value.title()) for r in TeamRole]
 UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
+RUN_ON_LABELS = (  # a dependency's `on`, as the form offers it (cronmanager.models.RunOn)
+    ("success", "after it succeeds"),
+    ("failure", "after it fails"),
+    ("completion", "after it ends either way"),
+)
+
 POLICY_LABELS = {
     "allow": "Allow overlapping runs",
     "forbid": "Skip a run while the previous one is still running",
@@ -65,7 +72,8 @@ def zone_choices() -> list[tuple[str, str]]:
 class JobForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
-    cron_expression = StringField("Cron expression", validators=[DataRequired(), Length(max=200)])
+    # empty: the job runs only after the jobs it names under "Run after" (the service refuses neither)
+    cron_expression = StringField("Cron expression", validators=[Optional(), Length(max=200)])
     timezone = SelectField("Timezone", validators=[DataRequired()])
     http_method = SelectField("Method", choices=[(m, m) for m in HTTP_METHODS], default="GET")
     endpoint_url = URLField("URL", validators=[DataRequired(), Length(max=2048)])
@@ -75,6 +83,8 @@ class JobForm(FlaskForm):
     concurrency_policy = SelectField("When a run is still going", default="allow",
                                      choices=[(p, POLICY_LABELS[p]) for p in CONCURRENCY_POLICIES])
     expected_statuses = StringField("Expected HTTP statuses", validators=[Optional(), Length(max=400)])
+    # a JSON list, edited row by row by static/js/job_assertions.js (typed as JSON where scripts are off)
+    assertions = TextAreaField("Response assertions", validators=[Optional(), Length(max=100_000)])
     misfire_grace_s = IntegerField("Misfire grace (seconds)", default=60, validators=[NumberRange(0, 86400)])
     throttle_factor = IntegerField("Run every Nth slot", default=1, validators=[Optional(), NumberRange(1, 64)])
     spread_offset_s = IntegerField("Offset (seconds)", default=0, validators=[Optional(), NumberRange(0, 3599)])
@@ -88,6 +98,10 @@ class JobForm(FlaskForm):
     max_duration_ms = IntegerField("Slow after (ms)", validators=[Optional(), NumberRange(1, 86_400_000)])
     channel_ids = SelectMultipleField("Alert channels", choices=[], validate_choice=False,
                                       widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    calendar_id = SelectField("Calendar", default="", choices=[("", "None: every slot runs")],
+                              validate_choice=False)
+    calendar_policy = SelectField("A slot the calendar excludes", default="skip", choices=[
+        ("skip", "Skip it (recorded SKIPPED with the reason)"), ("next_allowed", "Run once at the next allowed time")])
     is_active = BooleanField("Enabled", default=True)
     reason = StringField("Reason for a schedule change", validators=[Optional(), Length(max=1000)])
     team_id = SelectField("Belongs to", default="", choices=[("", "Personal")])
@@ -96,6 +110,22 @@ class JobForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.timezone.choices = zone_choices()
 
+
+    def validate_assertions(self, field: TextAreaField) -> None:
+        self.assertion_list()  # each item's rules are the job service's; only the JSON is checked here
+
+    def assertion_list(self) -> list | None:
+        """The JSON list of assertions; empty -> None (no assertions)."""
+        text = (self.assertions.data or "").strip()
+        if not text:
+            return None
+        try:
+            items = json.loads(text)
+        except ValueError as err:
+            raise ValidationError(f"Not valid JSON: {err}") from None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ValidationError('A JSON list of assertions, e.g. [{"type": "body_contains", "value": "ok"}]')
+        return items or None
 
     def validate_expected_statuses(self, field: StringField) -> None:
         self.statuses()  # the range (100-599) is the job service's rule; only the syntax is checked here

@@ -12,20 +12,22 @@ from sqlalchemy import select
 
 from cronmanager.audit.recorder import record
 from cronmanager.auth import visibility
+from cronmanager.calendars.views import calendar_choices
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.jobs import service
+from cronmanager.jobs import dependencies, service
 from cronmanager.logs.queries import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
-from cronmanager.models import CronExecution, CronJob, ScheduleChange, Team, User, utcnow
+from cronmanager.models import Calendar, CronExecution, CronJob, ScheduleChange, Team, User, utcnow
 from cronmanager.models.listing import paginate
 from cronmanager.rules.views import effective_view
 from cronmanager.scheduling import cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
+from cronmanager.web import job_change_preview, job_dependencies
 from cronmanager.web.alerts import channel_choices
 from cronmanager.web.blueprint import or_abort, page_args, viewer, web
 from cronmanager.web.forensics import failed_version_diff, timeline
-from cronmanager.web.forms import PRESETS, JobForm
+from cronmanager.web.forms import PRESETS, RUN_ON_LABELS, JobForm
 from cronmanager.web.teams import team_choices, team_filter, team_names, viewer_teams
 
 SORTS = ("name", "created_at", "next_run_at", "last_run_at", "status")
@@ -37,6 +39,7 @@ FORM_FIELDS = {  # service field -> form field, for errors raised by the shared 
     "on_exhausted": "on_exhausted", "alert_on": "alert_on", "max_duration_ms": "max_duration_ms",
     "channel_ids": "channel_ids", "misfire_grace_s": "misfire_grace_s",
     "throttle_factor": "throttle_factor", "spread_offset_s": "spread_offset_s", "team_id": "team_id",
+    "assertions": "assertions", "calendar_id": "calendar_id", "calendar_policy": "calendar_policy",
 }
 
 
@@ -119,15 +122,20 @@ def job_detail(job_id: str):
         select(ScheduleChange, User.email).outerjoin(User, User.id == ScheduleChange.changed_by)
         .where(ScheduleChange.cron_job_id == job.id)
         .order_by(ScheduleChange.changed_at.desc(), ScheduleChange.id.desc()).limit(50)).all()
-    fires = effective.next_fires(EffectiveSchedule.of(job), utcnow(), 5) if job.is_active else []
+    scheduled = job.is_active and job.cron_expression is not None  # without an expression: after others only
+    fires, excluded = effective.outlook(EffectiveSchedule.of(job), utcnow(), 5) if scheduled else ([], [])
+    calendar = db.session.get(Calendar, job.calendar_id) if job.calendar_id else None
+    upstream, downstream = dependencies.neighbours(p, job)
     owner = db.session.get(User, job.owner_id)
     team = db.session.get(Team, job.team_id) if job.team_id else None
     return render_template("web/job_detail.html", job=job, executions=executions, changes=changes, fires=fires,
-                           team=team,
+                           excluded=excluded, calendar=calendar,
+                           team=team, upstream=upstream, downstream=downstream,
                            version_diff=failed_version_diff(job),
                            owner_email=owner.email if owner else "—", can_manage=can_manage(job),
-                           headers=job.headers or {}, description=_describe(
-                               job.cron_expression), filters=request.args, zone=cron.validate_timezone(job.timezone),
+                           headers=job.headers or {},
+                           description=_describe(job.cron_expression) if job.cron_expression else "",
+                           filters=request.args, zone=cron.validate_timezone(job.timezone),
                            effective_view=effective_view(job), snoozed=bool(
                                job.snoozed_until and job.snoozed_until > utcnow()))
 
@@ -141,7 +149,8 @@ def execution_detail(job_id: str, execution_id: int):
     if execution is None or execution.cron_job_id != job.id:
         abort(404)
     template = "web/_execution.html" if request.args.get("fragment") else "web/execution.html"
-    return render_template(template, job=job, e=execution, timeline=timeline(execution.timings_ms))
+    return render_template(template, job=job, e=execution, timeline=timeline(execution.timings_ms),
+                           parent_job_id=job_dependencies.parent_job_id(execution))
 
 
 # ---- create / edit / clone --------------------------------------------------------------------------------------
@@ -170,7 +179,7 @@ def _job_values(form: JobForm, headers: list[tuple[str, str]],
     body = form.body.data or None
     data = {
         "name": form.name.data, "description": form.description.data or "",
-        "cron_expression": form.cron_expression.data, "timezone": form.timezone.data,
+        "cron_expression": (form.cron_expression.data or "").strip() or None, "timezone": form.timezone.data,
         "endpoint_url": form.endpoint_url.data, "http_method": form.http_method.data, "headers": header_map,
         "query_params": param_map, "body": body, "timeout_ms": (form.timeout_s.data or 0) * 1000,
         "retry_count": form.retry_count.data, "concurrency_policy": form.concurrency_policy.data,
@@ -181,9 +190,17 @@ def _job_values(form: JobForm, headers: list[tuple[str, str]],
         "channel_ids": list(form.channel_ids.data or []) or None,
         "misfire_grace_s": form.misfire_grace_s.data,
         "throttle_factor": form.throttle_factor.data or 1, "spread_offset_s": form.spread_offset_s.data or 0,
+        "assertions": form.assertion_list(),
+        "calendar_id": form.calendar_id.data or None, "calendar_policy": form.calendar_policy.data or "skip",
     }
     if "team_id" in request.form:  # a post without the selector (an older page, a script) leaves the job's team
         data["team_id"] = form.team_id.data or None
+    if "run_after_shown" in request.form:  # likewise the job's dependencies
+        _, run_after, dep_error = job_dependencies.posted()
+        if dep_error:
+            errors["run_after"] = dep_error
+        else:
+            data["run_after"] = run_after
     return data, errors
 
 
@@ -194,6 +211,14 @@ def _apply_errors(form: JobForm, err: ApiError, kv_errors: dict[str, str]) -> st
         base, _, name = field.partition(".")  # e.g. headers.Authorization: a secret to send again
         if base in ("headers", "query_params"):
             kv_errors[base] = f"{name}: {message}" if name else message
+        elif base.startswith("run_after"):  # run_after[2].job_id: the rows are numbered from 1 on the page
+            index = base.partition("[")[2].rstrip("]")
+            kv_errors["run_after"] = f"Row {int(index) + 1}: {message}" if index.isdigit() else message
+        elif base.startswith("assertions["):  # assertions[2].pattern: the rows are numbered from 1 on the page
+            index = base.partition("[")[2].rstrip("]")
+            where = f"Assertion {int(index) + 1}{f' ({name})' if name else ''}: " if index.isdigit() else ""
+            text = where + message
+            form.assertions.errors = [*form.assertions.errors, text]
         elif base == "endpoint_url" and name:
             form.endpoint_url.errors = [*form.endpoint_url.errors, f"{name.replace('.', ' ')}: {message}"]
         elif field in FORM_FIELDS:
@@ -205,11 +230,18 @@ def _apply_errors(form: JobForm, err: ApiError, kv_errors: dict[str, str]) -> st
 
 def _render_form(form: JobForm, job: CronJob | None, headers: list[tuple[str, str]],
                  params: list[tuple[str, str]], kv_errors: dict[str, str], form_error: str | None,
-                 clone_of: str | None = None, status: int = 200):
+                 clone_of: str | None = None, status: int = 200, deps: list | None = None,
+                 change_preview: job_change_preview.ChangePreview | None = None):
     form.channel_ids.choices = channel_choices()
+    form.calendar_id.choices = [("", "None: every slot runs"), *calendar_choices()]
+    if deps is None:
+        deps = job_dependencies.posted()[0] if request.method == "POST" else job_dependencies.rows_of(job)
     return render_template("web/job_form.html", form=form, job=job, headers=headers or [("", "")],
                            params=params or [("", "")], kv_errors=kv_errors, form_error=form_error,
-                           presets=PRESETS, clone_of=clone_of), status
+                           presets=PRESETS, clone_of=clone_of, deps=deps or [{"job_id": "", "on": "success",
+                                                                              "delay_s": 0}],
+                           dep_choices=job_dependencies.choices(job, deps), run_on=RUN_ON_LABELS,
+                           change_preview=change_preview), status
 
 
 def _require_writer() -> None:
@@ -231,7 +263,8 @@ def job_new():
             _fill(form, source)
             form.name.data = f"Copy of {source.name}"[:200]
             headers = list((source.headers or {}).items())
-            return _render_form(form, None, headers, list((source.query_params or {}).items()), {}, None, clone_id)
+            return _render_form(form, None, headers, list((source.query_params or {}).items()), {}, None, clone_id,
+                                deps=job_dependencies.rows_of(source))
         form.timezone.data = current_user.timezone or "UTC"
         form.cron_expression.data = form.cron_expression.data or "*/5 * * * *"
         wanted = request.args.get("team_id", "")  # "New job in this team" on a team's page
@@ -264,12 +297,15 @@ def _fill(form: JobForm, job: CronJob) -> None:
                   "misfire_grace_s", "throttle_factor", "spread_offset_s", "max_duration_ms"):
         getattr(form, field).data = getattr(job, field)
     form.expected_statuses.data = ", ".join(str(s) for s in job.expected_statuses or [])
+    form.assertions.data = json.dumps(job.assertions, indent=1) if job.assertions else ""
     form.timeout_s.data = max(1, math.ceil((job.timeout_ms or 30000) / 1000))
     form.team_id.data = job.team_id or ""
     form.alert_custom.data = job.alert_on is not None
     form.alert_on.data = list(job.alert_on) if job.alert_on is not None else ["exhausted"]
     form.on_exhausted.data = job.on_exhausted or ""
     form.channel_ids.data = list(job.channel_ids or [])
+    form.calendar_id.data = job.calendar_id or ""
+    form.calendar_policy.data = job.calendar_policy or "skip"
 
 
 @web.route("/jobs/<job_id>/edit", methods=["GET", "POST"])
@@ -289,7 +325,14 @@ def job_edit(job_id: str):
     form_error = None
     if form.validate():
         data, kv_errors = _job_values(form, headers, params)
-        if not kv_errors:
+        if not kv_errors and "preview_changes" in request.form:  # "Preview changes": the dry run, nothing saved
+            try:
+                change_preview = job_change_preview.preview(p, job, data, form.reason.data or None)
+            except ApiError as err:
+                form_error = _apply_errors(form, err, kv_errors)
+            else:
+                return _render_form(form, job, headers, params, kv_errors, None, change_preview=change_preview)
+        elif not kv_errors:
             old_team = job.team_id
             try:
                 changed = service.update_job(p, job, data, reason=form.reason.data or None, source="dashboard")

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from cronmanager.alerts import team_defaults
 from cronmanager.audit.recorder import record
 from cronmanager.auth import visibility
 from cronmanager.auth.token_service import new_token, refuse_broader_token
@@ -29,6 +30,7 @@ from cronmanager.models.listing import paginate
 from cronmanager.teams import service
 from cronmanager.web.blueprint import or_abort, page_args, viewer, viewer_zone, web
 from cronmanager.web.forms import MemberForm, RoleForm, TeamForm, TeamTokenForm
+from cronmanager.web.team_alerts import form_for as alert_defaults_form
 
 OWNER = (TeamRole.OWNER,)
 TOKEN_FIELDS = {"name": "name", "scopes": "scopes", "expires_at": "expires_on", "ip_allowlist": "ip_allowlist"}
@@ -115,6 +117,7 @@ def _detail(team: Team, role: TeamRole | None, status: int = 200, **parts: Any) 
         pages=max(1, math.ceil(total / per_page)), tokens=tokens, now=utcnow(), rename=rename,
         member_form=parts.pop("member_form", None) or MemberForm(prefix="member", formdata=None),
         token_form=parts.pop("token_form", None) or TeamTokenForm(prefix="token", formdata=None),
+        alert_form=parts.pop("alert_form", None) or alert_defaults_form(team),
         roles=[r.value for r in TeamRole], **parts), status
 
 
@@ -233,6 +236,35 @@ def team_member_remove(team_id: str, user_id: str) -> PageResult:
     else:
         flash("Member removed.", "success")
     return redirect(url_for("web.team_detail", team_id=team.id) + "#members")
+
+
+# ---- alert defaults (SPEC §19) --------------------------------------------------------------------------------------
+
+@web.post("/teams/<team_id>/alert-defaults")
+@login_required
+def team_alert_defaults(team_id: str) -> PageResult:
+    """The API's PUT from the team page: owners and editors; refusals are audited and shown next to the field."""
+    p = viewer()
+    try:
+        team = team_defaults.editable_team(p, team_id)
+    except ApiError as err:
+        _refused("team.alert_defaults_set", err, team_id[:64])
+        or_abort(err)
+        raise
+    form = alert_defaults_form(team, submitted=True)
+    if not form.validate():
+        return _detail(team, visibility.team_role(p, team.id), 422, alert_form=form)
+    try:
+        values = team_defaults.save(p, team, team_defaults.parse(form.values()))
+    except ApiError as err:
+        _refused("team.alert_defaults_set", err, team_id, **form.values())
+        team, role = _load("team.alert_defaults_set", team_id)
+        placed = form.place(err.fields or {})
+        return _detail(team, role, err.status, alert_form=form, alert_error=None if placed else err.message)
+    _audit("team.alert_defaults_set", 200, "team", team.id, **values)
+    db.session.commit()
+    flash("Alert defaults saved: the team's jobs without a policy of their own follow them.", "success")
+    return redirect(url_for("web.team_detail", team_id=team.id) + "#alerts")
 
 
 # ---- service-account tokens -----------------------------------------------------------------------------------------

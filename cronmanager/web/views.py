@@ -39,6 +39,7 @@ def overview():
 
 
 # The other pages register their routes on the same blueprint.
+import cronmanager.calendars.views  # noqa: E402, F401
 import cronmanager.rules.views  # noqa: E402, F401
 import cronmanager.web.alerts  # noqa: E402, F401
 import cronmanager.web.audit_report  # noqa: E402, F401

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import sqlalchemy as sa
 
 from tests.e2e.conftest import stack, target  # noqa: F401 - fixtures for this folder too
 from tests.monitoring.conftest import smtp_server  # noqa: F401 - a fixture for this folder too
@@ -113,3 +114,28 @@ def integrations(app, client, owner, receiver, monkeypatch):
                      json={"kind": "pagerduty", "name": "on-call", "target": ROUTING_KEY})
     assert pd.status_code == 201, pd.get_json()
     return {"slack": slack.get_json(), "pagerduty": pd.get_json()}
+
+
+def deliveries(app, **filters) -> list[tuple[str, str, str]]:
+    """(kind, event, status) of every outbox row, oldest first; `filters` are column equalities."""
+    from cronmanager.extensions import db
+    from cronmanager.models.monitoring import AlertDelivery
+
+    with app.app_context():
+        stmt = sa.select(AlertDelivery).order_by(AlertDelivery.id)
+        for key, value in filters.items():
+            stmt = stmt.where(getattr(AlertDelivery, key) == value)
+        rows = [(d.kind, d.event, d.status) for d in db.session.execute(stmt).scalars()]
+        db.session.rollback()
+        return rows
+
+
+def settled(app) -> bool:
+    """Nothing left in the outbox to send: every row sent or failed."""
+    return all(status in ("sent", "failed") for _k, _e, status in deliveries(app))
+
+
+def incidents_of(client, persona, **query) -> list[dict]:
+    resp = client.get("/api/v1/incidents", headers=persona.headers, query_string=query)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["items"]

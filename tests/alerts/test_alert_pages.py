@@ -15,6 +15,7 @@ from tests.browser.conftest import (  # noqa: F401 - the browser suite's fixture
     login,
     shot,
 )
+from tests.conftest import run_sql
 from tests.monitoring.conftest import make_fire, make_job, record, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -51,6 +52,10 @@ def test_the_incident_and_channel_pages(page: Page, app, client, owner, receiver
     page.get_by_role("button", name="Send test").click()
     expect(page.locator("[data-deliveries-table] tbody tr")).to_have_count(4)
     expect(page.locator("[data-deliveries-table] tbody tr").first).to_contain_text("test")
+    run_sql(app, "UPDATE alert_deliveries SET possible_duplicate = true WHERE event = 'job.recovered'")
+    page.reload()
+    expect(page.locator("[data-possible-duplicate]")).to_have_count(1)
+    expect(page.locator("tr:has([data-possible-duplicate])")).to_contain_text("job.recovered")
     shot(page, "desktop-channel-deliveries")
     wait_for(lambda: len(receiver.on("/slack")) == 4)
 
@@ -85,3 +90,34 @@ def test_the_settings_form_offers_every_registered_kind(page: Page, app, client,
     channels = client.get("/api/v1/alert-channels", headers=owner.headers).get_json()["items"]
     assert [c["kind"] for c in channels] == ["pagerduty"]
     assert [e for e in errors if "422" not in e] == [], errors
+
+
+def test_the_team_page_edits_the_alert_defaults(page: Page, app, client, owner, receiver, errors):  # noqa: F811
+    team = client.post("/api/v1/teams", headers=owner.headers, json={"name": "Platform"}).get_json()
+    client.post("/api/v1/alert-channels", headers=owner.headers, json={
+        "kind": "slack", "name": "platform-alerts", "target": receiver.url + "/slack", "team_id": team["id"]})
+    login(page, owner)
+    page.goto(f"/teams/{team['id']}")
+    form = page.locator("[data-alert-defaults]")
+    form.locator("input[name=alerts-custom]").check()
+    form.locator("input[name=alerts-alert_on][value=slow]").check()
+    form.locator("input[name=alerts-failure_rate_pct]").fill("0")
+    form.locator("input[name=alerts-max_duration_ms]").fill("1500")
+    form.get_by_role("button", name="Save alert defaults").click()
+    expect(page.locator("[data-field-error='alerts-failure_rate_pct']")).to_contain_text("greater than or equal to 1")
+    page.locator("#alerts").scroll_into_view_if_needed()
+    shot(page, "desktop-team-alert-defaults-error")
+    errors.clear()  # the browser logs the page's own 422 answer as a console error: that one was asked for
+
+    form = page.locator("[data-alert-defaults]")
+    form.locator("input[name=alerts-failure_rate_pct]").fill("25")
+    form.locator("[data-channel-ids] input").check()
+    form.get_by_role("button", name="Save alert defaults").click()
+    expect(page.locator("[data-field-error]")).to_have_count(0)
+    expect(page.locator("[data-alert-defaults] input[name=alerts-max_duration_ms]")).to_have_value("1500")
+    expect(page.locator("[data-alert-defaults] [data-channel-ids] input")).to_be_checked()
+    page.locator("#alerts").scroll_into_view_if_needed()
+    shot(page, "desktop-team-alert-defaults")
+    defaults = client.get(f"/api/v1/teams/{team['id']}/alert-defaults", headers=owner.headers).get_json()
+    assert defaults["alert_on"] == ["exhausted", "slow"] and defaults["failure_rate_pct"] == 25
+    assert not errors, errors

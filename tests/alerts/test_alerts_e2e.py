@@ -1,11 +1,13 @@
 """Alerts on real worker and scheduler processes: a job failing after its retries pages once, stays quiet, and
-recovers once; a worker killed with SIGKILL in the middle of a send neither drops nor doubles the message."""
+recovers once; a worker killed with SIGKILL in the middle of a send does not drop the message; one killed after
+Slack accepted it but before the row was marked sent sends it again, marked as a possible duplicate."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
+from cronmanager.models.monitoring import AlertDelivery
 from tests.alerts.conftest import ROUTING_KEY
 from tests.helpers import executions
 from tests.stack import wait_for
@@ -80,17 +82,56 @@ def test_a_worker_killed_mid_send_neither_drops_nor_doubles(app, client, owner, 
     assert receiver.entered.wait(30), worker.output()[-3000:]
     worker.kill()  # SIGKILL while the Slack request is in flight: no handler, no cleanup
     wait_for(lambda: receiver.abandoned, 10, message="the receiver saw the sender vanish")
-    (pending,) = _deliveries(app, channel_id=channel["id"])
-    assert pending.status == "pending" and pending.attempts == 1 and receiver.accepted == []
+    (stranded,) = _deliveries(app, channel_id=channel["id"])
+    assert stranded.status == "sending" and stranded.attempts == 1 and receiver.accepted == []
 
     stack.worker(**env)  # a fresh worker's sweeper picks the stranded delivery up once its claim has lapsed
     wait_for(lambda: receiver.on("/slack"), 30, message="the resend")
     wait_for(lambda: _deliveries(app, channel_id=channel["id"])[0].status == "sent", 10, message="marked sent")
     (sent,) = _deliveries(app, channel_id=channel["id"])
-    assert sent.attempts == 2
+    assert sent.attempts == 2 and sent.possible_duplicate  # its first attempt's outcome is unknown
 
     client.put(f"/api/v1/cron/{job['id']}", headers=owner.headers, json={"endpoint_url": f"{target.url}/ok"})
     client.post(f"/api/v1/cron/{job['id']}/execute", headers=owner.headers)
     wait_for(lambda: len(receiver.on("/slack")) >= 2, 30, message="the recovery message")
     assert [m.json["text"] for m in receiver.on("/slack")] == ["Job 'payroll' is failing", "Job 'payroll' recovered"]
     assert len(receiver.abandoned) == 1
+
+
+def test_a_worker_killed_after_slack_accepted_resends_marked_as_a_possible_duplicate(app, client, owner, target,
+                                                                                    receiver, stack):
+    from cronmanager.alerts.kinds.slack import REPEAT_NOTE
+    from cronmanager.extensions import db
+
+    channel = client.post("/api/v1/alert-channels", headers=owner.headers,
+                          json={"kind": "slack", "target": receiver.url + "/slack"}).get_json()
+    env = {"ALERT_CLAIM_S": "2", "ALERT_SWEEP_S": "1"}
+    worker = stack.worker(**env)
+    stack.scheduler(**env)
+    job = client.post("/api/v1/cron", headers=owner.headers, json={
+        "name": "payroll", "cron_expression": "0 0 1 1 *", "endpoint_url": f"{target.url}/status/500"}).get_json()
+    receiver.hold.set()
+    assert client.post(f"/api/v1/cron/{job['id']}/execute", headers=owner.headers).status_code in (200, 201, 202)
+    assert receiver.entered.wait(30), worker.output()[-3000:]
+    (claimed,) = _deliveries(app, channel_id=channel["id"])
+    assert claimed.status == "sending"
+    with app.app_context(), db.engine.connect() as conn:
+        # hold the row so that marking it sent waits: Slack accepts, the worker dies before the mark commits
+        conn.execute(select(AlertDelivery.id).where(AlertDelivery.id == claimed.id).with_for_update())
+        receiver.release.set()
+        wait_for(lambda: receiver.on("/slack"), 10, message="Slack accepted the message")
+        worker.kill()
+        conn.rollback()
+    (stranded,) = _deliveries(app, channel_id=channel["id"])
+    assert stranded.status == "sending" and stranded.attempts == 1
+
+    stack.worker(**env)
+    wait_for(lambda: len(receiver.on("/slack")) == 2, 30, message="the resend")
+    wait_for(lambda: _deliveries(app, channel_id=channel["id"])[0].status == "sent", 10, message="marked sent")
+    (sent,) = _deliveries(app, channel_id=channel["id"])
+    assert sent.attempts == 2 and sent.possible_duplicate
+    first, again = (m.json for m in receiver.on("/slack"))
+    assert first["text"] == again["text"] == "Job 'payroll' is failing"
+    assert REPEAT_NOTE not in str(first) and again["blocks"][-1]["elements"][0]["text"] == REPEAT_NOTE
+    listed = client.get(f"/api/v1/alert-channels/{channel['id']}/deliveries", headers=owner.headers).get_json()
+    assert [(d["status"], d["possible_duplicate"]) for d in listed["items"]] == [("sent", True)]

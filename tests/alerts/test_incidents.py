@@ -5,34 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from tests.alerts.conftest import ROUTING_KEY
+from tests.alerts.conftest import deliveries as _deliveries
+from tests.alerts.conftest import incidents_of as _incidents
+from tests.alerts.conftest import settled as _settled
 from tests.conftest import run_sql
 from tests.monitoring.conftest import make_fire, make_job, record, wait_for
-
-
-def _deliveries(app, **filters) -> list[tuple[str, str, str]]:
-    from cronmanager.extensions import db
-    from cronmanager.models.monitoring import AlertDelivery
-
-    with app.app_context():
-        stmt = select(AlertDelivery).order_by(AlertDelivery.id)
-        for key, value in filters.items():
-            stmt = stmt.where(getattr(AlertDelivery, key) == value)
-        rows = [(d.kind, d.event, d.status) for d in db.session.execute(stmt).scalars()]
-        db.session.rollback()
-        return rows
-
-
-def _settled(app) -> bool:
-    return all(status != "pending" for _k, _e, status in _deliveries(app))
-
-
-def _incidents(client, persona, **query) -> list[dict]:
-    resp = client.get("/api/v1/incidents", headers=persona.headers, query_string=query)
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["items"]
 
 
 def test_it_opens_once_stays_quiet_and_resolves_once(app, client, owner, receiver, integrations):
@@ -210,3 +188,18 @@ def test_the_job_page_snoozes_and_wakes_the_job(app, client, owner, outsider):
     assert signed_in(app, outsider).post(f"/jobs/{job_id}/snooze", data={"hours": "1"}).status_code == 404
     assert web.post(f"/jobs/{job_id}/snooze", data={"hours": "0"}).status_code == 302
     assert client.get(f"/api/v1/cron/{job_id}", headers=owner.headers).get_json()["snoozed_until"] is None
+
+
+def test_a_teams_thresholds_apply_to_its_jobs_without_their_own(app, client, owner, receiver, integrations):
+    team = client.post("/api/v1/teams", headers=owner.headers, json={"name": "Platform"}).get_json()
+    resp = client.put(f"/api/v1/teams/{team['id']}/alert-defaults", headers=owner.headers,
+                      json={"alert_on": ["slow"], "max_duration_ms": 100})
+    assert resp.status_code == 200, resp.get_json()
+    teamed = make_job(app, owner.id, name="teamed", team_id=team["id"])
+    own_limit = make_job(app, owner.id, name="own limit", team_id=team["id"], max_duration_ms=500)
+    record(app, [make_fire(app, teamed, "SUCCESS", 0), make_fire(app, own_limit, "SUCCESS", 0)])  # 120 ms each
+    (incident,) = _incidents(client, owner, status="open")
+    assert incident["cron_job_id"] == teamed and incident["kind"] == "slow"
+    assert incident["summary"] == "A run took 120 ms, over the limit of 100 ms."
+    wait_for(lambda: receiver.on("/slack"))
+    assert "over the limit of 100 ms" in receiver.on("/slack")[0].json["blocks"][1]["text"]["text"]

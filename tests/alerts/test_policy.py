@@ -86,8 +86,15 @@ def test_team_defaults_are_set_by_editors_and_checked(client, owner, outsider):
     assert resp.status_code == 403 and "channel_ids.0" in resp.get_json()["error"]["fields"]
     resp = client.put(url, headers=owner.headers, json={"alert_on": ["consecutive"], "on_exhausted": "disable"})
     assert resp.status_code == 200
-    assert client.get(url, headers=outsider.headers).get_json() == {"alert_on": ["consecutive"],
-                                                                     "on_exhausted": "disable", "channel_ids": None}
+    assert client.get(url, headers=outsider.headers).get_json() == {
+        "alert_on": ["consecutive"], "on_exhausted": "disable", "channel_ids": None, "failure_rate_pct": None,
+        "failure_rate_window": None, "max_duration_ms": None, "maintenance_calendar_id": None}
+    resp = client.put(url, headers=owner.headers, json={"failure_rate_pct": 0, "max_duration_ms": -5})
+    assert resp.status_code == 422
+    assert {"failure_rate_pct", "max_duration_ms"} <= set(resp.get_json()["error"]["fields"])
+    resp = client.put(url, headers=owner.headers, json={"failure_rate_pct": 30, "failure_rate_window": 20,
+                                                        "max_duration_ms": 1500})
+    assert resp.status_code == 200 and resp.get_json()["max_duration_ms"] == 1500
 
 
 def test_the_policy_travels_through_export_and_import(client, owner):

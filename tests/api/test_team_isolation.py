@@ -27,6 +27,7 @@ BODIES = {
     "api.jobs_api.toggle_job": {},
     "api.reliability_api.set_slo": {"slo_target": 99.0, "slo_window_days": 7},
     "api.alerts_api.snooze": {"until": "2099-01-01T00:00:00Z"},
+    "api.calendars_api.update_calendar": {"name": "renamed"},
 }
 FORMS = {"web.job_edit": {"name": "renamed", "cron_expression": "0 3 * * *", "timezone": "UTC",
                           "endpoint_url": "https://billing.example.com/x", "http_method": "GET"}}
@@ -45,12 +46,15 @@ def world(app, client, admin, owner):
                         headers=owner.headers).get_json()
     channel = client.post("/api/v1/alert-channels", json={"kind": "email", "target": "p@example.com",
                                                           "team_id": team["id"]}, headers=owner.headers).get_json()
+    calendar = client.post("/api/v1/calendars", json={"name": "Platform hours", "team_id": team["id"]},
+                           headers=owner.headers).get_json()
     incident_id = "0b5e0d7e-0000-4000-8000-000000000001"
     run_sql(app, "INSERT INTO incidents (id, cron_job_id, team_id, kind, severity, summary, opened_at, last_event_at,"
             " events, reminders, muted) VALUES (:id, :job, :team, 'exhausted', 'critical', '', now(), now(), 1, 0,"
             " false)", id=incident_id, job=job["id"], team=team["id"])
     values = {"job_id": job["id"], "execution_id": run["execution_id"], "version": 1, "team_id": team["id"],
-              "token_id": token["id"], "channel_id": channel["id"], "user_id": owner.id, "incident_id": incident_id}
+              "token_id": token["id"], "channel_id": channel["id"], "user_id": owner.id, "incident_id": incident_id,
+              "calendar_id": calendar["id"]}
     return {"viewer": viewer, "outsider": outsider, "values": values, "team": team}
 
 
@@ -136,6 +140,8 @@ def _assert_untouched(app, world) -> None:
     assert run_sql(app, "SELECT revoked_at FROM api_tokens WHERE id = :id", id=values["token_id"]) == [(None,)]
     assert run_sql(app, "SELECT name FROM alert_channels WHERE id = :id", id=values["channel_id"]) == [("",)]
     assert run_sql(app, "SELECT count(*) FROM team_members") == [(2,)]
+    assert run_sql(app, "SELECT name FROM calendars WHERE id = :id", id=values["calendar_id"]) == \
+        [("Platform hours",)]
     assert run_sql(app, "SELECT count(*) FROM cron_executions WHERE cron_job_id = :id", id=values["job_id"]) == \
         [(1,)]
 

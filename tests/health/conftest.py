@@ -13,6 +13,7 @@ from cronmanager.execution.recording import record_batch
 from cronmanager.execution.rollups import hour_of
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, CronJob, utcnow
+from cronmanager.reliability import ranking
 from cronmanager.scheduling.reconcile import reconcile
 from tests.conftest import run_sql
 from tests.e2e.conftest import stack, target  # noqa: F401 - real worker/scheduler processes and an HTTP target
@@ -70,6 +71,15 @@ def record(app, job_id: str, runs: list[Run]) -> None:
                                          error_class=None if ok else "http_status", transient=run.transient,
                                          retry_after_s=None)
             record_batch(WORKER, [(RecordKind.FINAL, fire)])
+
+
+def rank(app, now: datetime | None = None):
+    """The `health-rank` system job's refresh, now (it runs every minute in the worker)."""
+    with app.app_context():
+        try:
+            return ranking.refresh(now)
+        finally:
+            db.session.remove()
 
 
 def rollup_rows(app) -> tuple[list[tuple], list[tuple]]:

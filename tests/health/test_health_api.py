@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cronmanager.lib.histogram import bucket_of, upper_bound
 from tests.conftest import bearer, make_token
-from tests.health.conftest import Run, record
+from tests.health.conftest import Run, rank, record
 from tests.helpers import create
 
 
@@ -73,6 +73,7 @@ def test_sort_by_health_puts_the_worst_first(app, client, owner, history):
     unknown = create(client, owner, name="never ran", cron_expression="0 * * * *", endpoint_url="http://127.0.0.1:9/w")
     record(app, good["id"], [Run(s[0], "SUCCESS")])
     record(app, bad["id"], [Run(s[0], "FAILED"), Run(s[1], "FAILED"), Run(s[2], "SUCCESS")])
+    rank(app)
     resp = client.get("/api/v1/cron?sort=health&include=health", headers=owner.headers)
     assert resp.status_code == 200, resp.get_json()
     order = [i["id"] for i in resp.get_json()["items"]]

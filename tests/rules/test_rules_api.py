@@ -36,6 +36,7 @@ def test_an_admin_changes_params_priority_and_enabled(client, admin):
     ({"max_factor": 65}, "params.max_factor"),
     ({"failure_pct": "half"}, "params.failure_pct"),
     ({"colour": "red"}, "params.colour"),
+    ({"a\x00b": 1}, "params.a\\u0000b"),  # named with NUL escaped: no answer carries a NUL
 ])
 def test_bad_params_are_a_422_naming_the_field_and_change_nothing(client, admin, app, params, field):
     before = run_sql(app, "SELECT params, priority FROM reschedule_rules WHERE name = 'failure'")
@@ -43,6 +44,7 @@ def test_bad_params_are_a_422_naming_the_field_and_change_nothing(client, admin,
     assert resp.status_code == 422, resp.get_json()
     err = resp.get_json()["error"]
     assert field in err["fields"] and err["code"] == "validation_error"
+    assert "\x00" not in resp.get_data(as_text=True).encode().decode("unicode_escape")
     assert run_sql(app, "SELECT params, priority FROM reschedule_rules WHERE name = 'failure'") == before
 
 

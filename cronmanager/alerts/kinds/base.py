@@ -53,6 +53,8 @@ class Message:
     delivery_id: int | None = None
     owner_id: str | None = None  # the channel's user (in-app)
     team_id: str | None = None  # the channel's team (in-app)
+    # sent again after its sender died mid-attempt: the receiver may have accepted the earlier attempt
+    possible_duplicate: bool = False
 
     @property
     def action(self) -> Action:

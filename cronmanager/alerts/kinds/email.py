@@ -25,11 +25,13 @@ class EmailKind(ChannelKind):
     def send(self, message: Message, ctx: SendContext) -> SendResult:
         payload = message.payload
         return send_email(ctx.smtp_url, ctx.smtp_from, message.target, payload.get("title", "Cron Manager alert"),
-                          email_text(payload))
+                          email_text(payload, message.possible_duplicate))
 
 
-def email_text(payload: dict) -> str:
+def email_text(payload: dict, possible_duplicate: bool = False) -> str:
     lines = [payload.get("text", "")]
+    if possible_duplicate:
+        lines += ["", "(Sent again after an interrupted delivery: you may have received this message already.)"]
     job = payload.get("job") or {}
     if job:
         lines += ["", f"Job: {job.get('name')} ({job.get('id')})"]

@@ -15,6 +15,8 @@ from cronmanager.alerts.transports import SEND_TIMEOUT_S, SendResult
 ICONS = {Action.TRIGGER: ":red_circle:", Action.REMIND: ":bell:", Action.UPDATE: ":warning:",
          Action.RESOLVE: ":large_green_circle:", Action.NOTE: ":information_source:"}
 MAX_TEXT = 2900  # Slack refuses a text object over 3000 characters
+REPEAT_NOTE = ("Sent again after an interrupted delivery: if you already saw this message, this is the same one "
+               "(Slack has no way to drop a repeat).")
 
 
 class SlackKind(ChannelKind):
@@ -29,7 +31,8 @@ class SlackKind(ChannelKind):
     def send(self, message: Message, ctx: SendContext) -> SendResult:
         from cronmanager.execution.perform import client
 
-        body = json.dumps(slack_message(message.payload, message.action), separators=(",", ":"))
+        body = json.dumps(slack_message(message.payload, message.action, message.possible_duplicate),
+                          separators=(",", ":"))
         result = client(ctx.allow_private).request("POST", message.target, headers={
             "Content-Type": "application/json"}, body=body, timeout_s=SEND_TIMEOUT_S)
         if result.ok:
@@ -37,7 +40,7 @@ class SlackKind(ChannelKind):
         return SendResult(False, result.error or f"HTTP {result.status_code}", transient=result.transient)
 
 
-def slack_message(payload: dict[str, Any], action: Action) -> dict[str, Any]:
+def slack_message(payload: dict[str, Any], action: Action, possible_duplicate: bool = False) -> dict[str, Any]:
     title = str(payload.get("title") or "Cron Manager")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{title}"[:150]}},
@@ -63,6 +66,8 @@ def slack_message(payload: dict[str, Any], action: Action) -> dict[str, Any]:
                                      str(payload.get("ts") or "")) if x)
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    if possible_duplicate:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": REPEAT_NOTE}]})
     return {"text": title, "blocks": blocks}
 
 

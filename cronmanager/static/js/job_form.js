@@ -12,6 +12,7 @@
     const text = preview.querySelector("[data-preview-text]");
     const error = preview.querySelector("[data-preview-error]");
     const fires = preview.querySelector("[data-preview-fires]");
+    const excluded = preview.querySelector("[data-preview-excluded]");
     let timer = null;
     let seq = 0;
 
@@ -19,7 +20,7 @@
       const value = expr.value.trim();
       const mine = ++seq;
       if (!value) {
-        text.textContent = "Type a cron expression or pick a preset.";
+        text.textContent = "Type a cron expression or pick a preset; leave it empty for a job that only runs after other jobs.";
         fires.innerHTML = "";
         error.classList.add("hidden");
         return;
@@ -31,6 +32,11 @@
         const input = form.querySelector(`[name="${name}"]`);
         if (input && /^\d+$/.test(input.value.trim())) params.set(name, input.value.trim());
       }
+      // the calendar: excluded fires are listed with why
+      for (const name of ["calendar_id", "calendar_policy"]) {
+        const input = form.querySelector(`[name="${name}"]`);
+        if (input && input.value && (name === "calendar_id" || params.has("calendar_id"))) params.set(name, input.value);
+      }
       try {
         const data = await CM.api("GET", `/api/v1/cron/preview?${params}`);
         if (mine !== seq) return;
@@ -41,6 +47,13 @@
           const local = f.local.replace("T", " ").replace(/\.\d+/, "");
           return `<li>${CM.esc(local)}${tz.value !== CM.tz ? ` <span class="text-slate-500">(${CM.esc(CM.fmt(f.utc))} ${CM.esc(CM.tz)})</span>` : ""}</li>`;
         }).join("");
+        if (excluded) {
+          excluded.innerHTML = (data.excluded || []).map((e) => {
+            const local = e.local.replace("T", " ").replace(/\.\d+/, "");
+            const moved = e.runs_at ? `; runs at ${CM.esc(CM.fmt(e.runs_at))} ${CM.esc(CM.tz)}` : "";
+            return `<li data-excluded><span class="font-mono">${CM.esc(local)}</span> ${CM.esc(e.reason)}${moved}</li>`;
+          }).join("");
+        }
         preview.dataset.state = "ok";
       } catch (err) {
         if (mine !== seq) return;
@@ -56,6 +69,7 @@
     expr.addEventListener("input", schedule);
     tz.addEventListener("change", updatePreview);
     form.querySelectorAll('[name="throttle_factor"], [name="spread_offset_s"]').forEach((i) => i.addEventListener("input", schedule));
+    form.querySelectorAll('[name="calendar_id"], [name="calendar_policy"]').forEach((i) => i.addEventListener("change", updatePreview));
     form.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => {
       expr.value = b.dataset.preset;
       updatePreview();
@@ -105,6 +119,8 @@
       if (value("body")) payload.body = value("body");
       const statuses = value("expected_statuses").split(/[\s,;]+/).filter(Boolean);
       if (statuses.length && statuses.every((s) => /^\d+$/.test(s))) payload.expected_statuses = statuses.map(Number);
+      const checks = value("assertions").trim();  // response assertions (job_assertions.js keeps this JSON)
+      if (checks) { try { payload.assertions = JSON.parse(checks); } catch (e) { /* saving names the JSON error */ } }
       if (!payload.endpoint_url) {
         CM.toast("Enter a URL to test.", "error");
         return;
