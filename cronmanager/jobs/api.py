@@ -14,7 +14,7 @@ from cronmanager.api.security import endpoint, principal
 from cronmanager.auth import visibility
 from cronmanager.errors import ApiError
 from cronmanager.execution.outcome import JobSnapshot
-from cronmanager.jobs import service
+from cronmanager.jobs import listing, service
 from cronmanager.jobs.schemas import (
     ExecuteOut,
     JobCreate,
@@ -52,14 +52,14 @@ def list_jobs(query: JobListHealthQuery):
     """Jobs you may see, filtered (status, is_active, q, owner_id, team_id), sorted and paginated;
     `include=health` adds each job's 7-day health, `sort=health` puts the worst first."""
     p = principal()
-    filters: service.JobFilters = {"status": query.status, "is_active": query.is_active, "q": query.q,
+    filters: listing.JobFilters = {"status": query.status, "is_active": query.is_active, "q": query.q,
                                    "owner_id": query.owner_id, "team_id": query.team_id}
     by_health = query.sort == "health"
-    stmt = service.job_list_stmt(p, **filters, sort="-created_at" if by_health else query.sort)
+    stmt = listing.job_list_stmt(p, **filters, sort="-created_at" if by_health else query.sort)
     now = utcnow()
     if by_health:
         stmt = worst_first(stmt)
-    rows, total = paginate(stmt, query.page, query.per_page, service.job_list_total(p, **filters))
+    rows, total = paginate(stmt, query.page, query.per_page, listing.job_list_total(p, **filters))
     jobs = [j for (j,) in rows]
     items = [service.job_json(j) for j in jobs]
     if query.include == "health":

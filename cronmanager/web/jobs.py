@@ -15,7 +15,7 @@ from cronmanager.auth import visibility
 from cronmanager.calendars.views import calendar_choices
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.jobs import dependencies, service
+from cronmanager.jobs import dependencies, listing, service
 from cronmanager.logs.queries import executions_stmt
 from cronmanager.logs.schemas import ExecutionQuery
 from cronmanager.models import Calendar, CronExecution, CronJob, ScheduleChange, Team, User, utcnow
@@ -87,7 +87,7 @@ def jobs():
     page, per_page = page_args(25)
     teams = viewer_teams()
     team_id = team_filter(teams)
-    stmt = service.job_list_stmt(p, status=status, is_active=active, q=q, owner_id=None, sort=sort, team_id=team_id)
+    stmt = listing.job_list_stmt(p, status=status, is_active=active, q=q, owner_id=None, sort=sort, team_id=team_id)
     rows, total = paginate(stmt, page, per_page)
     items = [job for (job,) in rows]
     owners = {}

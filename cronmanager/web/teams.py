@@ -24,7 +24,7 @@ from cronmanager.auth.token_service import new_token, refuse_broader_token
 from cronmanager.auth.users import find_by_email
 from cronmanager.errors import ApiError
 from cronmanager.extensions import db
-from cronmanager.jobs import service as jobs
+from cronmanager.jobs import listing
 from cronmanager.models import Team, TeamRole, utcnow
 from cronmanager.models.listing import paginate
 from cronmanager.teams import service
@@ -106,7 +106,7 @@ def _detail(team: Team, role: TeamRole | None, status: int = 200, **parts: Any) 
     is_owner = p.is_admin or role == TeamRole.OWNER
     members = db.session.execute(service.members_stmt(team).limit(500)).all()
     page, per_page = page_args(25)
-    stmt = jobs.job_list_stmt(p, status=None, is_active=None, q=None, owner_id=None, sort="name", team_id=team.id)
+    stmt = listing.job_list_stmt(p, status=None, is_active=None, q=None, owner_id=None, sort="name", team_id=team.id)
     rows, total = paginate(stmt, page, per_page)
     tokens = db.session.execute(service.team_tokens_stmt(team).limit(200)).scalars().all() if is_owner else []
     rename = parts.pop("rename", None) or TeamForm(prefix="rename", formdata=None, data={"name": team.name})
