@@ -96,7 +96,10 @@ def test_assertion_rows_save_and_the_edit_form_previews_changes(page: Page, app,
     expect(page.locator("[data-assertion-row]")).to_have_count(2)
     expect(page.locator("[data-assertion-row]").nth(0).locator('[data-a="second"]')).to_have_value("ok")
     page.locator("[data-cron-input]").fill("0 6 * * *")
+    # the live preview redraws above the assertions: wait for it, or the next click can land where a row was
+    expect(page.locator("[data-preview-fires] li").first).to_contain_text("06:00")
     page.locator("[data-assertion-row]").nth(1).locator("[data-assertion-remove]").click()
+    expect(page.locator("[data-assertion-row]")).to_have_count(1)
     page.click("[data-preview-changes]")
     preview = page.locator("[data-change-preview]")
     expect(preview.locator('[data-change-field="cron_expression"]')).to_contain_text("0 6 * * *")

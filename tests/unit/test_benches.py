@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHES = ("engine_bench", "scale_bench", "soak", "sse_bench", "import_bench", "rules_bench", "audit_bench",
-           "profile_summary", "teams_bench", "alert_latency", "health_bench", "failover_bench")
+           "profile_summary", "teams_bench", "alert_latency", "health_bench", "failover_bench", "calendar_bench",
+           "fire_cost", "tracing_cost")
 BARE_ENV = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
 
 
