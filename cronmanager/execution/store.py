@@ -8,7 +8,7 @@ never overwritten. Callers pass their `worker_id`; nothing here knows about thre
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -141,8 +141,9 @@ def write_finals(worker_id: str, fires: list[Fire]) -> list[Fire]:
             "rbody": r.body if r else None, "trunc": bool(r and r.truncated), "err": f.error_message,
             "eclass": r.error_class if r else None, "ms": r.elapsed_ms if r else None,
             "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version,
-            "request": asdict(r.request) if r and r.request else None,
-            "timings": asdict(r.timings) if r and r.timings else None, "addr": r.remote_addr if r else None,
+            # vars(), not asdict(): asdict deep-copies every header, and the JSON column only reads them
+            "request": vars(r.request) if r and r.request else None,
+            "timings": vars(r.timings) if r and r.timings else None, "addr": r.remote_addr if r else None,
         })
     db.session.execute(
         update(T).where(T.c.id == bindparam("eid"), or_(*(T.c.status == s for s in _OPEN)),
