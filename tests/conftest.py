@@ -227,6 +227,29 @@ def readonly(app, admin):
     return Persona(app, "viewer@example.com", "READ_ONLY")
 
 
+@pytest.fixture
+def editor(app, admin):
+    return Persona(app, "editor@example.com", "USER")
+
+
+@pytest.fixture
+def viewer(app, admin):
+    return Persona(app, "teamviewer@example.com", "USER")
+
+
+@pytest.fixture
+def team(client, owner, editor, viewer):
+    """Platform: owner (owner), editor (editor), viewer (viewer)."""
+    resp = client.post("/api/v1/teams", json={"name": "Platform"}, headers=owner.headers)
+    assert resp.status_code == 201, resp.get_json()
+    team = resp.get_json()
+    for persona, role in ((editor, "editor"), (viewer, "viewer")):
+        put = client.put(f"/api/v1/teams/{team['id']}/members/{persona.id}", json={"role": role},
+                         headers=owner.headers)
+        assert put.status_code == 200, put.get_json()
+    return team
+
+
 def run_sql(app, sql: str, **params: object) -> list:
     """Raw SQL in its own committed transaction: tests read and bend rows the API does not expose."""
     from cronmanager.extensions import db

@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import Persona, run_sql
+from tests.conftest import run_sql
 
 JOB = {"name": "nightly", "cron_expression": "0 2 * * *", "endpoint_url": "https://billing.example.com/close"}
-
-
-@pytest.fixture
-def editor(app, admin):
-    return Persona(app, "editor@example.com", "USER")
-
-
-@pytest.fixture
-def viewer(app, admin):
-    return Persona(app, "teamviewer@example.com", "USER")
-
-
-@pytest.fixture
-def team(client, owner, editor, viewer):
-    """Platform: owner (owner), editor (editor), viewer (viewer)."""
-    resp = client.post("/api/v1/teams", json={"name": "Platform"}, headers=owner.headers)
-    assert resp.status_code == 201, resp.get_json()
-    team = resp.get_json()
-    for persona, role in ((editor, "editor"), (viewer, "viewer")):
-        put = client.put(f"/api/v1/teams/{team['id']}/members/{persona.id}", json={"role": role},
-                         headers=owner.headers)
-        assert put.status_code == 200, put.get_json()
-    return team
 
 
 def team_job(client, persona, team, **fields):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import Persona, bearer, run_sql
+from tests.conftest import bearer, run_sql
 from tests.helpers import signed_in
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
@@ -24,11 +24,6 @@ def job_form(**fields: str) -> dict[str, str]:
 def audit_rows(app, action: str) -> list[tuple]:
     return run_sql(app, "SELECT response_status, resource_id, user_id FROM audit_logs WHERE action = :a ORDER BY id",
                    a=action)
-
-
-@pytest.fixture
-def editor(app, admin):
-    return Persona(app, "editor@example.com", "USER")
 
 
 @pytest.fixture
