@@ -55,8 +55,11 @@ def test_a_leader_paused_past_its_lease_places_nothing_after_the_standby_took_ov
         wait_for(lambda: str(standby.popen.pid) in (r.get(keys.scheduler_leader) or b"").decode(), 30,
                  message="the standby to take the lease")
         took_over = time.time()
-        wait_for(lambda: len([h for h in target.hits_for("/ok/fence") if h.at > took_over]) >= 3, 30,
-                 message="fires from the new leader")
+        try:
+            wait_for(lambda: len([h for h in target.hits_for("/ok/fence") if h.at > took_over]) >= 3, 60,
+                     message="fires from the new leader")
+        except AssertionError as err:
+            raise AssertionError(f"{err}\nthe new leader said:\n{standby.output()[-4000:]}") from None
     finally:
         paused.send_signal(signal.SIGCONT)
     resumed = time.time()
