@@ -41,9 +41,10 @@ def stop(proc: subprocess.Popen | None, grace_s: float = 20) -> None:
         proc.kill()
 
 
-def drop_namespace(redis_url: str, prefix: str, database: str) -> None:
-    """A bench's throw-away state: its Redis keys and its database."""
+def drop_namespace(redis_url: str, prefix: str, database: str | None) -> None:
+    """A bench's throw-away state: its Redis keys and its database (None: a database kept for another run)."""
     r = Redis.from_url(redis_url)
     for key in r.scan_iter(match=f"{prefix}*", count=1000):
         r.delete(key)
-    admin_exec(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    if database:
+        admin_exec(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -4,6 +4,8 @@ gunicorn (the real web process), and what keeping the rollups costs the recorder
     .venv/bin/python -m bench.health_bench                # 10,000 jobs, 10,000,000 executions (some minutes)
     .venv/bin/python -m bench.health_bench --jobs 2000 --runs 500
     .venv/bin/python -m bench.health_bench --quick        # 300 jobs x 200 runs; also checks the seeded rollups
+    .venv/bin/python -m bench.health_bench --keep         # leaves the seeded database behind, and names it
+    .venv/bin/python -m bench.health_bench --database cm_health_bench_1a2b3c   # times a kept database again
 
 Seeding is SQL only: hourly jobs in batched INSERTs, then `--runs` executions per job (one per hour, newest an
 hour ago; about 2 % failed, 1 % skipped, 0.5 % missed; durations and lags spread by a hash) with INSERT ...
@@ -34,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
 from bench.common import PG_ADMIN_URL, admin_exec, drop_namespace, pct, stop
 from bench.sse_bench import free_port
@@ -146,6 +148,19 @@ def seed(app, jobs: int, runs: int) -> str:
     return token
 
 
+def login(app) -> str:
+    """An access token of the seeded database's admin (a kept database is timed again without seeding)."""
+    from cronmanager.auth import sessions
+    from cronmanager.extensions import db
+    from cronmanager.models import User
+
+    with app.test_request_context():
+        admin = db.session.execute(select(User).where(User.email == "bench@example.com")).scalar_one()
+        token = sessions.issue_login_tokens(admin)["access_token"]
+        db.session.commit()
+    return token
+
+
 def check_rollups(app) -> None:
     """The SQL-seeded rollups equal the app's own recount (`flask health rebuild`)."""
     from cronmanager.execution import rollups
@@ -254,13 +269,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60, help="recorder batches per side")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="leave the seeded database behind")
+    parser.add_argument("--database", help="time this kept database again instead of seeding a new one")
     args = parser.parse_args()
     if args.quick:
         args.jobs, args.runs, args.requests, args.rounds = 300, 200, 30, 10
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    database, prefix = f"cm_health_bench_{uuid.uuid4().hex[:6]}", f"healthbench-{uuid.uuid4().hex[:6]}"
+    database = args.database or f"cm_health_bench_{uuid.uuid4().hex[:6]}"
+    prefix = f"healthbench-{uuid.uuid4().hex[:6]}"
     env = _env(database, prefix)
-    admin_exec(f'CREATE DATABASE "{database}"')
+    if not args.database:
+        admin_exec(f'CREATE DATABASE "{database}"')
     gunicorn = None
     try:
         os.environ.update(env)
@@ -268,7 +287,7 @@ def main() -> None:
         from cronmanager.extensions import db
 
         app = create_app()
-        token = seed(app, args.jobs, args.runs)
+        token = login(app) if args.database else seed(app, args.jobs, args.runs)
         if args.quick:
             check_rollups(app)
         explain(app)
@@ -302,7 +321,10 @@ def main() -> None:
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         stop(gunicorn)
-        drop_namespace(REDIS_URL, prefix, database)
+        kept = args.keep or args.database
+        drop_namespace(REDIS_URL, prefix, None if kept else database)
+        if kept:
+            print(f"database kept: --database {database}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ class CronExecution(Model):
     __tablename__ = "cron_executions"
     __table_args__ = (
         UniqueConstraint("cron_job_id", "scheduled_for", "attempt_number", name="uq_execution_fire_attempt"),
-        Index("ix_executions_job_id", "cron_job_id", "id"),
+        # health reads each job's recent runs from this index alone (migration 0021)
+        Index("ix_executions_job_id", "cron_job_id", "id",
+              postgresql_include=["status", "trigger", "execution_time_ms", "fire_lag_ms", "attempt_number"]),
         Index("ix_executions_status_due", "status", "due_at"),
         Index("ix_executions_created", "created_at"),
         # a dependency fire is created once per upstream ending, however often that ending is written (SPEC §21)
