@@ -22,15 +22,16 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import aliased
 
 from cronmanager.execution.outcome import ExecutionStatus, Fire, Trigger
-from cronmanager.extensions import db
+from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.histogram import bucket_of
-from cronmanager.models import CronExecution
+from cronmanager.models import CronExecution, CronJob
 from cronmanager.models.health import JobHealthBucket, JobHealthHourly
 
 DURATION, LAG = "d", "l"
 _FINAL = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.SKIPPED, ExecutionStatus.MISSED)
 _SCHEDULED = (Trigger.SCHEDULE, Trigger.RETRY)
 REBUILD_CHUNK = 5000
+PRUNE_JOBS = 500  # jobs per DELETE: each one a range of the rollups' keys, committed chunk by chunk
 
 
 @dataclass(frozen=True)
@@ -210,3 +211,18 @@ def rebuild(since: datetime | None = None) -> int:
     for i in range(0, len(keys), REBUILD_CHUNK):
         _upsert({k: tallies[k] for k in keys[i:i + REBUILD_CHUNK]})
     return len(keys)
+
+
+def prune(before: datetime) -> int:
+    """Delete the rollups of the hours before `before` and commit, a chunk of jobs at a time; returns the rows
+    deleted. Job by job, the rows go by ranges of the keys (job, hour, ...), so no index on the hour is needed."""
+    cutoff, deleted, after = hour_of(before), 0, ""
+    while True:
+        jobs = list(db.session.execute(select(CronJob.id).where(CronJob.id > after).order_by(CronJob.id)
+                                       .limit(PRUNE_JOBS)).scalars())
+        if not jobs:
+            return deleted
+        for model in (JobHealthBucket, JobHealthHourly):
+            deleted += dml_rowcount(delete(model).where(model.job_id.in_(jobs), model.hour < cutoff))
+        db.session.commit()
+        after = jobs[-1]

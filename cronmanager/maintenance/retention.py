@@ -24,12 +24,14 @@ from sqlalchemy import Table, delete, func, select
 
 from cronmanager.alerts.retention import prune_incidents
 from cronmanager.auth.sessions import prune_ended_sessions
+from cronmanager.execution import rollups
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.dates import iso
 from cronmanager.maintenance.system_job import system_job
 from cronmanager.models import AuditLog, CronExecution, Notification, ScheduleChange, SecurityEvent, utcnow
 from cronmanager.models.maintenance import RetentionRun
 from cronmanager.models.monitoring import AlertDelivery
+from cronmanager.reliability.windows import ROLLUPS_KEPT
 
 log = logging.getLogger("cronmanager.retention")
 DELETE_BATCH = 5000
@@ -78,6 +80,9 @@ def run(now: datetime) -> dict:
     summary["incidents"] = {"archived": 0, "deleted": pruned.incidents}
     summary["incident_deliveries"] = {"archived": 0, "deleted": pruned.deliveries}
     summary["login_sessions_deleted"] = prune_ended_sessions(now)
+    # health's hourly rollups outlive no window that reads them; deleted, not archived (rebuilt from executions)
+    policy["health_rollups"] = ROLLUPS_KEPT.days
+    summary["health_rollups"] = {"archived": 0, "deleted": rollups.prune(now - ROLLUPS_KEPT)}
     _note_run(now, policy, summary)
     db.session.commit()
     log.info("retention done: %s", json.dumps(summary))

@@ -22,3 +22,7 @@ class Window(enum.StrEnum):
         """The first hour of the window: the current hour and the whole hours before it, `span` in all, so the
         expected slots and the rollups cover exactly the same time."""
         return hour_of(now) - self.span + timedelta(hours=1)
+
+
+# the rollups are read back this far at most (the longest window, and a day for the hours it starts in)
+ROLLUPS_KEPT = max(w.span for w in Window) + timedelta(days=1)

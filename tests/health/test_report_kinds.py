@@ -62,7 +62,7 @@ def test_retention_lists_each_run_per_table_with_the_policy(app, client, admin, 
         "timestamp": None, "started_at": None, "table": "executions", "retention_days": 10, "archived": 2,
         "deleted": 2, "archives_deleted": 0}
     assert {i["table"] for i in items} == {"executions", "audit", "security_events", "notifications",
-                                           "schedule_changes", "incidents", "incident_deliveries"}
+                                           "schedule_changes", "incidents", "incident_deliveries", "health_rollups"}
     refused = report(client, admin, kind="retention", user_id=owner.id)
     assert refused.status_code == 422 and "user_id" in refused.get_json()["error"]["fields"]
     assert report(client, admin, kind="everything").status_code == 422

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from cronmanager.execution import rollups
 from cronmanager.execution.rollups import hour_of
 from cronmanager.extensions import db
+from cronmanager.maintenance.retention import run
 from cronmanager.models import CronExecution, utcnow
+from cronmanager.reliability.windows import ROLLUPS_KEPT
 from cronmanager.scheduling.reconcile import reconcile
 from tests.conftest import run_sql
 from tests.health.conftest import Run, record, rollup_rows
@@ -58,3 +61,21 @@ def test_the_counters_add_up_across_batches_in_one_hour(app, client, owner):
     assert row[2:] == (5, 0, 5, 0, 0, 50)
     assert sum(b[4] for b in buckets if b[2] == "d") == 5
     assert sum(b[4] for b in buckets if b[2] == "l") == 5
+
+
+def test_retention_deletes_the_rollups_no_window_reads_any_more(app, client, owner, monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "ARCHIVE_DIR", str(tmp_path / "archive"))
+    monkeypatch.setattr(rollups, "PRUNE_JOBS", 1)  # several chunks with two jobs
+    first, second = (create(client, owner, cron_expression="0 * * * *", endpoint_url="http://127.0.0.1:9/x")
+                     for _ in range(2))
+    now = utcnow()
+    gone, kept = hour_of(now - ROLLUPS_KEPT) - timedelta(hours=1), hour_of(now - ROLLUPS_KEPT) + timedelta(hours=1)
+    for job in (first, second):
+        record(app, job["id"], [Run(gone, "SUCCESS", 70), Run(kept, "FAILED", 90, 20)])
+    with app.app_context():
+        summary = run(now)
+    assert summary["health_rollups"] == {"archived": 0, "deleted": 2 * (1 + 2)}  # an hour, a duration, a lag each
+    hourly, buckets = rollup_rows(app)
+    assert {r[1] for r in hourly} == {r[1] for r in buckets} == {kept}
+    assert len(hourly) == 2
+    assert ROLLUPS_KEPT.days == 31
