@@ -27,5 +27,5 @@ mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
 # Both phases run on several pytest-xdist workers, each with its own database and Redis prefix (tests/conftest.py):
 # the fast tests use the CPU, so one worker per core; the slow ones mostly wait on the processes they start.
 # `-n 0` in the arguments runs them serially.
-pytest -m "not slow" -n "${FAST_WORKERS:-2}" "$@"
-$fast_only || pytest -m slow -n "${SLOW_WORKERS:-6}" "$@"
+pytest -m "not slow" -n "${FAST_WORKERS:-2}" --durations=10 "$@"
+$fast_only || pytest -m slow -n "${SLOW_WORKERS:-6}" --durations=25 "$@"
