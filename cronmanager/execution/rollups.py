@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -119,47 +119,55 @@ def _sqlite_statements() -> tuple[Insert, Insert]:
     return hourly, buckets
 
 
-# PostgreSQL: one statement per table whatever the batch, the rows passed as arrays. An executemany of an
-# upsert is not folded into one multi-row INSERT by SQLAlchemy (only plain INSERTs are): psycopg2 would send
-# one statement per row, a round trip each, which is what made the rollups cost up to a fifth of the recorder.
-_HOURLY_PG = text("""
-INSERT INTO job_health_hourly AS h (job_id, hour, runs, failures, fired, skipped, missed, duration_max_ms)
-SELECT * FROM unnest(CAST(:job_id AS text[]), CAST(:hour AS timestamptz[]), CAST(:runs AS int[]),
-                     CAST(:failures AS int[]), CAST(:fired AS int[]), CAST(:skipped AS int[]), CAST(:missed AS int[]),
-                     CAST(:duration_max_ms AS int[]))
-ON CONFLICT (job_id, hour) DO UPDATE SET runs = h.runs + EXCLUDED.runs, failures = h.failures + EXCLUDED.failures,
-  fired = h.fired + EXCLUDED.fired, skipped = h.skipped + EXCLUDED.skipped, missed = h.missed + EXCLUDED.missed,
-  duration_max_ms = greatest(h.duration_max_ms, EXCLUDED.duration_max_ms)
-""")
-_BUCKETS_PG = text("""
+# PostgreSQL: one statement for both tables whatever the batch, the rows passed as arrays (the hourly upsert a
+# data-modifying CTE of the buckets' one). An executemany of an upsert is not folded into one multi-row INSERT by
+# SQLAlchemy (only plain INSERTs are): psycopg2 would send one statement per row, a round trip each, which is what
+# made the rollups cost up to a fifth of the recorder.
+_ROLLUPS_PG = text("""
+WITH hourly AS (
+  INSERT INTO job_health_hourly AS h (job_id, hour, runs, failures, fired, skipped, missed, duration_max_ms)
+  SELECT * FROM unnest(CAST(:job_id AS text[]), CAST(:hour AS timestamptz[]), CAST(:runs AS int[]),
+                       CAST(:failures AS int[]), CAST(:fired AS int[]), CAST(:skipped AS int[]),
+                       CAST(:missed AS int[]), CAST(:duration_max_ms AS int[]))
+  ON CONFLICT (job_id, hour) DO UPDATE SET runs = h.runs + EXCLUDED.runs, failures = h.failures + EXCLUDED.failures,
+    fired = h.fired + EXCLUDED.fired, skipped = h.skipped + EXCLUDED.skipped, missed = h.missed + EXCLUDED.missed,
+    duration_max_ms = greatest(h.duration_max_ms, EXCLUDED.duration_max_ms)
+)
 INSERT INTO job_health_buckets AS b (job_id, hour, kind, bucket, count)
-SELECT * FROM unnest(CAST(:job_id AS text[]), CAST(:hour AS timestamptz[]), CAST(:kind AS text[]),
-                     CAST(:bucket AS smallint[]), CAST(:count AS int[]))
+SELECT * FROM unnest(CAST(:b_job_id AS text[]), CAST(:b_hour AS timestamptz[]), CAST(:b_kind AS text[]),
+                     CAST(:b_bucket AS smallint[]), CAST(:b_count AS int[]))
 ON CONFLICT (job_id, hour, kind, bucket) DO UPDATE SET count = b.count + EXCLUDED.count
 """)
 
 
-def _columns(rows: list[dict]) -> dict[str, list]:
-    return {name: [row[name] for row in rows] for name in rows[0]}
+_BUCKET_COLUMNS = ("job_id", "hour", "kind", "bucket", "count")
+
+
+def _columns(rows: list[dict], names: Sequence[str] | None = None) -> dict[str, list]:
+    """Column arrays of the rows (`names` given: an empty batch still has every column)."""
+    return {name: [row[name] for row in rows] for name in (names if names is not None else rows[0])}
 
 
 def _upsert(tallies: dict[tuple[str, datetime], Tally]) -> None:
-    """Two statements whatever the batch: the hourly counters, then the bucket counts; both add to what is there."""
+    """The hourly counters and the bucket counts, both added to what is there: one statement on PostgreSQL."""
     if not tallies:
         return
     keys = sorted(tallies)  # one row order for every writer
-    postgres = db.engine.dialect.name == "postgresql"
-    hourly, buckets = (_HOURLY_PG, _BUCKETS_PG) if postgres else _sqlite_statements()
-    rows = [
+    hourly = [
         {"job_id": job, "hour": hour, **{c: getattr(tallies[job, hour], c) for c in _COUNTERS},
          "duration_max_ms": tallies[job, hour].duration_max_ms} for job, hour in keys]
-    db.session.execute(hourly, _columns(rows) if postgres else rows)
-    rows = [{"job_id": job, "hour": hour, "kind": kind, "bucket": b, "count": n}
-            for job, hour in keys
-            for kind, counts in ((DURATION, tallies[job, hour].durations), (LAG, tallies[job, hour].lags))
-            for b, n in sorted(counts.items())]
-    if rows:
-        db.session.execute(buckets, _columns(rows) if postgres else rows)
+    buckets = [{"job_id": job, "hour": hour, "kind": kind, "bucket": b, "count": n}
+               for job, hour in keys
+               for kind, counts in ((DURATION, tallies[job, hour].durations), (LAG, tallies[job, hour].lags))
+               for b, n in sorted(counts.items())]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(_ROLLUPS_PG, {**_columns(hourly), **{f"b_{name}": values for name, values in
+                                                                 _columns(buckets, _BUCKET_COLUMNS).items()}})
+        return
+    hourly_stmt, buckets_stmt = _sqlite_statements()
+    db.session.execute(hourly_stmt, hourly)
+    if buckets:
+        db.session.execute(buckets_stmt, buckets)
 
 
 def add(outcomes: Iterable[Outcome]) -> None:
