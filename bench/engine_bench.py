@@ -1,9 +1,11 @@
 """Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
 
-    .venv/bin/python -m bench.engine_bench [--only ceiling,burst,recording,sustained,idle,scale,burst_tracing] [--quick]
+    .venv/bin/python -m bench.engine_bench [--quick]
+        [--only ceiling,burst,recording,rollups,sustained,idle,scale,burst_tracing]
 
 (from the project root; the venv need not be activated: every process it starts runs on sys.executable)
-`recording` runs our burst with the forensic run record off and on (alternated) and prints its cost.
+`recording` runs our burst with the forensic run record off and on (alternated) and prints its cost; `rollups`
+with health's hourly rollups left out and kept.
 `burst_tracing` runs it with OpenTelemetry tracing off, on and sampled (alternated) and prints the ratios.
 
 Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
@@ -206,18 +208,36 @@ class Bench:
             return
         self._burst_baseline(n, url, ours)
 
+    def _alternated(self, name: str, envs: dict[str, dict[str, str]], rounds: int) -> dict[str, list[float]]:
+        """Burst throughput per mode, modes in the order A B B A round after round, so a drift over the run (a
+        growing executions table, other load) weighs on both alike."""
+        (a, b), runs = envs, {mode: [] for mode in envs}
+        for i in range(rounds):
+            for mode in ((a, b) if i % 2 == 0 else (b, a)):
+                runs[mode].append(self._burst_ours(2000, f"/{name}-{mode}-{i}", envs[mode])["throughput_per_s"])
+        return runs
+
     def recording(self) -> None:
-        """What the forensic run record costs: the same burst with EXECUTION_FORENSICS off and on, in the order
-        off-on-on-off so a drift over the run (a growing executions table, other load) weighs on both alike."""
-        modes = ("off", "on") if self.quick else ("off", "on", "on", "off")
-        runs: dict[str, list[float]] = {"off": [], "on": []}
-        for i, mode in enumerate(modes):
-            ours = self._burst_ours(2000, f"/rec{i}", {"EXECUTION_FORENSICS": "1" if mode == "on" else "0"})
-            runs[mode].append(ours["throughput_per_s"])
+        """What the forensic run record costs: the same burst with EXECUTION_FORENSICS off and on."""
+        runs = self._alternated("rec", {"off": {"EXECUTION_FORENSICS": "0"}, "on": {"EXECUTION_FORENSICS": "1"}},
+                                1 if self.quick else 2)
         off, on = sum(runs["off"]) / len(runs["off"]), sum(runs["on"]) / len(runs["on"])
         self.results["recording"] = {"throughput_per_s_off": runs["off"], "throughput_per_s_on": runs["on"],
                                      "ratio_on_vs_off": round(on / off, 3),
                                      "throughput_cost_pct": round((1 - on / off) * 100, 1)}
+
+    def rollups(self) -> None:
+        """What keeping health's hourly rollups costs a burst (SPEC §20: at most 5 %): the same burst with the
+        recorder's rollups left out in every worker process (bench/no_rollups on PYTHONPATH) and kept; medians."""
+        without = {"PYTHONPATH": os.pathsep.join((str(ROOT / "bench" / "no_rollups"), str(ROOT)))}
+        subprocess.run([sys.executable, "-c", "from cronmanager.execution import rollups; "
+                        "assert rollups.add_fires.__name__ == '<lambda>', 'rollups still kept'"],
+                       cwd=ROOT, env={**self.env, **without}, check=True)
+        runs = self._alternated("rollups", {"without": without, "with": {}}, 2 if self.quick else 6)
+        with_, without_ = pct(runs["with"], 50), pct(runs["without"], 50)
+        self.results["rollups"] = {"throughput_per_s_with": runs["with"], "throughput_per_s_without": runs["without"],
+                                   "ratio_with_vs_without": round(with_ / without_, 3),
+                                   "throughput_cost_pct": round((1 - with_ / without_) * 100, 1)}
 
     def _burst_ours(self, n: int, path: str, extra_env: dict[str, str] | None = None, profile: bool = False) -> dict:
         url = f"http://127.0.0.1:{self.target_port}{path}?ms=250"
