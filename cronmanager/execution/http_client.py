@@ -260,8 +260,11 @@ class HttpClient:
             # setting was a tenth of a worker's cost of a fire
             headers = CaseInsensitiveDict(self._session.headers)
             headers.update(out.headers)
-            capture.prepared = requests.Request(out.method, out.url, headers=headers, params=out.params,
-                                                data=out.data).prepare()
+            # not Request(...).prepare(): Request turns params=None into {}, whose encoding starts with an
+            # isinstance check against a typing Protocol, a thirtieth of a worker's cost of a fire
+            prepared = requests.PreparedRequest()
+            prepared.prepare(method=out.method, url=out.url, headers=headers, params=out.params, data=out.data)
+            capture.prepared = prepared
             resp = self._session.send(capture.prepared, timeout=(remaining, remaining), allow_redirects=False,
                                       stream=True, verify=True, proxies={})
             capture.phases["ttfb"] = ms_since(hop_started)

@@ -8,13 +8,15 @@ never overwritten. Callers pass their `worker_id`; nothing here knows about thre
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from cronmanager.execution import rollups
 from cronmanager.execution.outcome import (
@@ -110,20 +112,81 @@ def gate(fire: Fire, running_here: list[int]) -> Gate:
 
 
 # ---- start and final writes -----------------------------------------------------------------------------------
+# On PostgreSQL a flush's rows go in one statement over unnest()ed arrays: psycopg2 runs an executemany as one
+# statement and one round trip per row.
+_STARTS_PG = text(f"""
+UPDATE cron_executions AS e SET status = '{ExecutionStatus.RUNNING.value}', started_at = v.started,
+  fire_lag_ms = v.lag, job_version = v.version
+FROM unnest(CAST(:eids AS BIGINT[]), CAST(:started AS TIMESTAMPTZ[]), CAST(:lag AS INTEGER[]),
+            CAST(:version AS INTEGER[])) AS v(eid, started, lag, version)
+WHERE e.id = v.eid AND e.status = '{ExecutionStatus.PENDING.value}' AND e.worker_id = :worker""")
+
+# the JSON columns come as JSON text made by the columns' own bind processor (None: JSON null, as they store it)
+_FINALS_PG = text(f"""
+UPDATE cron_executions AS e SET status = v.status, completed_at = :completed, response_status = v.rstatus,
+  response_headers = CAST(v.rheaders AS JSON), response_body = v.rbody, response_truncated = v.trunc,
+  error_message = v.err, error_class = v.eclass, execution_time_ms = v.ms, started_at = v.started,
+  fire_lag_ms = v.lag, job_version = v.version, request = CAST(v.request AS JSON),
+  timings_ms = CAST(v.timings AS JSON), remote_addr = v.addr
+FROM unnest(CAST(:eid AS BIGINT[]), CAST(:status AS VARCHAR[]), CAST(:rstatus AS INTEGER[]),
+            CAST(:rheaders AS TEXT[]), CAST(:rbody AS TEXT[]), CAST(:trunc AS BOOLEAN[]), CAST(:err AS TEXT[]),
+            CAST(:eclass AS VARCHAR[]), CAST(:ms AS INTEGER[]), CAST(:started AS TIMESTAMPTZ[]),
+            CAST(:lag AS INTEGER[]), CAST(:version AS INTEGER[]), CAST(:request AS TEXT[]),
+            CAST(:timings AS TEXT[]), CAST(:addr AS VARCHAR[]))
+  AS v(eid, status, rstatus, rheaders, rbody, trunc, err, eclass, ms, started, lag, version, request, timings, addr)
+WHERE e.id = v.eid AND e.status IN ('{"', '".join(_OPEN)}') AND e.worker_id = :worker
+RETURNING e.id""").bindparams(bindparam("completed", type_=T.c.completed_at.type))
+
+
+def _unnest_here() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
 def write_starts(worker_id: str, fires: list[Fire]) -> None:
     """RUNNING rows and RUNNING jobs, one statement each."""
     if not fires:
         return
-    db.session.execute(
-        update(T).where(T.c.id == bindparam("eid"), T.c.status == ExecutionStatus.PENDING.value,
-                        T.c.worker_id == worker_id)
-        .values(status=ExecutionStatus.RUNNING.value, started_at=bindparam("started"), fire_lag_ms=bindparam("lag"),
-                job_version=bindparam("version")),
-        [{"eid": f.execution_id, "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version}
-         for f in fires],
-    )
+    if _unnest_here():
+        db.session.execute(_STARTS_PG, {
+            "worker": worker_id, "eids": [f.execution_id for f in fires],
+            "started": [_utc(f.started_at) for f in fires], "lag": [f.fire_lag_ms for f in fires],
+            "version": [f.job.version for f in fires]})
+    else:
+        db.session.execute(
+            update(T).where(T.c.id == bindparam("eid"), T.c.status == ExecutionStatus.PENDING.value,
+                            T.c.worker_id == worker_id)
+            .values(status=ExecutionStatus.RUNNING.value, started_at=bindparam("started"),
+                    fire_lag_ms=bindparam("lag"), job_version=bindparam("version")),
+            [{"eid": f.execution_id, "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version}
+             for f in fires],
+        )
     db.session.execute(update(CronJob).where(CronJob.id.in_({f.job_id for f in fires}))
                        .values(status=JobStatus.RUNNING.value))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """What UTCDateTime would bind (the unnest statements pass timestamps to psycopg2 as they are)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _final_values(fire: Fire, now: datetime) -> dict[str, Any]:
+    """One row's final columns, keyed by the bind names of both final statements."""
+    r = fire.result
+    fire.completed_at = now
+    return {
+        "eid": fire.execution_id, "status": fire.final_status.value if fire.final_status else None,
+        "rstatus": r.status_code if r else None, "rheaders": r.headers if r else None,
+        "rbody": r.body if r else None, "trunc": bool(r and r.truncated), "err": fire.error_message,
+        "eclass": r.error_class if r else None, "ms": r.elapsed_ms if r else None,
+        "started": fire.started_at, "lag": fire.fire_lag_ms, "version": fire.job.version,
+        # vars(), not asdict(): asdict deep-copies every header, and the JSON column only reads them
+        "request": vars(r.request) if r and r.request else None,
+        "timings": vars(r.timings) if r and r.timings else None, "addr": r.remote_addr if r else None,
+    }
 
 
 def write_finals(worker_id: str, fires: list[Fire]) -> list[Fire]:
@@ -131,36 +194,50 @@ def write_finals(worker_id: str, fires: list[Fire]) -> list[Fire]:
     if not fires:
         return []
     now = utcnow()
-    params = []
-    for f in fires:
-        r = f.result
-        f.completed_at = now
-        params.append({
-            "eid": f.execution_id, "status": f.final_status.value if f.final_status else None, "completed": now,
-            "rstatus": r.status_code if r else None, "rheaders": r.headers if r else None,
-            "rbody": r.body if r else None, "trunc": bool(r and r.truncated), "err": f.error_message,
-            "eclass": r.error_class if r else None, "ms": r.elapsed_ms if r else None,
-            "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version,
-            # vars(), not asdict(): asdict deep-copies every header, and the JSON column only reads them
-            "request": vars(r.request) if r and r.request else None,
-            "timings": vars(r.timings) if r and r.timings else None, "addr": r.remote_addr if r else None,
-        })
+    rows = [_final_values(f, now) for f in fires]
+    landed = _finals_unnest(worker_id, rows, now) if _unnest_here() else _finals_each(worker_id, rows, now)
+    return [f for f in fires if f.execution_id in landed]
+
+
+_JSON_TEXT: dict[str, Callable[[Any], str]] = {}
+
+
+def _json_text(dialect: Dialect) -> Callable[[Any], str]:
+    """The JSON columns' bind processor: the text they would be sent as, with the engine's serializer."""
+    if dialect.name not in _JSON_TEXT:
+        _JSON_TEXT[dialect.name] = cast("Callable[[Any], str]",
+                                        T.c.request.type.dialect_impl(dialect).bind_processor(dialect))
+    return _JSON_TEXT[dialect.name]
+
+
+def _finals_unnest(worker_id: str, rows: list[dict[str, Any]], now: datetime) -> set[int]:
+    """PostgreSQL: one UPDATE over the rows as arrays; RETURNING names the rows it closed."""
+    to_json = _json_text(db.engine.dialect)
+    params: dict[str, Any] = {key: [row[key] for row in rows] for key in rows[0]}
+    for key in ("rheaders", "request", "timings"):
+        params[key] = [to_json(v) for v in params[key]]
+    params["started"] = [_utc(v) for v in params["started"]]
+    params.update(worker=worker_id, completed=now)
+    return set(db.session.execute(_FINALS_PG, params).scalars())
+
+
+def _finals_each(worker_id: str, rows: list[dict[str, Any]], now: datetime) -> set[int]:
+    """Other databases (SQLite): an executemany, then the rows whose completion time is this write's."""
     db.session.execute(
         update(T).where(T.c.id == bindparam("eid"), or_(*(T.c.status == s for s in _OPEN)),
                         T.c.worker_id == worker_id)
-        .values(status=bindparam("status"), completed_at=bindparam("completed"),
+        .values(status=bindparam("status"), completed_at=now,
                 response_status=bindparam("rstatus"), response_headers=bindparam("rheaders"),
                 response_body=bindparam("rbody"), response_truncated=bindparam("trunc"),
                 error_message=bindparam("err"), error_class=bindparam("eclass"),
                 execution_time_ms=bindparam("ms"), started_at=bindparam("started"), fire_lag_ms=bindparam("lag"),
                 job_version=bindparam("version"), request=bindparam("request"), timings_ms=bindparam("timings"),
                 remote_addr=bindparam("addr")),
-        params,
+        rows,
     )
-    landed = {row.id for row in db.session.execute(
-        select(T.c.id, T.c.completed_at).where(T.c.id.in_([f.execution_id for f in fires]))
+    return {row.id for row in db.session.execute(
+        select(T.c.id, T.c.completed_at).where(T.c.id.in_([row["eid"] for row in rows]))
     ) if row.completed_at is not None and abs((_aware(row.completed_at) - now).total_seconds()) < 0.001}
-    return [f for f in fires if f.execution_id in landed]
 
 
 # ---- retries --------------------------------------------------------------------------------------------------

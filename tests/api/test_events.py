@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -264,6 +265,39 @@ def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):
     pubsub.close()
     assert seen == [("cron:updated", "cron:updated"), ("execution:started", "execution:started"),
                     ("notification", "notification")]
+
+
+def test_the_live_payload_is_the_stream_entry_with_its_id_as_its_last_key(app, monkeypatch):
+    """Each event is serialised once: the pub/sub payload is the stream's JSON with the id spliced in, byte for byte
+    what json.dumps of the envelope with its id gives; a batch larger than one script call keeps its order."""
+    from cronmanager.events import publisher
+
+    r, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    pubsub = r.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel(prefix))
+    when = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    datas = [{"id": 1, "at": when, "text": 'é "quoted" \\ ✓', "none": None}, {}, {"nested": {"list": [1, 2.5]}},
+             {"id": 4}, {"id": 5}]
+    monkeypatch.setattr(publisher, "SCRIPT_BATCH", 2)
+    publish_many(r, prefix, [("execution:completed", d, "u", "t" if i % 2 else None) for i, d in enumerate(datas)])
+    single = publish(r, prefix, "notification", {"title": "ü"}, user_id="u")
+    live, deadline = [], time.monotonic() + 10
+    while len(live) < 6 and time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=1.0)
+        if message:
+            live.append(message["data"])
+    pubsub.close()
+    entries = dict(r.xrange(publisher.stream_key(prefix), min="-", max="+"))
+    ids = [json.loads(payload)["id"] for payload in live]
+    assert ids[-1] == single and len(set(ids)) == 6
+    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+    for event_id, payload, data in zip(ids, live, [*datas, {"title": "ü"}], strict=True):
+        stored = entries[event_id.encode()][b"e"]
+        envelope = json.loads(stored)
+        assert list(envelope) == ["type", "ts", "owner_id", "team_id", "user_id", "data"]
+        assert stored.decode() == json.dumps({**envelope, "data": data}, default=str)
+        assert payload == json.dumps({**envelope, "id": event_id}).encode()
+        assert payload == stored[:-1] + f', "id": "{event_id}"}}'.encode()
 
 
 def test_redis_replies_are_parsed_by_hiredis(app):
