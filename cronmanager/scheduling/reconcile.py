@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, text, update
+from sqlalchemy import select, text, update
 
 from cronmanager.execution import chain, rollups, store
 from cronmanager.extensions import db, dml_rowcount, keys, redis_client
@@ -33,19 +32,33 @@ class Repairs:
 _SCHEDULE_COLUMNS = (CronJob.cron_expression, CronJob.timezone, CronJob.throttle_factor, CronJob.spread_offset_s,
                      CronJob.throttle_anchor_at, CronJob.calendar_id, CronJob.calendar_policy)
 PLACE_CHUNK = 20_000  # rows per committed UPDATE: short row locks, bounded WAL per transaction
-# One statement per chunk: the unplaced jobs of the listed schedules, rows someone else holds skipped (they are
-# left for the next pass rather than waited for: see row_locks), each set to its schedule's next fire.
-_PLACE_CHUNK = text(
+# One statement per chunk: unplaced jobs (rows someone else holds are skipped, left for the next pass rather than
+# waited for: see row_locks), each set to its schedule's next fire; it answers (rows taken, rows placed).
+_SCHEDULES = (
     "WITH s AS (SELECT * FROM unnest(CAST(:exprs AS text[]), CAST(:zones AS text[]), CAST(:factors AS int[]),"
     " CAST(:offsets AS int[]), CAST(:anchors AS timestamptz[]), CAST(:nexts AS timestamptz[]),"
     " CAST(:calendars AS text[]), CAST(:policies AS text[]))"
-    " AS s(expr, zone, factor, offset_s, anchor, nxt, calendar_id, policy)),"
-    " pick AS (SELECT j.id, s.nxt FROM cron_jobs j JOIN s ON j.cron_expression = s.expr AND j.timezone = s.zone"
-    " AND j.throttle_factor = s.factor AND j.spread_offset_s = s.offset_s"
-    " AND j.throttle_anchor_at IS NOT DISTINCT FROM s.anchor"
-    " AND j.calendar_id IS NOT DISTINCT FROM s.calendar_id AND j.calendar_policy = s.policy"
-    " WHERE j.is_active AND j.next_run_at IS NULL LIMIT :chunk FOR NO KEY UPDATE OF j SKIP LOCKED)"
-    " UPDATE cron_jobs SET next_run_at = pick.nxt FROM pick WHERE cron_jobs.id = pick.id")
+    " AS s(expr, zone, factor, offset_s, anchor, nxt, calendar_id, policy)),")
+_MATCH = ("j.cron_expression = s.expr AND j.timezone = s.zone AND j.throttle_factor = s.factor"
+          " AND j.spread_offset_s = s.offset_s AND j.throttle_anchor_at IS NOT DISTINCT FROM s.anchor"
+          " AND j.calendar_id IS NOT DISTINCT FROM s.calendar_id AND j.calendar_policy = s.policy")
+_UNPLACED = "j.is_active AND j.next_run_at IS NULL AND j.cron_expression IS NOT NULL"
+_PLACE = (" placed AS (UPDATE cron_jobs SET next_run_at = t.nxt FROM taken t WHERE cron_jobs.id = t.id RETURNING 1)"
+          " SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM placed)")
+# The chunk taken first, along ix_cron_jobs_due (placed jobs leave its NULL range, so a chunk reads its own rows
+# only), then matched to its schedules. Joined first, the planner expects one matching row and reads every
+# unplaced job for each chunk (a million-job cold start took 155 s instead of 63).
+_PLACE_CHUNK = text(
+    _SCHEDULES + " picked AS (SELECT j.* FROM cron_jobs j WHERE " + _UNPLACED +
+    " AND j.cron_expression = ANY(CAST(:exprs AS text[])) AND j.timezone = ANY(CAST(:zones AS text[]))"
+    " AND (j.calendar_id IS NULL OR j.calendar_id = ANY(CAST(:calendars AS text[])))"
+    " LIMIT :chunk FOR NO KEY UPDATE SKIP LOCKED),"
+    " taken AS (SELECT j.id, s.nxt FROM picked j LEFT JOIN s ON " + _MATCH + ")," +
+    _PLACE.replace("FROM taken t WHERE", "FROM taken t WHERE t.nxt IS NOT NULL AND"))
+# When a whole chunk held jobs none of the schedules fit (changed since they were listed): joined first, slower.
+_PLACE_JOINED = text(
+    _SCHEDULES + " taken AS (SELECT j.id, s.nxt FROM cron_jobs j JOIN s ON " + _MATCH + " WHERE " + _UNPLACED +
+    " LIMIT :chunk FOR NO KEY UPDATE OF j SKIP LOCKED)," + _PLACE)
 
 
 def _unplaced_schedules() -> dict[EffectiveSchedule, datetime]:
@@ -94,13 +107,17 @@ def _place_unplaced(nexts: dict[EffectiveSchedule, datetime]) -> int:
               "anchors": [k.anchor for k in keys_], "nexts": [nexts[k] for k in keys_], "chunk": PLACE_CHUNK,
               "calendars": [k.calendar.ident if k.calendar else None for k in keys_],
               "policies": [k.calendar_policy for k in keys_]}
-    placed = 0
+    placed, statement = 0, _PLACE_CHUNK
     while True:
-        count = cast("CursorResult[Any]", db.session.execute(_PLACE_CHUNK, params)).rowcount
+        taken, count = db.session.execute(statement, params).one()
         db.session.commit()
         placed += count
-        if count < PLACE_CHUNK:  # done, or the rest is locked by someone else: the next pass places it
+        if taken < PLACE_CHUNK:  # done, or the rest is locked by someone else: the next pass places it
             return placed
+        if count == 0:
+            if statement is _PLACE_JOINED:
+                return placed
+            statement = _PLACE_JOINED
 
 
 def reconcile() -> Repairs:
