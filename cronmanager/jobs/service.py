@@ -13,6 +13,7 @@ from cronmanager.audit import changes as audit_changes
 from cronmanager.auth.principal import Principal
 from cronmanager.calendars import service as calendars
 from cronmanager.errors import ApiError
+from cronmanager.events.publisher import publish
 from cronmanager.execution import assertions as response_assertions
 from cronmanager.extensions import db, redis_client
 from cronmanager.jobs import alert_policy, dependencies, quotas
@@ -452,8 +453,6 @@ def set_active(p: Principal, job: CronJob, active: bool) -> None:
 
 
 def publish_job_event(event_type: str, job: CronJob | Mapping[str, Any]) -> None:
-    from cronmanager.events.publisher import publish
-
     data = job_json(job) if isinstance(job, CronJob) else job
     publish(redis_client(), current_app.config["REDIS_PREFIX"], event_type, data, owner_id=data.get("owner_id"),
             team_id=data.get("team_id"))
