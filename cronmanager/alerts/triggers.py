@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from cronmanager.alerts import incidents, silence
+from cronmanager.alerts import incidents
 from cronmanager.alerts.delivery import (
     dispatch,
     note_event,
@@ -134,7 +134,9 @@ def _judge(job: CronJob, policy: Policy, fire: Fire, out: Outbox, slo: JobSlo | 
         incident = incidents.resolve(job)
         if incident is not None:
             out.events.append(("incident:resolved", incident, job))
-            if not incident.muted and not silence.silenced(job, utcnow()):
+            # a snooze or maintenance window since the trigger went out does not hold back its resolve: PagerDuty
+            # and the team would be left with an incident that never ends
+            if not incident.muted:
                 send_incident_message(job, "job.recovered", fire, incident, Action.RESOLVE, out)
 
 

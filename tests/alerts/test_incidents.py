@@ -93,6 +93,26 @@ def test_a_snoozed_job_records_muted_incidents_and_sends_nothing(app, client, ow
     wait_for(lambda: receiver.on("/slack"))
 
 
+def test_an_incident_paged_before_a_snooze_still_resolves_during_it(app, client, owner, receiver, integrations):
+    from cronmanager.models import utcnow
+
+    job_id = make_job(app, owner.id)
+    record(app, [make_fire(app, job_id, "FAILED", 0)])
+    wait_for(lambda: receiver.on("/slack") and receiver.on("/pagerduty"))
+    until = (utcnow() + timedelta(hours=1)).isoformat()
+    assert client.post(f"/api/v1/cron/{job_id}/snooze", headers=owner.headers,
+                       json={"until": until}).status_code == 200
+    record(app, [make_fire(app, job_id, "FAILED", 1)])
+    record(app, [make_fire(app, job_id, "SUCCESS", 2)])
+    wait_for(lambda: len(receiver.on("/pagerduty")) == 2 and len(receiver.on("/slack")) == 2)
+    (incident,) = _incidents(client, owner, status="resolved")
+    assert [m.json["event_action"] for m in receiver.on("/pagerduty")] == ["trigger", "resolve"]
+    assert receiver.on("/pagerduty")[1].json["dedup_key"] == incident["id"]
+    assert receiver.on("/slack")[1].json["text"] == "Job 'billing' recovered"
+    wait_for(lambda: _settled(app))
+    assert len(receiver.on("/slack")) == 2  # the failure while snoozed sent nothing
+
+
 def test_it_disables_the_job_when_the_policy_says_so(app, client, owner, receiver, integrations):
     job_id = make_job(app, owner.id, on_exhausted="disable")
     record(app, [make_fire(app, job_id, "FAILED", 0)])
