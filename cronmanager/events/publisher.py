@@ -60,6 +60,13 @@ SCRIPT_BATCH = 500  # events per script call: a bulk import's thousands never ho
 _ENCODER = json.JSONEncoder(default=str)  # what json.dumps(..., default=str) builds on every call
 
 
+def _payload(event_type: str, data: Mapping[str, Any], owner_id: str | None, team_id: str | None,
+             user_id: str | None) -> str:
+    """The envelope's JSON, as the stream keeps it."""
+    return _ENCODER.encode({"type": event_type, "ts": time.time(), "owner_id": owner_id, "team_id": team_id,
+                            "user_id": user_id, "data": data})
+
+
 def _append_and_publish(r: Redis, prefix: str, payloads: list[str]) -> list[str]:
     """Each payload appended to the stream, then published with its id; returns the ids in order."""
     ids: list[str] = []
@@ -74,8 +81,7 @@ def publish(r: Redis, prefix: str, event_type: str, data: Mapping[str, Any], *, 
             team_id: str | None = None, user_id: str | None = None) -> str | None:
     """Best effort: a Redis hiccup must never fail the change that caused the event. `owner_id` and `team_id`
     decide who sees a job's event (cronmanager.auth.visibility), `user_id` who gets a notification."""
-    payload = _ENCODER.encode({"type": event_type, "ts": time.time(), "owner_id": owner_id, "team_id": team_id,
-                               "user_id": user_id, "data": data})
+    payload = _payload(event_type, data, owner_id, team_id, user_id)
     try:
         return _append_and_publish(r, prefix, [payload])[0]
     except Exception:
@@ -91,9 +97,7 @@ def publish_many(r: Redis, prefix: str, events: list[JobEvent]) -> None:
     if not events:
         return
     try:
-        _append_and_publish(r, prefix, [
-            _ENCODER.encode({"type": event_type, "ts": time.time(), "owner_id": owner_id, "team_id": team_id,
-                             "user_id": None, "data": data})
-            for event_type, data, owner_id, team_id in events])
+        _append_and_publish(r, prefix, [_payload(event_type, data, owner_id, team_id, None)
+                                        for event_type, data, owner_id, team_id in events])
     except Exception:
         log.warning("could not publish %d events", len(events), exc_info=True)

@@ -31,6 +31,7 @@ from cronmanager.execution.retry import backoff_s
 from cronmanager.execution.spans import retry_traceparent
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronExecution, CronJob, JobStatus, utcnow
+from cronmanager.models.types import UTCDateTime
 from cronmanager.secrets import vault
 
 T = CronExecution.__table__
@@ -149,7 +150,7 @@ def write_starts(worker_id: str, fires: list[Fire]) -> None:
     if _unnest_here():
         db.session.execute(_STARTS_PG, {
             "worker": worker_id, "eids": [f.execution_id for f in fires],
-            "started": [_utc(f.started_at) for f in fires], "lag": [f.fire_lag_ms for f in fires],
+            "started": _utc([f.started_at for f in fires]), "lag": [f.fire_lag_ms for f in fires],
             "version": [f.job.version for f in fires]})
     else:
         db.session.execute(
@@ -164,13 +165,10 @@ def write_starts(worker_id: str, fires: list[Fire]) -> None:
                        .values(status=JobStatus.RUNNING.value))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """What UTCDateTime would bind (the unnest statements pass timestamps to psycopg2 as they are)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
+def _utc(values: list[datetime | None]) -> list[datetime | None]:
+    """What the column type binds (the unnest statements hand the arrays to psycopg2 as they are)."""
+    column, dialect = UTCDateTime(), db.engine.dialect
+    return [column.process_bind_param(v, dialect) for v in values]
 
 
 def _final_values(fire: Fire, now: datetime) -> dict[str, Any]:
@@ -216,7 +214,7 @@ def _finals_unnest(worker_id: str, rows: list[dict[str, Any]], now: datetime) ->
     params: dict[str, Any] = {key: [row[key] for row in rows] for key in rows[0]}
     for key in ("rheaders", "request", "timings"):
         params[key] = [to_json(v) for v in params[key]]
-    params["started"] = [_utc(v) for v in params["started"]]
+    params["started"] = _utc(params["started"])
     params.update(worker=worker_id, completed=now)
     return set(db.session.execute(_FINALS_PG, params).scalars())
 

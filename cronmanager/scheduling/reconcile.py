@@ -43,7 +43,9 @@ _MATCH = ("j.cron_expression = s.expr AND j.timezone = s.zone AND j.throttle_fac
           " AND j.spread_offset_s = s.offset_s AND j.throttle_anchor_at IS NOT DISTINCT FROM s.anchor"
           " AND j.calendar_id IS NOT DISTINCT FROM s.calendar_id AND j.calendar_policy = s.policy")
 _UNPLACED = "j.is_active AND j.next_run_at IS NULL AND j.cron_expression IS NOT NULL"
-_PLACE = (" placed AS (UPDATE cron_jobs SET next_run_at = t.nxt FROM taken t WHERE cron_jobs.id = t.id RETURNING 1)"
+# a job taken that no listed schedule fits has no `nxt`: it stays unplaced
+_PLACE = (" placed AS (UPDATE cron_jobs SET next_run_at = t.nxt FROM taken t"
+          " WHERE t.nxt IS NOT NULL AND cron_jobs.id = t.id RETURNING 1)"
           " SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM placed)")
 # The chunk taken first, along ix_cron_jobs_due (placed jobs leave its NULL range, so a chunk reads its own rows
 # only), then matched to its schedules. Joined first, the planner expects one matching row and reads every
@@ -53,8 +55,7 @@ _PLACE_CHUNK = text(
     " AND j.cron_expression = ANY(CAST(:exprs AS text[])) AND j.timezone = ANY(CAST(:zones AS text[]))"
     " AND (j.calendar_id IS NULL OR j.calendar_id = ANY(CAST(:calendars AS text[])))"
     " LIMIT :chunk FOR NO KEY UPDATE SKIP LOCKED),"
-    " taken AS (SELECT j.id, s.nxt FROM picked j LEFT JOIN s ON " + _MATCH + ")," +
-    _PLACE.replace("FROM taken t WHERE", "FROM taken t WHERE t.nxt IS NOT NULL AND"))
+    " taken AS (SELECT j.id, s.nxt FROM picked j LEFT JOIN s ON " + _MATCH + ")," + _PLACE)
 # When a whole chunk held jobs none of the schedules fit (changed since they were listed): joined first, slower.
 _PLACE_JOINED = text(
     _SCHEDULES + " taken AS (SELECT j.id, s.nxt FROM cron_jobs j JOIN s ON " + _MATCH + " WHERE " + _UNPLACED +
