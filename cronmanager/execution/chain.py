@@ -28,6 +28,7 @@ from cronmanager.execution.outcome import ExecutionStatus, Fire, Trigger
 from cronmanager.execution.spans import retry_traceparent
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, CronJob, JobDependency, RunOn, utcnow
+from cronmanager.models.types import array_params
 
 log = logging.getLogger("cronmanager.chain")
 T = CronExecution.__table__
@@ -39,7 +40,7 @@ _CLASH_ATTEMPTS = 5
 # the active jobs that run after any of the given jobs (ix_job_dependencies_upstream); asked for every recorded batch
 _DEPENDENTS = text(
     'SELECT d.job_id, d.upstream_id, d."on", d.delay_s FROM job_dependencies d JOIN cron_jobs j ON j.id = d.job_id'
-    " WHERE d.upstream_id = ANY(CAST(:ids AS text[])) AND j.is_active")
+    " WHERE d.upstream_id = ANY(CAST(:ids AS text[])) AND j.is_active").bindparams(*array_params("ids"))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from cronmanager.execution.retry import backoff_s
 from cronmanager.execution.spans import retry_traceparent
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronExecution, CronJob, JobStatus, utcnow
-from cronmanager.models.types import UTCDateTime
+from cronmanager.models.types import UTCDateTime, array_params
 from cronmanager.secrets import vault
 
 T = CronExecution.__table__
@@ -120,7 +120,8 @@ UPDATE cron_executions AS e SET status = '{ExecutionStatus.RUNNING.value}', star
   fire_lag_ms = v.lag, job_version = v.version
 FROM unnest(CAST(:eids AS BIGINT[]), CAST(:started AS TIMESTAMPTZ[]), CAST(:lag AS INTEGER[]),
             CAST(:version AS INTEGER[])) AS v(eid, started, lag, version)
-WHERE e.id = v.eid AND e.status = '{ExecutionStatus.PENDING.value}' AND e.worker_id = :worker""")
+WHERE e.id = v.eid AND e.status = '{ExecutionStatus.PENDING.value}' AND e.worker_id = :worker""").bindparams(
+    *array_params("eids", "started", "lag", "version"))
 
 # the JSON columns come as JSON text made by the columns' own bind processor (None: JSON null, as they store it)
 _FINALS_PG = text(f"""
@@ -136,7 +137,9 @@ FROM unnest(CAST(:eid AS BIGINT[]), CAST(:status AS VARCHAR[]), CAST(:rstatus AS
             CAST(:timings AS TEXT[]), CAST(:addr AS VARCHAR[]))
   AS v(eid, status, rstatus, rheaders, rbody, trunc, err, eclass, ms, started, lag, version, request, timings, addr)
 WHERE e.id = v.eid AND e.status IN ('{"', '".join(_OPEN)}') AND e.worker_id = :worker
-RETURNING e.id""").bindparams(bindparam("completed", type_=T.c.completed_at.type))
+RETURNING e.id""").bindparams(bindparam("completed", type_=T.c.completed_at.type), *array_params(
+    "eid", "status", "rstatus", "rheaders", "rbody", "trunc", "err", "eclass", "ms", "started", "lag", "version",
+    "request", "timings", "addr"))
 
 
 def _unnest_here() -> bool:

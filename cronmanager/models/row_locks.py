@@ -20,8 +20,10 @@ from collections.abc import Iterable
 from sqlalchemy import text
 
 from cronmanager.extensions import db
+from cronmanager.models.types import array_params
 
-_LOCK = text("SELECT id FROM cron_jobs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR NO KEY UPDATE")
+_LOCK = text("SELECT id FROM cron_jobs WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR NO KEY UPDATE").bindparams(
+    *array_params("ids"))
 
 
 def lock_jobs(job_ids: Iterable[str]) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import Enum
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, BindParameter, DateTime, Integer, Text, bindparam
 from sqlalchemy.types import TypeDecorator
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -39,3 +41,48 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# Lists bound to PostgreSQL as one array literal (`'{a,b,c}'`), not as psycopg2's `ARRAY['a', 'b', 'c']`.
+#
+# psycopg2 renders a Python list as an ARRAY constructor with one SQL literal per element, which PostgreSQL parses
+# and casts element by element as expressions: 6,000 rows of five columns cost 140 ms that way here, against
+# 44 ms as one text literal read by the array type's input function. Every `unnest(CAST(:x AS type[]))` and
+# `= ANY(CAST(:x AS type[]))` statement binds its lists through `array_params`.
+
+
+def _element(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime in an array of instants")
+        return value.isoformat()  # digits, '-', ':', '.', '+' and 'T': nothing the array syntax reads
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def array_literal(values: Iterable[object]) -> str:
+    """The PostgreSQL array literal of these values (None: NULL; strings quoted, so any text is kept as it is)."""
+    return "{" + ",".join(map(_element, values)) + "}"
+
+
+class ArrayLiteral(TypeDecorator):
+    """A bound list sent as its array literal; the statement casts it to the element type it needs."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Iterable[object] | None, dialect: object) -> str | None:
+        return None if value is None else array_literal(value)
+
+
+def array_params(*names: str) -> list[BindParameter]:
+    """Bind parameters for `text(...).bindparams(*array_params("ids", ...))`."""
+    return [bindparam(name, type_=ArrayLiteral()) for name in names]

@@ -18,6 +18,7 @@ from cronmanager.execution.spans import placements
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
 from cronmanager.models.row_locks import lock_jobs
+from cronmanager.models.types import array_params
 from cronmanager.scheduling import calendar_rules, cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 from cronmanager.scheduling.fencing import FENCE_CONDITION
@@ -101,7 +102,7 @@ def _claim_pg(claims: list[tuple[str, datetime, datetime]], fence: int | None) -
         "UPDATE cron_jobs SET next_run_at = v.new FROM unnest(CAST(:ids AS text[]), CAST(:olds AS timestamptz[]),"
         " CAST(:news AS timestamptz[])) AS v(id, old, new)"
         " WHERE cron_jobs.id = v.id AND cron_jobs.next_run_at = v.old AND cron_jobs.is_active" + fenced +
-        " RETURNING cron_jobs.id")
+        " RETURNING cron_jobs.id").bindparams(*array_params("ids", "olds", "news"))
     params = {"ids": [c[0] for c in claims], "olds": [c[1] for c in claims], "news": [c[2] for c in claims],
               "fence": fence}
     return set(db.session.execute(stmt, params).scalars())

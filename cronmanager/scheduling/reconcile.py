@@ -12,6 +12,7 @@ from cronmanager.execution import chain, rollups, store
 from cronmanager.extensions import db, dml_rowcount, keys, redis_client
 from cronmanager.lib import redis_keys
 from cronmanager.models import CronExecution, CronJob, ExecutionStatus, Trigger, utcnow
+from cronmanager.models.types import array_params
 from cronmanager.scheduling import calendar_rules, cron, effective
 from cronmanager.scheduling.effective import EffectiveSchedule
 
@@ -39,6 +40,7 @@ _SCHEDULES = (
     " CAST(:offsets AS int[]), CAST(:anchors AS timestamptz[]), CAST(:nexts AS timestamptz[]),"
     " CAST(:calendars AS text[]), CAST(:policies AS text[]))"
     " AS s(expr, zone, factor, offset_s, anchor, nxt, calendar_id, policy)),")
+_ARRAYS = array_params("exprs", "zones", "factors", "offsets", "anchors", "nexts", "calendars", "policies")
 _MATCH = ("j.cron_expression = s.expr AND j.timezone = s.zone AND j.throttle_factor = s.factor"
           " AND j.spread_offset_s = s.offset_s AND j.throttle_anchor_at IS NOT DISTINCT FROM s.anchor"
           " AND j.calendar_id IS NOT DISTINCT FROM s.calendar_id AND j.calendar_policy = s.policy")
@@ -55,11 +57,11 @@ _PLACE_CHUNK = text(
     " AND j.cron_expression = ANY(CAST(:exprs AS text[])) AND j.timezone = ANY(CAST(:zones AS text[]))"
     " AND (j.calendar_id IS NULL OR j.calendar_id = ANY(CAST(:calendars AS text[])))"
     " LIMIT :chunk FOR NO KEY UPDATE SKIP LOCKED),"
-    " taken AS (SELECT j.id, s.nxt FROM picked j LEFT JOIN s ON " + _MATCH + ")," + _PLACE)
+    " taken AS (SELECT j.id, s.nxt FROM picked j LEFT JOIN s ON " + _MATCH + ")," + _PLACE).bindparams(*_ARRAYS)
 # When a whole chunk held jobs none of the schedules fit (changed since they were listed): joined first, slower.
 _PLACE_JOINED = text(
     _SCHEDULES + " taken AS (SELECT j.id, s.nxt FROM cron_jobs j JOIN s ON " + _MATCH + " WHERE " + _UNPLACED +
-    " LIMIT :chunk FOR NO KEY UPDATE OF j SKIP LOCKED)," + _PLACE)
+    " LIMIT :chunk FOR NO KEY UPDATE OF j SKIP LOCKED)," + _PLACE).bindparams(*_ARRAYS)
 
 
 def _unplaced_schedules() -> dict[EffectiveSchedule, datetime]:
