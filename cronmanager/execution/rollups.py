@@ -1,8 +1,12 @@
-"""Per-job hourly health rollups: kept in the transaction that records outcomes, rebuilt from the executions.
+"""Per-job hourly health rollups: outcomes appended as they are recorded, folded in each minute, rebuilt from the
+executions.
 
 Every path that closes an execution row calls `add` (the recorder, with the fires it holds) or `add_rows` (the
-reconciler, placement's MISSED rows, a 'replace'), before its commit. `rebuild` reads the rows back through the
-same `Tally.add`, so incremental and rebuilt rollups cannot disagree on what counts.
+reconciler, placement's MISSED rows, a 'replace'), before its commit: each outcome becomes one row of
+`job_health_pending`, a heap insert with no key to check, so a burst of fires pays little for its health.
+`fold` (the `health-rank` system job, every minute) moves those rows into the hourly counters and buckets with
+one upsert per batch, and every read adds the rows still pending (`pending`), so health is never behind.
+`fold` and `rebuild` count through the same `Tally.add`, so incremental and rebuilt rollups cannot disagree.
 
 What counts: a *run* is a concluded fire (a success, or a failure no retry follows); a retried attempt adds only
 its start lag. *fired* counts runs of schedule slots (a retry chain is one), *skipped* and *missed* the slots
@@ -15,9 +19,9 @@ import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Insert, and_, delete, exists, func, select, text
+from sqlalchemy import Insert, and_, delete, exists, func, insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import aliased
 
@@ -25,13 +29,15 @@ from cronmanager.execution.outcome import ExecutionStatus, Fire, Trigger
 from cronmanager.extensions import db, dml_rowcount
 from cronmanager.lib.histogram import bucket_of
 from cronmanager.models import CronExecution, CronJob
-from cronmanager.models.health import JobHealthBucket, JobHealthHourly
+from cronmanager.models.health import JOB_HEALTH_PENDING, JobHealthBucket, JobHealthHourly
+from cronmanager.models.types import array_params
 
 DURATION, LAG = "d", "l"
 _FINAL = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.SKIPPED, ExecutionStatus.MISSED)
 _SCHEDULED = (Trigger.SCHEDULE, Trigger.RETRY)
 REBUILD_CHUNK = 5000
 PRUNE_JOBS = 500  # jobs per DELETE: each one a range of the rollups' keys, committed chunk by chunk
+FOLD_CHUNK = 20_000  # pending rows moved per transaction
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class Outcome:
     duration_ms: int | None
     lag_ms: int | None
     retried: bool  # a later attempt of the same fire exists
+
+    @property
+    def counted(self) -> bool:
+        return self.trigger != Trigger.TEST and self.status in _FINAL
 
     @classmethod
     def of_fire(cls, f: Fire) -> Outcome:
@@ -72,7 +82,7 @@ class Tally:
     lags: Counter[int] = field(default_factory=Counter)
 
     def add(self, o: Outcome) -> None:
-        if o.trigger == Trigger.TEST or o.status not in _FINAL:
+        if not o.counted:
             return
         if o.trigger == Trigger.SCHEDULE and o.attempt == 1 and o.lag_ms is not None:
             self.lags[bucket_of(o.lag_ms)] += 1
@@ -87,6 +97,14 @@ class Tally:
             if o.duration_ms is not None:
                 self.durations[bucket_of(o.duration_ms)] += 1
                 self.duration_max_ms = max(self.duration_max_ms, o.duration_ms)
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally of the same job (another hour, or outcomes still pending)."""
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.duration_max_ms = max(self.duration_max_ms, other.duration_max_ms)
+        self.durations.update(other.durations)
+        self.lags.update(other.lags)
 
     @property
     def empty(self) -> bool:
@@ -137,7 +155,8 @@ INSERT INTO job_health_buckets AS b (job_id, hour, kind, bucket, count)
 SELECT * FROM unnest(CAST(:b_job_id AS text[]), CAST(:b_hour AS timestamptz[]), CAST(:b_kind AS text[]),
                      CAST(:b_bucket AS smallint[]), CAST(:b_count AS int[]))
 ON CONFLICT (job_id, hour, kind, bucket) DO UPDATE SET count = b.count + EXCLUDED.count
-""")
+""").bindparams(*array_params("job_id", "hour", "runs", "failures", "fired", "skipped", "missed", "duration_max_ms",
+                              "b_job_id", "b_hour", "b_kind", "b_bucket", "b_count"))
 
 
 _BUCKET_COLUMNS = ("job_id", "hour", "kind", "bucket", "count")
@@ -170,9 +189,78 @@ def _upsert(tallies: dict[tuple[str, datetime], Tally]) -> None:
         db.session.execute(buckets_stmt, buckets)
 
 
+_PENDING_COLUMNS = ("job_id", "scheduled_for", "status", "trigger", "attempt", "duration_ms", "lag_ms", "retried")
+_APPEND_PG = text("""
+INSERT INTO job_health_pending (job_id, scheduled_for, status, trigger, attempt, duration_ms, lag_ms, retried)
+SELECT * FROM unnest(CAST(:job_id AS text[]), CAST(:scheduled_for AS timestamptz[]), CAST(:status AS text[]),
+                     CAST(:trigger AS text[]), CAST(:attempt AS int[]), CAST(:duration_ms AS int[]),
+                     CAST(:lag_ms AS int[]), CAST(:retried AS boolean[]))
+""").bindparams(*array_params(*_PENDING_COLUMNS))
+
+
 def add(outcomes: Iterable[Outcome]) -> None:
-    """Count these outcomes, inside the caller's transaction."""
-    _upsert(tally(outcomes))
+    """Count these outcomes, inside the caller's transaction: appended to the pending rows, which `fold` moves
+    into the rollups (test runs and open rows count for nothing, so they are not kept)."""
+    kept = [o for o in outcomes if o.counted]
+    if not kept:
+        return
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(_APPEND_PG, {
+            "job_id": [o.job_id for o in kept], "scheduled_for": [o.scheduled_for for o in kept],
+            "status": [o.status.value for o in kept], "trigger": [o.trigger.value for o in kept],
+            "attempt": [o.attempt for o in kept], "duration_ms": [o.duration_ms for o in kept],
+            "lag_ms": [o.lag_ms for o in kept], "retried": [o.retried for o in kept]})
+        return
+    db.session.execute(insert(JOB_HEALTH_PENDING), [
+        {"job_id": o.job_id, "scheduled_for": o.scheduled_for, "status": o.status.value, "trigger": o.trigger.value,
+         "attempt": o.attempt, "duration_ms": o.duration_ms, "lag_ms": o.lag_ms, "retried": o.retried}
+        for o in kept])
+
+
+def _pending_outcomes(rows: Iterable) -> Iterator[Outcome]:
+    for r in rows:
+        yield Outcome(r.job_id, r.scheduled_for, ExecutionStatus(r.status), Trigger(r.trigger), r.attempt,
+                      r.duration_ms, r.lag_ms, bool(r.retried))
+
+
+def _take_pending(limit: int) -> list[Outcome]:
+    """Delete up to `limit` pending rows and return them (their deletion commits with their upsert, so a row is
+    counted once: a concurrent fold skips the rows this one holds)."""
+    P = JOB_HEALTH_PENDING
+    if db.engine.dialect.name == "postgresql":
+        chosen = text("job_health_pending.ctid = ANY(ARRAY(SELECT ctid FROM job_health_pending LIMIT :n))")
+    else:
+        chosen = text("job_health_pending.rowid IN (SELECT rowid FROM job_health_pending LIMIT :n)")
+    rows = db.session.execute(delete(P).where(chosen.bindparams(n=limit)).returning(*P.c)).all()
+    return list(_pending_outcomes(rows))
+
+
+def fold(chunk: int = FOLD_CHUNK) -> int:
+    """Move every pending outcome into the rollups and commit, a chunk at a time; returns the outcomes moved.
+    Outcomes of jobs deleted meanwhile are dropped (their rollups went with them)."""
+    moved = 0
+    while True:
+        outcomes = _take_pending(chunk)
+        tallies = tally(outcomes)
+        jobs = sorted({job for job, _ in tallies})
+        alive = set(db.session.execute(select(CronJob.id).where(CronJob.id.in_(jobs))).scalars()) if jobs else set()
+        _upsert({key: t for key, t in tallies.items() if key[0] in alive})
+        db.session.commit()
+        moved += len(outcomes)
+        if len(outcomes) < chunk:
+            return moved
+
+
+def pending(job_ids: Sequence[str], since: datetime) -> dict[tuple[str, datetime], Tally]:
+    """The tallies of these jobs' outcomes not folded yet, by (job, hour), for the hours from `since` on (the
+    rollups' own `hour >= since`): a read adds them to the rollups' sums. The table holds about a minute of
+    outcomes, so reading it whole is bounded."""
+    if not job_ids:
+        return {}
+    P = JOB_HEALTH_PENDING
+    rows = db.session.execute(select(P).where(P.c.job_id.in_(list(job_ids)),
+                                              P.c.scheduled_for >= hour_of(since) - timedelta(hours=1)))
+    return {key: t for key, t in tally(_pending_outcomes(rows)).items() if key[1] >= since}
 
 
 def add_fires(fires: Iterable[Fire]) -> None:
@@ -204,12 +292,14 @@ def add_rows(execution_ids: Iterable[int]) -> None:
 def rebuild(since: datetime | None = None) -> int:
     """Replace the rollups from `since` (default: the oldest execution's hour) with a count of the executions;
     hours before it (their executions gone with retention) are kept. Returns the rows written."""
+    fold()  # outcomes of earlier hours stay counted; those of the hours rebuilt are counted again by the scan
     if since is None:
         oldest = db.session.execute(select(func.min(CronExecution.scheduled_for))).scalar()
         if oldest is None:
             return 0
         since = oldest
     since = hour_of(since)
+    db.session.execute(delete(JOB_HEALTH_PENDING).where(JOB_HEALTH_PENDING.c.scheduled_for >= since))
     db.session.execute(delete(JobHealthBucket).where(JobHealthBucket.hour >= since))
     db.session.execute(delete(JobHealthHourly).where(JobHealthHourly.hour >= since))
     stmt = _rows_stmt().where(CronExecution.scheduled_for >= since)
@@ -223,7 +313,9 @@ def rebuild(since: datetime | None = None) -> int:
 
 def prune(before: datetime) -> int:
     """Delete the rollups of the hours before `before` and commit, a chunk of jobs at a time; returns the rows
-    deleted. Job by job, the rows go by ranges of the keys (job, hour, ...), so no index on the hour is needed."""
+    deleted. The pending outcomes are folded in first, so none of an old hour comes back after. Job by job, the
+    rows go by ranges of the keys (job, hour, ...), so no index on the hour is needed."""
+    fold()
     cutoff, deleted, after = hour_of(before), 0, ""
     while True:
         jobs = list(db.session.execute(select(CronJob.id).where(CronJob.id > after).order_by(CronJob.id)

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, SmallInteger, String
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cronmanager.extensions import Model
@@ -48,6 +60,22 @@ class JobHealthBucket(Model):
     kind: Mapped[str] = mapped_column(String(1))
     bucket: Mapped[int] = mapped_column(SmallInteger)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Outcomes recorded but not yet folded into the two tables above (cronmanager/execution/rollups.py): the recorder
+# appends one row per outcome, the `health-rank` system job moves them in, set-based, and reads add what is still
+# here. No key, no index, no foreign key: an append is a heap insert, all a burst of fires pays for its health.
+JOB_HEALTH_PENDING = Table(
+    "job_health_pending", Model.metadata,
+    Column("job_id", String(36), nullable=False),
+    Column("scheduled_for", UTCDateTime, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("trigger", String(10), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("duration_ms", Integer),
+    Column("lag_ms", Integer),
+    Column("retried", Boolean, nullable=False),
+)
 
 
 class JobHealthRank(Model):

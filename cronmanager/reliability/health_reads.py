@@ -15,36 +15,45 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, text
 
+from cronmanager.execution import rollups
 from cronmanager.execution.outcome import ExecutionStatus, Trigger
 from cronmanager.execution.rollups import DURATION, Tally
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution, ScheduleChange
 from cronmanager.models.health import JobHealthBucket, JobHealthHourly, JobPause, JobSlo
+from cronmanager.models.types import array_params
 
 _OPEN = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
 _SCHEDULED = (Trigger.SCHEDULE.value, Trigger.RETRY.value)
 
 
 def totals(job_ids: Sequence[str], since: datetime) -> dict[str, Tally]:
-    """Each job's hourly counters summed since `since` (bucket counts: `buckets`)."""
+    """Each job's hourly counters summed since `since`, the outcomes not folded yet included (bucket counts:
+    `buckets`)."""
     H = JobHealthHourly
     rows = db.session.execute(
         select(H.job_id, func.sum(H.runs), func.sum(H.failures), func.sum(H.fired), func.sum(H.skipped),
                func.sum(H.missed), func.max(H.duration_max_ms))
         .where(H.job_id.in_(job_ids), H.hour >= since).group_by(H.job_id))
-    return {job_id: Tally(runs=int(runs or 0), failures=int(failures or 0), fired=int(fired or 0),
-                          skipped=int(skipped or 0), missed=int(missed or 0), duration_max_ms=int(longest or 0))
-            for job_id, runs, failures, fired, skipped, missed, longest in rows}
+    out = {job_id: Tally(runs=int(runs or 0), failures=int(failures or 0), fired=int(fired or 0),
+                         skipped=int(skipped or 0), missed=int(missed or 0), duration_max_ms=int(longest or 0))
+           for job_id, runs, failures, fired, skipped, missed, longest in rows}
+    for (job_id, _), t in rollups.pending(job_ids, since).items():
+        out.setdefault(job_id, Tally()).merge(t)
+    return out
 
 
 def buckets(job_ids: Sequence[str], start: datetime) -> dict[str, tuple[Counter[int], Counter[int]]]:
-    """(durations, lags) bucket counts per job since `start`."""
+    """(durations, lags) bucket counts per job since `start`, the outcomes not folded yet included."""
     B = JobHealthBucket
     out: dict[str, tuple[Counter[int], Counter[int]]] = defaultdict(lambda: (Counter(), Counter()))
     for job_id, kind, bucket, count in db.session.execute(
             select(B.job_id, B.kind, B.bucket, func.sum(B.count))
             .where(B.job_id.in_(job_ids), B.hour >= start).group_by(B.job_id, B.kind, B.bucket)):
         out[job_id][0 if kind == DURATION else 1][bucket] += int(count)
+    for (job_id, _), t in rollups.pending(job_ids, start).items():
+        out[job_id][0].update(t.durations)
+        out[job_id][1].update(t.lags)
     return out
 
 
@@ -130,13 +139,13 @@ SELECT j.id, ARRAY(SELECT e.execution_time_ms FROM cron_executions e
                      AND e.execution_time_ms IS NOT NULL
                    ORDER BY e.id DESC LIMIT :n)
 FROM unnest(CAST(:ids AS text[])) AS j(id)
-""")
+""").bindparams(*array_params("ids"))
 _LAST_LAG_PG = text("""
 SELECT j.id, (SELECT e.fire_lag_ms FROM cron_executions e
               WHERE e.cron_job_id = j.id AND e.trigger = 'schedule' AND e.attempt_number = 1
                 AND e.fire_lag_ms IS NOT NULL ORDER BY e.id DESC LIMIT 1)
 FROM unnest(CAST(:ids AS text[])) AS j(id)
-""")
+""").bindparams(*array_params("ids"))
 
 
 def run_stats(job_ids: Sequence[str], n: int, recent: int) -> dict[str, RunStats]:

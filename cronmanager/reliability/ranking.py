@@ -2,7 +2,8 @@
 
 Summing a week of hourly rollups for every visible job and sorting the sums costs more with every job (162 ms
 at 2,000 jobs); the rank rows (`job_health_rank`, one per job) keep those sums, so a page is an index scan that
-stops after `offset + per_page` rows. They are refreshed by a system job (`refresh`, every minute): the hours of
+stops after `offset + per_page` rows. They are refreshed by a system job (`refresh`, every minute, after it folds
+the outcomes recorded since into the rollups): the hours of
 the window before the previous hour are summed once an hour (`base_*`, stamped `base_until`), and each refresh
 adds the hours since. The order is therefore at most a minute behind the outcomes recorded, and an outcome of
 a slot more than an hour old (a run that took longer) counts in it from the next hour's rebase. The health
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, text, update
 
+from cronmanager.execution import rollups
 from cronmanager.execution.rollups import hour_of
 from cronmanager.extensions import db
 from cronmanager.maintenance.system_job import system_job
@@ -85,8 +87,9 @@ class Refreshed:
 
 
 def refresh(now: datetime | None = None, *, everything: bool = False) -> Refreshed:
-    """Bring every job's rank up to `now` and commit (the system job `health-rank`); `everything` sums the
-    settled hours again too (after `flask health rebuild` rewrote them)."""
+    """Fold the pending outcomes into the rollups, then bring every job's rank up to `now` and commit (the system
+    job `health-rank`); `everything` sums the settled hours again too (after `flask health rebuild` rewrote them)."""
+    rollups.fold()
     now = now or utcnow()
     start, until = WINDOW.start(now), hour_of(now) - timedelta(hours=LATE_HOURS)
     if db.engine.dialect.name == "postgresql":  # JIT-compiling the per-job sums costs more than running them

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from cronmanager.execution import rollups
 from cronmanager.execution.outcome import ExecutionStatus, Trigger
 from cronmanager.execution.rollups import DURATION, LAG
 from cronmanager.extensions import db
@@ -40,7 +41,7 @@ STEPS = {Window.DAY: timedelta(hours=1), Window.WEEK: timedelta(hours=6), Window
 
 def points(job_id: str, window: Window, now: datetime) -> list[Point]:
     """The window's percentiles step by step (hours for a day, 6 hours for a week, days for a month), each merged
-    from that step's hourly buckets."""
+    from that step's hourly buckets and its outcomes not folded yet."""
     start, step = window.start(now), STEPS[window]
     count = max(1, round(window.span / step))
     first = now - count * step
@@ -59,6 +60,11 @@ def points(job_id: str, window: Window, now: datetime) -> list[Point]:
     for hour, kind, bucket, n in db.session.execute(select(B.hour, B.kind, B.bucket, B.count)
                                                     .where(B.job_id == job_id, B.hour >= start)):
         counts[step_of(hour), kind][bucket] += n
+    for (_, hour), t in rollups.pending([job_id], start).items():
+        runs[step_of(hour)] += t.runs
+        top[step_of(hour)] = max(top[step_of(hour)], t.duration_max_ms)
+        counts[step_of(hour), DURATION].update(t.durations)
+        counts[step_of(hour), LAG].update(t.lags)
     return [Point(first + i * step, runs[i], percentile(counts[i, DURATION], 50, top[i] or None),
                   percentile(counts[i, DURATION], 95, top[i] or None), percentile(counts[i, LAG], 50),
                   percentile(counts[i, LAG], 99)) for i in range(count)]

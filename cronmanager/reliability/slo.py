@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from cronmanager.execution import rollups
 from cronmanager.execution.rollups import hour_of
 from cronmanager.extensions import db
 from cronmanager.models.health import JobHealthHourly, JobSlo
@@ -47,7 +48,8 @@ def _runs(job_id: str, since: datetime) -> tuple[int, int]:
     H = JobHealthHourly
     runs, failures = db.session.execute(select(func.coalesce(func.sum(H.runs), 0), func.coalesce(
         func.sum(H.failures), 0)).where(H.job_id == job_id, H.hour >= since)).one()
-    return int(runs), int(failures)
+    waiting = rollups.pending([job_id], since).values()
+    return int(runs) + sum(t.runs for t in waiting), int(failures) + sum(t.failures for t in waiting)
 
 
 def _remaining(target: float, runs: int, failures: int) -> float:

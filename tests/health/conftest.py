@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
+from cronmanager.execution import rollups
 from cronmanager.execution.outcome import ExecutionStatus, Fire, HttpResult, JobSnapshot, RecordKind, Trigger
 from cronmanager.execution.recording import record_batch
 from cronmanager.execution.rollups import hour_of
@@ -83,8 +84,10 @@ def rank(app, now: datetime | None = None):
 
 
 def rollup_rows(app) -> tuple[list[tuple], list[tuple]]:
-    """Both rollup tables, sorted, as plain tuples."""
+    """Both rollup tables, sorted, as plain tuples, once the pending outcomes are folded in (as the `health-rank`
+    system job does every minute)."""
     with app.app_context():
+        rollups.fold()
         hourly = [tuple(r) for r in db.session.execute(text(
             "SELECT job_id, hour, runs, failures, fired, skipped, missed, duration_max_ms FROM job_health_hourly "
             "ORDER BY job_id, hour")).all()]

@@ -1,8 +1,11 @@
-"""The hourly rollups kept by the recorder, the reconciler and placement equal a recount of the executions."""
+"""The hourly rollups kept by the recorder, the reconciler and placement (through the pending outcomes they append
+and the fold that moves them in) equal a recount of the executions, and health reads the outcomes still pending."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+
+from sqlalchemy import text
 
 from cronmanager.execution import rollups
 from cronmanager.execution.rollups import hour_of
@@ -79,3 +82,57 @@ def test_retention_deletes_the_rollups_no_window_reads_any_more(app, client, own
     assert {r[1] for r in hourly} == {r[1] for r in buckets} == {kept}
     assert len(hourly) == 2
     assert ROLLUPS_KEPT.days == 31
+
+
+def pending_count(app) -> int:
+    with app.app_context():
+        try:
+            return int(db.session.execute(text("SELECT count(*) FROM job_health_pending")).scalar() or 0)
+        finally:
+            db.session.remove()
+
+
+def test_health_reads_the_outcomes_not_folded_yet_and_the_fold_changes_no_figure(app, client, owner, history):
+    job, _ = history
+    assert pending_count(app) > 0, "the recorder appends its outcomes to the pending rows"
+    before = {w: client.get(f"/api/v1/cron/{job['id']}/health?window={w}", headers=owner.headers).get_json()
+              for w in ("24h", "7d")}
+    listed = client.get("/api/v1/cron?include=health", headers=owner.headers).get_json()["items"]
+    assert (before["24h"]["runs"], before["24h"]["failures"]) == (6, 1)  # the six runs of the history
+    with app.app_context():
+        moved = rollups.fold()
+    assert moved > 0 and pending_count(app) == 0
+    after = {w: client.get(f"/api/v1/cron/{job['id']}/health?window={w}", headers=owner.headers).get_json()
+             for w in ("24h", "7d")}
+    assert after == before
+    assert client.get("/api/v1/cron?include=health", headers=owner.headers).get_json()["items"] == listed
+
+
+def test_a_fold_in_small_chunks_writes_the_same_rollups(app, client, owner):
+    job = create(client, owner, cron_expression="* * * * *", endpoint_url="http://127.0.0.1:9/x")
+    hour = hour_of(utcnow()) - timedelta(hours=2)
+    runs = [Run(hour + timedelta(minutes=m), "FAILED" if m % 3 == 0 else "SUCCESS", 10 * (m + 1), m * 100)
+            for m in range(7)]
+    record(app, job["id"], runs)
+    with app.app_context():
+        assert rollups.fold(chunk=2) == 7
+    chunked = rollup_rows(app)
+    run_sql(app, "DELETE FROM job_health_buckets")
+    run_sql(app, "DELETE FROM job_health_hourly")
+    rebuild(app)
+    assert rollup_rows(app) == chunked
+    assert [r[2:4] for r in chunked[0]] == [(7, 3)]
+
+
+def test_outcomes_of_a_job_deleted_before_the_fold_are_dropped(app, client, owner):
+    gone = create(client, owner, cron_expression="0 * * * *", endpoint_url="http://127.0.0.1:9/x")
+    kept = create(client, owner, cron_expression="0 * * * *", endpoint_url="http://127.0.0.1:9/y")
+    hour = hour_of(utcnow()) - timedelta(hours=1)
+    record(app, gone["id"], [Run(hour, "SUCCESS")])
+    record(app, kept["id"], [Run(hour, "FAILED")])
+    assert client.delete(f"/api/v1/cron/{gone['id']}", headers=owner.headers).status_code == 204
+    with app.app_context():
+        assert rollups.fold() == 2
+    hourly, _ = rollup_rows(app)
+    assert [(r[0], r[2], r[3]) for r in hourly] == [(kept["id"], 1, 1)]
+    assert pending_count(app) == 0
