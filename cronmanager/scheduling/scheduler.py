@@ -10,6 +10,7 @@ import time
 import uuid
 
 from flask import Flask
+from sqlalchemy import event
 
 from cronmanager.execution import chain, dispatch
 from cronmanager.extensions import db, keys, redis_client
@@ -21,12 +22,31 @@ from cronmanager.scheduling.reconcile import reconcile
 
 log = logging.getLogger("cronmanager.scheduler")
 LEADER_TTL_MS = 5000
+IDLE_IN_TRANSACTION_MS = 2 * LEADER_TTL_MS
 PROCESS_HEARTBEAT_TTL_S = 15
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+def end_idle_transactions(app: Flask) -> None:
+    """A leader stopped inside a transaction (SIGSTOP, a frozen VM, a long pause) keeps its row locks, and the
+    standby that took the lease would wait on them for as long as the pause lasts: PostgreSQL ends such a session
+    after twice the lease (the paused leader, if it wakes, meets a closed connection and its fence)."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            return
+
+        @event.listens_for(engine, "connect")
+        def bound(dbapi_connection, _record) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+            dbapi_connection.commit()
+
+        engine.dispose()  # connections opened before this are opened again, with the bound
 
 
 class SchedulerService:
@@ -43,6 +63,7 @@ class SchedulerService:
         # coalesce them as if the service had been down (placement.plan_slots)
         self.live_since = utcnow()
         self.fence = 0  # this leadership's fencing token: placements with an older one are refused (fencing.py)
+        end_idle_transactions(app)
 
     def is_leader(self) -> bool:
         """Redis lease with takeover on death; without Redis every instance proceeds (the database still

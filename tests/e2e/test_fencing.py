@@ -9,13 +9,32 @@ from collections import Counter
 
 import psutil
 import pytest
+from sqlalchemy import text
 
+from cronmanager import create_app
 from cronmanager.extensions import db
 from cronmanager.lib.redis_keys import RedisKeys
 from cronmanager.scheduling import fencing
 from cronmanager.scheduling.placement import place_due
+from cronmanager.scheduling.scheduler import end_idle_transactions
+from tests.conftest import make_config
 from tests.helpers import assert_contiguous_slots, create, executions
 from tests.stack import wait_for
+
+
+def test_a_scheduler_s_sessions_end_when_paused_inside_a_transaction(database_url, redis_prefix, keep_limiter):
+    """A leader stopped mid-transaction would otherwise block its successor on the rows it locked."""
+    scheduler_app = create_app(make_config(database_url, redis_prefix))
+    with scheduler_app.app_context():
+        db.session.execute(text("SELECT 1"))  # a connection opened before the bound is replaced
+        db.session.remove()
+    end_idle_transactions(scheduler_app)
+    with scheduler_app.app_context():
+        try:
+            assert db.session.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "10s"
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_a_placement_with_an_older_token_than_the_fence_places_nothing(app, client, owner):
