@@ -29,16 +29,23 @@ from tests.helpers import self_signed_cert
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# how long a process started by a test may take to come up: its interpreter and create_app cost about 2.5 s of
+# CPU, which on 2 cores shared by a whole slow phase can stretch past half a minute
+PROCESS_START_S = 90.0
+
+
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
-             message: str = "condition") -> object:
-    """Poll with a deadline: the one way these tests wait."""
+             message: str | Callable[[], str] = "condition") -> object:
+    """Poll with a deadline: the one way these tests wait. `message` may be a callable, read at the deadline (a
+    process's output as it is then, not as it was when the wait began)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+            said = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout} s waiting for {said}")
         time.sleep(interval)
 
 

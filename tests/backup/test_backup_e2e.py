@@ -14,7 +14,7 @@ from redis import Redis
 from cronmanager.lib.redis_keys import RedisKeys, live_workers
 from tests.conftest import TEST_REDIS_URL
 from tests.helpers import create, executions
-from tests.stack import ROOT, Proc, process_env, start_target, wait_for
+from tests.stack import PROCESS_START_S, ROOT, Proc, process_env, start_target, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -32,11 +32,13 @@ def _start(env: dict[str, str], prefix: str, log_dir: Path, started: list[Proc])
     before = live_workers(r, keys)
     worker = Proc("worker", env, log_dir, f"worker-{prefix}")
     started.append(worker)
-    wait_for(lambda: live_workers(r, keys) - before, 30, message=f"worker heartbeat\n{worker.output()}")
+    wait_for(lambda: live_workers(r, keys) - before, PROCESS_START_S,
+             message=lambda: f"worker heartbeat\n{worker.output()}")
     r.delete(keys.scheduler_heartbeat)
     scheduler = Proc("scheduler", env, log_dir, f"scheduler-{prefix}")
     started.append(scheduler)
-    wait_for(lambda: r.get(keys.scheduler_heartbeat), 30, message=f"scheduler heartbeat\n{scheduler.output()}")
+    wait_for(lambda: r.get(keys.scheduler_heartbeat), PROCESS_START_S,
+             message=lambda: f"scheduler heartbeat\n{scheduler.output()}")
 
 
 def _stop(procs: list[Proc]) -> None:

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from cronmanager.lib.redis_keys import RedisKeys, live_workers
 from tests.conftest import TEST_REDIS_URL
-from tests.stack import Proc, process_env, start_target, wait_for
+from tests.stack import PROCESS_START_S, Proc, process_env, start_target, wait_for
 
 
 @pytest.fixture
@@ -43,15 +43,15 @@ def stack(app, database_url, redis_prefix, tmp_path):
         def worker(self, **extra_env: str) -> Proc:
             before = live_workers(r, RedisKeys(redis_prefix))
             proc = self.start("worker", **extra_env)
-            wait_for(lambda: live_workers(r, RedisKeys(redis_prefix)) - before, 30,
-                     message=f"worker heartbeat\n{proc.output()}")
+            wait_for(lambda: live_workers(r, RedisKeys(redis_prefix)) - before, PROCESS_START_S,
+                     message=lambda: f"worker heartbeat\n{proc.output()}")
             return proc
 
         def scheduler(self, **extra_env: str) -> Proc:
             r.delete(RedisKeys(redis_prefix).scheduler_heartbeat)
             proc = self.start("scheduler", **extra_env)
-            wait_for(lambda: r.get(RedisKeys(redis_prefix).scheduler_heartbeat), 30,
-                     message=f"scheduler heartbeat\n{proc.output()}")
+            wait_for(lambda: r.get(RedisKeys(redis_prefix).scheduler_heartbeat), PROCESS_START_S,
+                     message=lambda: f"scheduler heartbeat\n{proc.output()}")
             return proc
 
     yield Stack()

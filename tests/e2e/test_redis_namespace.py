@@ -25,7 +25,7 @@ from cronmanager.rq_namespace import rq_namespace
 from cronmanager.scheduling.system_jobs import maintenance_queue_name
 from tests.conftest import Persona, make_config
 from tests.helpers import create, executions
-from tests.stack import Proc, process_env, wait_for
+from tests.stack import PROCESS_START_S, Proc, process_env, wait_for
 
 pytestmark = pytest.mark.slow
 ARG = re.compile(rb'"((?:\\.|[^"\\])*)"')
@@ -107,8 +107,8 @@ def test_every_key_of_a_running_stack_lives_under_the_prefix(ns_app, database_ur
     env = process_env(database_url, private_redis.url, prefix)
     procs = [Proc("worker", env, tmp_path, "worker"), Proc("scheduler", env, tmp_path, "scheduler")]
     try:
-        wait_for(lambda: count_workers(r, RedisKeys(prefix)), 30, message="worker heartbeat")
-        wait_for(lambda: r.get(RedisKeys(prefix).scheduler_heartbeat), 30, message="scheduler heartbeat")
+        wait_for(lambda: count_workers(r, RedisKeys(prefix)), PROCESS_START_S, message="worker heartbeat")
+        wait_for(lambda: r.get(RedisKeys(prefix).scheduler_heartbeat), PROCESS_START_S, message="scheduler heartbeat")
         admin = Persona(app, "admin@example.com", "ADMIN")
         client = app.test_client()
         steady = create(client, admin, cron_expression="* * * * * *", endpoint_url=f"{target.url}/ok/ns")

@@ -12,7 +12,7 @@ import pytest
 
 from cronmanager.lib.redis_keys import RedisKeys, live_workers
 from tests.helpers import create, executions
-from tests.stack import ROOT, wait_for
+from tests.stack import PROCESS_START_S, ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +24,8 @@ def _children(pid: int) -> list[psutil.Process]:
 def _pool(stack, app, size: int):
     r, keys = app.extensions["redis"], RedisKeys(app.config["REDIS_PREFIX"])
     proc = stack.start("worker", WORKER_PROCESSES=str(size))
-    ids = wait_for(lambda: (found := live_workers(r, keys)) and len(found) == size and found, 60,
-                   message=f"{size} worker heartbeats\n{proc.output()}")
+    ids = wait_for(lambda: (found := live_workers(r, keys)) and len(found) == size and found, PROCESS_START_S,
+                   message=lambda: f"{size} worker heartbeats\n{proc.output()}")
     return proc, set(ids)
 
 
@@ -49,7 +49,7 @@ def test_a_child_killed_is_replaced_and_sigterm_drains_every_child(app, client, 
     r, keys = app.extensions["redis"], RedisKeys(app.config["REDIS_PREFIX"])
     victim = _children(proc.popen.pid)[0]
     victim.kill()
-    replaced = wait_for(lambda: live_workers(r, keys) - ids, 60, message=f"a new child\n{proc.output()}")
+    replaced = wait_for(lambda: live_workers(r, keys) - ids, 60, message=lambda: f"a new child\n{proc.output()}")
     assert len(_children(proc.popen.pid)) == 2 and victim.pid not in {c.pid for c in _children(proc.popen.pid)}
     assert "exited with -9; restarting" in proc.output()
 

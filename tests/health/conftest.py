@@ -52,26 +52,31 @@ def _row(job_id: str, run: Run) -> int:
     return row.id
 
 
-def record(app, job_id: str, runs: list[Run]) -> None:
-    """Each run through `record_batch`, the recorder the worker uses (one batch per run, in order)."""
+def _fire(job_id: str, run: Run, snapshot: JobSnapshot) -> Fire:
+    """The finished fire the worker would hand the recorder for this run (its row placed and claimed)."""
+    fire = Fire(_row(job_id, run), job_id, run.slot, run.slot, Trigger(run.trigger), run.attempt, snapshot,
+                final_status=ExecutionStatus(run.status))
+    if run.status == "SKIPPED":
+        fire.skip_reason = "previous run still going (concurrency policy forbid)"
+    else:
+        ok = run.status == "SUCCESS"
+        fire.started_at = run.slot + timedelta(milliseconds=run.lag_ms)
+        fire.result = HttpResult(ok=ok, status_code=200 if ok else 503, headers={}, body="", truncated=False,
+                                 elapsed_ms=run.duration_ms, error=None if ok else "HTTP 503",
+                                 error_class=None if ok else "http_status", transient=run.transient,
+                                 retry_after_s=None)
+    return fire
+
+
+def record(app, job_id: str, runs: list[Run], batch: int = 1) -> None:
+    """The runs through `record_batch`, the recorder the worker uses, in order: one batch per run, or `batch` runs
+    per batch for a long history in which no run is a retry of another."""
     with app.app_context():
-        for run in runs:
-            eid = _row(job_id, run)
-            job = db.session.get(CronJob, job_id)
-            snapshot = JobSnapshot.of(job)
+        for start in range(0, len(runs), batch):
+            snapshot = JobSnapshot.of(db.session.get(CronJob, job_id))
             db.session.rollback()
-            fire = Fire(eid, job_id, run.slot, run.slot, Trigger(run.trigger), run.attempt, snapshot,
-                        final_status=ExecutionStatus(run.status))
-            if run.status == "SKIPPED":
-                fire.skip_reason = "previous run still going (concurrency policy forbid)"
-            else:
-                ok = run.status == "SUCCESS"
-                fire.started_at = run.slot + timedelta(milliseconds=run.lag_ms)
-                fire.result = HttpResult(ok=ok, status_code=200 if ok else 503, headers={}, body="", truncated=False,
-                                         elapsed_ms=run.duration_ms, error=None if ok else "HTTP 503",
-                                         error_class=None if ok else "http_status", transient=run.transient,
-                                         retry_after_s=None)
-            record_batch(WORKER, [(RecordKind.FINAL, fire)])
+            fires = [_fire(job_id, run, snapshot) for run in runs[start:start + batch]]
+            record_batch(WORKER, [(RecordKind.FINAL, fire) for fire in fires])
 
 
 def rank(app, now: datetime | None = None):

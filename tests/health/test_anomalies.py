@@ -32,11 +32,11 @@ def test_a_steady_job_has_none(app, client, owner):
 
 def test_duration_drift_is_the_last_20_runs_p95_over_twice_the_200_before(app, client, owner):
     job = minute_job(client, owner)
-    record(app, job, runs([100] * 200 + [150] * 18 + [210] * 2))  # p95 (rank 19 of 20): 210
+    record(app, job, runs([100] * 200 + [150] * 18 + [210] * 2), batch=50)  # p95 (rank 19 of 20): 210
     drift = kinds(client, owner, job)["duration_drift"]
     assert (drift["value_ms"], drift["threshold_ms"]) == (210, 200)
     other = minute_job(client, owner)
-    record(app, other, runs([100] * 200 + [150] * 18 + [200] * 2))  # exactly twice: not a drift
+    record(app, other, runs([100] * 200 + [150] * 18 + [200] * 2), batch=50)  # exactly twice: not a drift
     assert "duration_drift" not in kinds(client, owner, other)
 
 

@@ -20,7 +20,7 @@ JOB = {"cron_expression": "* * * * *", "endpoint_url": "http://127.0.0.1:9/x"}
 def history(app, job_id: str, ok: int, failed: int, hours_ago: int = 30) -> None:
     start = hour_of(utcnow()) - timedelta(hours=hours_ago)
     record(app, job_id, [Run(start + timedelta(minutes=i), "SUCCESS" if i < ok else "FAILED")
-                         for i in range(ok + failed)])
+                         for i in range(ok + failed)], batch=100)
 
 
 def test_health_reports_the_remaining_error_budget(app, client, owner):

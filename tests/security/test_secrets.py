@@ -307,7 +307,7 @@ def test_the_worker_sends_the_real_values_and_the_dump_holds_none_in_clear(app, 
         for j in (job, echoed):
             assert client.post(f"/api/v1/cron/{j['id']}/execute", headers=owner.headers).status_code == 202
         wait_for(lambda: len(run_sql(app, "SELECT status FROM cron_executions WHERE status IN ('SUCCESS', 'FAILED')"))
-                 == 2, 60, message=f"the manual runs to finish\n{worker.output()}")
+                 == 2, 60, message=lambda: f"the manual runs to finish\n{worker.output()}")
     finally:
         worker.stop()
     hit = target.hits_for("/echo")[-1]
