@@ -128,6 +128,16 @@ def test_it_retries_a_transient_webhook_error_then_pauses_a_broken_channel(app, 
             record(app, [make_fire(app, job_id, "FAILED", 0)])
             wait_for(lambda n=n: len([d for d in _deliveries(app) if d[0] == "webhook" and d[2] == "failed"]) == n + 1)
         assert len(hooks.requests) == 6  # three attempts each (two retries with backoff)
+
+        def webhook_channel() -> AlertChannel:
+            with app.app_context():
+                try:
+                    return db.session.execute(select(AlertChannel).where(AlertChannel.kind == "webhook")).scalar_one()
+                finally:
+                    db.session.remove()
+
+        # the sender commits the failed delivery, then the channel's error count and pause
+        wait_for(lambda: not webhook_channel().is_active)
         with app.app_context():
             hook = db.session.execute(select(AlertChannel).where(AlertChannel.kind == "webhook")).scalar_one()
             assert hook.is_active is False and hook.consecutive_errors == 2 and "503" in hook.last_error
