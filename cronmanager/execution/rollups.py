@@ -201,20 +201,15 @@ SELECT * FROM unnest(CAST(:job_id AS text[]), CAST(:scheduled_for AS timestamptz
 def add(outcomes: Iterable[Outcome]) -> None:
     """Count these outcomes, inside the caller's transaction: appended to the pending rows, which `fold` moves
     into the rollups (test runs and open rows count for nothing, so they are not kept)."""
-    kept = [o for o in outcomes if o.counted]
-    if not kept:
+    rows = [{"job_id": o.job_id, "scheduled_for": o.scheduled_for, "status": o.status.value,
+             "trigger": o.trigger.value, "attempt": o.attempt, "duration_ms": o.duration_ms, "lag_ms": o.lag_ms,
+             "retried": o.retried} for o in outcomes if o.counted]
+    if not rows:
         return
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(_APPEND_PG, {
-            "job_id": [o.job_id for o in kept], "scheduled_for": [o.scheduled_for for o in kept],
-            "status": [o.status.value for o in kept], "trigger": [o.trigger.value for o in kept],
-            "attempt": [o.attempt for o in kept], "duration_ms": [o.duration_ms for o in kept],
-            "lag_ms": [o.lag_ms for o in kept], "retried": [o.retried for o in kept]})
-        return
-    db.session.execute(insert(JOB_HEALTH_PENDING), [
-        {"job_id": o.job_id, "scheduled_for": o.scheduled_for, "status": o.status.value, "trigger": o.trigger.value,
-         "attempt": o.attempt, "duration_ms": o.duration_ms, "lag_ms": o.lag_ms, "retried": o.retried}
-        for o in kept])
+        db.session.execute(_APPEND_PG, _columns(rows, _PENDING_COLUMNS))
+    else:
+        db.session.execute(insert(JOB_HEALTH_PENDING), rows)
 
 
 def _pending_outcomes(rows: Iterable) -> Iterator[Outcome]:
