@@ -17,6 +17,10 @@ from bench import common
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 RUN_ID = uuid.uuid4().hex[:8]
+# Target names such as billing.example.com go to the machine's resolver, which now and then loses an answer under
+# load; glibc waits 5 s per try by default (seen: thirteen 5-s stalls in one schemathesis run). This process and
+# every process a test starts read it before their first lookup.
+os.environ.setdefault("RES_OPTIONS", "timeout:1 attempts:2")
 
 
 def admin_exec(sql: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
 import os
@@ -195,15 +196,118 @@ def process_env(database_url: str, redis_url: str, prefix: str, **extra: str) ->
     return env
 
 
-class Proc:
-    """One `flask <command>` subprocess with its output captured to a file for post-mortems."""
+class Forked:
+    """The part of `subprocess.Popen` tests use, for a child of the fork server (tests/forkserver.py): its pid
+    for signals, and its exit code, which the server reports on the child's own connection."""
 
-    def __init__(self, command: str, env: dict[str, str], log_dir: Path, name: str) -> None:
+    def __init__(self, conn: socket.socket) -> None:
+        self._conn = conn
+        self._buffer = b""
+        self.pid = int(self._line(None).split()[1])
+        self.returncode: int | None = None
+
+    def _line(self, timeout: float | None) -> bytes | None:
+        """The next line from the server; None if none came within `timeout`, b"" if the server is gone."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self._conn], [], [], wait)[0]:
+                return None
+            chunk = self._conn.recv(256)
+            if not chunk:
+                return b""
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def _read_exit(self, timeout: float | None) -> None:
+        if self.returncode is not None:
+            return
+        line = self._line(timeout)
+        if line is None:
+            return
+        # no line at all: the fork server itself died, and its child with it (it terminates them on its way out)
+        self.returncode = int(line.split()[1]) if line.startswith(b"exit ") else -signal.SIGKILL
+        self._conn.close()
+
+    def poll(self) -> int | None:
+        self._read_exit(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._read_exit(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+class ForkServer:
+    """One per test process, started on first use: it has imported the app's modules once, and forks each
+    `flask <command>` from there (why and how: tests/forkserver.py)."""
+
+    _current: ForkServer | None = None
+
+    def __init__(self) -> None:
+        self.path = f"/tmp/cm-fork-{os.getpid()}-{time.monotonic_ns()}.sock"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+        self.popen = subprocess.Popen([sys.executable, "-u", "-m", "tests.forkserver", self.path], cwd=ROOT, env=env,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.popen.stdout is not None
+        ready = self.popen.stdout.readline()
+        assert ready == b"ready\n", f"the fork server did not start: {ready!r}"
+
+    @classmethod
+    def get(cls) -> ForkServer:
+        if cls._current is None or cls._current.popen.poll() is not None:
+            cls._current = cls()
+        return cls._current
+
+    def spawn(self, argv: list[str], env: dict[str, str], log_path: Path) -> Forked:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(self.path)
+        conn.sendall(json.dumps({"argv": argv, "env": env, "cwd": str(ROOT), "log": str(log_path)}).encode() + b"\n")
+        return Forked(conn)
+
+    def close(self) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.close()
+        self.popen.wait(30)
+        Path(self.path).unlink(missing_ok=True)
+
+
+@atexit.register
+def _close_fork_server() -> None:
+    if ForkServer._current is not None:
+        ForkServer._current.close()
+
+
+class Proc:
+    """One `flask --app wsgi <command>` process with its output captured to a file for post-mortems; forked from
+    the fork server (`.popen` is a `Forked`), or a fresh interpreter (`subprocess.Popen`) when `fresh`."""
+
+    def __init__(self, command: str, env: dict[str, str], log_dir: Path, name: str, fresh: bool = False) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *command.split()],
-                                      cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        argv = ["--app", "wsgi", *command.split()]
+        if fresh or os.environ.get("TEST_FRESH_PROCESSES"):
+            self.popen: subprocess.Popen | Forked = subprocess.Popen(
+                [sys.executable, "-m", "flask", *argv], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        else:
+            self.popen = ForkServer.get().spawn(argv, env, self.log_path)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int:
         if self.popen.poll() is None:

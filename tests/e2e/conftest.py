@@ -104,8 +104,9 @@ class PrivatePostgres:
         replica.root.mkdir()
         if os.geteuid() == 0:
             shutil.chown(replica.root, "postgres")
+        # an immediate checkpoint: the default spread one paces its writes over minutes (seen: 93 s, not 0.3 s)
         self._run(str(self.bindir / "pg_basebackup"), "-D", str(replica.data), "-R", "-X", "stream",
-                  "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres")
+                  "--checkpoint=fast", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres")
         replica.start()
         return replica
 
