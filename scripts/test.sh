@@ -28,5 +28,5 @@ mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
 # the fast tests use the CPU, so one worker per core; the slow ones mostly wait on the processes they start, but
 # on a slow 2-core machine more than 4 at once starve those processes past the tests' deadlines.
 # `-n 0` in the arguments runs them serially.
-pytest -m "not slow" -n "${FAST_WORKERS:-2}" --durations=10 "$@"
-$fast_only || pytest -m slow -n "${SLOW_WORKERS:-4}" --durations=25 "$@"
+pytest -m "not slow" -n "${FAST_WORKERS:-2}" --dist worksteal --durations=10 "$@"
+$fast_only || pytest -m slow -n "${SLOW_WORKERS:-4}" --dist worksteal --durations=25 "$@"

@@ -32,18 +32,18 @@ def admin_exec(sql: str) -> None:
 # the longest tests of each phase, longest first (durations from `pytest --durations`).
 LONG_FIRST = (
     "tests/api/test_openapi.py::test_it_keeps_to_its_document_under_every_check_and_phase",
-    "tests/security/test_openapi_cross_user.py",
     "tests/e2e/test_rules.py",
-    "tests/e2e/test_postgres_failover.py",
     "tests/e2e/test_redis_sentinel.py",
-    "tests/alerts/test_alerts_e2e.py",
+    "tests/security/test_openapi_cross_user.py",
+    "tests/dependencies/test_chain_e2e.py",
     "tests/backup/test_backup_e2e.py",
     "tests/health/test_e2e_health.py",
+    "tests/e2e/test_chaos.py",
+    "tests/alerts/test_alerts_e2e.py",
+    "tests/e2e/test_tracing.py",
     "tests/e2e/test_operations.py",
     "tests/e2e/test_faults.py",
-    "tests/e2e/test_chaos.py",
-    "tests/e2e/test_tracing.py",
-    "tests/dependencies/test_chain_e2e.py",
+    "tests/e2e/test_postgres_failover.py",
     "tests/monitoring/test_export_memory.py",
     "tests/unit/test_formats.py",
     "tests/rules/test_spread.py",
@@ -56,6 +56,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((i for i, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)), len(LONG_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their file order
+    items[:] = dealt(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+def dealt(items: list, workers: int) -> list:
+    """`items` reordered for pytest-xdist's work stealing (`--dist worksteal`), which hands each worker one
+    contiguous slice of the collection, sized len(rest) // workers left: dealt round-robin into those slices, so
+    each worker starts on its share of the longest tests, and idle workers steal from the short ends."""
+    sizes, left = [], len(items)
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    slices: list[list] = [[] for _ in sizes]
+    turn = 0
+    for item in items:
+        while len(slices[turn % workers]) == sizes[turn % workers]:
+            turn += 1
+        slices[turn % workers].append(item)
+        turn += 1
+    return [item for part in slices for item in part]
 
 
 @pytest.fixture(scope="session")
