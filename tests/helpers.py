@@ -3,6 +3,7 @@ the schemathesis CLI at it, certificates, jobs and their execution rows."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -69,6 +70,29 @@ def from_address(address: str) -> requests.Session:
     session = requests.Session()
     session.mount("http://", _FromAddress(address))
     return session
+
+
+# The whole API in four runs, which the slow phase's workers take side by side instead of one after another: a
+# job and what hangs off it, the other job tools, the people, and everything else (the complement of the first
+# three, so no operation can fall between them). No link leads from one part to another (tests/api/
+# test_openapi.py asserts it), so the stateful phase loses no sequence; the job tools have no links at all, so
+# they have no stateful phase.
+_JOBS = r"^/api/v1/cron(/\{job_id\}(/.*)?)?$"
+_JOB_TOOLS = r"^/api/v1/cron/(?!\{job_id\})"
+_PEOPLE = r"^/api/v1/(teams|users|audit|logs|stats|system|events)(/|$)"
+_ALL_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+API_PARTS = {
+    "jobs": (("--include-path-regex", _JOBS), _ALL_PHASES),
+    "job-tools": (("--include-path-regex", _JOB_TOOLS), _ALL_PHASES[:3]),
+    "people": (("--include-path-regex", _PEOPLE), _ALL_PHASES),
+    "the-rest": (("--exclude-path-regex", f"({_JOBS})|({_JOB_TOOLS})|({_PEOPLE})"), _ALL_PHASES),
+}
+
+
+def api_part(path: str) -> str:
+    """The part of API_PARTS that holds `path`."""
+    patterns = {"jobs": _JOBS, "job-tools": _JOB_TOOLS, "people": _PEOPLE}
+    return next((name for name, pattern in patterns.items() if re.search(pattern, path)), "the-rest")
 
 
 def schemathesis_run(base_url: str, token: str, report_dir: Path, *extra: str, timeout: float = 600,

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel, create_model
 
 from cronmanager.api.openapi import _AmendedSpecTree
-from tests.helpers import schemathesis_run, served, short_event_streams
+from tests.helpers import API_PARTS, api_part, schemathesis_run, served, short_event_streams
 
 SKIP_ENDPOINT_PREFIXES = ("openapi",)  # spectree's own spec and doc pages
 
@@ -85,27 +85,6 @@ def test_two_api_models_of_one_name_are_refused():
 
 # ---- the whole API under schemathesis, as from outside ----------------------------------------------------------
 
-# The whole API in four runs, which the slow phase's workers take side by side instead of one after another: a
-# job and what hangs off it, the other job tools, the people, and everything else (the complement of the first
-# three, so no operation can fall between them). No link leads from one part to another (asserted below), so
-# the stateful phase loses no sequence; the job tools have no links at all, so they have no stateful phase.
-_JOBS = r"^/api/v1/cron(/\{job_id\}(/.*)?)?$"
-_JOB_TOOLS = r"^/api/v1/cron/(?!\{job_id\})"
-_PEOPLE = r"^/api/v1/(teams|users|audit|logs|stats|system|events)(/|$)"
-_ALL_PHASES = ("examples", "coverage", "fuzzing", "stateful")
-API_PARTS = {
-    "jobs": (("--include-path-regex", _JOBS), _ALL_PHASES),
-    "job-tools": (("--include-path-regex", _JOB_TOOLS), _ALL_PHASES[:3]),
-    "people": (("--include-path-regex", _PEOPLE), _ALL_PHASES),
-    "the-rest": (("--exclude-path-regex", f"({_JOBS})|({_JOB_TOOLS})|({_PEOPLE})"), _ALL_PHASES),
-}
-
-
-def _part(path: str) -> str:
-    patterns = {"jobs": _JOBS, "job-tools": _JOB_TOOLS, "people": _PEOPLE}
-    return next((name for name, pattern in patterns.items() if re.search(pattern, path)), "the-rest")
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(1260)  # above schemathesis_run's own 1,200 s, so its output is what a slow run shows
 @pytest.mark.parametrize("part", list(API_PARTS))
@@ -129,9 +108,9 @@ def test_the_parts_of_the_whole_api_run_hold_every_operation_once_and_every_link
     spec = client.get("/api/v1/openapi.json").get_json()
     operations = {op["operationId"]: (path, op) for path, ops in spec["paths"].items() for op in ops.values()
                   if isinstance(op, dict) and "operationId" in op}
-    assert {_part(path) for path, _ in operations.values()} == set(API_PARTS)
+    assert {api_part(path) for path, _ in operations.values()} == set(API_PARTS)
     links = [(path, link["operationId"]) for path, op in operations.values()
              for response in op.get("responses", {}).values() for link in (response.get("links") or {}).values()]
     assert links
-    assert [(source, target) for source, target in links if _part(source) != _part(operations[target][0])] == []
-    assert not [source for source, _ in links if _part(source) == "job-tools"], "the job tools gained a link"
+    assert [(source, target) for source, target in links if api_part(source) != api_part(operations[target][0])] == []
+    assert not [source for source, _ in links if api_part(source) == "job-tools"], "the job tools gained a link"

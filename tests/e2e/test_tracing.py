@@ -157,5 +157,7 @@ def test_sampled_out_fires_still_run_and_pass_an_unsampled_traceparent_on(app, c
     first, retry = wait_for(lambda: first_retried_fire(app, job["id"]), 30, message="a failed fire and its retry")
     assert first.trace_id and retry.trace_id == first.trace_id
     parents = [h.headers["traceparent"] for h in target.hits_for("/flaky/unsampled")]
-    assert parents and all(p.split("-")[1] == first.trace_id and int(p.split("-")[3], 16) & 1 == 0 for p in parents)
+    assert all(int(p.split("-")[3], 16) & 1 == 0 for p in parents), parents  # none sampled
+    # the fire and its retry carry its trace (a later slot's fire, with a trace of its own, may have come too)
+    assert len([p for p in parents if p.split("-")[1] == first.trace_id]) == 2, parents
     assert otlp.in_trace(first.trace_id) == []

@@ -30,19 +30,28 @@ def _victims_data(app, client, owner, admin) -> list[str]:
     return [MARK, job["id"], channel["id"], token["id"], token["prefix"], global_channel["id"], owner.id, owner.email]
 
 
+# In two runs that the slow phase's workers take side by side; no link leads from a job to anything else
+# (tests/api/test_openapi.py asserts that of finer parts), so the stateful phase loses no sequence.
+_JOBS = r"^/api/v1/cron(/|$)"
+PARTS = {"jobs": ("--include-path-regex", _JOBS), "the-rest": ("--exclude-path-regex", _JOBS)}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(660)  # above schemathesis_run's own 600 s, so its output is what a slow run shows
-def test_a_users_fuzzing_run_never_sees_another_users_data(app, client, owner, outsider, admin, tmp_path):
+@pytest.mark.parametrize("part", list(PARTS))
+def test_a_users_fuzzing_run_never_sees_another_users_data(app, client, owner, outsider, admin, tmp_path, part):
     secrets = _victims_data(app, client, owner, admin)
     with short_event_streams(app), served(app) as base:
         # no coverage phase: its boundary values test validation, which the whole-API run does (tests/api/
-        # test_openapi.py); what reaches data is valid requests and the stateful links to the attacker's own jobs
-        result = schemathesis_run(base, outsider.access, tmp_path, "--max-examples", "6", "--workers", "2",
-                                  "--generation-deterministic", phases="examples,fuzzing,stateful")
+        # test_openapi.py); what reaches data is valid requests and the stateful links to the attacker's own jobs.
+        # One schemathesis worker: its threads race in CPython 3.11's parser (see that test).
+        result = schemathesis_run(base, outsider.access, tmp_path, "--max-examples", "6", "--workers", "1",
+                                  "--generation-deterministic", *PARTS[part], phases="examples,fuzzing,stateful")
     entries = [e for har in tmp_path.glob("har-*.json") for e in json.loads(har.read_text())["log"]["entries"]]
-    assert len(entries) > 500, result.stdout[-3000:]  # the run really went through the API
-    stateful = [e for e in entries if "/api/v1/cron/" in e["request"]["url"] and e["response"]["status"] == 200]
-    assert stateful, "links were followed to the attacker's own jobs"
+    assert len(entries) > 250, result.stdout[-3000:]  # the run really went through the API
+    if part == "jobs":
+        stateful = [e for e in entries if "/api/v1/cron/" in e["request"]["url"] and e["response"]["status"] == 200]
+        assert stateful, "links were followed to the attacker's own jobs"
     leaks = [(e["request"]["method"], e["request"]["url"], s) for e in entries for s in secrets
              if s in (e["response"].get("content", {}).get("text") or "")]
     assert leaks == []
