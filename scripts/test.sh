@@ -23,19 +23,10 @@ fi
 
 ruff check .
 lint-imports --no-cache  # the layers (pyproject.toml [tool.importlinter])
-# types of cronmanager/ and config.py (pyproject.toml [tool.mypy]), checked beside the fast tests, which leave
-# part of a core idle; its verdict is awaited before the slow tests
-mypy_log=$(mktemp)
-mypy >"$mypy_log" 2>&1 &
-mypy_pid=$!
+mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
 # Both phases run on several pytest-xdist workers, each with its own database and Redis prefix (tests/conftest.py):
 # the fast tests use the CPU, so one worker per core; the slow ones mostly wait on the processes they start, but
 # on a slow 2-core machine more than 4 at once starve those processes past the tests' deadlines.
 # `-n 0` in the arguments runs them serially.
 pytest -m "not slow" -n "${FAST_WORKERS:-2}" --dist worksteal --durations=10 "$@"
-mypy_ok=true
-wait "$mypy_pid" || mypy_ok=false
-cat "$mypy_log"
-rm -f "$mypy_log"
-$mypy_ok
 $fast_only || pytest -m slow -n "${SLOW_WORKERS:-4}" --dist worksteal --durations=25 "$@"
