@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg2
 import pytest
@@ -28,52 +29,66 @@ def admin_exec(sql: str) -> None:
     common.admin_exec(sql, PG_ADMIN_URL)
 
 
-# Started first, so that under `pytest -n N` (scripts/test.sh) no worker is left alone with one of them at the end:
-# the longest tests of each phase, longest first (durations from `pytest --durations`).
-LONG_FIRST = (
-    "tests/api/test_openapi.py::test_it_keeps_to_its_document_under_every_check_and_phase",
-    "tests/e2e/test_rules.py",
-    "tests/e2e/test_redis_sentinel.py",
-    "tests/security/test_openapi_cross_user.py",
-    "tests/dependencies/test_chain_e2e.py",
-    "tests/backup/test_backup_e2e.py",
-    "tests/health/test_e2e_health.py",
-    "tests/e2e/test_chaos.py",
-    "tests/alerts/test_alerts_e2e.py",
-    "tests/e2e/test_tracing.py",
-    "tests/e2e/test_operations.py",
-    "tests/e2e/test_faults.py",
-    "tests/e2e/test_postgres_failover.py",
-    "tests/monitoring/test_export_memory.py",
-    "tests/unit/test_formats.py",
-    "tests/rules/test_spread.py",
-    "tests/rules/test_pages.py",
-)
+# The longest tests of each phase with about how long each takes alone in its phase on 2 cores (seconds, from
+# `pytest --durations`; a prefix covers each test it matches); every other test counts as SHORT_S. Under
+# `pytest -n N` (scripts/test.sh) they are spread over the workers first, so that no worker runs two of them in a
+# row while another idles, and none is left alone with one at the end.
+EXPECTED_S = {
+    "tests/e2e/test_rules.py::test_fifty_jobs_on_one_instant": 125,
+    "tests/api/test_openapi.py::test_it_keeps_to_its_document_under_every_check_and_phase[jobs]": 115,
+    "tests/security/test_openapi_cross_user.py::test_a_users_fuzzing_run_never_sees_another_users_data[jobs]": 100,
+    "tests/api/test_openapi.py::test_it_keeps_to_its_document_under_every_check_and_phase[job-tools]": 80,
+    "tests/api/test_openapi.py::test_it_keeps_to_its_document_under_every_check_and_phase": 60,
+    "tests/e2e/test_redis_sentinel.py": 55,
+    "tests/e2e/test_rules.py::test_a_failing_job_is_throttled": 45,
+    "tests/backup/test_backup_e2e.py": 45,
+    "tests/e2e/test_operations.py::test_flask_health_follows": 40,
+    "tests/dependencies/test_chain_e2e.py::test_a_chain_fires_once": 40,
+    "tests/security/test_openapi_cross_user.py": 35,
+    "tests/health/test_e2e_health.py": 25,
+    "tests/alerts/test_alerts_e2e.py::test_a_failing_job_pages_once": 25,
+    "tests/e2e/test_tracing.py::test_one_trace": 25,
+    "tests/e2e/test_chaos.py": 20,
+    "tests/e2e/test_process_logs.py": 20,
+    "tests/browser/test_dashboard.py::test_it_creates_a_job_with_the_builder": 20,
+    "tests/e2e/test_worker_pool.py": 18,
+    "tests/e2e/test_rules.py": 18,
+    "tests/e2e/test_faults.py": 15,
+    "tests/e2e/test_engine.py": 15,
+    "tests/e2e/test_fencing.py": 15,
+    "tests/monitoring/test_export_memory.py::test_export_of_a_large_history": 12,
+    "tests/unit/test_formats.py::test_the_pattern_matches_what_the_server_accepts": 9,
+    "tests/unit/test_formats.py::test_every_expression_the_pattern_allows_is_valid": 9,
+    "tests/security/test_limits.py::test_production_refuses_the_default_token_salt": 5,
+}
+SHORT_S = 0.5
 
 
+def expected_s(item: pytest.Item) -> float:
+    return next((s for prefix, s in EXPECTED_S.items() if item.nodeid.startswith(prefix)), SHORT_S)
+
+
+@pytest.hookimpl(trylast=True)  # after `-m`/`-k` deselected what this phase does not run
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        return next((i for i, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)), len(LONG_FIRST))
-
-    items.sort(key=rank)  # stable: the rest keep their file order
-    items[:] = dealt(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    items[:] = planned(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), expected_s)
 
 
-def dealt(items: list, workers: int) -> list:
+def planned(items: list, workers: int, cost: Callable[[Any], float]) -> list:
     """`items` reordered for pytest-xdist's work stealing (`--dist worksteal`), which hands each worker one
-    contiguous slice of the collection, sized len(rest) // workers left: dealt round-robin into those slices, so
-    each worker starts on its share of the longest tests, and idle workers steal from the short ends."""
+    contiguous slice of the collection, sized len(rest) // workers left: longest first, each to the slice with the
+    least expected time that still has room, so the long tests spread evenly and start at once; idle workers then
+    steal the short ends of the others' slices. One worker: longest first."""
     sizes, left = [], len(items)
     for i in range(workers):
         sizes.append(left // (workers - i))
         left -= sizes[-1]
     slices: list[list] = [[] for _ in sizes]
-    turn = 0
-    for item in items:
-        while len(slices[turn % workers]) == sizes[turn % workers]:
-            turn += 1
-        slices[turn % workers].append(item)
-        turn += 1
+    loads = [0.0] * workers
+    for item in sorted(items, key=cost, reverse=True):  # stable: equal costs keep their file order
+        room = [i for i in range(workers) if len(slices[i]) < sizes[i]]
+        chosen = min(room, key=lambda i: (loads[i], i))
+        slices[chosen].append(item)
+        loads[chosen] += cost(item)
     return [item for part in slices for item in part]
 
 
