@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole test suite: lint, fast tests, then the slow end-to-end and browser tests (CI runs exactly this).
-# About 10 minutes on 2 cores (docs/benchmarks.md, The test suite); `scripts/test.sh --fast` stops after the fast tests.
+# 10 to 14 minutes on 2 cores (docs/benchmarks.md, The test suite); `scripts/test.sh --fast` stops after the fast tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
