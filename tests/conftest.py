@@ -30,7 +30,7 @@ def admin_exec(sql: str) -> None:
 
 
 # The longest tests of each phase with about how long each takes alone in its phase on 2 cores (seconds, from
-# `pytest --durations`; a prefix covers each test it matches); every other test counts as SHORT_S. Under
+# `pytest --durations`; the first prefix a test matches gives its time); every other test counts as SHORT_S. Under
 # `pytest -n N` (scripts/test.sh) they are spread over the workers first, so that no worker runs two of them in a
 # row while another idles, and none is left alone with one at the end.
 EXPECTED_S = {

@@ -39,12 +39,12 @@ def _preload() -> None:
     importlib.import_module("flask.cli")
 
 
-def _run_child(request: dict, keep_open: list[int]) -> None:
+def _run_child(request: dict, server_fds: list[int]) -> None:
     """In the forked child: become `flask <argv>` with the request's environment, then exit as an interpreter
     does (non-daemon threads joined, atexit handlers run, streams flushed)."""
     code = 1
     try:
-        for fd in keep_open:
+        for fd in server_fds:  # the listener, selector and other children's connections
             os.close(fd)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.chdir(request["cwd"])

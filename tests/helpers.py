@@ -91,8 +91,8 @@ API_PARTS = {
 
 def api_part(path: str) -> str:
     """The part of API_PARTS that holds `path`."""
-    patterns = {"jobs": _JOBS, "job-tools": _JOB_TOOLS, "people": _PEOPLE}
-    return next((name for name, pattern in patterns.items() if re.search(pattern, path)), "the-rest")
+    return next((name for name, ((flag, pattern), _) in API_PARTS.items()
+                 if flag == "--include-path-regex" and re.search(pattern, path)), "the-rest")
 
 
 def schemathesis_run(base_url: str, token: str, report_dir: Path, *extra: str, timeout: float = 600,

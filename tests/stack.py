@@ -184,8 +184,13 @@ def start_tls_target(directory: Path) -> tuple[str, Callable[[], None]]:
     return f"https://localhost:{listener.getsockname()[1]}", close
 
 
+def inherited_env() -> dict[str, str]:
+    """This process's environment without pytest's own variables, for the processes a test starts."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+
+
 def process_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+    env = inherited_env()
     env.update({
         "CRONMANAGER_ENV": "testing", "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
         "ALLOW_PRIVATE_TARGETS": "1", "SCHEDULER_TICK_S": "0.1", "RETRY_BACKOFF_S": "1,1,1", "RETRY_JITTER": "0",
@@ -226,7 +231,7 @@ class Forked:
         line = self._line(timeout)
         if line is None:
             return
-        # no line at all: the fork server itself died, and its child with it (it terminates them on its way out)
+        # no line at all: the fork server itself is gone (on its way out it terminates the children it has)
         self.returncode = int(line.split()[1]) if line.startswith(b"exit ") else -signal.SIGKILL
         self._conn.close()
 
@@ -262,9 +267,8 @@ class ForkServer:
 
     def __init__(self) -> None:
         self.path = f"/tmp/cm-fork-{os.getpid()}-{time.monotonic_ns()}.sock"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
-        self.popen = subprocess.Popen([sys.executable, "-u", "-m", "tests.forkserver", self.path], cwd=ROOT, env=env,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.popen = subprocess.Popen([sys.executable, "-u", "-m", "tests.forkserver", self.path], cwd=ROOT,
+                                      env=inherited_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self.popen.stdout is not None
         ready = self.popen.stdout.readline()
         assert ready == b"ready\n", f"the fork server did not start: {ready!r}"
@@ -296,14 +300,15 @@ def _close_fork_server() -> None:
 
 class Proc:
     """One `flask --app wsgi <command>` process with its output captured to a file for post-mortems; forked from
-    the fork server (`.popen` is a `Forked`), or a fresh interpreter (`subprocess.Popen`) when `fresh`."""
+    the fork server (`.popen` is a `Forked`), or a fresh interpreter (`subprocess.Popen`) with
+    TEST_FRESH_PROCESSES=1."""
 
-    def __init__(self, command: str, env: dict[str, str], log_dir: Path, name: str, fresh: bool = False) -> None:
+    def __init__(self, command: str, env: dict[str, str], log_dir: Path, name: str) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")
         argv = ["--app", "wsgi", *command.split()]
-        if fresh or os.environ.get("TEST_FRESH_PROCESSES"):
+        if os.environ.get("TEST_FRESH_PROCESSES"):
             self.popen: subprocess.Popen | Forked = subprocess.Popen(
                 [sys.executable, "-m", "flask", *argv], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         else:
