@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole test suite: lint, fast tests, then the slow end-to-end and browser tests (CI runs exactly this).
-# 10 to 14 minutes on 2 cores (docs/benchmarks.md, The test suite); `scripts/test.sh --fast` stops after the fast tests.
+# Run the whole test suite: lint, layers, types, the fast tests and the slow end-to-end and browser tests (CI runs
+# exactly this). About 8 to 10 minutes on 2 cores (docs/benchmarks.md, The test suite); `scripts/test.sh --fast`
+# runs the checks and the fast tests only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -8,7 +9,9 @@ fast_only=false
 if [ "${1:-}" = "--fast" ]; then fast_only=true; shift; fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+# uv installs the same pins as pip in seconds instead of about a minute (its own pin is in requirements-dev.txt)
+[ -x .venv/bin/uv ] || .venv/bin/pip install -q --disable-pip-version-check "$(grep '^uv==' requirements-dev.txt)"
+.venv/bin/uv pip install -q --python .venv/bin/python -r requirements-dev.txt
 export PATH="$PWD/.venv/bin:$PATH"
 
 # real services: PostgreSQL and Redis (started if down), Chromium for the browser tests
@@ -23,10 +26,26 @@ fi
 
 ruff check .
 lint-imports --no-cache  # the layers (pyproject.toml [tool.importlinter])
-mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
-# Both phases run on several pytest-xdist workers, each with its own database and Redis prefix (tests/conftest.py):
-# the fast tests use the CPU, so one worker per core; the slow ones mostly wait on the processes they start, but
-# on a slow 2-core machine more than 4 at once starve those processes past the tests' deadlines.
-# `-n 0` in the arguments runs them serially.
-pytest -m "not slow" -n "${FAST_WORKERS:-2}" --dist worksteal --durations=10 "$@"
-$fast_only || pytest -m slow -n "${SLOW_WORKERS:-4}" --dist worksteal --durations=25 "$@"
+if $fast_only; then
+  mypy  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
+  exec pytest -m "not slow" -n "${FAST_WORKERS:-2}" --dist worksteal --durations=10 "$@"
+fi
+
+# Both phases run at once, on pytest-xdist workers that each have their own database and Redis prefix
+# (tests/conftest.py). The slow tests mostly wait on the processes they start and on the clock, so the fast ones
+# and mypy run beside them at the lowest CPU priority and take the cores only when the slow ones leave them idle:
+# the processes under test keep their CPU and meet their deadlines. On a slow 2-core machine more than 4 slow
+# workers starve those processes. `-n 0` in the arguments runs each phase serially.
+slow_log=$(mktemp)
+pytest -m slow -n "${SLOW_WORKERS:-4}" --dist worksteal --durations=25 "$@" >"$slow_log" 2>&1 &
+slow_pid=$!
+trap 'kill "$slow_pid" 2>/dev/null || true; rm -f "$slow_log"' EXIT
+status=0
+nice -n 19 mypy || status=$?  # types of cronmanager/ and config.py (pyproject.toml [tool.mypy])
+nice -n 19 pytest -m "not slow" -n "${FAST_WORKERS:-2}" --dist worksteal --durations=10 "$@" || status=$?
+slow_status=0
+wait "$slow_pid" || slow_status=$?
+echo "--- slow tests (end-to-end and browser) ---"
+cat "$slow_log"
+[ "$status" -eq 0 ] && exit "$slow_status"
+exit "$status"
