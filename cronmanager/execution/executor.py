@@ -20,7 +20,7 @@ import uuid
 from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from cronmanager.events.publisher import channel, event_type_of
+from cronmanager.events.publisher import job_changes_channel
 from cronmanager.execution import spans, store
 from cronmanager.execution.fire_pool import FirePool
 from cronmanager.execution.http_capture import Cancellation
@@ -98,14 +98,14 @@ class Executor:
             try:
                 with self.app.app_context():
                     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(channel(self.prefix), cancel_channel(self.prefix))
+                pubsub.subscribe(job_changes_channel(self.prefix), cancel_channel(self.prefix))
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if not message:
                         continue
                     if message["channel"].decode() == cancel_channel(self.prefix):
                         self._cancel_local(json.loads(message["data"]))
-                    elif (event_type_of(message["data"]) or "cron:").startswith("cron:"):
+                    else:
                         self._note_job_event(message["data"])
             except Exception:  # Redis away: keep trying; the claim-time check still applies
                 self._stop.wait(1.0)

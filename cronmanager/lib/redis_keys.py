@@ -76,6 +76,11 @@ class RedisKeys:
         return self._key("events")
 
     @property
+    def job_changes_channel(self) -> str:
+        """The `cron:*` events again, for the workers, which follow job changes but not every fire's events."""
+        return self._key("events", "jobs")
+
+    @property
     def cancel_channel(self) -> str:
         """Execution ids (a JSON list) whose running requests must be closed, wherever they run."""
         return self._key("executions", "cancel")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cronmanager.events.publisher import channel, event_type_of, publish, publish_many
+from cronmanager.events.publisher import channel, job_changes_channel, publish, publish_many
 
 
 @pytest.fixture
@@ -251,20 +251,30 @@ def test_it_skips_malformed_payloads_on_the_channel(app, client, owner, fast_hea
         stream.close()
 
 
-def test_the_type_of_every_published_payload_is_read_without_parsing_it(app):
+def test_workers_hear_job_changes_only_and_viewers_hear_everything(app):
+    """A job's change goes to the viewers' channel and to the workers' own, in order with a batch's other events;
+    fires' events and notifications only to the viewers' (a worker would parse every fire's twice)."""
     r, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
-    pubsub = r.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel(prefix))
-    publish(r, prefix, "cron:updated", {"id": "j", "name": '{"type": "x"}'}, owner_id="u")
-    publish_many(r, prefix, [("execution:started", {"id": 1}, "u", None), ("notification", {}, None, None)])
-    seen, deadline = [], time.monotonic() + 10
-    while len(seen) < 3 and time.monotonic() < deadline:
-        message = pubsub.get_message(timeout=1.0)
-        if message:
-            seen.append((event_type_of(message["data"]), json.loads(message["data"])["type"]))
-    pubsub.close()
-    assert seen == [("cron:updated", "cron:updated"), ("execution:started", "execution:started"),
-                    ("notification", "notification")]
+    viewers, workers = r.pubsub(ignore_subscribe_messages=True), r.pubsub(ignore_subscribe_messages=True)
+    viewers.subscribe(channel(prefix))
+    workers.subscribe(job_changes_channel(prefix))
+    publish(r, prefix, "cron:updated", {"id": "j", "name": '{"type": "cron:x"}'}, owner_id="u")
+    publish_many(r, prefix, [("execution:started", {"id": 1, "name": "cron:"}, "u", None),
+                             ("cron:deleted", {"id": "k"}, "u", None), ("notification", {}, None, None)])
+
+    def received(pubsub, count: int) -> list[dict]:
+        seen, deadline = [], time.monotonic() + 10
+        while len(seen) < count and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.2)
+            if message:
+                seen.append(json.loads(message["data"]))
+        assert pubsub.get_message(timeout=0.3) is None  # nothing more than expected
+        pubsub.close()
+        return seen
+
+    everything = received(viewers, 4)
+    assert [e["type"] for e in everything] == ["cron:updated", "execution:started", "cron:deleted", "notification"]
+    assert received(workers, 2) == [everything[0], everything[2]]
 
 
 def test_the_live_payload_is_the_stream_entry_with_its_id_as_its_last_key(app, monkeypatch):
