@@ -28,6 +28,11 @@ import traceback
 
 import cronmanager
 
+# What create_app imports inside its functions rather than at a module's top (alembic alone is ~0.2 s a child);
+# one missing from this list only costs each child its import.
+LAZY_IMPORTS = ("flask.cli", "flask_migrate", "flask_cors", "flask_talisman", "rq_dashboard", "dotenv",
+                "redis_sentinel_url")
+
 
 def _preload() -> None:
     """Every module of the package (create_app's and those commands import lazily), with what they import."""
@@ -36,7 +41,11 @@ def _preload() -> None:
             importlib.import_module(module.name)
         except Exception:  # an optional module: the child imports it (or fails on it) itself
             pass
-    importlib.import_module("flask.cli")
+    for name in LAZY_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def _run_child(request: dict, server_fds: list[int]) -> None:

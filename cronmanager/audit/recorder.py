@@ -45,7 +45,7 @@ def record(action: str, *, status: int | None = None, resource_type: str | None 
         entry.path = request.path[:512]
         p = g.get("principal")
         if p is not None:
-            entry.user_id = entry.user_id or p.user.id
+            entry.user_id = entry.user_id or p.user_id
             entry.token_id = entry.token_id or p.token_id
             entry.team_id = p.team_id  # a service account's calls name its team
         elif entry.user_id is None and current_user and current_user.is_authenticated:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from sqlalchemy import inspect
+
 from cronmanager.models import ApiToken, Role, User
 
 SERVICE_SCOPES = ("read", "write", "delete", "execute")  # a service account is at most a team editor
@@ -24,6 +26,12 @@ class Principal:
     via: str  # a Via value
     token: ApiToken | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> str:
+        """The user's id read off the session's identity map: after a rollback (a refused request's audit row is
+        written after one) `user.id` would load the whole row again."""
+        return (inspect(self.user).identity or (self.user.id,))[0]
 
     @property
     def token_id(self) -> str | None:
