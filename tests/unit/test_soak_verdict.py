@@ -7,14 +7,17 @@ import os
 import time
 from types import SimpleNamespace
 
-from bench.soak import Sample, Watched, minute_sample, verdict
+from bench.soak import Sample, Watched, command_of, connections_bound, minute_sample, verdict
 
 
-def _watched(fds: list[int], rss: list[float] | None = None, conns: list[int] | None = None) -> Watched:
+def _watched(fds: list[int], rss: list[float] | None = None, conns: list[int] | None = None,
+             name: str = "worker1", children: int = 1) -> Watched:
+    """A process whose `children` interpreters share its connections as evenly as they can."""
     rss = rss or [140.0] * len(fds)
     conns = conns or [2] * len(fds)
-    samples = [Sample(m + 1, r, f, c) for m, (r, f, c) in enumerate(zip(rss, fds, conns, strict=True))]
-    return Watched("worker1", None, samples)
+    samples = [Sample(m + 1, r, f, c, -(-c // children))
+               for m, (r, f, c) in enumerate(zip(rss, fds, conns, strict=True))]
+    return Watched(name, None, samples)
 
 
 def test_flat_floors_and_rss_pass():
@@ -30,7 +33,19 @@ def test_rss_growth_of_ten_percent_fails_and_a_leaking_connection_too():
     rss = [140.0] * 5 + [140.0 + 1.5 * m for m in range(1, 16)]
     conns = [2] * 5 + [3] * 15
     problems = verdict(_watched([60] * 20, rss, conns), warmup=5)
-    assert problems == ["worker1: RSS 140.0 -> 162.5 MB (+16%)", "worker1: database connections 2 -> 3"]
+    assert problems == ["worker1: RSS 140.0 -> 162.5 MB (+16%)", "worker1: database connections of one process 2 -> 3"]
+
+
+def test_a_pool_child_reaching_late_what_its_peers_held_early_passes_and_one_going_past_it_fails():
+    """Seen in a soak of two `flask worker` pools of two children: the first pool's children held two connections
+    each from minute 3, the second's one each until minute 22, when one of them also reached two."""
+    first = _watched([60] * 30, conns=[4] * 30, children=2)
+    second = _watched([60] * 30, conns=[2] * 21 + [3] * 9, name="worker2", children=2)
+    leaking = _watched([60] * 30, conns=[2] * 21 + [5] * 9, name="worker2", children=2)  # one child holds 3
+    bounds = connections_bound([first, second], warmup=5)
+    assert bounds == {"worker": 2} and command_of(second) == "worker"
+    assert verdict(first, 5, bounds["worker"]) == [] and verdict(second, 5, bounds["worker"]) == []
+    assert verdict(leaking, 5, bounds["worker"]) == ["worker2: database connections of one process 2 -> 3"]
 
 
 def test_a_minute_sample_reads_the_process_itself():
