@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -279,10 +280,13 @@ class ForkServer:
             cls._current = cls()
         return cls._current
 
-    def spawn(self, argv: list[str], env: dict[str, str], log_path: Path) -> Forked:
+    def spawn(self, argv: list[str], env: dict[str, str], log_path: Path, err_path: Path | None = None) -> Forked:
+        """`flask <argv>` with its output appended to `log_path` (its stderr to `err_path` if given)."""
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(self.path)
-        conn.sendall(json.dumps({"argv": argv, "env": env, "cwd": str(ROOT), "log": str(log_path)}).encode() + b"\n")
+        request = {"argv": argv, "env": env, "cwd": str(ROOT), "log": str(log_path),
+                   "err": str(err_path) if err_path else None}
+        conn.sendall(json.dumps(request).encode() + b"\n")
         return Forked(conn)
 
     def close(self) -> None:
@@ -296,6 +300,27 @@ class ForkServer:
 def _close_fork_server() -> None:
     if ForkServer._current is not None:
         ForkServer._current.close()
+
+
+def flask_run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """`subprocess.run([python, -m, flask, --app, wsgi, *args], capture_output=True, text=True)` for a one-off
+    command (`flask health`, `flask backup`...), forked from the fork server unless TEST_FRESH_PROCESSES=1."""
+    argv = ["--app", "wsgi", *args]
+    if os.environ.get("TEST_FRESH_PROCESSES"):
+        return subprocess.run([sys.executable, "-m", "flask", *argv], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="cm-flask-run-") as tmp:
+        out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
+        child = ForkServer.get().spawn(argv, env, out, err)
+        try:
+            code = child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise
+        return subprocess.CompletedProcess([sys.executable, "-m", "flask", *argv], code,
+                                           out.read_text(errors="replace") if out.exists() else "",
+                                           err.read_text(errors="replace") if err.exists() else "")
 
 
 class Proc:

@@ -4,7 +4,6 @@ secrets and the history is there."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from redis import Redis
 from cronmanager.lib.redis_keys import RedisKeys, live_workers
 from tests.conftest import TEST_REDIS_URL
 from tests.helpers import create, executions
-from tests.stack import PROCESS_START_S, ROOT, Proc, process_env, start_target, wait_for
+from tests.stack import PROCESS_START_S, Proc, flask_run, process_env, start_target, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +22,7 @@ SECRET = "e2e-secret-token"
 
 
 def _flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return flask_run(*args, env=env)
 
 
 def _start(env: dict[str, str], prefix: str, log_dir: Path, started: list[Proc]) -> None:

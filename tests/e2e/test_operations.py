@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 
 import pytest
@@ -12,14 +11,13 @@ from cronmanager.execution.dispatch import delayed_scheduler
 from cronmanager.rq_namespace import rq_namespace
 from cronmanager.scheduling.system_jobs import SYSTEM_JOBS, maintenance_queue_name
 from tests.conftest import run_sql
-from tests.stack import ROOT, wait_for
+from tests.stack import flask_run, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 def _health(stack, process: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "health", "--process", process],
-                          cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60)
+    return flask_run("health", "--process", process, env=stack.env, timeout=60)
 
 
 def test_flask_health_follows_each_processs_heartbeat(app, stack):

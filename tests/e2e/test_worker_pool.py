@@ -4,15 +4,13 @@ restarted, drains on SIGTERM, and does not outlive a supervisor killed with SIGK
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 
 import psutil
 import pytest
 
 from cronmanager.lib.redis_keys import RedisKeys, live_workers
 from tests.helpers import create, executions
-from tests.stack import PROCESS_START_S, ROOT, wait_for
+from tests.stack import PROCESS_START_S, flask_run, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +37,7 @@ def test_the_pool_fires_on_every_child_and_reports_each(app, client, owner, stac
         assert client.post(f"/api/v1/cron/{job['id']}/execute", headers=owner.headers).status_code == 202
     wait_for(lambda: len(executions(app, job["id"], status="SUCCESS")) == 6, 40, message="six fires")
     assert {row.worker_id for row in executions(app, job["id"])} <= ids
-    health = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "health", "--process", "worker"],
-                            cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60)
+    health = flask_run("health", "--process", "worker", env=stack.env, timeout=60)
     assert health.returncode == 0 and "ok: 2 worker process(es)" in health.stdout, health
 
 
