@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from tests.e2e.conftest import stack, target  # noqa: F401 - re-exported fixtures
@@ -63,6 +64,13 @@ def errors(page) -> list[str]:
     page.on("console", lambda msg: found.append(f"console: {msg.text}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: found.append(f"pageerror: {exc}"))
     return found
+
+
+def schedule_panels_settled(page) -> None:
+    """The job form's schedule preview and its daylight-saving panel fetch after load and after typing, and redraw
+    above the form's buttons: a click by position while one lands can hit the wrong button (seen under load:
+    "Save changes" became "Preview changes", which stays on the edit page). Wait for both to settle first."""
+    expect(page.locator("[data-state=loading]")).to_have_count(0)
 
 
 def login(page, persona, password: str = PASSWORD) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from cronmanager.extensions import db
 from cronmanager.models import AlertChannel, ApiToken, AuditLog, CronExecution, CronJob, utcnow
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import login, schedule_panels_settled, shot
 from tests.stack import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -112,6 +112,7 @@ def test_it_creates_a_job_with_the_builder_and_shows_runs_live(page: Page, app, 
     expect(page.locator("[data-test-result]")).to_contain_text("HTTP 200")
     expect(page.locator("[data-test-body]")).to_contain_text('"method": "POST"')
     shot(page, "desktop-job-form-filled")
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     job_id = page.url.rsplit("/", 1)[1]
@@ -149,6 +150,7 @@ def test_it_toggles_clones_and_deletes_from_the_pages(page: Page, app, client, o
     page.get_by_role("link", name="Clone").click()
     expect(page.locator("input[name=name]")).to_have_value("Copy of Nightly billing close")
     expect(page.locator("input[name=param_value]").first).to_have_value("today")
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     expect(page.locator("h1[data-job-name]")).to_have_text("Copy of Nightly billing close")
@@ -178,6 +180,7 @@ def test_it_keeps_what_was_typed_and_shows_errors_next_to_fields(page: Page, own
     page.fill("input[name=endpoint_url]", "http://127.0.0.1:9/x")
     page.locator("[data-kv=header] input[name=header_key]").first.fill("X-Keep")
     page.locator("[data-kv=header] input[name=header_value]").first.fill("me")
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Create job").click()
     expect(page.locator("[data-field-error=cron_expression]")).to_be_visible()
     expect(page.locator("input[name=name]")).to_have_value("Half-typed job")
@@ -473,9 +476,11 @@ def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page:
     expect(page.locator("input[name=alert_after_failures]")).to_have_value("3")
     expect(page.locator("input[name=misfire_grace_s]")).to_have_value("60")
     page.fill("input[name=expected_statuses]", "200,abc")
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Create job").click()
     expect(page.locator("[data-field-error=expected_statuses]")).to_be_visible()
     page.fill("input[name=expected_statuses]", "200,99")  # syntax fine; the job service refuses the range
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Create job").click()
     expect(page.locator("[data-field-error=expected_statuses]")).to_contain_text("100-599")
     expect(page.locator("input[name=name]")).to_have_value("Strict target")
@@ -483,6 +488,7 @@ def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page:
     page.fill("input[name=alert_after_failures]", "5")
     page.select_option("select[name=on_exhausted]", "disable")
     shot(page, "desktop-job-form-alerts")
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     job_id = page.url.rsplit("/", 1)[1]
@@ -499,6 +505,7 @@ def test_the_job_form_saves_success_codes_alert_threshold_and_auto_disable(page:
     page.fill("input[name=expected_statuses]", "")
     page.fill("input[name=misfire_grace_s]", "0")
     page.select_option("select[name=on_exhausted]", "alert")
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Save changes").click()
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     data = client.get(f"/api/v1/cron/{job_id}", headers=owner.headers).get_json()

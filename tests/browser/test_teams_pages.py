@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import login, schedule_panels_settled, shot
 from tests.conftest import Persona, bearer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -62,6 +62,7 @@ def test_a_team_its_members_jobs_and_service_account_tokens(page: Page, app, cli
     page.fill("input[name=endpoint_url]", "http://127.0.0.1:9/close")
     page.evaluate("window.scrollTo(0, 0)")
     keep(shot(page, "teams-job-form-selector", full_page=False))
+    schedule_panels_settled(page)
     page.get_by_role("button", name="Create job").click()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     job_id = page.url.rsplit("/", 1)[1]

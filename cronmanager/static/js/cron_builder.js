@@ -157,8 +157,10 @@
       if (!value) {
         transitions.innerHTML = "";
         warningsBox.hidden = true;
+        panel.dataset.state = "empty";
         return;
       }
+      panel.dataset.state = "loading";
       const params = new URLSearchParams({ expression: value, timezone: tz.value || "UTC", count: "100" });
       if (panel.dataset.jobId) params.set("job_id", panel.dataset.jobId);
       try {
@@ -169,10 +171,12 @@
           : `<li class="text-slate-500" data-transition-none>No clock change in ${CM.esc(tz.value || "UTC")} touches these runs.</li>`;
         warnings.innerHTML = data.warnings.map((w) => `<li data-warning="${CM.esc(w.code)}"><span class="font-mono text-xs text-slate-500">${CM.esc(w.code)}</span> ${CM.esc(w.text)}</li>`).join("");
         warningsBox.hidden = !data.warnings.length;
+        panel.dataset.state = "ok";
       } catch (err) {
         if (mine !== seq) return;
         transitions.innerHTML = "";
         warningsBox.hidden = true;
+        panel.dataset.state = "error";
       }
     }
     const schedule = () => { clearTimeout(timer); timer = setTimeout(explain, 400); };

@@ -23,6 +23,7 @@
         text.textContent = "Type a cron expression or pick a preset; leave it empty for a job that only runs after other jobs.";
         fires.innerHTML = "";
         error.classList.add("hidden");
+        preview.dataset.state = "empty";
         return;
       }
       preview.dataset.state = "loading";
