@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole test suite: lint, layers, types, the fast tests and the slow end-to-end and browser tests (CI runs
-# exactly this). About 8 to 10 minutes on 2 cores (docs/benchmarks.md, The test suite); `scripts/test.sh --fast`
+# exactly this). 9 to 11 minutes on 2 cores (docs/benchmarks.md, The test suite); `scripts/test.sh --fast`
 # runs the checks and the fast tests only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
