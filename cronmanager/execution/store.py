@@ -50,14 +50,12 @@ def claim(worker_id: str, execution_ids: list[int]) -> list[Fire]:
     owned by a live worker that never received them; uncommitted, they stay unowned and are re-enqueued.
     """
     try:
-        rows = db.session.execute(
-            update(CronExecution)
-            .where(CronExecution.id.in_(execution_ids), CronExecution.status == ExecutionStatus.PENDING.value,
-                   CronExecution.worker_id.is_(None))
+        rows = db.session.execute(  # on the table, not the entity: an ORM bulk update adds its session bookkeeping
+            update(T)
+            .where(T.c.id.in_(execution_ids), T.c.status == ExecutionStatus.PENDING.value, T.c.worker_id.is_(None))
             .values(worker_id=worker_id)
-            .returning(CronExecution.id, CronExecution.cron_job_id, CronExecution.scheduled_for,
-                       CronExecution.due_at, CronExecution.trigger, CronExecution.attempt_number,
-                       CronExecution.first_attempt_id, CronExecution.traceparent)
+            .returning(T.c.id, T.c.cron_job_id, T.c.scheduled_for, T.c.due_at, T.c.trigger, T.c.attempt_number,
+                       T.c.first_attempt_id, T.c.traceparent)
         ).all()
         # the request goes out with the real secrets; what comes back is masked with the same values
         jobs = {j.id: (JobSnapshot.of(vault.revealed(j)), vault.scrubber(j)) for j in db.session.execute(
