@@ -51,7 +51,7 @@ class Sample:
     rss_mb: float
     fds: int
     db_conns: int
-    db_conns_one: int = 0  # the most any one interpreter of the process holds (a pool's child, a gunicorn worker)
+    db_conns_one: int  # the most any one interpreter of the process holds (a pool's child, a gunicorn worker)
 
 
 @dataclass
