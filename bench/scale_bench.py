@@ -58,7 +58,7 @@ def scale_out(b: Bench, workers: int, fires: int) -> dict:
                    " FROM cron_executions WHERE scheduled_for = %s", due)
     dupes = b.query("SELECT count(*) FROM (SELECT cron_job_id FROM cron_executions WHERE scheduled_for = %s"
                     " GROUP BY cron_job_id, attempt_number HAVING count(*) > 1) d", due)[0][0]
-    b.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+    b.disable_jobs(ids)
     for p in procs:
         b.stop(p)
     span = max(float(r[1]) for r in rows)
@@ -93,7 +93,7 @@ def failover(b: Bench, jobs: int = 20) -> dict:
     took_over = b.query("SELECT extract(epoch from min(created_at) - %s) FROM cron_executions WHERE created_at > %s",
                         killed_at, killed_at)[0][0]
     time.sleep(5)  # keep firing past the takeover, then stop and let everything settle
-    b.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+    b.disable_jobs(ids)
     b.wait(lambda: b.query("SELECT count(*) FROM cron_executions WHERE status IN ('PENDING','RUNNING')")[0][0] == 0,
            60, "rows settled")
     rows = b.query("SELECT cron_job_id, scheduled_for, status FROM cron_executions WHERE cron_job_id = ANY(%s)"

@@ -177,7 +177,7 @@ def main() -> int:
                 cells.append(f"{sample.rss_mb:9.1f} /{sample.fds:4d} /{sample.db_conns:3d} ({sample.db_conns_one})")
             print(f"{minute:>5} " + " ".join(f"{c:>26}" for c in cells), flush=True)
         t_end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
-        b.query_exec("UPDATE cron_jobs SET is_active = false, next_run_at = NULL WHERE id = ANY(%s)", ids)
+        b.disable_jobs(ids)
         b.wait(lambda: b.query("SELECT count(*) FROM cron_executions WHERE status IN ('PENDING','RUNNING')")[0][0]
                == 0, 120, "soak drained")
         rows = b.query("SELECT cron_job_id, scheduled_for, status, fire_lag_ms FROM cron_executions"

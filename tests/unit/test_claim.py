@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from cronmanager.execution import store
@@ -171,3 +172,58 @@ def test_start_writes_store_on_postgresql_what_the_portable_executemany_stores(a
     assert started[1] == started[0]  # the failure's fire started at the same instant
     assert started[2] == started[4] == ("PENDING", None, None, None, "w2")  # another worker's rows: left alone
     assert run_sql(app, "SELECT status FROM cron_jobs WHERE id = :id", id=job_id) == [("RUNNING",)]
+
+
+# ---- plans: never every open row through the status index, whatever the statistics say -------------------------------
+def _stale_backlog(app, client, owner, n: int, worker: str | None) -> list[int]:
+    """n open rows the statistics do not know about: analysed while every row was finished, then reopened (a
+    backlog grows faster than autovacuum analyses a large table)."""
+    job = create(client, owner, cron_expression="0 3 * * *", endpoint_url="https://x.test/")
+    rows = [r[0] for r in run_sql(app, """
+        INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at, created_at, status,
+                                     response_truncated)
+        SELECT :job, now() - make_interval(secs => i), 'schedule', 1, now(), now(), 'SUCCESS', false
+        FROM generate_series(1, :n) AS i RETURNING id""", job=job["id"], n=n)]
+    run_sql(app, "ANALYZE cron_executions")
+    run_sql(app, "UPDATE cron_executions SET status = 'PENDING', worker_id = :w WHERE cron_job_id = :job",
+            w=worker, job=job["id"])
+    return sorted(rows)
+
+
+def _plans_of(statement_start: str):
+    """The plan of every statement starting so that the block sends, EXPLAINed on its own connection as sent."""
+    plans: list[str] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith(statement_start):
+            cursor.execute("EXPLAIN " + statement, parameters)
+            plans.append("\n".join(r[0] for r in cursor.fetchall()))
+
+    return plans, explain
+
+
+@pytest.mark.parametrize("write", ["claim", "starts", "finals"])
+def test_a_flush_does_not_read_every_open_row_under_a_backlog_the_statistics_missed(app, client, owner, write):
+    rows = _stale_backlog(app, client, owner, 3000, None if write == "claim" else "w1")
+    flush = rows[:300]
+    plans, explain = _plans_of("UPDATE cron_executions")
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", explain)
+        try:
+            if write == "claim":
+                assert len(store.claim("w1", flush)) == len(flush)
+            else:
+                job = db.session.get(CronJob, run_sql(app, "SELECT cron_job_id FROM cron_executions WHERE id = :id",
+                                                      id=flush[0])[0][0])
+                fires = [_outcomes(job, [row], utcnow())[0] for row in flush]
+                db.session.rollback()
+                if write == "starts":
+                    store.write_starts("w1", fires)
+                else:
+                    assert len(store.write_finals("w1", fires)) == len(flush)
+                db.session.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", explain)
+    assert plans, "no UPDATE of cron_executions was sent"
+    # through the status index the planner read all 3,000 open rows and matched each against the flush
+    assert "ix_executions_status_due" not in plans[0], plans[0]
