@@ -48,14 +48,18 @@ def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Record
     finals = [f for kind, f in items if kind == RecordKind.FINAL]
     finished = {id(f) for f in finals}
     started = [f for kind, f in items if kind == RecordKind.START]
-    lock_jobs(f.job_id for _, f in items)  # before any write: the one lock order (cronmanager/models/row_locks.py)
     # a fire that started and finished within one flush is written once, by the final UPDATE
-    store.write_starts(worker_id, [f for f in started if id(f) not in finished])
+    only_started = [f for f in started if id(f) not in finished]
+    store.write_starts(worker_id, only_started)
     landed = store.write_finals(worker_id, finals)
     retries = store.plan_retries(landed)
     children = chain.spawn(chain.endings(landed))  # after plan_retries: a retried failure is no ending yet
-    store.update_jobs(landed)
     rollups.add_fires(landed)  # after plan_retries: a retried failure is not a run yet
+    # the job rows last, in the one lock order (cronmanager/models/row_locks.py): held for their two updates and
+    # the commit only, not the whole flush; the scheduler waits for them to place the jobs' next fires
+    lock_jobs(f.job_id for _, f in items)
+    store.mark_running(only_started)
+    store.update_jobs(landed)
     db.session.commit()
     for execution_id, due in retries:
         try:

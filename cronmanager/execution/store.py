@@ -152,7 +152,7 @@ def _unnest_here() -> bool:
 
 
 def write_starts(worker_id: str, fires: list[Fire]) -> None:
-    """RUNNING rows and RUNNING jobs, one statement each."""
+    """RUNNING rows, one statement; their jobs are marked by mark_running, under the job locks."""
     if not fires:
         return
     if _unnest_here():
@@ -169,8 +169,13 @@ def write_starts(worker_id: str, fires: list[Fire]) -> None:
             [{"eid": f.execution_id, "started": f.started_at, "lag": f.fire_lag_ms, "version": f.job.version}
              for f in fires],
         )
-    db.session.execute(update(CronJob).where(CronJob.id.in_({f.job_id for f in fires}))
-                       .values(status=JobStatus.RUNNING.value))
+
+
+def mark_running(fires: list[Fire]) -> None:
+    """The started fires' jobs RUNNING, one statement."""
+    if fires:
+        db.session.execute(update(CronJob).where(CronJob.id.in_({f.job_id for f in fires}))
+                           .values(status=JobStatus.RUNNING.value))
 
 
 def _utc(values: list[datetime | None]) -> list[datetime | None]:

@@ -161,6 +161,7 @@ def test_start_writes_store_on_postgresql_what_the_portable_executemany_stores(a
         unnest, each = _outcomes(job, rows[:3], now), _outcomes(job, rows[3:], now)
         db.session.rollback()
         store.write_starts("w1", unnest)
+        store.mark_running(unnest)
         db.session.commit()
         monkeypatch.setattr(store, "_unnest_here", lambda: False)
         store.write_starts("w1", each)
