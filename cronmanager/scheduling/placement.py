@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cronmanager.execution import rollups
@@ -91,6 +91,33 @@ def _record_excluded(job_id: str, sched: EffectiveSchedule, to_fire: list[dateti
                              attempt_number=1, status=ExecutionStatus.SKIPPED.value, created_at=now,
                              completed_at=now, response_truncated=False, error_message=why))
     return kept
+
+
+# A tick's fire rows go in as arrays (PostgreSQL): one statement that compiles once. A multi-row VALUES insert
+# compiled anew for every tick's row count, and binding its 10,000 parameters took over a third of the scheduler's
+# time with 800 jobs firing every second.
+_FIRES_PG = text(f"""
+INSERT INTO cron_executions (cron_job_id, scheduled_for, due_at, trigger, attempt_number, status, created_at,
+                             response_truncated, traceparent)
+SELECT v.job, v.slot, v.due, '{Trigger.SCHEDULE.value}', 1, '{ExecutionStatus.PENDING.value}', :now, false, v.tp
+FROM unnest(CAST(:job AS text[]), CAST(:slot AS timestamptz[]), CAST(:due AS timestamptz[]), CAST(:tp AS text[]))
+  AS v(job, slot, due, tp)
+ON CONFLICT (cron_job_id, scheduled_for, attempt_number) DO NOTHING
+RETURNING id, due_at, traceparent""").bindparams(bindparam("now", type_=T.c.created_at.type),
+                                                 *array_params("job", "slot", "due", "tp")).columns(
+    T.c.id, T.c.due_at, T.c.traceparent)
+
+
+def _insert_fires(rows: list[dict]) -> list:
+    """Insert these PENDING fire rows; returns (id, due_at, traceparent) of those the unique key let in."""
+    if db.engine.dialect.name != "postgresql":
+        return list(db.session.execute(_insert().values(rows).on_conflict_do_nothing(
+            index_elements=["cron_job_id", "scheduled_for", "attempt_number"]).returning(
+            T.c.id, T.c.due_at, T.c.traceparent)).all())
+    return list(db.session.execute(_FIRES_PG, {
+        "now": rows[0]["created_at"], "job": [r["cron_job_id"] for r in rows],
+        "slot": [r["scheduled_for"] for r in rows], "due": [r["due_at"] for r in rows],
+        "tp": [r.get("traceparent") for r in rows]}).all())
 
 
 def _claim_pg(claims: list[tuple[str, datetime, datetime]], fence: int | None) -> set[str]:
@@ -184,8 +211,7 @@ def place_due(lookahead_s: float, scan_limit: int = SCAN_LIMIT, live_since: date
     new_ids: list[tuple[datetime, int]] = []
     with placements(fire_rows) as placing:  # one cron.place span (trace) per fire; rows get traceparent
         for i in range(0, len(fire_rows), INSERT_CHUNK):
-            rows = db.session.execute(_insert().values(fire_rows[i:i + INSERT_CHUNK]).on_conflict_do_nothing(
-                index_elements=conflict).returning(T.c.id, T.c.due_at, T.c.traceparent)).all()
+            rows = _insert_fires(fire_rows[i:i + INSERT_CHUNK])
             new_ids += [(due, eid) for eid, due, _ in rows]
             placing.inserted(rows)
         db.session.commit()
