@@ -15,7 +15,7 @@ def _watched(fds: list[int], rss: list[float] | None = None, conns: list[int] | 
     """A process whose `children` interpreters share its connections as evenly as they can."""
     rss = rss or [140.0] * len(fds)
     conns = conns or [2] * len(fds)
-    samples = [Sample(m + 1, r, f, c, -(-c // children))
+    samples = [Sample(m + 1, r, f + 10, c, -(-c // children), f, 10)
                for m, (r, f, c) in enumerate(zip(rss, fds, conns, strict=True))]
     return Watched(name, None, samples)
 
@@ -26,7 +26,16 @@ def test_flat_floors_and_rss_pass():
 
 def test_a_floor_that_rises_fails():
     fds = [61] * 5 + [61 + m // 3 for m in range(15)]
-    assert verdict(_watched(fds), warmup=5) == ["worker1: open files 61 -> 65"]
+    assert verdict(_watched(fds), warmup=5) == ["worker1: open files other than target connections 61 -> 65"]
+
+
+def test_target_connections_rising_with_the_pools_pass():
+    """Seen with pools of two children: the floor of all descriptors rose by 5 after the warm-up, every one of
+    them a pooled connection to the target (each client keeps at most its pool's size per host)."""
+    w = _watched([160] * 30)
+    for s in w.samples[5:]:
+        s.fds, s.target_conns = s.fds + 5, s.target_conns + 5
+    assert verdict(w, warmup=5) == []
 
 
 def test_rss_growth_of_ten_percent_fails_and_a_leaking_connection_too():
@@ -56,4 +65,5 @@ def test_a_minute_sample_reads_the_process_itself():
         sample = minute_sample([me], pg_port=5432, minute=2, until=time.monotonic())["me"]
         assert extra.fileno() > 0
     assert sample.minute == 2 and sample.rss_mb > 10
-    assert sample.fds == baseline.fds + 1
+    assert sample.fds == baseline.fds + 1 and sample.other_fds == baseline.other_fds + 1
+    assert sample.target_conns == 0
