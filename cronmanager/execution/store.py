@@ -313,6 +313,15 @@ def mark_missed(execution_id: int) -> int:
 
 
 # ---- the job row ----------------------------------------------------------------------------------------------
+# as the start and final writes: an executemany was one statement and one round trip per job
+_JOBS_PG = text("""
+UPDATE cron_jobs AS j SET status = v.st, last_run_at = v.lr,
+  consecutive_failures = j.consecutive_failures * v.keep + v.n
+FROM unnest(CAST(:jid AS text[]), CAST(:st AS varchar[]), CAST(:lr AS timestamptz[]), CAST(:n AS integer[]),
+            CAST(:keep AS integer[])) AS v(jid, st, lr, n, keep)
+WHERE j.id = v.jid""").bindparams(*array_params("jid", "st", "lr", "n", "keep"))
+
+
 def update_jobs(finals: list[Fire]) -> None:
     """Job status, last run and the consecutive-failure counter, one batched statement for all jobs.
 
@@ -322,7 +331,7 @@ def update_jobs(finals: list[Fire]) -> None:
     for f in finals:
         if f.trigger != Trigger.TEST and f.final_status in (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED):
             by_job[f.job_id].append(f)
-    params = []
+    params: list[dict[str, Any]] = []
     for job_id, fires in by_job.items():
         fires.sort(key=lambda f: f.started_at or f.scheduled_for)
         tail_failures = 0
@@ -336,11 +345,16 @@ def update_jobs(finals: list[Fire]) -> None:
         status = cast(ExecutionStatus, last.final_status)  # SUCCESS or FAILED: only those were grouped
         params.append({"jid": job_id, "st": status.value, "lr": last.started_at, "n": tail_failures,
                        "keep": 0 if reset else 1})
-    if params:
-        jobs = CronJob.__table__
-        db.session.execute(
-            update(jobs).where(jobs.c.id == bindparam("jid")).values(
-                status=bindparam("st"), last_run_at=bindparam("lr"),
-                consecutive_failures=jobs.c.consecutive_failures * bindparam("keep") + bindparam("n")),
-            params,
-        )
+    if not params:
+        return
+    if _unnest_here():
+        db.session.execute(_JOBS_PG, {key: [p[key] for p in params] for key in ("jid", "st", "n", "keep")}
+                           | {"lr": _utc([p["lr"] for p in params])})
+        return
+    jobs = CronJob.__table__
+    db.session.execute(
+        update(jobs).where(jobs.c.id == bindparam("jid")).values(
+            status=bindparam("st"), last_run_at=bindparam("lr"),
+            consecutive_failures=jobs.c.consecutive_failures * bindparam("keep") + bindparam("n")),
+        params,
+    )
