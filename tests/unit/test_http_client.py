@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from cronmanager.execution import http_limits, ssrf
 from cronmanager.execution.http_client import HttpClient
@@ -228,6 +229,33 @@ def test_it_sends_method_headers_params_and_json(
     assert echo["headers"]["user-agent"] == "CronManager/1.0"
     assert echo["query"] == {"a": "1", "b": "two words"}
     assert json.loads(echo["body"]) == {"k": [1, 2]}
+
+
+def test_a_repeated_request_is_prepared_once_and_a_changed_one_anew(
+    client: HttpClient, server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared: list[str] = []
+    real = requests.PreparedRequest.prepare
+
+    def counting(self: requests.PreparedRequest, *args: object, **kwargs: object) -> None:
+        prepared.append(str(kwargs.get("url")))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.PreparedRequest, "prepare", counting)
+    url = f"{server.base}/echo"
+    first, again = (client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b")
+                    for _ in range(2))
+    changed = [client.request("post", url, headers={"X-Token": "z"}, params={"p": "1"}, body="b"),
+               client.request("post", url, headers={"X-Token": "a"}, params={"p": "2"}, body="b"),
+               client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="c"),
+               client.request("put", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b")]
+    assert len(prepared) == 1 + len(changed)
+    echoes = [json.loads(r.body) for r in (first, again, *changed)]
+    assert echoes[0] == echoes[1]
+    assert [(e["method"], e["headers"]["x-token"], e["query"], e["body"]) for e in echoes[2:]] == [
+        ("POST", "z", {"p": "1"}, "b"), ("POST", "a", {"p": "2"}, "b"), ("POST", "a", {"p": "1"}, "c"),
+        ("PUT", "a", {"p": "1"}, "b")]
+    assert again.request is not None and again.request.headers == first.request.headers
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
