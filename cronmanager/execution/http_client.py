@@ -98,6 +98,7 @@ class _Outgoing:
     params: dict[str, str] | None
     headers: dict[str, str]
     data: bytes | None
+    varying: tuple[str, ...] = ()  # names of headers that differ on every call: kept out of the prepared copy's key
 
 
 class HttpClient:
@@ -170,17 +171,19 @@ class HttpClient:
         follow_redirects: bool = False,
         cancellation: Cancellation | None = None,
         details: bool = True,
+        call_headers: dict[str, str] | None = None,
     ) -> HttpResult:
         """Send one request and always return an HttpResult for network-level problems.
 
         With ``details`` the result carries the forensic record: the request as sent (secrets masked),
         per-phase timings and the address connected to. ``cancellation`` lets another thread close the
-        connection; the result then says ``replaced``.
+        connection; the result then says ``replaced``. ``call_headers`` are headers that differ on every call
+        (a fire's id and time), sent after ``headers``: the rest of the request is prepared once and reused.
         """
         with capturing(Capture(cancellation)) as capture:
             result = self._request(method, url, headers=headers, params=params, body=body, json_body=json_body,
                                    timeout_s=timeout_s, expected_status=expected_status,
-                                   follow_redirects=follow_redirects, capture=capture)
+                                   follow_redirects=follow_redirects, capture=capture, call_headers=call_headers)
         if capture.cancelled:
             result = replace(result, ok=False, error=REPLACED, error_class=ErrorClass.REPLACED, transient=False)
         if not details:
@@ -201,6 +204,7 @@ class HttpClient:
         expected_status: Collection[int] | None,
         follow_redirects: bool,
         capture: Capture,
+        call_headers: dict[str, str] | None = None,
     ) -> HttpResult:
         """Send one request and always return an HttpResult for network-level problems.
 
@@ -211,7 +215,7 @@ class HttpClient:
         """
         method_u = self._checked_call(method, body, json_body, timeout_s)
         clock = _Clock(time.monotonic(), timeout_s)
-        out = _outgoing(method_u, url, headers, params, body, json_body)
+        out = _outgoing(method_u, url, headers, params, body, json_body, call_headers)
         try:
             bad_header = invalid_header(out.headers)
             if bad_header is not None:
@@ -269,15 +273,15 @@ class HttpClient:
         """A copy of the request prepared once for these exact settings: a job sends the same request every fire,
         and preparing it (URL parsing and encoding, the headers' merge) was a tenth of a worker's cost of a fire.
         Each fire gets its own copy: the tracing instrumentation adds its header to the one it sends."""
-        key = (out.method, out.url, tuple(out.params.items()) if out.params else None, tuple(out.headers.items()),
-               out.data)
+        fixed = {k: v for k, v in out.headers.items() if k not in out.varying} if out.varying else out.headers
+        key = (out.method, out.url, tuple(out.params.items()) if out.params else None, tuple(fixed.items()), out.data)
         prepared = self._prepared_once.get(key)
         if prepared is None:
             # the session's settings hold only its default headers (no cookies, auth or params: http_transport),
             # so the request is prepared from those directly; Session.prepare_request's generic merge of every
             # setting was a tenth of a worker's cost of a fire
             headers = CaseInsensitiveDict(self._session.headers)
-            headers.update(out.headers)
+            headers.update(fixed)
             # not Request(...).prepare(): Request turns params=None into {}, whose encoding starts with an
             # isinstance check against a typing Protocol, a thirtieth of a worker's cost of a fire
             prepared = requests.PreparedRequest()
@@ -285,7 +289,10 @@ class HttpClient:
             if len(self._prepared_once) >= PREPARED_KEPT:
                 self._prepared_once.clear()
             self._prepared_once[key] = prepared
-        return prepared.copy()
+        sent = prepared.copy()
+        for name in out.varying:  # checked with the others by invalid_header before the first hop
+            sent.headers[name] = out.headers[name]
+        return sent
 
     def _redirected(self, out: _Outgoing, resp: requests.Response, target: tuple[str, str, int],
                     last_hop: bool) -> _Outgoing:
@@ -308,7 +315,8 @@ class HttpClient:
             raise _Failed((f"Redirect refused: {exc}", exc.error_class, False), status) from None
         if next_target != target:
             headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_ON_CROSS_ORIGIN}
-        return _Outgoing(method, next_url, None, headers, data)  # params: already part of the redirect target
+        # params: already part of the redirect target
+        return _Outgoing(method, next_url, None, headers, data, tuple(k for k in out.varying if k in headers))
 
     def _finish(self, resp: requests.Response, clock: _Clock, expected_status: Collection[int] | None,
                 host: str) -> HttpResult:
@@ -364,9 +372,9 @@ class HttpClient:
 
 
 def _outgoing(method: str, url: str, headers: dict[str, str] | None, params: dict[str, str] | None,
-              body: str | None, json_body: object | None) -> _Outgoing:
+              body: str | None, json_body: object | None, call_headers: dict[str, str] | None = None) -> _Outgoing:
     """The first hop's request, its body encoded (JSON gets its Content-Type unless the caller set one)."""
-    req_headers: dict[str, str] = dict(headers or {})
+    req_headers: dict[str, str] = {**(headers or {}), **(call_headers or {})}
     data: bytes | None = None
     if json_body is not None:
         try:
@@ -377,7 +385,7 @@ def _outgoing(method: str, url: str, headers: dict[str, str] | None, params: dic
             req_headers["Content-Type"] = "application/json"
     elif body is not None:
         data = body.encode("utf-8")
-    return _Outgoing(method, url, params, req_headers, data)
+    return _Outgoing(method, url, params, req_headers, data, tuple(call_headers or ()))
 
 
 def _failure(clock: _Clock, failed: _Failed) -> HttpResult:

@@ -36,7 +36,8 @@ def perform_request(job: JobSnapshot, *, allow_private: bool, extra_headers: dic
     result = client(allow_private).request(
         job.http_method,
         job.endpoint_url,
-        headers={**job.headers, **(extra_headers or {})},
+        headers=job.headers,
+        call_headers=extra_headers,
         params=job.query_params or None,
         body=job.body,
         timeout_s=job.timeout_ms / 1000.0,

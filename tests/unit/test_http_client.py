@@ -243,19 +243,21 @@ def test_a_repeated_request_is_prepared_once_and_a_changed_one_anew(
 
     monkeypatch.setattr(requests.PreparedRequest, "prepare", counting)
     url = f"{server.base}/echo"
-    first, again = (client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b")
-                    for _ in range(2))
+    first, again = (client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b",
+                                   call_headers={"X-Call": str(n)}) for n in range(2))
     changed = [client.request("post", url, headers={"X-Token": "z"}, params={"p": "1"}, body="b"),
                client.request("post", url, headers={"X-Token": "a"}, params={"p": "2"}, body="b"),
                client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="c"),
                client.request("put", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b")]
     assert len(prepared) == 1 + len(changed)
     echoes = [json.loads(r.body) for r in (first, again, *changed)]
+    assert [e["headers"].pop("x-call") for e in echoes[:2]] == ["0", "1"]  # a call's own headers: no new preparation
     assert echoes[0] == echoes[1]
     assert [(e["method"], e["headers"]["x-token"], e["query"], e["body"]) for e in echoes[2:]] == [
         ("POST", "z", {"p": "1"}, "b"), ("POST", "a", {"p": "2"}, "b"), ("POST", "a", {"p": "1"}, "c"),
         ("PUT", "a", {"p": "1"}, "b")]
-    assert again.request is not None and again.request.headers == first.request.headers
+    assert again.request is not None and first.request is not None
+    assert again.request.headers == {**first.request.headers, "X-Call": "1"}
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
