@@ -39,7 +39,7 @@ def _waiting_on_a_lock(app, other_pid: int) -> bool:
                              "AND wait_event_type = 'Lock'", p=other_pid))
 
 
-def test_the_recorder_locks_its_jobs_in_id_order_before_writing_any(app, client, owner):
+def test_the_recorder_locks_its_jobs_in_id_order_before_writing_any_of_them(app, client, owner):
     """A writer holding the lower job and then wanting the higher one (the order everyone keeps) must not
     deadlock with a batch that starts the higher job and finishes the lower one. Before, the recorder locked
     the higher row first (the RUNNING status) and then waited for the lower one: a cycle."""
@@ -81,6 +81,46 @@ def test_the_recorder_locks_its_jobs_in_id_order_before_writing_any(app, client,
     assert statuses == {low_row: "SUCCESS", high_row: "RUNNING"}
     assert dict(run_sql(app, "SELECT id, status FROM cron_jobs WHERE id IN (:a, :b)", a=low_job, b=high_job)) == {
         low_job: "SUCCESS", high_job: "RUNNING"}
+
+
+def test_the_recorder_waits_for_its_jobs_only_once_its_execution_rows_are_written(app, client, owner):
+    """The job locks come last in a flush, so they are held for the job updates and the commit only: held through
+    whole flushes, they made the scheduler wait on every tick when every job fired each second."""
+    job_id, row = _pending_row(app, client, owner, "a")
+    with app.app_context():
+        fire = store.claim("w1", [row])[0]
+    fire.started_at, fire.final_status = utcnow(), ExecutionStatus.SUCCESS
+    other = _raw_connection(app)
+    other.autocommit = False
+    other.cursor().execute("UPDATE cron_jobs SET name = name WHERE id = %s", (job_id,))
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            with app.app_context():
+                record_batch("w1", [(RecordKind.FINAL, fire)])
+        except BaseException as err:  # the assertion below reports it
+            errors.append(err)
+
+    recorder = threading.Thread(target=record)
+    recorder.start()
+    deadline = time.monotonic() + DEADLINE_S
+    waiting: list = []
+    while not waiting:
+        assert time.monotonic() < deadline, "the recorder never waited for the job's lock"
+        time.sleep(0.02)
+        waiting = run_sql(app, "SELECT query, backend_xid IS NOT NULL FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND pid <> :p AND wait_event_type = 'Lock'",
+                          p=other.get_backend_pid())
+    other.commit()
+    other.close()
+    recorder.join(DEADLINE_S)
+    assert not recorder.is_alive() and errors == []
+    (query, wrote_already), = waiting
+    assert "FROM cron_jobs" in query and "FOR NO KEY UPDATE" in query
+    assert wrote_already  # a transaction id is assigned at its first write: the execution row's
+    assert run_sql(app, "SELECT status FROM cron_executions WHERE id = :id", id=row) == [("SUCCESS",)]
+    assert run_sql(app, "SELECT status FROM cron_jobs WHERE id = :id", id=job_id) == [("SUCCESS",)]
 
 
 def test_the_reconciler_skips_a_locked_job_instead_of_waiting_and_places_it_on_its_next_pass(app, client, owner):
