@@ -17,7 +17,7 @@ from cronmanager.execution import chain, rollups, spans, store
 from cronmanager.execution.dispatch import enqueue_at
 from cronmanager.execution.outcome import Fire, RecordKind
 from cronmanager.extensions import db
-from cronmanager.models.row_locks import lock_jobs
+from cronmanager.models.row_locks import lock_jobs, share_jobs
 
 log = logging.getLogger("cronmanager.recording")
 _HOOKS = "cronmanager.execution.after_commit"
@@ -48,6 +48,7 @@ def record_batch(worker_id: str, items: list[tuple[RecordKind, Fire]]) -> Record
     finals = [f for kind, f in items if kind == RecordKind.FINAL]
     finished = {id(f) for f in finals}
     started = [f for kind, f in items if kind == RecordKind.START]
+    share_jobs(f.job_id for _, f in items)  # no job of the flush deleted under it (cronmanager/models/row_locks.py)
     # a fire that started and finished within one flush is written once, by the final UPDATE
     only_started = [f for f in started if id(f) not in finished]
     store.write_starts(worker_id, only_started)

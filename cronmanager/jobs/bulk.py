@@ -44,7 +44,7 @@ def bulk_delete(json: BulkIds):
     audit_resource("cron", f"{len(jobs)} jobs")
     gone = [{"id": j.id, "owner_id": j.owner_id, "name": j.name} for j in jobs]
     note({"deleted": {"old": [{"id": g["id"], "name": g["name"]} for g in gone], "new": None}})
-    lock_jobs(j.id for j in jobs)  # the one lock order, before the deletes take theirs in list order
+    lock_jobs((j.id for j in jobs), delete=True)  # the one lock order, before the deletes take theirs in list order
     for job in jobs:
         db.session.delete(job)
     db.session.flush()

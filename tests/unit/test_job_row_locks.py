@@ -7,6 +7,7 @@ import threading
 import time
 
 import psycopg2
+import pytest
 from sqlalchemy.engine import make_url
 
 from cronmanager.execution import store
@@ -147,3 +148,60 @@ def test_the_reconciler_skips_a_locked_job_instead_of_waiting_and_places_it_on_i
         assert reconcile().next_run_fixed == 1
     assert run_sql(app, "SELECT count(*) FROM cron_jobs WHERE next_run_at IS NULL AND id IN (:a, :b)",
                    a=job_ids[0], b=job_ids[1])[0][0] == 0
+
+
+@pytest.mark.parametrize("how", ["delete", "bulk"])
+def test_a_job_deleted_while_a_flush_of_its_fires_is_being_written_waits_for_it_without_a_deadlock(
+        app, client, owner, how):
+    """The flush shares its jobs' rows before its first write. Without that, the delete took the job's row, its
+    cascade waited for the flush's execution row, and the flush then waited for the job's row: a deadlock, which
+    PostgreSQL ended by failing one of them after a second. The bulk delete locks FOR UPDATE from the start: its
+    NO KEY UPDATE first held what the flush's own lock then waited for."""
+    job_id, row = _pending_row(app, client, owner, "a")
+    with app.app_context():
+        fire = store.claim("w1", [row])[0]
+    fire.started_at, fire.final_status = utcnow(), ExecutionStatus.SUCCESS
+    holder = _raw_connection(app)  # holds the flush between its execution row and its job's row
+    holder.autocommit = False
+    holder.cursor().execute("LOCK TABLE job_health_pending IN EXCLUSIVE MODE")
+    deleter = _raw_connection(app)
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            with app.app_context():
+                record_batch("w1", [(RecordKind.FINAL, fire)])
+        except BaseException as err:  # the assertions below report it
+            errors.append(err)
+
+    def delete() -> None:
+        try:
+            if how == "bulk":
+                resp = client.post("/api/v1/cron/bulk-delete", json={"ids": [job_id]}, headers=owner.headers)
+                assert resp.status_code == 200, resp.get_json()
+                return
+            with deleter, deleter.cursor() as cur:
+                cur.execute("DELETE FROM cron_jobs WHERE id = %s", (job_id,))
+        except BaseException as err:
+            errors.append(err)
+
+    def waiting() -> int:
+        return len(run_sql(app, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND "
+                                "wait_event_type = 'Lock'"))
+
+    threads = [threading.Thread(target=record), threading.Thread(target=delete)]
+    for n, thread in enumerate(threads, 1):
+        thread.start()
+        deadline = time.monotonic() + DEADLINE_S
+        while waiting() < n:
+            assert time.monotonic() < deadline, f"{thread} never waited"
+            time.sleep(0.02)
+    holder.commit()
+    holder.close()
+    for thread in threads:
+        thread.join(DEADLINE_S)
+        assert not thread.is_alive()
+    deleter.close()
+    assert errors == []
+    assert run_sql(app, "SELECT count(*) FROM cron_jobs WHERE id = :id", id=job_id) == [(0,)]
+    assert run_sql(app, "SELECT count(*) FROM cron_executions WHERE id = :id", id=row) == [(0,)]
