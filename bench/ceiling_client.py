@@ -28,7 +28,7 @@ def main(url: str, requests_total: int, threads: int, start_at: float) -> None:
             with lock:
                 if next(remaining, None) is None:
                     return
-            result = http.request("GET", url, timeout_s=30.0)
+            result = http.request("GET", url, timeout_s=30.0, prepare_once=True)  # as a fire's request
             if result.ok:
                 with lock:
                     ok[0] += 1

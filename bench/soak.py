@@ -16,7 +16,8 @@ to targets come and go with each second's peak of simultaneous fires (closed aft
 sample lands on a peak or not by chance, while a leak is what never goes away and raises the floor. The
 descriptors judged are those other than the connections to the target (shown apart): a pool of two children
 holds twice one process's target connections, and their floor still moved by up to 10 from minute to minute
-with the pools' own ebb and flow, which is no leak (each client keeps at most its pool's size per host).
+with the pools' own ebb and flow, which is no leak (each client keeps at most its pool's size per host). A
+target connection in CLOSE_WAIT (closed by the target, never by us: a response not released) counts as a leak.
 
 Database connections are judged per interpreter: a `flask worker` is a supervisor over a pool of worker
 processes and gunicorn an arbiter over its workers, and each interpreter's SQLAlchemy pool keeps a connection
@@ -84,15 +85,17 @@ def measure(pid: int, pg_port: int, target_port: int | None = None) -> Probe:
     for p in [root, *root.children(recursive=True)]:
         try:
             rss, fds = p.memory_info().rss / 2**20, p.num_fds()
-            ports = [c.raddr.port for c in p.net_connections(kind="tcp") if c.raddr]
+            conns = [c for c in p.net_connections(kind="tcp") if c.raddr]
         except psutil.NoSuchProcess:
             continue
-        mine = ports.count(pg_port)
+        mine = sum(1 for c in conns if c.raddr.port == pg_port)
         probe.rss_mb += rss
         probe.fds += fds
         probe.db_conns += mine
         probe.db_conns_one = max(probe.db_conns_one, mine)
-        probe.target_conns += ports.count(target_port) if target_port else 0
+        # a socket the target closed and this process never did (CLOSE_WAIT: a response never released) is a leak
+        probe.target_conns += sum(1 for c in conns
+                                  if c.raddr.port == target_port and c.status != psutil.CONN_CLOSE_WAIT)
     return probe
 
 

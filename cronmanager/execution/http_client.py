@@ -62,7 +62,8 @@ from cronmanager.execution.ssrf import TargetRefused, refuse_literal, split_targ
 
 # what sending one hop may raise besides network trouble: a refused address, a URL that cannot be encoded
 _SEND_ERRORS = (TargetRefused, UnicodeError, *NETWORK_ERRORS)
-PREPARED_KEPT = 4096  # distinct requests kept prepared; past that the cache starts again
+PREPARED_KEPT = 1024  # distinct requests kept prepared; past that the cache starts again
+PREPARED_BODY_MAX = 16 * 1024  # larger bodies are prepared every time (1,024 of them would hold 16 MiB at most)
 
 
 class _Deadline(Exception):
@@ -99,6 +100,7 @@ class _Outgoing:
     headers: dict[str, str]
     data: bytes | None
     varying: tuple[str, ...] = ()  # names of headers that differ on every call: kept out of the prepared copy's key
+    reuse: bool = False  # the caller sends this request again (a job's): its preparation is kept
 
 
 class HttpClient:
@@ -172,18 +174,22 @@ class HttpClient:
         cancellation: Cancellation | None = None,
         details: bool = True,
         call_headers: dict[str, str] | None = None,
+        prepare_once: bool = False,
     ) -> HttpResult:
         """Send one request and always return an HttpResult for network-level problems.
 
         With ``details`` the result carries the forensic record: the request as sent (secrets masked),
         per-phase timings and the address connected to. ``cancellation`` lets another thread close the
-        connection; the result then says ``replaced``. ``call_headers`` are headers that differ on every call
-        (a fire's id and time), sent after ``headers``: the rest of the request is prepared once and reused.
+        connection; the result then says ``replaced``. ``prepare_once``: the caller sends this request again (a
+        job's, every fire), so its preparation is kept and copied; ``call_headers`` differ on every call (a fire's
+        id and time) and are added to the copy, after ``headers``. One-off requests (alert deliveries, each with
+        its own body and signature) leave ``prepare_once`` off and are not kept.
         """
         with capturing(Capture(cancellation)) as capture:
             result = self._request(method, url, headers=headers, params=params, body=body, json_body=json_body,
                                    timeout_s=timeout_s, expected_status=expected_status,
-                                   follow_redirects=follow_redirects, capture=capture, call_headers=call_headers)
+                                   follow_redirects=follow_redirects, capture=capture, call_headers=call_headers,
+                                   prepare_once=prepare_once)
         if capture.cancelled:
             result = replace(result, ok=False, error=REPLACED, error_class=ErrorClass.REPLACED, transient=False)
         if not details:
@@ -205,6 +211,7 @@ class HttpClient:
         follow_redirects: bool,
         capture: Capture,
         call_headers: dict[str, str] | None = None,
+        prepare_once: bool = False,
     ) -> HttpResult:
         """Send one request and always return an HttpResult for network-level problems.
 
@@ -215,7 +222,7 @@ class HttpClient:
         """
         method_u = self._checked_call(method, body, json_body, timeout_s)
         clock = _Clock(time.monotonic(), timeout_s)
-        out = _outgoing(method_u, url, headers, params, body, json_body, call_headers)
+        out = _outgoing(method_u, url, headers, params, body, json_body, call_headers, prepare_once)
         try:
             bad_header = invalid_header(out.headers)
             if bad_header is not None:
@@ -274,8 +281,9 @@ class HttpClient:
         and preparing it (URL parsing and encoding, the headers' merge) was a tenth of a worker's cost of a fire.
         Each fire gets its own copy: the tracing instrumentation adds its header to the one it sends."""
         fixed = {k: v for k, v in out.headers.items() if k not in out.varying} if out.varying else out.headers
+        keep = out.reuse and len(out.data or b"") <= PREPARED_BODY_MAX
         key = (out.method, out.url, tuple(out.params.items()) if out.params else None, tuple(fixed.items()), out.data)
-        prepared = self._prepared_once.get(key)
+        prepared = self._prepared_once.get(key) if keep else None
         if prepared is None:
             # the session's settings hold only its default headers (no cookies, auth or params: http_transport),
             # so the request is prepared from those directly; Session.prepare_request's generic merge of every
@@ -286,9 +294,10 @@ class HttpClient:
             # isinstance check against a typing Protocol, a thirtieth of a worker's cost of a fire
             prepared = requests.PreparedRequest()
             prepared.prepare(method=out.method, url=out.url, headers=headers, params=out.params, data=out.data)
-            if len(self._prepared_once) >= PREPARED_KEPT:
-                self._prepared_once.clear()
-            self._prepared_once[key] = prepared
+            if keep:
+                if len(self._prepared_once) >= PREPARED_KEPT:
+                    self._prepared_once.clear()
+                self._prepared_once[key] = prepared
         sent = prepared.copy()
         for name in out.varying:  # checked with the others by invalid_header before the first hop
             sent.headers[name] = out.headers[name]
@@ -316,7 +325,8 @@ class HttpClient:
         if next_target != target:
             headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_ON_CROSS_ORIGIN}
         # params: already part of the redirect target
-        return _Outgoing(method, next_url, None, headers, data, tuple(k for k in out.varying if k in headers))
+        return _Outgoing(method, next_url, None, headers, data, tuple(k for k in out.varying if k in headers),
+                         out.reuse)
 
     def _finish(self, resp: requests.Response, clock: _Clock, expected_status: Collection[int] | None,
                 host: str) -> HttpResult:
@@ -372,7 +382,8 @@ class HttpClient:
 
 
 def _outgoing(method: str, url: str, headers: dict[str, str] | None, params: dict[str, str] | None,
-              body: str | None, json_body: object | None, call_headers: dict[str, str] | None = None) -> _Outgoing:
+              body: str | None, json_body: object | None, call_headers: dict[str, str] | None = None,
+              reuse: bool = False) -> _Outgoing:
     """The first hop's request, its body encoded (JSON gets its Content-Type unless the caller set one)."""
     req_headers: dict[str, str] = {**(headers or {}), **(call_headers or {})}
     data: bytes | None = None
@@ -385,7 +396,7 @@ def _outgoing(method: str, url: str, headers: dict[str, str] | None, params: dic
             req_headers["Content-Type"] = "application/json"
     elif body is not None:
         data = body.encode("utf-8")
-    return _Outgoing(method, url, params, req_headers, data, tuple(call_headers or ()))
+    return _Outgoing(method, url, params, req_headers, data, tuple(call_headers or ()), reuse)
 
 
 def _failure(clock: _Clock, failed: _Failed) -> HttpResult:

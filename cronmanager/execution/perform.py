@@ -38,6 +38,7 @@ def perform_request(job: JobSnapshot, *, allow_private: bool, extra_headers: dic
         job.endpoint_url,
         headers=job.headers,
         call_headers=extra_headers,
+        prepare_once=True,  # a job sends the same request every fire
         params=job.query_params or None,
         body=job.body,
         timeout_s=job.timeout_ms / 1000.0,

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from cronmanager.execution import http_limits, ssrf
+from cronmanager.execution import http_client, http_limits, ssrf
 from cronmanager.execution.http_client import HttpClient
 from cronmanager.execution.outcome import HttpResult
 from cronmanager.execution.retry import parse_retry_after
@@ -244,12 +244,16 @@ def test_a_repeated_request_is_prepared_once_and_a_changed_one_anew(
     monkeypatch.setattr(requests.PreparedRequest, "prepare", counting)
     url = f"{server.base}/echo"
     first, again = (client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b",
-                                   call_headers={"X-Call": str(n)}) for n in range(2))
-    changed = [client.request("post", url, headers={"X-Token": "z"}, params={"p": "1"}, body="b"),
-               client.request("post", url, headers={"X-Token": "a"}, params={"p": "2"}, body="b"),
-               client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="c"),
-               client.request("put", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b")]
+                                   call_headers={"X-Call": str(n)}, prepare_once=True) for n in range(2))
+    changed = [client.request("post", url, headers={"X-Token": "z"}, params={"p": "1"}, body="b", prepare_once=True),
+               client.request("post", url, headers={"X-Token": "a"}, params={"p": "2"}, body="b", prepare_once=True),
+               client.request("post", url, headers={"X-Token": "a"}, params={"p": "1"}, body="c", prepare_once=True),
+               client.request("put", url, headers={"X-Token": "a"}, params={"p": "1"}, body="b", prepare_once=True)]
     assert len(prepared) == 1 + len(changed)
+    once = [client.request("post", url, body="d") for _ in range(2)]  # one-off requests (alerts): never kept
+    big = [client.request("post", url, body="e" * (http_client.PREPARED_BODY_MAX + 1), prepare_once=True)
+           for _ in range(2)]
+    assert all(r.ok for r in once + big) and len(prepared) == 1 + len(changed) + 4
     echoes = [json.loads(r.body) for r in (first, again, *changed)]
     assert [e["headers"].pop("x-call") for e in echoes[:2]] == ["0", "1"]  # a call's own headers: no new preparation
     assert echoes[0] == echoes[1]
