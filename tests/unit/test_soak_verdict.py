@@ -26,7 +26,20 @@ def test_flat_floors_and_rss_pass():
 
 def test_a_floor_that_rises_fails():
     fds = [61] * 5 + [61 + m // 3 for m in range(15)]
-    assert verdict(_watched(fds), warmup=5) == ["worker1: open files other than target connections 61 -> 65"]
+    assert verdict(_watched(fds), warmup=5) == ["worker1: open files other than pooled connections 61 -> 65"]
+
+
+def test_a_late_redis_connection_is_judged_like_a_database_one():
+    """A child's pool opening one more connection late (a system job's first run beside the fires): within what a
+    sibling held in the warm-up it passes, past that it fails."""
+    first, second = _watched([26] * 30, name="worker1"), _watched([24] * 30, name="worker2")
+    for s in first.samples:
+        s.redis_conns_one = 7
+    for m, s in enumerate(second.samples):
+        s.redis_conns_one = 6 if m < 25 else 7
+    bound = connections_bound([first, second], warmup=5, of="redis_conns_one")["worker"]
+    assert bound == 7 and verdict(second, 5, redis_bound=bound) == []
+    assert verdict(second, 5, redis_bound=6) == ["worker2: Redis connections of one process 6 -> 7"]
 
 
 def test_target_connections_rising_with_the_pools_pass():
