@@ -96,16 +96,22 @@ def _outcomes(job, rows: list[int], now: datetime) -> list[Fire]:
     return fires
 
 
-def _claimed(app, client, owner, n: int) -> tuple[list[int], str]:
+def _rows_of_a_new_job(app, client, owner, n: int, status: str) -> tuple[list[int], str]:
+    """n execution rows of one new job, one a second back from now, all in `status`."""
     job = create(client, owner, cron_expression="0 3 * * *", endpoint_url="https://x.test/")
     rows = [r[0] for r in run_sql(app, """
         INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at, created_at, status,
                                      response_truncated)
-        SELECT :job, now() - make_interval(secs => i), 'schedule', 1, now(), now(), 'PENDING', false
-        FROM generate_series(1, :n) AS i RETURNING id""", job=job["id"], n=n)]
+        SELECT :job, now() - make_interval(secs => i), 'schedule', 1, now(), now(), :status, false
+        FROM generate_series(1, :n) AS i RETURNING id""", job=job["id"], n=n, status=status)]
+    return sorted(rows), job["id"]
+
+
+def _claimed(app, client, owner, n: int) -> tuple[list[int], str]:
+    rows, job_id = _rows_of_a_new_job(app, client, owner, n, "PENDING")
     with app.app_context():
         assert len(store.claim("w1", rows)) == n
-    return sorted(rows), job["id"]
+    return rows, job_id
 
 
 def _row(app, row: int) -> tuple:
@@ -179,16 +185,11 @@ def test_start_writes_store_on_postgresql_what_the_portable_executemany_stores(a
 def _stale_backlog(app, client, owner, n: int, worker: str | None) -> list[int]:
     """n open rows the statistics do not know about: analysed while every row was finished, then reopened (a
     backlog grows faster than autovacuum analyses a large table)."""
-    job = create(client, owner, cron_expression="0 3 * * *", endpoint_url="https://x.test/")
-    rows = [r[0] for r in run_sql(app, """
-        INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at, created_at, status,
-                                     response_truncated)
-        SELECT :job, now() - make_interval(secs => i), 'schedule', 1, now(), now(), 'SUCCESS', false
-        FROM generate_series(1, :n) AS i RETURNING id""", job=job["id"], n=n)]
+    rows, job_id = _rows_of_a_new_job(app, client, owner, n, "SUCCESS")
     run_sql(app, "ANALYZE cron_executions")
     run_sql(app, "UPDATE cron_executions SET status = 'PENDING', worker_id = :w WHERE cron_job_id = :job",
-            w=worker, job=job["id"])
-    return sorted(rows)
+            w=worker, job=job_id)
+    return rows
 
 
 def _plans_of(statement_start: str):

@@ -40,6 +40,18 @@ def _waiting_on_a_lock(app, other_pid: int) -> bool:
                              "AND wait_event_type = 'Lock'", p=other_pid))
 
 
+def _recorder(app, items: list, errors: list[BaseException]) -> threading.Thread:
+    """A thread (not started) writing `items` as the executor's recorder does; what it raises lands in `errors`."""
+    def record() -> None:
+        try:
+            with app.app_context():
+                record_batch("w1", items)
+        except BaseException as err:  # the caller's assertions report it
+            errors.append(err)
+
+    return threading.Thread(target=record)
+
+
 def test_the_recorder_locks_its_jobs_in_id_order_before_writing_any_of_them(app, client, owner):
     """A writer holding the lower job and then wanting the higher one (the order everyone keeps) must not
     deadlock with a batch that starts the higher job and finishes the lower one. Before, the recorder locked
@@ -58,15 +70,7 @@ def test_the_recorder_locks_its_jobs_in_id_order_before_writing_any_of_them(app,
     cur.execute("SET lock_timeout = '5s'")
     cur.execute("UPDATE cron_jobs SET name = name WHERE id = %s", (low_job,))  # holds the lower row
     errors: list[BaseException] = []
-
-    def record() -> None:
-        try:
-            with app.app_context():
-                record_batch("w1", [(RecordKind.START, high), (RecordKind.FINAL, low)])
-        except BaseException as err:  # the assertion below reports it
-            errors.append(err)
-
-    recorder = threading.Thread(target=record)
+    recorder = _recorder(app, [(RecordKind.START, high), (RecordKind.FINAL, low)], errors)
     recorder.start()
     deadline = time.monotonic() + DEADLINE_S
     while not _waiting_on_a_lock(app, other.get_backend_pid()):
@@ -95,15 +99,7 @@ def test_the_recorder_waits_for_its_jobs_only_once_its_execution_rows_are_writte
     other.autocommit = False
     other.cursor().execute("UPDATE cron_jobs SET name = name WHERE id = %s", (job_id,))
     errors: list[BaseException] = []
-
-    def record() -> None:
-        try:
-            with app.app_context():
-                record_batch("w1", [(RecordKind.FINAL, fire)])
-        except BaseException as err:  # the assertion below reports it
-            errors.append(err)
-
-    recorder = threading.Thread(target=record)
+    recorder = _recorder(app, [(RecordKind.FINAL, fire)], errors)
     recorder.start()
     deadline = time.monotonic() + DEADLINE_S
     waiting: list = []
@@ -167,13 +163,6 @@ def test_a_job_deleted_while_a_flush_of_its_fires_is_being_written_waits_for_it_
     deleter = _raw_connection(app)
     errors: list[BaseException] = []
 
-    def record() -> None:
-        try:
-            with app.app_context():
-                record_batch("w1", [(RecordKind.FINAL, fire)])
-        except BaseException as err:  # the assertions below report it
-            errors.append(err)
-
     def delete() -> None:
         try:
             if how == "bulk":
@@ -189,7 +178,7 @@ def test_a_job_deleted_while_a_flush_of_its_fires_is_being_written_waits_for_it_
         return len(run_sql(app, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND "
                                 "wait_event_type = 'Lock'"))
 
-    threads = [threading.Thread(target=record), threading.Thread(target=delete)]
+    threads = [_recorder(app, [(RecordKind.FINAL, fire)], errors), threading.Thread(target=delete)]
     for n, thread in enumerate(threads, 1):
         thread.start()
         deadline = time.monotonic() + DEADLINE_S
