@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 Scrub = Callable[[str | None], str | None]  # masks a job's secret values in text (secrets.vault.scrubber)
 
 
-def _unchanged(text: str | None) -> str | None:
-    return text
-
-
 class ExecutionStatus(enum.StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -116,8 +112,11 @@ class HttpResult:
     timings: Timings | None = None
     remote_addr: str | None = None  # the address actually connected to
 
-    def scrubbed(self, scrub: Scrub) -> HttpResult:
-        """This result with the job's secret values masked wherever the target could have echoed them."""
+    def scrubbed(self, scrub: Scrub | None) -> HttpResult:
+        """This result with the job's secret values masked wherever the target could have echoed them (None: the
+        job has none, and the result is kept as it is)."""
+        if scrub is None:
+            return self
         request = self.request and replace(self.request, url=scrub(self.request.url) or "",
                                            headers={k: scrub(v) or "" for k, v in self.request.headers.items()})
         return replace(self, headers={k: scrub(v) or "" for k, v in self.headers.items()}, body=scrub(self.body) or "",
@@ -187,7 +186,7 @@ class Fire:
     span: Span | None = field(default=None, repr=False, compare=False)  # this attempt's cron.execute (tracing on)
     span_open: bool = False  # until the fire's thread or the recorder, whichever comes first, ends the span
     # masks the job's secrets in what the target sends back, before anything is recorded or published
-    scrub: Scrub = field(default=_unchanged, repr=False, compare=False)
+    scrub: Scrub | None = field(default=None, repr=False, compare=False)
 
     @property
     def fire_lag_ms(self) -> int | None:

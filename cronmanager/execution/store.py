@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -35,6 +35,10 @@ from cronmanager.models.types import UTCDateTime, array_params
 from cronmanager.secrets import vault
 
 T = CronExecution.__table__
+J = CronJob.__table__
+# what a fire's snapshot is made of (JobSnapshot.of after vault.revealed), read as plain rows: the ORM's entities
+# cost more to load, keep and expire at commit than the snapshot itself
+_SNAPSHOT = [J.c[f.name] for f in fields(JobSnapshot) if f.name in J.c] + [J.c.sealed_secrets]
 _OPEN = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
 
 
@@ -61,8 +65,8 @@ def claim(worker_id: str, execution_ids: list[int]) -> list[Fire]:
                        T.c.first_attempt_id, T.c.traceparent)
         ).all()
         # the request goes out with the real secrets; what comes back is masked with the same values
-        jobs = {j.id: (JobSnapshot.of(vault.revealed(j)), vault.scrubber(j)) for j in db.session.execute(
-            select(CronJob).where(CronJob.id.in_({r.cron_job_id for r in rows}))).scalars()} if rows else {}
+        jobs = {j["id"]: (JobSnapshot.of(vault.revealed(j)), vault.scrubber(j)) for j in map(dict, db.session.execute(
+            select(*_SNAPSHOT).where(J.c.id.in_({r.cron_job_id for r in rows}))).mappings())} if rows else {}
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -174,7 +178,7 @@ def write_starts(worker_id: str, fires: list[Fire]) -> None:
 def mark_running(fires: list[Fire]) -> None:
     """The started fires' jobs RUNNING, one statement."""
     if fires:
-        db.session.execute(update(CronJob).where(CronJob.id.in_({f.job_id for f in fires}))
+        db.session.execute(update(J).where(J.c.id.in_({f.job_id for f in fires}))
                            .values(status=JobStatus.RUNNING.value))
 
 
@@ -351,10 +355,9 @@ def update_jobs(finals: list[Fire]) -> None:
         db.session.execute(_JOBS_PG, {key: [p[key] for p in params] for key in ("jid", "st", "n", "keep")}
                            | {"lr": _utc([p["lr"] for p in params])})
         return
-    jobs = CronJob.__table__
     db.session.execute(
-        update(jobs).where(jobs.c.id == bindparam("jid")).values(
+        update(J).where(J.c.id == bindparam("jid")).values(
             status=bindparam("st"), last_run_at=bindparam("lr"),
-            consecutive_failures=jobs.c.consecutive_failures * bindparam("keep") + bindparam("n")),
+            consecutive_failures=J.c.consecutive_failures * bindparam("keep") + bindparam("n")),
         params,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -84,8 +84,9 @@ def seal(values: dict[str, Any], stored: CronJob | None) -> dict[str, Any]:
     return out
 
 
-def scrubber(sealed: CronJob | dict[str, Any]) -> Callable[[str | None], str | None]:
-    """Masks the secrets of a job (or an output of `seal`) in text a target sent back, e.g. an echo of headers."""
+def scrubber(sealed: CronJob | Mapping[str, Any]) -> Callable[[str | None], str | None] | None:
+    """Masks the secrets of a job (or an output of `seal`) in text a target sent back, e.g. an echo of headers;
+    None when the job has nothing to mask (most jobs: their results are then kept without a copy)."""
     token = sealed.sealed_secrets if isinstance(sealed, CronJob) else sealed.get("sealed_secrets")
     values: set[str] = set()
     for value in _open(token).values():
@@ -94,6 +95,8 @@ def scrubber(sealed: CronJob | dict[str, Any]) -> Callable[[str | None], str | N
             if ":" in item:  # URL userinfo goes out as Basic auth
                 values.add(base64.b64encode(unquote(item).encode()).decode())
     ordered = sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
+    if not ordered:
+        return None
 
     def scrub(text: str | None) -> str | None:
         for value in ordered:
@@ -103,7 +106,7 @@ def scrubber(sealed: CronJob | dict[str, Any]) -> Callable[[str | None], str | N
     return scrub
 
 
-def revealed(job: CronJob | dict[str, Any]) -> dict[str, Any]:
+def revealed(job: CronJob | Mapping[str, Any]) -> dict[str, Any]:
     """The job's fields as the request goes out: every column, stored secrets put back where `***` stands.
 
     Called where a worker snapshots the job, and by `POST /cron/test` on the output of `seal` (so an unsaved
