@@ -109,16 +109,17 @@ def _candidates(latest: dict[str, Fire]) -> set[str]:
     jobs (timed by their own limit or by their team's)."""
     failed = {j for j, f in latest.items() if f.final_status == "FAILED"}
     succeeded = [j for j, f in latest.items() if f.final_status == "SUCCESS"]
-    if succeeded:
-        failed |= set(db.session.execute(select(JobAlertState.cron_job_id).where(
-            JobAlertState.cron_job_id.in_(succeeded), JobAlertState.failing.is_(True))).scalars())
-        failed |= set(db.session.execute(select(CronJob.id).where(
-            CronJob.id.in_(succeeded), or_(CronJob.max_duration_ms.is_not(None),
-                                           CronJob.late_after_s.is_not(None)))).scalars())
-        failed |= {job_id for job_id, defaults in db.session.execute(
-            select(CronJob.id, Team.alert_defaults).join(Team, Team.id == CronJob.team_id)
-            .where(CronJob.id.in_(succeeded), Team.alert_defaults.is_not(None))).tuples()
-            if (defaults or {}).get("max_duration_ms")}
+    if succeeded:  # one statement: this runs for every flush of outcomes
+        rows = db.session.execute(
+            select(CronJob.id, JobAlertState.failing, CronJob.max_duration_ms, CronJob.late_after_s,
+                   Team.alert_defaults)
+            .outerjoin(JobAlertState, JobAlertState.cron_job_id == CronJob.id)
+            .outerjoin(Team, Team.id == CronJob.team_id)
+            .where(CronJob.id.in_(succeeded),
+                   or_(JobAlertState.failing.is_(True), CronJob.max_duration_ms.is_not(None),
+                       CronJob.late_after_s.is_not(None), Team.alert_defaults.is_not(None)))).all()
+        failed |= {r.id for r in rows if r.failing or r.max_duration_ms is not None or r.late_after_s is not None
+                   or (r.alert_defaults or {}).get("max_duration_ms")}
     return failed
 
 
