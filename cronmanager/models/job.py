@@ -32,6 +32,8 @@ class CronJob(Model):
         Index("ix_cron_jobs_owner_created", "owner_id", "created_at"),
         Index("ix_cron_jobs_created_id", "created_at", "id"),
         Index("ix_cron_jobs_team_created", "team_id", "created_at", "id"),  # a team's list in one index scan
+        # room on each page for a row's next version: a fire's two job writes change no indexed column (migration 0023)
+        {"postgresql_with": {"fillfactor": 70}},
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
