@@ -8,6 +8,7 @@ is conditional on this worker still owning the row.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -38,6 +39,9 @@ log = logging.getLogger("cronmanager.executor")
 FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX = 500
 RECORD_RETRY_S = 1.0
+# claimed fires left waiting for a slot when the RQ loop goes for the next batch (a quarter of the slots, at most 50):
+# the next claim (50 ms and more in a burst) overlaps their wait, where slots freed meanwhile sat idle before
+READY_LOW_MAX = 50
 
 
 class Executor:
@@ -58,8 +62,12 @@ class Executor:
         self._running_by_job: dict[str, dict[int, Cancellation]] = {}
         self._stop = threading.Event()
         self._halted: set[str] = set()  # jobs disabled or deleted since start, learnt from events
+        self._ready: collections.deque[Fire] = collections.deque()  # claimed, waiting for a slot, in claim order
+        self._ready_cv = threading.Condition()
+        self._ready_low = min(READY_LOW_MAX, self.max_in_flight // 4)
         self._threads = [
             threading.Thread(target=self._record_loop, name="recorder", daemon=True),
+            threading.Thread(target=self._feed, name="feeder", daemon=True),
             threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True),
             threading.Thread(target=self._follow_job_events, name="job-events", daemon=True),
         ]
@@ -69,22 +77,44 @@ class Executor:
 
     # ---- intake -------------------------------------------------------------------------------------------
     def submit_batch(self, execution_ids: list[int]) -> int:
-        """Claim the rows still PENDING and unowned, then hand each fire to the pool; returns how many were claimed."""
+        """Claim the rows still PENDING and unowned and queue them for a slot; returns how many were claimed.
+
+        Back-pressure: returns (and the RQ loop takes the next batch) once few claimed fires are left waiting, so a
+        busy process never holds more than a batch and `_ready_low` fires it cannot start yet.
+        """
         started = time.monotonic()
         with self.app.app_context():
             fires = store.claim(self.worker_id, execution_ids)
         log.debug("claimed %d/%d in %.3f s", len(fires), len(execution_ids), time.monotonic() - started)
-        for fire in fires:  # all before the first slot wait: fires are placed ahead, so this is before they are due
+        for fire in fires:  # fires are placed ahead, so this is before they are due
             spans.start_fire(fire, fire.traceparent)  # cron.execute span, continuing the placement's trace
+        with self._cv:
+            self._in_flight += len(fires)
+        runnable = []
         for fire in fires:
-            with self._cv:
-                self._in_flight += 1
             if not fire.job.is_active and fire.trigger.scheduled:
                 self._finish(fire, ExecutionStatus.SKIPPED, "job disabled")
-                continue
-            self._slots.acquire()  # back-pressure: never more than max_in_flight in this process
-            self._pool.submit(fire)
+            else:
+                runnable.append(fire)
+        with self._ready_cv:
+            self._ready.extend(runnable)
+            self._ready_cv.notify_all()
+            self._ready_cv.wait_for(lambda: len(self._ready) <= self._ready_low or self._stop.is_set())
         return len(fires)
+
+    def _feed(self) -> None:
+        """Hands claimed fires to the pool in claim order, each once a slot is free (never more than max_in_flight
+        running in this process). Once stopping, fires not started stay claimed: the reconciler releases them."""
+        while True:
+            with self._ready_cv:
+                self._ready_cv.wait_for(lambda: bool(self._ready) or self._stop.is_set())
+            self._slots.acquire()
+            with self._ready_cv:
+                if self._stop.is_set():
+                    return
+                fire = self._ready.popleft()
+                self._ready_cv.notify_all()
+            self._pool.submit(fire)
 
     def _finish(self, fire: Fire, status: ExecutionStatus, reason: str | None = None) -> None:
         fire.final_status, fire.skip_reason = status, reason
@@ -259,6 +289,8 @@ class Executor:
         drained = self.wait_idle(timeout)
         tracing.defer_exports_while_busy(None)
         self._stop.set()
+        with self._ready_cv:  # the feeder and a waiting submit_batch see the stop
+            self._ready_cv.notify_all()
         self._threads[0].join(timeout=10)
         try:
             with self.app.app_context():
