@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 
 from cronmanager.extensions import db
 from cronmanager.models import CronExecution
+from tests.conftest import run_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,6 +138,15 @@ def create(client, persona, **fields):
     resp = client.post("/api/v1/cron", json={"name": "job", **fields}, headers=persona.headers)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
+
+
+def execution_rows(app, job_id: str, n: int, status: str = "PENDING") -> list[int]:
+    """n scheduled rows of the job, one a second back from now and all due, in `status`; ids ascending."""
+    return sorted(r[0] for r in run_sql(app, """
+        INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at, created_at, status,
+                                     response_truncated)
+        SELECT :job, now() - make_interval(secs => i), 'schedule', 1, now(), now(), :status, false
+        FROM generate_series(1, :n) AS i RETURNING id""", job=job_id, n=n, status=status))
 
 
 def executions(app, job_id: str, **filters: object) -> list[CronExecution]:

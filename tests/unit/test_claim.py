@@ -23,7 +23,7 @@ from cronmanager.execution.outcome import (
 from cronmanager.extensions import db
 from cronmanager.models import CronJob, utcnow
 from tests.conftest import run_sql
-from tests.helpers import create
+from tests.helpers import create, execution_rows
 
 
 def _pending_row(app, client, owner) -> int:
@@ -97,14 +97,8 @@ def _outcomes(job, rows: list[int], now: datetime) -> list[Fire]:
 
 
 def _rows_of_a_new_job(app, client, owner, n: int, status: str) -> tuple[list[int], str]:
-    """n execution rows of one new job, one a second back from now, all in `status`."""
     job = create(client, owner, cron_expression="0 3 * * *", endpoint_url="https://x.test/")
-    rows = [r[0] for r in run_sql(app, """
-        INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at, created_at, status,
-                                     response_truncated)
-        SELECT :job, now() - make_interval(secs => i), 'schedule', 1, now(), now(), :status, false
-        FROM generate_series(1, :n) AS i RETURNING id""", job=job["id"], n=n, status=status)]
-    return sorted(rows), job["id"]
+    return execution_rows(app, job["id"], n, status), job["id"]
 
 
 def _claimed(app, client, owner, n: int) -> tuple[list[int], str]:

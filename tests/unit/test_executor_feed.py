@@ -7,18 +7,10 @@ import threading
 
 from cronmanager.execution.executor import Executor
 from tests.conftest import run_sql
-from tests.helpers import create
+from tests.helpers import create, execution_rows
 from tests.stack import start_target, wait_for
 
 LONG_S = 5.0  # the slots' holders: far longer than the short fire and the checks made meanwhile
-
-
-def _pending_rows(app, job_id: str, n: int) -> list[int]:
-    return [r[0] for r in run_sql(app, """
-        INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at, created_at, status,
-                                     response_truncated)
-        SELECT :job, now() - make_interval(secs => i), 'schedule', 1, now(), now(), 'PENDING', false
-        FROM generate_series(1, :n) AS i RETURNING id""", job=job_id, n=n)]
 
 
 def test_a_batch_is_handed_over_while_one_fire_still_waits_and_no_more_run_than_the_slots(app, client, owner):
@@ -29,10 +21,10 @@ def test_a_batch_is_handed_over_while_one_fire_still_waits_and_no_more_run_than_
                       endpoint_url=f"{target.url}/slow?ms={int(LONG_S * 1000)}")
         quick = create(client, owner, name="quick", cron_expression="0 3 * * *",
                        endpoint_url=f"{target.url}/slow?ms=300")
-        executor.submit_batch(_pending_rows(app, slow["id"], 3) + _pending_rows(app, quick["id"], 1))
+        executor.submit_batch(execution_rows(app, slow["id"], 3) + execution_rows(app, quick["id"], 1))
         wait_for(lambda: len(target.hits) == 4, 20, message="the first batch sent, every slot taken")
         handed_over = threading.Event()
-        second = threading.Thread(target=lambda: (executor.submit_batch(_pending_rows(app, slow["id"], 2)),
+        second = threading.Thread(target=lambda: (executor.submit_batch(execution_rows(app, slow["id"], 2)),
                                                   handed_over.set()))
         second.start()
         wait_for(lambda: len(executor._ready) == 2, 20, message="the second batch claimed")

@@ -16,18 +16,14 @@ from cronmanager.execution.recording import record_batch
 from cronmanager.models import utcnow
 from cronmanager.scheduling.reconcile import reconcile
 from tests.conftest import run_sql
-from tests.helpers import create
+from tests.helpers import create, execution_rows
 
 DEADLINE_S = 10
 
 
 def _pending_row(app, client, owner, name: str) -> tuple[str, int]:
     job = create(client, owner, name=name, cron_expression="0 3 * * *", endpoint_url="https://x.test/")
-    row = run_sql(app, """INSERT INTO cron_executions (cron_job_id, scheduled_for, trigger, attempt_number, due_at,
-                                                       created_at, status, response_truncated)
-                          VALUES (:job, now(), 'schedule', 1, now(), now(), 'PENDING', false) RETURNING id""",
-                  job=job["id"])[0][0]
-    return job["id"], row
+    return job["id"], execution_rows(app, job["id"], 1)[0]
 
 
 def _raw_connection(app) -> psycopg2.extensions.connection:
