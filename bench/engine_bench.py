@@ -1,12 +1,13 @@
 """Engine benchmark: our stack vs the naive stack (rq-scheduler + 2 forking RQ workers + requests.get), same run.
 
     .venv/bin/python -m bench.engine_bench [--quick]
-        [--only ceiling,burst,recording,rollups,sustained,idle,scale,burst_tracing]
+        [--only ceiling,burst,recording,rollups,sustained,idle,scale,burst_tracing,bound]
 
 (from the project root; the venv need not be activated: every process it starts runs on sys.executable)
 `recording` runs our burst with the forensic run record off and on (alternated) and prints its cost; `rollups`
 with health's hourly rollups left out and kept.
 `burst_tracing` runs it with OpenTelemetry tracing off, on and sampled (alternated) and prints the ratios.
+`bound` runs it as shipped and with the least recording a fire could have (alternated, a ceiling each round).
 
 Starts real processes (2 `flask worker`, 1 `flask scheduler`, a target server) on a throw-away PostgreSQL
 database and a private Redis prefix, prints every figure and the ratio to the baseline measured right after.
@@ -364,6 +365,28 @@ class Bench:
             "per_round_on_vs_off": per_round["on"], "per_round_sampled_vs_off": per_round["sampled"],
             "median_of_rounds_on_vs_off": pct(per_round["on"], 50),
             "median_of_rounds_sampled_vs_off": pct(per_round["sampled"], 50)}
+
+    def bound(self) -> None:
+        """How near the burst could come to its ceiling at all on this machine: rounds of the ceiling, then the
+        burst as shipped (`full`), with a recorder that writes only each fire's final row (`least`,
+        bench/least_recording on PYTHONPATH), and that without the forensic run record too (`least_no_record`);
+        modes alternate their order round by round. Each burst's ratio is to the ceiling of its own round."""
+        least = {"PYTHONPATH": os.pathsep.join((str(ROOT / "bench" / "least_recording"), str(ROOT)))}
+        modes = {"full": {}, "least": least, "least_no_record": {**least, "EXECUTION_FORENSICS": "0"}}
+        ratios: dict[str, list[float]] = {mode: [] for mode in modes}
+        lags: dict[str, list[float]] = {mode: [] for mode in modes}
+        ceilings: list[float] = []
+        for i in range(int(os.environ.get("BENCH_BOUND_ROUNDS", 2 if self.quick else 5))):
+            self.ceiling()
+            ceilings.append(self.results["ceiling"]["requests_per_s"])
+            for mode, env in (list(modes.items()) if i % 2 == 0 else list(modes.items())[::-1]):
+                run = self._burst_ours(2000, f"/bound-{mode}-{i}", env)
+                ratios[mode].append(round(run["throughput_per_s"] / ceilings[-1], 2))
+                lags[mode].append(run["lag_p99_s"])
+                print(json.dumps({f"bound_{mode}_{i}": {**run, "ceiling_per_s": ceilings[-1]}}), flush=True)
+        self.results["bound"] = {"ceilings_per_s": ceilings, "engine_vs_ceiling": ratios, "lag_p99_s": lags,
+                                 "median_engine_vs_ceiling": {m: pct(r, 50) for m, r in ratios.items()},
+                                 "median_lag_p99_s": {m: pct(v, 50) for m, v in lags.items()}}
 
     @staticmethod
     def answers(url: str) -> bool:
