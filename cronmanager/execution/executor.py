@@ -53,7 +53,7 @@ class Executor:
         self.heartbeat_ttl_s = app.config["WORKER_HEARTBEAT_TTL_S"]
         self.allow_private = app.config["ALLOW_PRIVATE_TARGETS"]
         self.forensics = app.config["EXECUTION_FORENSICS"]
-        self._results: queue.Queue[tuple[RecordKind, Fire]] = queue.Queue()
+        self._results: queue.SimpleQueue[tuple[RecordKind, Fire]] = queue.SimpleQueue()  # C: two puts a fire
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
         self._pool: FirePool[Fire] = FirePool(self._run_fire, self.max_in_flight)
         self._in_flight = 0

@@ -49,3 +49,15 @@ def test_an_empty_list_is_an_empty_array(app):
 def test_a_naive_datetime_is_refused():
     with pytest.raises(ValueError, match="naive"):
         array_literal([datetime(2026, 1, 1)])
+
+
+def test_lists_of_one_type_take_the_same_round_trip(app):
+    """The recorder's columns are mostly lists of one plain type, joined without the per-element dispatch."""
+    text_only = [v for v in AWKWARD if v is not None]
+    assert round_trip(app, "text", text_only) == text_only
+    assert round_trip(app, "bigint", [1, -2, 2**40]) == [1, -2, 2**40]
+    moments = [datetime(2026, 12, 6, 21, 0, 0, 123456, tzinfo=UTC),
+               datetime(2026, 3, 29, 3, 30, tzinfo=timezone(timedelta(hours=2)))]
+    assert round_trip(app, "timestamptz", moments) == moments
+    with pytest.raises(ValueError, match="naive"):
+        array_literal([moments[0], datetime(2026, 1, 1)])
