@@ -136,6 +136,9 @@ def destination(url: str | None) -> tuple[str, str, int | None]:
 def reveal(headers: dict[str, str], query_params: dict[str, str], endpoint_url: str,
            secrets: dict[str, str | list[str]]) -> tuple[dict[str, str], dict[str, str], str]:
     """The request fields as they go out, stored values put back."""
+    if not secrets:  # most jobs (and every fire of theirs, at its claim): nothing to put back, no URL to parse
+        return dict(headers), dict(query_params), endpoint_url
+
     def opened(prefix: str, values: dict[str, str]) -> dict[str, str]:
         out = {}
         for name, value in values.items():
