@@ -30,9 +30,8 @@ def stamper() -> Stamp:
     return stamp
 
 
-def execution_event(fire: Fire, status: ExecutionStatus, stamp: Stamp | None = None) -> dict:
+def execution_event(fire: Fire, status: ExecutionStatus, stamp: Stamp) -> dict:
     r = fire.result
-    stamp = stamp or stamper()
     return {
         "id": fire.execution_id, "cron_job_id": fire.job_id, "job_name": fire.job.name,
         "scheduled_for": stamp(fire.scheduled_for), "trigger": fire.trigger, "attempt_number": fire.attempt,

@@ -62,10 +62,14 @@ def _element(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime in an array of instants")
-        return value.isoformat()  # digits, '-', ':', '.', '+' and 'T': nothing the array syntax reads
+        return _instant(value)
     return _quoted(str(value))
+
+
+def _instant(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in an array of instants")
+    return value.isoformat()  # digits, '-', ':', '.', '+' and 'T': nothing the array syntax reads
 
 
 def _quoted(text: str) -> str:
@@ -84,10 +88,7 @@ def array_literal(values: Iterable[object]) -> str:
     if kinds == {str}:
         return "{" + ",".join(map(_quoted, items)) + "}"
     if kinds == {datetime}:
-        stamps = cast("list[datetime]", items)
-        if any(v.tzinfo is None for v in stamps):
-            raise ValueError("naive datetime in an array of instants")
-        return "{" + ",".join(map(datetime.isoformat, stamps)) + "}"
+        return "{" + ",".join(map(_instant, cast("list[datetime]", items))) + "}"
     return "{" + ",".join(map(_element, items)) + "}"
 
 
